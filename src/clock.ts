@@ -1,0 +1,97 @@
+/**
+ * Time as a seam. Everything that asks "what time is it" or "wake me later" goes
+ * through a Clock, so tests drive expiry by advancing a FakeClock instead of sleeping.
+ */
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs `callback` after `delayMs`; the timer never keeps the process alive. */
+  setTimer(callback: () => void, delayMs: number): TimerHandle;
+  /** Resolves after `delayMs` (used for back-off and lock polling). */
+  sleep(delayMs: number): Promise<void>;
+}
+
+// setTimeout overflows above 2^31-1 ms (about 24.8 days) and then fires at once.
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(callback, delayMs) {
+    let handle: NodeJS.Timeout;
+    const due = Date.now() + Math.max(0, delayMs);
+    const arm = () => {
+      const remaining = due - Date.now();
+      if (remaining > MAX_TIMER_DELAY_MS) {
+        handle = setTimeout(arm, MAX_TIMER_DELAY_MS);
+      } else {
+        handle = setTimeout(callback, Math.max(0, remaining));
+      }
+      handle.unref();
+    };
+    arm();
+    return { cancel: () => clearTimeout(handle) };
+  },
+  sleep: (delayMs) => new Promise((resolve) => setTimeout(resolve, Math.max(0, delayMs))),
+};
+
+interface PendingTimer {
+  due: number;
+  callback: () => void;
+  cancelled: boolean;
+}
+
+/** A clock that only moves when told to. Timers fire in due order during advance(). */
+export class FakeClock implements Clock {
+  #now: number;
+  #timers: PendingTimer[] = [];
+
+  constructor(startMs = Date.UTC(2026, 0, 1)) {
+    this.#now = startMs;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimer(callback: () => void, delayMs: number): TimerHandle {
+    const timer: PendingTimer = { due: this.#now + Math.max(0, delayMs), callback, cancelled: false };
+    this.#timers.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.setTimer(resolve, delayMs));
+  }
+
+  /** Timers still waiting to fire. */
+  get pendingTimers(): number {
+    return this.#timers.filter((t) => !t.cancelled).length;
+  }
+
+  /** Moves time forward, firing each due timer at its own instant. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    for (;;) {
+      const next = this.#timers
+        .filter((t) => !t.cancelled && t.due <= target)
+        .sort((a, b) => a.due - b.due)[0];
+      if (!next) break;
+      this.#now = Math.max(this.#now, next.due);
+      next.cancelled = true;
+      this.#timers = this.#timers.filter((t) => !t.cancelled);
+      next.callback();
+      // Let promise chains started by the callback run before the next timer.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.#now = target;
+  }
+}

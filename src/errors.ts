@@ -1,0 +1,95 @@
+/**
+ * One error class with a stable string `code`; subclasses only narrow the code.
+ * Messages always say what to do next and never hold a secret. The raw HTTP
+ * Response, when there is one, is kept non-enumerable so that logging the error
+ * (or JSON.stringify) can never dump a body or header that carries a token.
+ */
+
+export type ErrorCode =
+  | 'CONFIG'
+  | 'USAGE'
+  | 'STORE'
+  | 'STORE_KEY'
+  | 'LOCK_TIMEOUT'
+  | 'NOT_FOUND'
+  | 'REAUTH_REQUIRED'
+  | 'TOKEN_ENDPOINT'
+  | 'TOKEN_RESPONSE'
+  | 'RATE_LIMITED'
+  | 'NETWORK'
+  | 'AUTHORIZATION'
+  | 'HTTP';
+
+export interface TokenkeeperErrorOptions {
+  cause?: unknown;
+  /** OAuth `error` field from a token or authorization endpoint. */
+  error?: string;
+  /** OAuth `error_description`, when it carries no secret (providers never echo secrets). */
+  errorDescription?: string;
+  /** HTTP status of the response that caused this error. */
+  status?: number;
+  /** The connection the error is about. */
+  connection?: string;
+  response?: Response;
+}
+
+export class TokenkeeperError extends Error {
+  readonly code: ErrorCode;
+  readonly error?: string;
+  readonly error_description?: string;
+  readonly status?: number;
+  readonly connection?: string;
+  declare readonly response?: Response;
+
+  constructor(code: ErrorCode, message: string, options: TokenkeeperErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    if (options.error !== undefined) this.error = options.error;
+    if (options.errorDescription !== undefined) this.error_description = options.errorDescription;
+    if (options.status !== undefined) this.status = options.status;
+    if (options.connection !== undefined) this.connection = options.connection;
+    if (options.response !== undefined) {
+      Object.defineProperty(this, 'response', { value: options.response, enumerable: false });
+    }
+  }
+}
+
+/** Bad configuration or input: a flag, an environment variable, a provider profile. */
+export class ConfigError extends TokenkeeperError {
+  constructor(message: string, options?: TokenkeeperErrorOptions) {
+    super('CONFIG', message, options);
+  }
+}
+
+/** The connection can no longer refresh by itself: a person has to log in again. */
+export class ReauthRequiredError extends TokenkeeperError {
+  constructor(connection: string, reason: string, options?: TokenkeeperErrorOptions) {
+    super(
+      'REAUTH_REQUIRED',
+      `Connection "${connection}" needs a new login: ${reason}. Run \`tokenkeeper login ${connection}\` again.`,
+      { ...options, connection },
+    );
+  }
+}
+
+export class StoreError extends TokenkeeperError {
+  constructor(message: string, options?: TokenkeeperErrorOptions) {
+    super('STORE', message, options);
+  }
+}
+
+export class LockTimeoutError extends TokenkeeperError {
+  constructor(connection: string, waitedMs: number) {
+    super(
+      'LOCK_TIMEOUT',
+      `Gave up after ${waitedMs} ms waiting for another process to finish refreshing "${connection}". ` +
+        'If no other tokenkeeper process is running, the lock expires by itself; try again in a minute.',
+      { connection },
+    );
+  }
+}
+
+export function isTokenkeeperError(value: unknown): value is TokenkeeperError {
+  return value instanceof TokenkeeperError;
+}

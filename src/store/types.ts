@@ -1,0 +1,60 @@
+/**
+ * The persistence contract every backend (memory, SQLite, PostgreSQL, Redis) fulfils.
+ *
+ * Backends never see a secret in clear: the keeper hands them a connection's
+ * non-secret metadata (`meta`, plain JSON, so `tokenkeeper status` can list
+ * thousands of connections without decrypting anything) and one `sealed` string
+ * produced by store/encryption.ts that holds every secret (client secret,
+ * password, API key, access and refresh tokens).
+ *
+ * Two primitives make multi-process refresh safe:
+ * - `put` is a compare-and-set on `version`, so a writer that lost a race finds out;
+ * - `tryLock`/`unlock` is a lease with an owner token, released by compare-and-delete,
+ *   so a process whose lease expired can never release someone else's lock.
+ */
+
+/** Plain-JSON metadata of a connection; its shape belongs to the keeper, backends store it as is. */
+export type ConnectionMeta = Record<string, unknown>;
+
+export interface StoredConnection {
+  name: string;
+  meta: ConnectionMeta;
+  /** Opaque ciphertext (see store/encryption.ts). */
+  sealed: string;
+  /** 1 after the first write, +1 on every write. */
+  version: number;
+}
+
+export interface TokenStore {
+  /** 'memory' | 'sqlite' | 'postgres' | 'redis' */
+  readonly kind: string;
+  /** Where the data lives, for humans (a path, or a URL without its password). */
+  readonly location: string;
+
+  get(name: string): Promise<StoredConnection | undefined>;
+  list(): Promise<StoredConnection[]>;
+  /**
+   * Writes the connection if its stored version equals `expectedVersion`
+   * (0 means "must not exist yet"; null means "write whatever is there").
+   * Resolves to the new version, or undefined when the expectation failed:
+   * someone else wrote first, nothing was changed.
+   */
+  put(
+    name: string,
+    meta: ConnectionMeta,
+    sealed: string,
+    expectedVersion: number | null,
+  ): Promise<number | undefined>;
+  /** Resolves to true when something was deleted. Also drops the connection's lock. */
+  delete(name: string): Promise<boolean>;
+
+  /**
+   * Takes the refresh lock of `name` for `ttlMs` if nobody holds it or the holder's
+   * lease has run out (measured by the backend's own clock). True when taken.
+   */
+  tryLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock only if `owner` still holds it. True when released. */
+  unlock(name: string, owner: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}
