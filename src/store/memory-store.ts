@@ -1,0 +1,122 @@
+/**
+ * A TokenStore in this process's memory: for tests, demos and `memory:`. Everything is
+ * synchronous under the hood, so each method is atomic by construction.
+ */
+
+import { type Clock, systemClock } from '../clock.js';
+import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import {
+  assertConnectionName,
+  assertExpectedVersion,
+  assertLockArguments,
+  assertSealed,
+  closedError,
+  serializeMeta,
+} from './validate.js';
+
+export interface MemoryTokenStoreOptions {
+  /** Measures lock leases; defaults to the system clock. */
+  clock?: Pick<Clock, 'now'>;
+}
+
+interface Row {
+  metaJson: string;
+  sealed: string;
+  version: number;
+}
+
+interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
+export class MemoryTokenStore implements TokenStore {
+  readonly kind = 'memory';
+  readonly location = 'memory:';
+  readonly #rows = new Map<string, Row>();
+  readonly #locks = new Map<string, Lease>();
+  readonly #clock: Pick<Clock, 'now'>;
+  #closed = false;
+
+  constructor(options: MemoryTokenStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError(this.kind, this.location);
+  }
+
+  #toStored(name: string, row: Row): StoredConnection {
+    // Stored as JSON text so callers never share objects with the store, and so that
+    // what round-trips here is exactly what round-trips through the other backends.
+    return {
+      name,
+      meta: JSON.parse(row.metaJson) as ConnectionMeta,
+      sealed: row.sealed,
+      version: row.version,
+    };
+  }
+
+  async get(name: string): Promise<StoredConnection | undefined> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    const row = this.#rows.get(name);
+    return row && this.#toStored(name, row);
+  }
+
+  async list(): Promise<StoredConnection[]> {
+    this.#assertOpen();
+    return [...this.#rows.keys()].sort().map((name) => this.#toStored(name, this.#rows.get(name)!));
+  }
+
+  async put(
+    name: string,
+    meta: ConnectionMeta,
+    sealed: string,
+    expectedVersion: number | null,
+  ): Promise<number | undefined> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    assertExpectedVersion(expectedVersion);
+    assertSealed(sealed);
+    const metaJson = serializeMeta(meta);
+    const current = this.#rows.get(name)?.version ?? 0;
+    if (expectedVersion !== null && expectedVersion !== current) return undefined;
+    const version = current + 1;
+    this.#rows.set(name, { metaJson, sealed, version });
+    return version;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    this.#locks.delete(name);
+    return this.#rows.delete(name);
+  }
+
+  async tryLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    const now = this.#clock.now();
+    const lease = this.#locks.get(name);
+    if (lease && lease.expiresAt > now) return false;
+    this.#locks.set(name, { owner, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async unlock(name: string, owner: string): Promise<boolean> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    assertLockArguments(owner);
+    const lease = this.#locks.get(name);
+    if (!lease || lease.owner !== owner) return false;
+    this.#locks.delete(name);
+    // A lease that ran out was no longer held: say so, as the other backends do.
+    return lease.expiresAt > this.#clock.now();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * From a location string (what TOKENKEEPER_STORE or --store holds) to an open store and
+ * the SecretBox that seals its secrets.
+ *
+ *   (nothing)                      SQLite in the user's data directory, key file beside it
+ *   memory:                        in this process only; a random key unless TOKENKEEPER_KEY
+ *   ./path/to.db, sqlite:…, file:… SQLite there, key file beside it (`<name>.key`)
+ *   postgres://…, postgresql://…   PostgreSQL (`?schema=name` keeps the tables in that schema)
+ *   redis://…, rediss://…          Redis (`?prefix=name:` sets the key prefix)
+ *
+ * Remote stores are shared by several hosts, which must all use the same key: for them the
+ * key comes from TOKENKEEPER_KEY only. Drivers are imported on demand, so choosing one
+ * backend never loads the others.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { homedir as osHomedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
+import { createSecretBox, ENCRYPTION_KEY_BYTES, resolveEncryptionKey, type SecretBox } from './encryption.js';
+import type { TokenStore } from './types.js';
+
+export const DEFAULT_DATABASE_NAME = 'tokenkeeper.db';
+
+export interface DataDirOptions {
+  env?: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  homedir?: string;
+}
+
+/**
+ * Where tokenkeeper keeps its data by default: `$XDG_DATA_HOME/tokenkeeper` or
+ * `~/.local/share/tokenkeeper` (Linux and other Unix), `~/Library/Application Support/tokenkeeper`
+ * (macOS), `%LOCALAPPDATA%\tokenkeeper` (Windows).
+ */
+export function defaultDataDir(options: DataDirOptions = {}): string {
+  const env = options.env ?? process.env;
+  const platform = options.platform ?? process.platform;
+  const home = options.homedir ?? osHomedir();
+  if (platform === 'win32') {
+    const localAppData = env.LOCALAPPDATA;
+    if (localAppData && path.win32.isAbsolute(localAppData))
+      return path.win32.join(localAppData, 'tokenkeeper');
+    return path.win32.join(home, 'AppData', 'Local', 'tokenkeeper');
+  }
+  if (platform === 'darwin') return path.posix.join(home, 'Library', 'Application Support', 'tokenkeeper');
+  const xdg = env.XDG_DATA_HOME;
+  // The XDG spec says a relative value is invalid and must be ignored.
+  if (xdg && path.posix.isAbsolute(xdg)) return path.posix.join(xdg, 'tokenkeeper');
+  return path.posix.join(home, '.local', 'share', 'tokenkeeper');
+}
+
+export type StoreLocation =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string; keyFile: string }
+  | { kind: 'postgres'; url: string; schema?: string }
+  | { kind: 'redis'; url: string; keyPrefix?: string };
+
+export interface OpenStoreOptions {
+  /** Where TOKENKEEPER_KEY (and XDG_DATA_HOME / LOCALAPPDATA for the default path) are read. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides the default data directory (used when no location is given). */
+  dataDir?: string;
+  /** Base of relative paths. Default process.cwd(). */
+  cwd?: string;
+  /** SQLite: how long a write waits for another process. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** PostgreSQL: schema for the tables (overrides `?schema=`). */
+  postgresSchema?: string;
+  /** PostgreSQL: table name prefix. Default `tokenkeeper_`. */
+  postgresTablePrefix?: string;
+  /** Redis: key prefix (overrides `?prefix=`). Default `tokenkeeper:`. */
+  redisKeyPrefix?: string;
+}
+
+export interface OpenedStore {
+  store: TokenStore;
+  secretBox: SecretBox;
+}
+
+const SQLITE_EXTENSIONS = /\.(db|sqlite3?|db3)$/i;
+
+/** The key file that belongs to a SQLite database: same directory, same base name, `.key`. */
+export function keyFileFor(databasePath: string): string {
+  const base = path.basename(databasePath).replace(SQLITE_EXTENSIONS, '');
+  return path.join(path.dirname(databasePath), `${base}.key`);
+}
+
+function sqliteLocation(rawPath: string, options: OpenStoreOptions): StoreLocation {
+  let file = rawPath;
+  if (file === '~' || file.startsWith('~/') || file.startsWith('~\\')) {
+    file = path.join(osHomedir(), file.slice(1));
+  }
+  if (file === '') {
+    throw new ConfigError('The store location names no file; give a path such as `./tokenkeeper.db`.');
+  }
+  file = path.resolve(options.cwd ?? process.cwd(), file);
+  // A directory (existing, or written with a trailing separator) holds the default file name.
+  if (/[\\/]$/.test(rawPath) || isDirectory(file)) file = path.join(file, DEFAULT_DATABASE_NAME);
+  return { kind: 'sqlite', path: file, keyFile: keyFileFor(file) };
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function stripFileScheme(value: string, scheme: string): string {
+  const rest = value.slice(scheme.length);
+  if (rest.startsWith('//')) {
+    try {
+      return fileURLToPath(`file:${rest}`);
+    } catch (error) {
+      throw new ConfigError(
+        `The store location ${JSON.stringify(value)} is not a valid file URL; write a plain path instead.`,
+        { cause: error },
+      );
+    }
+  }
+  return rest;
+}
+
+function takeParam(url: URL, name: string): string | undefined {
+  const value = url.searchParams.get(name);
+  url.searchParams.delete(name);
+  return value === null || value === '' ? undefined : value;
+}
+
+/** Reads a location string without touching the network or creating anything. */
+export function parseStoreLocation(
+  location: string | undefined,
+  options: OpenStoreOptions = {},
+): StoreLocation {
+  const value = location?.trim() ?? '';
+  if (value === '') {
+    const dir = options.dataDir ?? defaultDataDir({ env: options.env ?? process.env });
+    const file = path.join(dir, DEFAULT_DATABASE_NAME);
+    return { kind: 'sqlite', path: file, keyFile: keyFileFor(file) };
+  }
+  const lower = value.toLowerCase();
+  if (lower === 'memory:' || lower === 'memory://') return { kind: 'memory' };
+  if (lower.startsWith('sqlite:')) return sqliteLocation(stripFileScheme(value, 'sqlite:'), options);
+  if (lower.startsWith('file:')) return sqliteLocation(stripFileScheme(value, 'file:'), options);
+  if (lower.startsWith('postgres://') || lower.startsWith('postgresql://')) {
+    const url = parseUrl(value);
+    const schema = takeParam(url, 'schema');
+    return schema === undefined
+      ? { kind: 'postgres', url: url.toString() }
+      : { kind: 'postgres', url: url.toString(), schema };
+  }
+  if (lower.startsWith('redis://') || lower.startsWith('rediss://')) {
+    const url = parseUrl(value);
+    const keyPrefix = takeParam(url, 'prefix');
+    return keyPrefix === undefined
+      ? { kind: 'redis', url: url.toString() }
+      : { kind: 'redis', url: url.toString(), keyPrefix };
+  }
+  // Anything else that looks like a URL scheme (but not a Windows drive letter) is a mistake.
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(value);
+  if (scheme) {
+    throw new ConfigError(
+      `Unknown store location scheme "${scheme[1]}:"; use a file path, memory:, postgres://…, or redis://… ` +
+        '(write ./ in front of a path that contains a colon).',
+    );
+  }
+  return sqliteLocation(value, options);
+}
+
+function parseUrl(value: string): URL {
+  try {
+    return new URL(value);
+  } catch (error) {
+    // The value may hold a password: never echo it.
+    throw new ConfigError(
+      'The store URL cannot be parsed; check its form (scheme://user:password@host:port/name) and ' +
+        'percent-encode special characters in the password.',
+      { cause: error },
+    );
+  }
+}
+
+function remoteKeyError(what: string): ConfigError {
+  return new ConfigError(
+    `A ${what} store is shared by several hosts, so they must share its encryption key: set TOKENKEEPER_KEY ` +
+      'to the same 32-byte key on every host that uses this store (create one with `openssl rand -base64 32`).',
+  );
+}
+
+function hasEnvKey(env: NodeJS.ProcessEnv): boolean {
+  return env.TOKENKEEPER_KEY !== undefined && env.TOKENKEEPER_KEY.trim() !== '';
+}
+
+/**
+ * Opens the store at `location` (see the top of this file for the forms it takes) with the
+ * SecretBox for its secrets. The caller reads TOKENKEEPER_STORE; this reads TOKENKEEPER_KEY.
+ */
+export async function openStore(location?: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
+  const env = options.env ?? process.env;
+  const target = parseStoreLocation(location, options);
+  switch (target.kind) {
+    case 'memory': {
+      const key = hasEnvKey(env) ? await resolveEncryptionKey({ env }) : randomBytes(ENCRYPTION_KEY_BYTES);
+      const { MemoryTokenStore } = await import('./memory-store.js');
+      return { store: new MemoryTokenStore(), secretBox: createSecretBox(key) };
+    }
+    case 'sqlite': {
+      // The key first: a bad TOKENKEEPER_KEY must not leave a fresh empty database behind.
+      const key = await resolveEncryptionKey({ env, keyFile: target.keyFile, createIfMissing: true });
+      const { SqliteTokenStore } = await import('./sqlite-store.js');
+      const store = await SqliteTokenStore.open(
+        target.path,
+        options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
+      );
+      return { store, secretBox: createSecretBox(key) };
+    }
+    case 'postgres': {
+      if (!hasEnvKey(env)) throw remoteKeyError('PostgreSQL');
+      const key = await resolveEncryptionKey({ env });
+      const { PostgresTokenStore } = await import('./postgres-store.js');
+      const schema = options.postgresSchema ?? target.schema;
+      const store = await PostgresTokenStore.connect({
+        connectionString: target.url,
+        ...(schema === undefined ? {} : { schema }),
+        ...(options.postgresTablePrefix === undefined ? {} : { tablePrefix: options.postgresTablePrefix }),
+      });
+      return { store, secretBox: createSecretBox(key) };
+    }
+    case 'redis': {
+      if (!hasEnvKey(env)) throw remoteKeyError('Redis');
+      const key = await resolveEncryptionKey({ env });
+      const { RedisTokenStore } = await import('./redis-store.js');
+      const keyPrefix = options.redisKeyPrefix ?? target.keyPrefix;
+      const store = await RedisTokenStore.connect({
+        url: target.url,
+        ...(keyPrefix === undefined ? {} : { keyPrefix }),
+      });
+      return { store, secretBox: createSecretBox(key) };
+    }
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * A TokenStore in PostgreSQL, for several hosts sharing connections. Every operation is
+ * one statement (atomic on its own); lock leases are measured by the database's clock
+ * (`now()`), so hosts whose clocks disagree still agree on who holds a lock.
+ */
+
+import { createHash } from 'node:crypto';
+import type { Pool, PoolConfig } from 'pg';
+import { ConfigError, StoreError } from '../errors.js';
+import { redactConnectionUrl } from './redact-url.js';
+import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import {
+  assertConnectionName,
+  assertExpectedVersion,
+  assertLockArguments,
+  assertSealed,
+  closedError,
+  parseMeta,
+  serializeMeta,
+} from './validate.js';
+
+/** The schema version this code reads and writes (kept in `<prefix>schema_version`). */
+export const POSTGRES_SCHEMA_VERSION = 1;
+
+export interface PostgresTokenStoreOptions {
+  /** `postgres://user:password@host:port/database`; libpq query parameters (sslmode…) pass through to pg. */
+  connectionString: string;
+  /** Schema to keep the tables in (created if missing). Default: the connection's search_path. */
+  schema?: string;
+  /** Prefix of the table names. Default `tokenkeeper_`. */
+  tablePrefix?: string;
+  /** More pg Pool settings (max, ssl, timeouts…). */
+  pool?: Omit<PoolConfig, 'connectionString'>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
+
+function quoteIdentifier(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+interface ConnectionRow {
+  name: string;
+  meta: unknown;
+  sealed: string;
+  version: number;
+}
+
+interface Sql {
+  connections: string;
+  locks: string;
+  get: string;
+  list: string;
+  insertNew: string;
+  upsert: string;
+  update: string;
+  remove: string;
+  tryLock: string;
+  unlock: string;
+}
+
+function buildSql(schema: string | undefined, prefix: string): Sql {
+  const qualify = (table: string) =>
+    schema === undefined ? quoteIdentifier(table) : `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
+  const connections = qualify(`${prefix}connections`);
+  const locks = qualify(`${prefix}locks`);
+  return {
+    connections,
+    locks,
+    get: `SELECT name, meta, sealed, version FROM ${connections} WHERE name = $1`,
+    list: `SELECT name, meta, sealed, version FROM ${connections} ORDER BY name COLLATE "C"`,
+    insertNew: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
+                VALUES ($1, $2::json, $3, 1, now()) ON CONFLICT (name) DO NOTHING RETURNING c.version`,
+    upsert: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
+             VALUES ($1, $2::json, $3, 1, now())
+             ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, sealed = excluded.sealed,
+               version = c.version + 1, updated_at = now()
+             RETURNING c.version`,
+    update: `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
+             WHERE name = $1 AND version = $4 RETURNING version`,
+    remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1)
+             DELETE FROM ${connections} WHERE name = $1 RETURNING 1`,
+    tryLock: `INSERT INTO ${locks} AS l (name, owner, expires_at)
+              VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+              WHERE l.expires_at <= now()
+              RETURNING 1`,
+    unlock: `DELETE FROM ${locks} WHERE name = $1 AND owner = $2 RETURNING expires_at > now() AS held`,
+  };
+}
+
+function advisoryLockKey(scope: string): string {
+  // A signed 64-bit integer derived from the schema, as pg_advisory_xact_lock wants.
+  return createHash('sha256').update(`tokenkeeper schema ${scope}`).digest().readBigInt64BE(0).toString();
+}
+
+function wrap(location: string, action: string, error: unknown): StoreError {
+  if (error instanceof StoreError || error instanceof ConfigError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const detail = error instanceof Error ? error.message : String(error);
+  let hint = 'check that the server is up and reachable and that the user may use the database';
+  if (code === '28P01' || code === '28000') hint = 'check the user name and password in the store URL';
+  else if (code === '3D000') hint = 'create the database, or fix its name in the store URL';
+  else if (code === '42501')
+    hint = 'grant the user CREATE and USAGE on the schema, or create the tables as an admin';
+  return new StoreError(`PostgreSQL store at ${location} failed to ${action} (${code || detail}): ${hint}.`, {
+    cause: error,
+  });
+}
+
+export class PostgresTokenStore implements TokenStore {
+  readonly kind = 'postgres';
+  readonly location: string;
+  readonly #pool: Pool;
+  readonly #sql: Sql;
+  #closed = false;
+
+  /**
+   * Connects, and creates the schema and tables if they are missing (several processes may
+   * do so at once: a transaction-scoped advisory lock lets one of them at a time check).
+   * `pg` is loaded here, on first use, so other backends never load it.
+   */
+  static async connect(options: PostgresTokenStoreOptions): Promise<PostgresTokenStore> {
+    const location = redactConnectionUrl(options.connectionString);
+    const prefix = options.tablePrefix ?? 'tokenkeeper_';
+    if (options.schema !== undefined && !IDENTIFIER.test(options.schema)) {
+      throw new ConfigError(
+        `The PostgreSQL schema name ${JSON.stringify(options.schema)} is not allowed; use letters, digits and _ ` +
+          '(at most 40 characters, not starting with a digit).',
+      );
+    }
+    if (prefix !== '' && !IDENTIFIER.test(prefix)) {
+      throw new ConfigError(
+        `The table prefix ${JSON.stringify(prefix)} is not allowed; use letters, digits and _ ` +
+          '(at most 40 characters, not starting with a digit).',
+      );
+    }
+    let PoolClass: typeof Pool;
+    try {
+      PoolClass = (await import('pg')).Pool;
+    } catch (error) {
+      throw new StoreError(
+        'Cannot load the `pg` package for the PostgreSQL store; install it (`npm install pg`) next to tokenkeeper.',
+        { cause: error },
+      );
+    }
+    const pool = new PoolClass({
+      connectionTimeoutMillis: 10_000,
+      application_name: 'tokenkeeper',
+      ...options.pool,
+      connectionString: options.connectionString,
+    });
+    // An idle client losing its connection must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    const store = new PostgresTokenStore(pool, location, buildSql(options.schema, prefix));
+    try {
+      await store.#migrate(options.schema, prefix);
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw wrap(location, 'prepare its tables', error);
+    }
+    return store;
+  }
+
+  private constructor(pool: Pool, location: string, sql: Sql) {
+    this.#pool = pool;
+    this.location = location;
+    this.#sql = sql;
+  }
+
+  async #migrate(schema: string | undefined, prefix: string): Promise<void> {
+    const versionTable =
+      schema === undefined
+        ? quoteIdentifier(`${prefix}schema_version`)
+        : `${quoteIdentifier(schema)}.${quoteIdentifier(`${prefix}schema_version`)}`;
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [
+        advisoryLockKey(schema ?? '(search_path)'),
+      ]);
+      if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${versionTable} (
+           id integer PRIMARY KEY CHECK (id = 1),
+           version integer NOT NULL
+         )`,
+      );
+      await client.query(
+        `INSERT INTO ${versionTable} (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`,
+      );
+      const { rows } = await client.query<{ version: number }>(
+        `SELECT version FROM ${versionTable} WHERE id = 1`,
+      );
+      const current = rows[0]?.version ?? 0;
+      if (current > POSTGRES_SCHEMA_VERSION) {
+        throw new StoreError(
+          `The PostgreSQL store at ${this.location} has schema version ${current}, written by a newer ` +
+            'tokenkeeper; upgrade tokenkeeper on this host to use it.',
+        );
+      }
+      if (current < 1) {
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${this.#sql.connections} (
+             name text PRIMARY KEY,
+             meta json NOT NULL,
+             sealed text NOT NULL,
+             version integer NOT NULL,
+             updated_at timestamptz NOT NULL DEFAULT now()
+           )`,
+        );
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${this.#sql.locks} (
+             name text PRIMARY KEY,
+             owner text NOT NULL,
+             expires_at timestamptz NOT NULL
+           )`,
+        );
+      }
+      if (current !== POSTGRES_SCHEMA_VERSION) {
+        await client.query(`UPDATE ${versionTable} SET version = $1 WHERE id = 1`, [POSTGRES_SCHEMA_VERSION]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async #query<R extends object>(action: string, text: string, values: unknown[]): Promise<R[]> {
+    if (this.#closed) throw closedError(this.kind, this.location);
+    try {
+      return (await this.#pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw wrap(this.location, action, error);
+    }
+  }
+
+  #toStored(row: ConnectionRow): StoredConnection {
+    return {
+      name: row.name,
+      meta: parseMeta(row.meta, row.name, this.location),
+      sealed: row.sealed,
+      version: row.version,
+    };
+  }
+
+  async get(name: string): Promise<StoredConnection | undefined> {
+    assertConnectionName(name);
+    const rows = await this.#query<ConnectionRow>(`read "${name}"`, this.#sql.get, [name]);
+    return rows[0] && this.#toStored(rows[0]);
+  }
+
+  async list(): Promise<StoredConnection[]> {
+    const rows = await this.#query<ConnectionRow>('list connections', this.#sql.list, []);
+    return rows.map((row) => this.#toStored(row));
+  }
+
+  async put(
+    name: string,
+    meta: ConnectionMeta,
+    sealed: string,
+    expectedVersion: number | null,
+  ): Promise<number | undefined> {
+    assertConnectionName(name);
+    assertExpectedVersion(expectedVersion);
+    assertSealed(sealed);
+    const metaJson = serializeMeta(meta);
+    const action = `write "${name}"`;
+    let rows: { version: number }[];
+    if (expectedVersion === null) {
+      rows = await this.#query(action, this.#sql.upsert, [name, metaJson, sealed]);
+    } else if (expectedVersion === 0) {
+      rows = await this.#query(action, this.#sql.insertNew, [name, metaJson, sealed]);
+    } else {
+      rows = await this.#query(action, this.#sql.update, [name, metaJson, sealed, expectedVersion]);
+    }
+    return rows[0]?.version;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    assertConnectionName(name);
+    const rows = await this.#query(`delete "${name}"`, this.#sql.remove, [name]);
+    return rows.length > 0;
+  }
+
+  async tryLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    const rows = await this.#query(`lock "${name}"`, this.#sql.tryLock, [name, owner, Math.ceil(ttlMs)]);
+    return rows.length === 1;
+  }
+
+  async unlock(name: string, owner: string): Promise<boolean> {
+    assertConnectionName(name);
+    assertLockArguments(owner);
+    const rows = await this.#query<{ held: boolean }>(`unlock "${name}"`, this.#sql.unlock, [name, owner]);
+    return rows[0]?.held === true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}

@@ -1,0 +1,13 @@
+/** A store URL fit to show a human: no password, no query parameter that looks like a secret. */
+export function redactConnectionUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|token|key/i.test(key)) parsed.searchParams.delete(key);
+    }
+    return parsed.toString();
+  } catch {
+    return '(a URL that cannot be parsed)';
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * A TokenStore in Redis, for several hosts sharing connections.
+ *
+ * Keys (prefix `tokenkeeper:` by default):
+ * - `<prefix>conn:<name>`  hash { meta (JSON), sealed, version, updated_at }
+ * - `<prefix>lock:<name>`  string: the owner token, with a PX expiry (Redis's clock)
+ * - `<prefix>names`        set of connection names, so `list` never needs KEYS
+ *
+ * Writes that must compare first (CAS put, delete, compare-and-delete unlock) are small
+ * Lua scripts, which Redis runs atomically. Not for Redis Cluster: the scripts touch
+ * several keys that may live in different slots.
+ */
+
+import type { Redis, RedisOptions } from 'ioredis';
+import { ConfigError, StoreError } from '../errors.js';
+import { redactConnectionUrl } from './redact-url.js';
+import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import {
+  assertConnectionName,
+  assertExpectedVersion,
+  assertLockArguments,
+  assertSealed,
+  closedError,
+  parseMeta,
+  serializeMeta,
+} from './validate.js';
+
+export interface RedisTokenStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+  url: string;
+  /** Prefix of every key. Default `tokenkeeper:`. */
+  keyPrefix?: string;
+  /** More ioredis settings (tls, timeouts…). */
+  redis?: RedisOptions;
+}
+
+// KEYS: conn, names. ARGV: name, meta, sealed, expected ('' = any), updated_at.
+// Returns the new version, or 0 when the expectation failed.
+const PUT_SCRIPT = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= current then return 0 end
+local version = current + 1
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'sealed', ARGV[3], 'version', version, 'updated_at', ARGV[5])
+redis.call('SADD', KEYS[2], ARGV[1])
+return version
+`;
+
+// KEYS: conn, lock, names. ARGV: name. Returns 1 when the connection existed.
+const DELETE_SCRIPT = `
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return existed
+`;
+
+// KEYS: lock. ARGV: owner. Compare-and-delete.
+const UNLOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+interface TokenkeeperCommands {
+  tokenkeeperPut(
+    conn: string,
+    names: string,
+    name: string,
+    meta: string,
+    sealed: string,
+    expected: string,
+    updatedAt: string,
+  ): Promise<number>;
+  tokenkeeperDelete(conn: string, lock: string, names: string, name: string): Promise<number>;
+  tokenkeeperUnlock(lock: string, owner: string): Promise<number>;
+}
+
+type Client = Redis & TokenkeeperCommands;
+
+const LIST_BATCH = 500;
+
+function wrap(location: string, action: string, error: unknown): StoreError {
+  if (error instanceof StoreError || error instanceof ConfigError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  let hint = 'check that the server is up and reachable from this host';
+  if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(detail)) {
+    hint = 'check the user name and password in the store URL';
+  } else if (/NOPERM/i.test(detail)) {
+    hint =
+      "the Redis user lacks a permission (it needs hash, set, string, EVAL and EVALSHA on the store's keys)";
+  } else if (/READONLY/i.test(detail)) {
+    hint = 'the server is a read-only replica; point the store URL at the primary';
+  }
+  return new StoreError(`Redis store at ${location} failed to ${action} (${detail}): ${hint}.`, {
+    cause: error,
+  });
+}
+
+export class RedisTokenStore implements TokenStore {
+  readonly kind = 'redis';
+  readonly location: string;
+  readonly #client: Client;
+  readonly #prefix: string;
+  #closed = false;
+
+  /** Connects; `ioredis` is loaded here, on first use, so other backends never load it. */
+  static async connect(options: RedisTokenStoreOptions): Promise<RedisTokenStore> {
+    const location = redactConnectionUrl(options.url);
+    const keyPrefix = options.keyPrefix ?? 'tokenkeeper:';
+    if (keyPrefix === '') {
+      throw new ConfigError(
+        'The Redis key prefix must not be empty; keep the default `tokenkeeper:` or pick another.',
+      );
+    }
+    let RedisClass: typeof Redis;
+    try {
+      RedisClass = (await import('ioredis')).Redis;
+    } catch (error) {
+      throw new StoreError(
+        'Cannot load the `ioredis` package for the Redis store; install it (`npm install ioredis`) next to tokenkeeper.',
+        { cause: error },
+      );
+    }
+    const client = new RedisClass(options.url, {
+      lazyConnect: true,
+      connectTimeout: 10_000,
+      maxRetriesPerRequest: 3,
+      ...options.redis,
+    }) as Client;
+    // Without a listener ioredis prints connection errors itself; commands report them to their callers.
+    client.on('error', () => {});
+    client.defineCommand('tokenkeeperPut', { numberOfKeys: 2, lua: PUT_SCRIPT });
+    client.defineCommand('tokenkeeperDelete', { numberOfKeys: 3, lua: DELETE_SCRIPT });
+    client.defineCommand('tokenkeeperUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
+    try {
+      await client.connect();
+    } catch (error) {
+      client.disconnect();
+      throw wrap(location, 'connect', error);
+    }
+    return new RedisTokenStore(client, location, keyPrefix);
+  }
+
+  private constructor(client: Client, location: string, prefix: string) {
+    this.#client = client;
+    this.location = location;
+    this.#prefix = prefix;
+  }
+
+  /** The prefix of every key this store writes. */
+  get keyPrefix(): string {
+    return this.#prefix;
+  }
+
+  #connKey(name: string): string {
+    return `${this.#prefix}conn:${name}`;
+  }
+
+  #lockKey(name: string): string {
+    return `${this.#prefix}lock:${name}`;
+  }
+
+  get #namesKey(): string {
+    return `${this.#prefix}names`;
+  }
+
+  async #run<T>(action: string, command: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedError(this.kind, this.location);
+    try {
+      return await command();
+    } catch (error) {
+      throw wrap(this.location, action, error);
+    }
+  }
+
+  #toStored(name: string, hash: Record<string, string>): StoredConnection | undefined {
+    if (hash.version === undefined || hash.sealed === undefined) return undefined;
+    return {
+      name,
+      meta: parseMeta(hash.meta, name, this.location),
+      sealed: hash.sealed,
+      version: Number(hash.version),
+    };
+  }
+
+  async get(name: string): Promise<StoredConnection | undefined> {
+    assertConnectionName(name);
+    const hash = await this.#run(`read "${name}"`, () => this.#client.hgetall(this.#connKey(name)));
+    return this.#toStored(name, hash);
+  }
+
+  async list(): Promise<StoredConnection[]> {
+    return this.#run('list connections', async () => {
+      const names = (await this.#client.smembers(this.#namesKey)).sort();
+      const result: StoredConnection[] = [];
+      for (let start = 0; start < names.length; start += LIST_BATCH) {
+        const batch = names.slice(start, start + LIST_BATCH);
+        const pipeline = this.#client.pipeline();
+        for (const name of batch) pipeline.hgetall(this.#connKey(name));
+        const replies = (await pipeline.exec()) ?? [];
+        batch.forEach((name, index) => {
+          const [error, hash] = replies[index] ?? [new Error('no reply'), undefined];
+          if (error) throw error;
+          const stored = this.#toStored(name, hash as Record<string, string>);
+          if (stored) result.push(stored);
+        });
+      }
+      return result;
+    });
+  }
+
+  async put(
+    name: string,
+    meta: ConnectionMeta,
+    sealed: string,
+    expectedVersion: number | null,
+  ): Promise<number | undefined> {
+    assertConnectionName(name);
+    assertExpectedVersion(expectedVersion);
+    assertSealed(sealed);
+    const metaJson = serializeMeta(meta);
+    const version = await this.#run(`write "${name}"`, () =>
+      this.#client.tokenkeeperPut(
+        this.#connKey(name),
+        this.#namesKey,
+        name,
+        metaJson,
+        sealed,
+        expectedVersion === null ? '' : String(expectedVersion),
+        String(Date.now()),
+      ),
+    );
+    return version > 0 ? version : undefined;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    assertConnectionName(name);
+    const existed = await this.#run(`delete "${name}"`, () =>
+      this.#client.tokenkeeperDelete(this.#connKey(name), this.#lockKey(name), this.#namesKey, name),
+    );
+    return existed > 0;
+  }
+
+  async tryLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    const reply = await this.#run(`lock "${name}"`, () =>
+      this.#client.set(this.#lockKey(name), owner, 'PX', Math.ceil(ttlMs), 'NX'),
+    );
+    return reply === 'OK';
+  }
+
+  async unlock(name: string, owner: string): Promise<boolean> {
+    assertConnectionName(name);
+    assertLockArguments(owner);
+    const released = await this.#run(`unlock "${name}"`, () =>
+      this.#client.tokenkeeperUnlock(this.#lockKey(name), owner),
+    );
+    return released > 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+}

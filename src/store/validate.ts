@@ -1,0 +1,95 @@
+/**
+ * Argument checks shared by every backend, so that all of them accept and refuse the
+ * same inputs (a name that works in memory must work in PostgreSQL too).
+ */
+
+import { ConfigError, StoreError } from '../errors.js';
+import type { ConnectionMeta } from './types.js';
+
+export const MAX_NAME_LENGTH = 256;
+
+// Control characters (NUL cannot be stored in PostgreSQL text at all).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+export function assertConnectionName(name: unknown): asserts name is string {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > MAX_NAME_LENGTH ||
+    CONTROL_CHARACTERS.test(name)
+  ) {
+    const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 60)) : typeof name;
+    throw new ConfigError(
+      `Connection names must be 1 to ${MAX_NAME_LENGTH} characters without control characters (got ${shown}); ` +
+        'choose another name.',
+    );
+  }
+}
+
+export function assertExpectedVersion(expectedVersion: unknown): asserts expectedVersion is number | null {
+  if (expectedVersion === null) return;
+  if (typeof expectedVersion !== 'number' || !Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
+    throw new ConfigError(
+      `expectedVersion must be null, 0 or the version last read from the store (got ${String(expectedVersion)}).`,
+    );
+  }
+}
+
+export function assertLockArguments(owner: unknown, ttlMs?: unknown): asserts owner is string {
+  if (typeof owner !== 'string' || owner.length === 0 || owner.length > 512) {
+    throw new ConfigError(
+      'A lock owner must be a non-empty string of at most 512 characters; pass a random token.',
+    );
+  }
+  if (ttlMs === undefined) return;
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 1 || ttlMs > 2 ** 31 - 1) {
+    throw new ConfigError(
+      `A lock lease must last between 1 ms and about 24 days (got ${String(ttlMs)}); pass ttlMs in milliseconds.`,
+    );
+  }
+}
+
+/** The metadata as the JSON text every backend stores; refuses what JSON cannot carry. */
+export function serializeMeta(meta: unknown): string {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+    throw new ConfigError('Connection metadata must be a plain JSON object.');
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(meta);
+  } catch (error) {
+    throw new ConfigError(
+      'Connection metadata must be plain JSON (no cycles, no BigInt); fix what the keeper stores.',
+      { cause: error },
+    );
+  }
+  if (text === undefined) throw new ConfigError('Connection metadata must be a plain JSON object.');
+  return text;
+}
+
+export function assertSealed(sealed: unknown): asserts sealed is string {
+  if (typeof sealed !== 'string') {
+    throw new ConfigError('The sealed secrets must be a string produced by SecretBox.seal().');
+  }
+}
+
+export function parseMeta(text: unknown, name: string, location: string): ConnectionMeta {
+  if (text !== null && typeof text === 'object' && !Array.isArray(text)) return text as ConnectionMeta;
+  try {
+    const value: unknown = typeof text === 'string' ? JSON.parse(text) : undefined;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as ConnectionMeta;
+  } catch {
+    // reported below
+  }
+  throw new StoreError(
+    `The stored metadata of ${JSON.stringify(name)} in ${location} is not a JSON object; ` +
+      `run \`tokenkeeper logout ${name}\` and log in again.`,
+  );
+}
+
+export function closedError(kind: string, location: string): StoreError {
+  return new StoreError(
+    `The ${kind} store at ${location} is closed; open it again (each keeper opens its own).`,
+  );
+}
