@@ -22,7 +22,9 @@ const files = collect(testRoot)
   .sort();
 
 if (files.length === 0) {
-  console.error(`No compiled test files matched ${filters.join(', ') || '(all)'}; run \`npm run build\` first.`);
+  console.error(
+    `No compiled test files matched ${filters.join(', ') || '(all)'}; run \`npm run build\` first.`,
+  );
   process.exit(1);
 }
 

@@ -81,6 +81,8 @@ export class FakeClock implements Clock {
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
     for (;;) {
+      // Let work already under way register its timers before we look for due ones.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const next = this.#timers
         .filter((t) => !t.cancelled && t.due <= target)
         .sort((a, b) => a.due - b.due)[0];
@@ -89,9 +91,8 @@ export class FakeClock implements Clock {
       next.cancelled = true;
       this.#timers = this.#timers.filter((t) => !t.cancelled);
       next.callback();
-      // Let promise chains started by the callback run before the next timer.
-      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.#now = target;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

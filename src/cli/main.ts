@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * The tokenkeeper command. Each command lives in its own module and is loaded
+ * only when it runs, so `tokenkeeper token` starts as fast as Node allows.
+ */
+import { isTokenkeeperError } from '../errors.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { type CliIO, processIO } from './output.js';
+
+type CommandModule = { run(argv: string[], io: CliIO): Promise<number> };
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  login: { summary: 'Log in and save a connection', load: () => import('./login.js') },
+  status: { summary: 'Show connections, expiry and state', load: () => import('./status.js') },
+  token: { summary: 'Print a fresh access token (for scripts)', load: () => import('./token.js') },
+  request: { summary: 'Call the API with a connection’s credentials', load: () => import('./request.js') },
+  refresh: { summary: 'Refresh a connection’s tokens now', load: () => import('./refresh.js') },
+  logout: { summary: 'Forget a connection', load: () => import('./logout.js') },
+  demo: { summary: 'Watch tokens refresh and rotate against an emulator', load: () => import('./demo.js') },
+  emulate: {
+    summary: 'Run a provider emulator (factus)',
+    load: async () => {
+      const { runEmulate } = await import('./emulate.js');
+      return { run: (argv) => runEmulate(argv) };
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'tokenkeeper: keeps API credentials alive.',
+    '',
+    'Usage: tokenkeeper <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `tokenkeeper <command> --help` for a command’s options.',
+    'Environment: TOKENKEEPER_STORE (where connections are kept), TOKENKEEPER_KEY (encryption key).',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${help()}\n`);
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return ExitCode.ok;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr.write(`Unknown command "${name}".\n\n${help()}\n`);
+    return ExitCode.usage;
+  }
+  try {
+    return await (await command.load()).run(rest, io);
+  } catch (error) {
+    if (isTokenkeeperError(error)) {
+      io.stderr.write(`${error.message}\n`);
+      return exitCodeFor(error.code, error.status);
+    }
+    io.stderr.write(`Unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (io.env.TOKENKEEPER_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
+    return ExitCode.failure;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`Unexpected error: ${String(error)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

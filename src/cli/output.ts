@@ -1,0 +1,42 @@
+/** How the CLI writes: data on stdout, messages for people on stderr. */
+import type { ConnectionInfo } from '../connection.js';
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIO: CliIO = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+};
+
+export function say(io: CliIO, message: string): void {
+  io.stderr.write(`${message}\n`);
+}
+
+export function formatInstant(ms: number | null | undefined, now = Date.now()): string {
+  if (ms === null) return 'never expires';
+  if (ms === undefined) return '-';
+  const delta = ms - now;
+  const when = new Date(ms).toISOString().replace('.000Z', 'Z');
+  return `${when} (${delta >= 0 ? `in ${humanDuration(delta)}` : `${humanDuration(-delta)} ago`})`;
+}
+
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 90) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m}m`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.round(h / 24)}d`;
+}
+
+export function describeConnection(info: ConnectionInfo): string {
+  return `${info.provider}${info.environment ? ` (${info.environment})` : ` (${info.baseUrl})`}`;
+}

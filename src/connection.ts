@@ -1,0 +1,139 @@
+/**
+ * A connection: one set of credentials for one provider account, under a name
+ * the user chose ("acme"). This module is its shape and the mapping to what a
+ * store persists: non-secret metadata in clear, every secret sealed together.
+ */
+import type { ClientAuthMethod, GrantType } from './providers/types.js';
+import type { SecretBox } from './store/encryption.js';
+import type { ConnectionMeta, StoredConnection, TokenStore } from './store/types.js';
+import type { TokenSetData } from './token-set.js';
+
+export type ConnectionState = 'ok' | 'reauth_required';
+
+/** Everything about a connection that is safe to show. */
+export interface ConnectionInfo {
+  name: string;
+  provider: string;
+  environment?: string;
+  baseUrl: string;
+  grant: GrantType;
+  scope?: string;
+  /** The OAuth client id (public by design). */
+  clientId?: string;
+  state: ConnectionState;
+  /** Absolute expiry of the current access token (ms since the epoch); null: never expires. */
+  expiresAt?: number | null;
+  /** When the current tokens were requested. */
+  obtainedAt?: number;
+  lastRefreshAt?: number;
+  hasRefreshToken: boolean;
+  /** Why the connection is not ok, in words (never a secret). */
+  lastError?: { code: string; message: string; at: number };
+  createdAt: number;
+}
+
+export interface ConnectionSecrets {
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  apiKey?: string;
+  tokens?: TokenSetData;
+}
+
+export interface ConnectionRecord
+  extends Omit<ConnectionInfo, 'expiresAt' | 'obtainedAt' | 'hasRefreshToken'> {
+  tokenUrl: string;
+  authorizationUrl?: string;
+  revocationUrl?: string;
+  clientAuthMethod: ClientAuthMethod;
+  secrets: ConnectionSecrets;
+}
+
+export interface VersionedRecord {
+  record: ConnectionRecord;
+  version: number;
+}
+
+/** Public view of a record: the metadata plus facts about its tokens, never the tokens. */
+export function infoOf(record: ConnectionRecord): ConnectionInfo {
+  const { secrets, ...rest } = record;
+  const tokens = secrets.tokens;
+  return {
+    ...publicFields(rest),
+    ...(tokens ? { expiresAt: tokens.expiresAt, obtainedAt: tokens.obtainedAt } : {}),
+    hasRefreshToken: Boolean(tokens?.refreshToken),
+  };
+}
+
+/** Reads and writes connection records, sealing secrets on the way in. */
+export class ConnectionRepository {
+  constructor(
+    readonly store: TokenStore,
+    private readonly secretBox: SecretBox,
+  ) {}
+
+  async load(name: string): Promise<VersionedRecord | undefined> {
+    const stored = await this.store.get(name);
+    return stored ? this.#decode(stored) : undefined;
+  }
+
+  /** Metadata only: no decryption, so listing thousands of connections stays cheap. */
+  async listInfo(): Promise<ConnectionInfo[]> {
+    const rows = await this.store.list();
+    return rows
+      .map((row) => ({ ...(publicFields(row.meta) as Omit<ConnectionInfo, 'name'>), name: row.name }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Compare-and-set write; undefined when someone else wrote since `expectedVersion`. */
+  save(record: ConnectionRecord, expectedVersion: number | null): Promise<number | undefined> {
+    const sealed = this.secretBox.seal(JSON.stringify(record.secrets), record.name);
+    return this.store.put(record.name, metaOf(record), sealed, expectedVersion);
+  }
+
+  delete(name: string): Promise<boolean> {
+    return this.store.delete(name);
+  }
+
+  #decode(stored: StoredConnection): VersionedRecord {
+    const secrets = JSON.parse(this.secretBox.open(stored.sealed, stored.name)) as ConnectionSecrets;
+    const meta = stored.meta as Omit<ConnectionRecord, 'secrets' | 'name'>;
+    const {
+      expiresAt: _e,
+      obtainedAt: _o,
+      hasRefreshToken: _h,
+      ...rest
+    } = meta as typeof meta & {
+      expiresAt?: unknown;
+      obtainedAt?: unknown;
+      hasRefreshToken?: unknown;
+    };
+    return { record: { ...rest, name: stored.name, secrets }, version: stored.version };
+  }
+}
+
+function metaOf(record: ConnectionRecord): ConnectionMeta {
+  const { name: _n, secrets: _s, ...rest } = record;
+  const info = infoOf(record);
+  // The info fields derived from tokens are kept in clear so status needs no key.
+  return {
+    ...rest,
+    ...(info.expiresAt !== undefined ? { expiresAt: info.expiresAt } : {}),
+    ...(info.obtainedAt !== undefined ? { obtainedAt: info.obtainedAt } : {}),
+    hasRefreshToken: info.hasRefreshToken,
+  };
+}
+
+/** Drops the fields that are not for display (endpoints and client auth method). */
+function publicFields<T extends object>(
+  value: T,
+): Omit<T, 'tokenUrl' | 'authorizationUrl' | 'revocationUrl' | 'clientAuthMethod'> {
+  const {
+    tokenUrl: _t,
+    authorizationUrl: _a,
+    revocationUrl: _r,
+    clientAuthMethod: _m,
+    ...rest
+  } = value as T & Record<string, unknown>;
+  return rest;
+}

@@ -1,0 +1,45 @@
+/**
+ * Typed events of a keeper. Payloads name the connection and describe what
+ * happened; they never carry a token, secret or password, so they are safe to log.
+ */
+import { EventEmitter } from 'node:events';
+import type { GrantType } from './providers/types.js';
+
+export interface KeeperEvents {
+  /** Tokens obtained with a primary grant (login, or the password fallback). */
+  token: { connection: string; grant: GrantType; expiresAt: number | null };
+  /** Tokens renewed with the refresh token. `rotated`: the provider issued a new refresh token. */
+  refresh: { connection: string; expiresAt: number | null; rotated: boolean };
+  /** Another process refreshed first and this one took its tokens from the store. */
+  adopt: { connection: string; expiresAt: number | null };
+  /** A refresh attempt failed; the connection may still recover (network, 5xx, fallback pending). */
+  refresh_failed: { connection: string; code: string; message: string };
+  /** Nothing more can be done without a person: log in again. */
+  reauth_required: { connection: string; reason: string };
+}
+
+export type KeeperEventName = keyof KeeperEvents;
+
+export class KeeperEventEmitter {
+  readonly #emitter = new EventEmitter();
+
+  on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void {
+    this.#emitter.on(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  emit<E extends KeeperEventName>(event: E, payload: KeeperEvents[E]): void {
+    // A throwing listener must not break a refresh that already succeeded.
+    for (const listener of this.#emitter.listeners(event)) {
+      try {
+        (listener as (p: KeeperEvents[E]) => void)(payload);
+      } catch {
+        // ignored on purpose
+      }
+    }
+  }
+
+  removeAll(): void {
+    this.#emitter.removeAllListeners();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * One place where token-endpoint requests are sent and their answers judged.
+ * Protocol messages are built and validated by oauth4webapi; this module adds
+ * what a credential keeper needs around it: a timeout, a size cap on the body,
+ * and errors that say what happened and what to do, with no secret in them.
+ */
+import * as oauth from 'oauth4webapi';
+import { TokenkeeperError } from '../errors.js';
+import { BodyTooLargeError, bufferResponse } from '../http/bounded-body.js';
+import { parseRetryAfter } from '../http/retry-after.js';
+import { isLoopbackUrl } from '../providers/endpoints.js';
+import type { ClientAuthMethod } from '../providers/types.js';
+
+/** Token responses are a few hundred bytes; anything near this is not one. */
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+
+export interface ClientConfig {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret?: string;
+  clientAuthMethod: ClientAuthMethod;
+  /** Issuer identifier when known from discovery; the token URL's origin otherwise. */
+  issuer?: string;
+}
+
+export interface TokenRequestContext {
+  fetch: typeof fetch;
+  now: () => number;
+  timeoutMs: number;
+  /** Names the connection in error messages. */
+  connection: string;
+  /** Names the command that starts over, e.g. "tokenkeeper login acme". */
+  loginHint: string;
+}
+
+export interface GrantResult {
+  response: oauth.TokenEndpointResponse;
+  requestStartedAt: number;
+}
+
+type SendRequest = (
+  as: oauth.AuthorizationServer,
+  client: oauth.Client,
+  auth: oauth.ClientAuth,
+  options: oauth.TokenEndpointRequestOptions,
+) => Promise<Response>;
+
+type ProcessResponse = (
+  as: oauth.AuthorizationServer,
+  client: oauth.Client,
+  response: Response,
+) => Promise<oauth.TokenEndpointResponse>;
+
+export function authorizationServerFor(config: ClientConfig): oauth.AuthorizationServer {
+  return { issuer: config.issuer ?? new URL(config.tokenUrl).origin, token_endpoint: config.tokenUrl };
+}
+
+export function clientAuthFor(config: ClientConfig): oauth.ClientAuth {
+  switch (config.clientAuthMethod) {
+    case 'client_secret_basic':
+      return oauth.ClientSecretBasic(config.clientSecret ?? '');
+    case 'client_secret_post':
+      return oauth.ClientSecretPost(config.clientSecret ?? '');
+    case 'none':
+      return oauth.None();
+  }
+}
+
+/** Options every request to an authorization server gets: bounded body, timeout, loopback-only http. */
+export function httpOptionsFor(url: string, ctx: Pick<TokenRequestContext, 'fetch' | 'timeoutMs'>) {
+  return {
+    signal: AbortSignal.timeout(ctx.timeoutMs),
+    [oauth.allowInsecureRequests]: isLoopbackUrl(new URL(url)),
+    [oauth.customFetch]: async (input: string, init: RequestInit) =>
+      bufferResponse(await ctx.fetch(input, init), MAX_TOKEN_RESPONSE_BYTES),
+  };
+}
+
+export async function requestTokens(
+  config: ClientConfig,
+  ctx: TokenRequestContext,
+  send: SendRequest,
+  process: ProcessResponse = oauth.processGenericTokenEndpointResponse,
+): Promise<GrantResult> {
+  const as = authorizationServerFor(config);
+  const client: oauth.Client = { client_id: config.clientId };
+  const requestStartedAt = ctx.now();
+  try {
+    const response = await send(as, client, clientAuthFor(config), httpOptionsFor(config.tokenUrl, ctx));
+    return { response: await process(as, client, response), requestStartedAt };
+  } catch (error) {
+    throw describeTokenEndpointFailure(error, config.tokenUrl, ctx);
+  }
+}
+
+/** Turns whatever went wrong into a TokenkeeperError; never keeps a cause that could hold a token. */
+export function describeTokenEndpointFailure(
+  error: unknown,
+  url: string,
+  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now'>,
+): TokenkeeperError {
+  if (error instanceof TokenkeeperError) return error;
+  const where = new URL(url).origin;
+  const connection = ctx.connection;
+
+  if (error instanceof oauth.ResponseBodyError) {
+    const response = error.response;
+    if (error.status === 429) {
+      const retryAfterMs = parseRetryAfter(response.headers, ctx.now());
+      return new TokenkeeperError(
+        'RATE_LIMITED',
+        `The token endpoint at ${where} is rate limiting us${
+          retryAfterMs !== undefined
+            ? `; try again in ${Math.ceil(retryAfterMs / 1000)} s`
+            : '; try again later'
+        }.`,
+        { status: 429, connection, error: error.error },
+      );
+    }
+    return new TokenkeeperError(
+      'TOKEN_ENDPOINT',
+      `The token endpoint at ${where} refused the request (HTTP ${error.status}, ${error.error}${
+        error.error_description ? `: ${error.error_description}` : ''
+      }). ${adviceFor(error.error, ctx.loginHint)}`,
+      {
+        status: error.status,
+        connection,
+        error: error.error,
+        ...(error.error_description ? { errorDescription: error.error_description } : {}),
+        response,
+      },
+    );
+  }
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    const challenge = error.cause[0];
+    const code = challenge?.parameters.error ?? 'invalid_client';
+    return new TokenkeeperError(
+      'TOKEN_ENDPOINT',
+      `The token endpoint at ${where} refused the request (HTTP ${error.status}, ${code}). ${adviceFor(code, ctx.loginHint)}`,
+      { status: error.status, connection, error: code, response: error.response },
+    );
+  }
+  if (error instanceof BodyTooLargeError) {
+    return new TokenkeeperError(
+      'TOKEN_RESPONSE',
+      `The token endpoint at ${where} sent a response larger than ${error.limitBytes / 1024} KiB, which is not a token response. Check the base URL.`,
+      { connection },
+    );
+  }
+  if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
+    const status = responseStatusOf(error);
+    const what =
+      error.code === oauth.RESPONSE_IS_NOT_JSON || error.code === oauth.PARSE_ERROR
+        ? 'something that is not JSON'
+        : error.code === oauth.RESPONSE_IS_NOT_CONFORM
+          ? 'an unexpected HTTP status and no OAuth error'
+          : `a token response that does not conform (${stripQuotes(error.message)})`;
+    const retry =
+      status !== undefined && status >= 500
+        ? ' The provider seems to be having trouble; try again later.'
+        : ' Check that the base URL points at the provider’s API.';
+    return new TokenkeeperError(
+      'TOKEN_RESPONSE',
+      `The token endpoint at ${where} answered${status !== undefined ? ` HTTP ${status} with` : ''} ${what}.${retry}`,
+      { connection, ...(status !== undefined ? { status } : {}) },
+    );
+  }
+  if (isAbort(error)) {
+    return new TokenkeeperError(
+      'NETWORK',
+      `The token endpoint at ${where} did not answer in time. Check your network or try again later.`,
+      { connection },
+    );
+  }
+  const code = networkCode(error);
+  return new TokenkeeperError(
+    'NETWORK',
+    `Could not reach the token endpoint at ${where}${code ? ` (${code})` : ''}. Check the base URL and your network.`,
+    { connection },
+  );
+}
+
+function adviceFor(oauthError: string, loginHint: string): string {
+  switch (oauthError) {
+    case 'invalid_client':
+    case 'unauthorized_client':
+      return `Check the client id and client secret, then run \`${loginHint}\` again.`;
+    case 'invalid_grant':
+      return `The credentials or grant are no longer accepted; run \`${loginHint}\` again.`;
+    case 'invalid_scope':
+      return 'Ask for a scope the client is allowed.';
+    case 'unsupported_grant_type':
+      return 'The provider does not allow this grant for this client.';
+    default:
+      return `If it persists, run \`${loginHint}\` again.`;
+  }
+}
+
+function responseStatusOf(error: Error): number | undefined {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Response ? cause.status : undefined;
+}
+
+function stripQuotes(message: string): string {
+  return message.replace(/"/g, '');
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+function networkCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}

@@ -1,0 +1,168 @@
+/**
+ * A fetch that carries a connection's credentials: it resolves paths against
+ * the connection's base URL, waits for a rate-limit slot, injects the header,
+ * answers a 401 with exactly one forced refresh and one retry, waits out a 429
+ * when the server says for how long, and never lets credentials follow a
+ * redirect to another origin.
+ */
+import { ConfigError, TokenkeeperError } from '../errors.js';
+import { joinUrl } from '../providers/endpoints.js';
+import { parseRetryAfter } from './retry-after.js';
+
+/** A credential as sent: the header it goes in and its full value. */
+export interface Credential {
+  header: string;
+  value: string;
+}
+
+export interface CredentialSource {
+  current(): Promise<Credential>;
+  /** Called after a 401 with the credential that was rejected; returns the one to retry with. */
+  renew(rejected: Credential): Promise<Credential>;
+}
+
+export interface SlotGate {
+  /** Resolves when a request with this method and path may go out. */
+  acquire(method: string, path: string): Promise<void>;
+  /** The server answered 429: hold requests back for `retryAfterMs`. */
+  backOff(method: string, path: string, retryAfterMs: number): void;
+}
+
+export interface AuthFetchOptions {
+  fetch: typeof fetch;
+  baseUrl: string;
+  credentials: CredentialSource;
+  gate?: SlotGate;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Longest Retry-After we are willing to wait out; longer → the 429 is returned. */
+  maxRetryAfterMs: number;
+  /** How many 429s in a row we wait out before returning one. */
+  maxRateLimitRetries: number;
+  maxRedirects: number;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export async function authFetch(
+  options: AuthFetchOptions,
+  pathOrUrl: string | URL,
+  init: RequestInit = {},
+): Promise<Response> {
+  const url = resolveRequestUrl(options.baseUrl, pathOrUrl);
+  const method = (init.method ?? 'GET').toUpperCase();
+  const replayable = isReplayable(init.body);
+  let credential = await options.credentials.current();
+  let renewedAfter401 = false;
+  let rateLimitRetries = 0;
+
+  for (;;) {
+    await options.gate?.acquire(method, url.pathname);
+    const response = await sendFollowingRedirects(options, url, { ...init, method }, credential);
+
+    if (response.status === 401 && !renewedAfter401 && replayable) {
+      renewedAfter401 = true;
+      const renewed = await options.credentials.renew(credential);
+      if (renewed.value !== credential.value) {
+        await response.body?.cancel();
+        credential = renewed;
+        continue;
+      }
+    }
+    if (response.status === 429 && rateLimitRetries < options.maxRateLimitRetries && replayable) {
+      const told = parseRetryAfter(response.headers, options.now());
+      const delay = told ?? 1000 * 2 ** rateLimitRetries;
+      if (delay <= options.maxRetryAfterMs) {
+        rateLimitRetries++;
+        options.gate?.backOff(method, url.pathname, delay);
+        await response.body?.cancel();
+        // No jitter when the server said when to come back.
+        await options.sleep(delay);
+        continue;
+      }
+    }
+    return response;
+  }
+}
+
+/** Paths resolve against the base URL; an absolute URL must stay on the connection's origin. */
+export function resolveRequestUrl(baseUrl: string, pathOrUrl: string | URL): URL {
+  const base = new URL(baseUrl);
+  const text = String(pathOrUrl);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(text)) {
+    const url = new URL(text);
+    if (url.origin !== base.origin) {
+      throw new ConfigError(
+        `Refusing to send this connection's credentials to ${url.origin}; it belongs to ${base.origin}. Pass a path such as /v1/bills instead.`,
+      );
+    }
+    return url;
+  }
+  return new URL(joinUrl(baseUrl, text));
+}
+
+async function sendFollowingRedirects(
+  options: AuthFetchOptions,
+  firstUrl: URL,
+  init: RequestInit & { method: string },
+  credential: Credential,
+): Promise<Response> {
+  if (init.redirect === 'manual' || init.redirect === 'error') {
+    return send(options, firstUrl, init, credential, init.redirect, true);
+  }
+  const credentialOrigin = firstUrl.origin;
+  let url = firstUrl;
+  let request = init;
+  for (let hop = 0; ; hop++) {
+    const response = await send(options, url, request, credential, 'manual', url.origin === credentialOrigin);
+    const location = response.headers.get('location');
+    if (!REDIRECT_STATUSES.has(response.status) || !location) return response;
+    if (hop >= options.maxRedirects) {
+      await response.body?.cancel();
+      throw new TokenkeeperError(
+        'HTTP',
+        `Stopped after ${options.maxRedirects} redirects from ${firstUrl.href}.`,
+      );
+    }
+    await response.body?.cancel();
+    const next = new URL(location, url);
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+      throw new TokenkeeperError('HTTP', `Refusing to follow a redirect to ${next.protocol} URL.`);
+    }
+    const becomesGet =
+      response.status === 303 ||
+      ((response.status === 301 || response.status === 302) && request.method === 'POST');
+    if (becomesGet) {
+      const { body: _dropped, ...rest } = request;
+      const headers = new Headers(rest.headers);
+      headers.delete('content-type');
+      headers.delete('content-length');
+      request = { ...rest, headers, method: request.method === 'HEAD' ? 'HEAD' : 'GET' };
+    }
+    url = next;
+  }
+}
+
+function send(
+  options: AuthFetchOptions,
+  url: URL,
+  init: RequestInit,
+  credential: Credential,
+  redirect: NonNullable<RequestInit['redirect']>,
+  withCredential: boolean,
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  // Credentials are ours to set: only on the connection's origin, never whatever the caller passed.
+  headers.delete('authorization');
+  headers.delete(credential.header);
+  if (withCredential) headers.set(credential.header, credential.value);
+  return options.fetch(url, { ...init, headers, redirect });
+}
+
+function isReplayable(body: RequestInit['body']): boolean {
+  return !(body instanceof ReadableStream) && !isAsyncIterable(body);
+}
+
+function isAsyncIterable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}

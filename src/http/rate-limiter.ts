@@ -1,0 +1,58 @@
+/**
+ * Client-side rate limiting: a request waits for a free slot instead of being
+ * sent only to come back as a 429. A sliding window log per rule: exact, and the
+ * windows involved (tens to hundreds of requests a minute) keep the log small.
+ */
+import type { RateLimitRule } from '../providers/types.js';
+
+export class SlidingWindowLimiter {
+  readonly #sent: number[] = [];
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly rule: RateLimitRule,
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {}
+
+  /** Resolves when a request may be sent, and counts it. Callers are served in arrival order. */
+  acquire(): Promise<void> {
+    const turn = this.#queue.then(() => this.#waitForSlot());
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Ms until the next slot frees up; 0 when one is free now. */
+  delayUntilFree(): number {
+    this.#forgetOld();
+    if (this.#sent.length < this.rule.limit) return 0;
+    return Math.max(1, (this.#sent[0] ?? 0) + this.rule.windowMs - this.now());
+  }
+
+  /** The server said we were over: treat the window as full until `retryAfterMs` passes. */
+  backOff(retryAfterMs: number): void {
+    const until = this.now() + retryAfterMs - this.rule.windowMs;
+    this.#sent.length = 0;
+    for (let i = 0; i < this.rule.limit; i++) this.#sent.push(until);
+  }
+
+  async #waitForSlot(): Promise<void> {
+    for (let delay = this.delayUntilFree(); delay > 0; delay = this.delayUntilFree()) {
+      await this.sleep(delay);
+    }
+    this.#sent.push(this.now());
+  }
+
+  #forgetOld(): void {
+    const horizon = this.now() - this.rule.windowMs;
+    let expired = 0;
+    while (expired < this.#sent.length && (this.#sent[expired] ?? 0) <= horizon) expired++;
+    if (expired > 0) this.#sent.splice(0, expired);
+  }
+}
+
+export function ruleApplies(rule: RateLimitRule, method: string, path: string): boolean {
+  if (rule.methods && !rule.methods.includes(method.toUpperCase())) return false;
+  if (rule.pathPattern && !rule.pathPattern.test(path)) return false;
+  return true;
+}

@@ -1,0 +1,25 @@
+import { ConfigError } from '../errors.js';
+import { factusProfile } from './factus.js';
+import type { ProviderProfile } from './types.js';
+
+const builtInProfiles: ProviderProfile[] = [factusProfile];
+
+export class ProviderRegistry {
+  readonly #profiles = new Map<string, ProviderProfile>();
+
+  constructor(extra: ProviderProfile[] = []) {
+    for (const profile of [...builtInProfiles, ...extra]) this.#profiles.set(profile.id, profile);
+  }
+
+  get(id: string): ProviderProfile {
+    const profile = this.#profiles.get(id);
+    if (!profile) {
+      throw new ConfigError(`Unknown provider "${id}". Known providers: ${this.ids().join(', ')}.`);
+    }
+    return profile;
+  }
+
+  ids(): string[] {
+    return [...this.#profiles.keys()];
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A provider profile is data: hosts, environments, grants, limits and quirks.
+ * House rule: a provider's peculiarities live in its profile, never as
+ * `if (provider === 'x')` somewhere else.
+ */
+
+export type GrantType = 'password' | 'authorization_code' | 'client_credentials' | 'api_key';
+
+export type ClientAuthMethod = 'client_secret_post' | 'client_secret_basic' | 'none';
+
+export interface RateLimitRule {
+  /** Shown in messages, e.g. "Factus API". */
+  label: string;
+  /** Requests allowed per window. */
+  limit: number;
+  windowMs: number;
+  /** Only these methods count (upper case); all methods when absent. */
+  methods?: string[];
+  /** Only paths matching this pattern count; all paths when absent. */
+  pathPattern?: RegExp;
+}
+
+export interface ProviderEnvironment {
+  /** API base URL; the token endpoint and other OAuth paths are resolved against it. */
+  baseUrl: string;
+}
+
+/** Environment variables a provider's credentials are read from by the CLI. */
+export interface CredentialEnvNames {
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  apiKey?: string;
+}
+
+export interface ProviderProfile {
+  id: string;
+  displayName: string;
+  environments: Record<string, ProviderEnvironment>;
+  defaultEnvironment: string;
+  /** Paths relative to the environment's base URL. */
+  tokenPath: string;
+  authorizationPath?: string;
+  revocationPath?: string;
+  grants: GrantType[];
+  defaultGrant: GrantType;
+  clientAuthMethod: ClientAuthMethod;
+  /** Used when a token response carries neither `expires_in` nor a JWT `exp`. */
+  defaultTokenLifetimeSeconds: number;
+  /** The provider documents that a token without `expires_in` never expires. */
+  missingExpiryMeansNever?: boolean;
+  /** Header an API key goes in, for providers with API keys. */
+  apiKeyHeader?: string;
+  rateLimits: RateLimitRule[];
+  /** Where to find a human-readable message in the provider's JSON error bodies. */
+  errorMessageFields: string[];
+  credentialEnv: CredentialEnvNames;
+  /** Documentation of the provider, shown in help texts. */
+  docsUrl?: string;
+}
