@@ -1,0 +1,364 @@
+/**
+ * What every TokenStore must do, as one node:test suite. Each backend's test file runs it
+ * with a `makeStore` that returns a fresh, empty, isolated store on every call.
+ */
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
+
+/** Lease length for locks that must still be held during a test. */
+const LONG_TTL = 60_000;
+/** Lease length for locks that must run out during a test, and how long to wait for that. */
+const SHORT_TTL = 100;
+const PAST_SHORT_TTL = 300;
+
+function owner(label: string): string {
+  return `${label}-${randomBytes(6).toString('hex')}`;
+}
+
+function byName<T extends { name: string }>(items: T[]): T[] {
+  return [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function runTokenStoreContract(
+  label: string,
+  makeStore: () => Promise<TokenStore>,
+  cleanup?: () => Promise<void>,
+): void {
+  describe(`TokenStore contract: ${label}`, () => {
+    if (cleanup) after(cleanup);
+
+    async function withStore(test: (store: TokenStore) => Promise<void>): Promise<void> {
+      const store = await makeStore();
+      try {
+        await test(store);
+      } finally {
+        await store.close();
+      }
+    }
+
+    it('reports its kind and a location', () =>
+      withStore(async (store) => {
+        assert.ok(['memory', 'sqlite', 'postgres', 'redis'].includes(store.kind), store.kind);
+        assert.equal(typeof store.location, 'string');
+        assert.ok(store.location.length > 0);
+      }));
+
+    it('round-trips a put through get', () =>
+      withStore(async (store) => {
+        const meta = {
+          provider: 'factus',
+          environment: 'sandbox',
+          scopes: ['a', 'b'],
+          expiresAt: 123,
+          n: null,
+        };
+        assert.equal(await store.put('acme', meta, 'sealed-1', 0), 1);
+        assert.deepEqual(await store.get('acme'), { name: 'acme', meta, sealed: 'sealed-1', version: 1 });
+        assert.equal(await store.get('missing'), undefined);
+      }));
+
+    it('starts versions at 1 and adds 1 on every write', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('v', { n: 1 }, 's1', null), 1);
+        assert.equal(await store.put('v', { n: 2 }, 's2', null), 2);
+        assert.equal(await store.put('v', { n: 3 }, 's3', 2), 3);
+        assert.equal(await store.put('v', { n: 4 }, 's4', 3), 4);
+        assert.deepEqual(await store.get('v'), { name: 'v', meta: { n: 4 }, sealed: 's4', version: 4 });
+        // Versions are per connection.
+        assert.equal(await store.put('w', {}, 's', 0), 1);
+      }));
+
+    it('refuses a write whose expected version is stale, changing nothing', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('cas', { n: 1 }, 'first', 0), 1);
+        assert.equal(await store.put('cas', { n: 2 }, 'second', 1), 2);
+        assert.equal(await store.put('cas', { n: 3 }, 'stale', 1), undefined);
+        assert.equal(await store.put('cas', { n: 3 }, 'future', 7), undefined);
+        assert.deepEqual(await store.get('cas'), {
+          name: 'cas',
+          meta: { n: 2 },
+          sealed: 'second',
+          version: 2,
+        });
+      }));
+
+    it('refuses expectedVersion 0 when the connection exists', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('zero', { n: 1 }, 'first', 0), 1);
+        assert.equal(await store.put('zero', { n: 2 }, 'again', 0), undefined);
+        assert.deepEqual(await store.get('zero'), {
+          name: 'zero',
+          meta: { n: 1 },
+          sealed: 'first',
+          version: 1,
+        });
+      }));
+
+    it('refuses an expected version above 0 when the connection does not exist, creating nothing', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('ghost', {}, 's', 1), undefined);
+        assert.equal(await store.get('ghost'), undefined);
+        assert.deepEqual(await store.list(), []);
+      }));
+
+    it('writes whatever is there when expectedVersion is null', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('free', { n: 1 }, 'a', null), 1);
+        assert.equal(await store.put('free', { n: 2 }, 'b', null), 2);
+        assert.deepEqual(await store.get('free'), { name: 'free', meta: { n: 2 }, sealed: 'b', version: 2 });
+      }));
+
+    it('lists every connection', () =>
+      withStore(async (store) => {
+        assert.deepEqual(await store.list(), []);
+        await store.put('b', { n: 'b' }, 'sb', 0);
+        await store.put('a', { n: 'a' }, 'sa', 0);
+        await store.put('c', { n: 'c' }, 'sc', 0);
+        await store.put('a', { n: 'a2' }, 'sa2', 1);
+        assert.deepEqual(byName(await store.list()), [
+          { name: 'a', meta: { n: 'a2' }, sealed: 'sa2', version: 2 },
+          { name: 'b', meta: { n: 'b' }, sealed: 'sb', version: 1 },
+          { name: 'c', meta: { n: 'c' }, sealed: 'sc', version: 1 },
+        ]);
+        await store.delete('b');
+        assert.deepEqual(
+          byName(await store.list()).map((c) => c.name),
+          ['a', 'c'],
+        );
+      }));
+
+    it('deletes a connection, saying whether there was one', () =>
+      withStore(async (store) => {
+        await store.put('gone', {}, 's', 0);
+        assert.equal(await store.delete('gone'), true);
+        assert.equal(await store.get('gone'), undefined);
+        assert.equal(await store.delete('gone'), false);
+        // A deleted connection starts again at version 1.
+        assert.equal(await store.put('gone', {}, 's', 0), 1);
+      }));
+
+    it('drops the lock along with the connection', () =>
+      withStore(async (store) => {
+        await store.put('locked', {}, 's', 0);
+        assert.equal(await store.tryLock('locked', owner('a'), LONG_TTL), true);
+        assert.equal(await store.delete('locked'), true);
+        assert.equal(await store.tryLock('locked', owner('b'), LONG_TTL), true);
+        // Also when only the lock exists.
+        assert.equal(await store.delete('locked'), false);
+        assert.equal(await store.tryLock('locked', owner('c'), LONG_TTL), true);
+      }));
+
+    it('hands returned objects to the caller: mutating them changes nothing stored', () =>
+      withStore(async (store) => {
+        const meta: ConnectionMeta = { nested: { a: 1 } };
+        await store.put('copy', meta, 's', 0);
+        (meta.nested as { a: number }).a = 2;
+        const read = await store.get('copy');
+        assert.deepEqual(read?.meta, { nested: { a: 1 } });
+        (read!.meta.nested as { a: number }).a = 3;
+        assert.deepEqual((await store.get('copy'))?.meta, { nested: { a: 1 } });
+      }));
+
+    it('lets one owner hold a lock; others, and the same owner again, are refused', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        const b = owner('b');
+        assert.equal(await store.tryLock('l', a, LONG_TTL), true);
+        assert.equal(await store.tryLock('l', b, LONG_TTL), false);
+        assert.equal(await store.tryLock('l', a, LONG_TTL), false);
+        // Locks are per name, and need no stored connection.
+        assert.equal(await store.tryLock('other', b, LONG_TTL), true);
+      }));
+
+    it('refuses an unlock by someone who is not the owner, and keeps the lock held', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        const b = owner('b');
+        assert.equal(await store.tryLock('l', a, LONG_TTL), true);
+        assert.equal(await store.unlock('l', b), false);
+        assert.equal(await store.tryLock('l', owner('c'), LONG_TTL), false);
+        assert.equal(await store.unlock('l', a), true);
+        assert.equal(await store.unlock('l', a), false);
+        assert.equal(await store.tryLock('l', b, LONG_TTL), true);
+        assert.equal(await store.unlock('never-locked', a), false);
+      }));
+
+    it('lets another owner take a lock whose lease ran out; the old owner can no longer release it', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        const b = owner('b');
+        assert.equal(await store.tryLock('l', a, SHORT_TTL), true);
+        assert.equal(await store.tryLock('l', b, LONG_TTL), false);
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(await store.tryLock('l', b, LONG_TTL), true);
+        assert.equal(await store.unlock('l', a), false);
+        assert.equal(await store.tryLock('l', owner('c'), LONG_TTL), false);
+        assert.equal(await store.unlock('l', b), true);
+      }));
+
+    it('lets the same owner take its lock again after the lease ran out', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        assert.equal(await store.tryLock('l', a, SHORT_TTL), true);
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(await store.tryLock('l', a, LONG_TTL), true);
+        assert.equal(await store.tryLock('l', owner('b'), LONG_TTL), false);
+      }));
+
+    it('says false when the owner unlocks after its lease ran out', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        assert.equal(await store.tryLock('l', a, SHORT_TTL), true);
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(await store.unlock('l', a), false);
+        assert.equal(await store.tryLock('l', owner('b'), LONG_TTL), true);
+      }));
+
+    it('gives the lock to exactly one of 50 concurrent owners', () =>
+      withStore(async (store) => {
+        const owners = Array.from({ length: 50 }, (_, i) => owner(`o${i}`));
+        const results = await Promise.all(owners.map((o) => store.tryLock('race', o, LONG_TTL)));
+        assert.equal(results.filter(Boolean).length, 1);
+        const winner = owners[results.indexOf(true)]!;
+        const losers = owners.filter((o) => o !== winner);
+        assert.deepEqual(
+          await Promise.all(losers.map((o) => store.unlock('race', o))),
+          losers.map(() => false),
+        );
+        assert.equal(await store.unlock('race', winner), true);
+      }));
+
+    it('lets exactly one of several concurrent writers with the same expected version win', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('race', { writer: -1 }, 'start', 0), 1);
+        const writers = Array.from({ length: 20 }, (_, i) => i);
+        const results = await Promise.all(
+          writers.map((i) => store.put('race', { writer: i }, `sealed-${i}`, 1)),
+        );
+        assert.deepEqual(
+          results.filter((r) => r !== undefined),
+          [2],
+        );
+        const winner = results.indexOf(2);
+        assert.deepEqual(await store.get('race'), {
+          name: 'race',
+          meta: { writer: winner },
+          sealed: `sealed-${winner}`,
+          version: 2,
+        });
+      }));
+
+    it('lets exactly one of several concurrent creators win', () =>
+      withStore(async (store) => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.put('fresh', { creator: i }, `s${i}`, 0)),
+        );
+        assert.deepEqual(
+          results.filter((r) => r !== undefined),
+          [1],
+        );
+        const winner = results.indexOf(1);
+        assert.deepEqual((await store.get('fresh'))?.meta, { creator: winner });
+      }));
+
+    it('loses no update when concurrent writers retry on conflict', () =>
+      withStore(async (store) => {
+        await store.put('counter', { count: 0 }, 's', 0);
+        const increment = async () => {
+          for (;;) {
+            const current = (await store.get('counter'))!;
+            const next = (current.meta.count as number) + 1;
+            if ((await store.put('counter', { count: next }, 's', current.version)) !== undefined) return;
+          }
+        };
+        await Promise.all(Array.from({ length: 10 }, () => increment()));
+        const final = (await store.get('counter'))!;
+        assert.equal(final.meta.count, 10);
+        assert.equal(final.version, 11);
+      }));
+
+    it('keeps names with unicode, quotes, colons and wildcards apart', () =>
+      withStore(async (store) => {
+        const names = [
+          'acme',
+          'acme:prod',
+          'a:b:c',
+          'conn:acme',
+          'lock:acme',
+          'names',
+          'it\'s "quoted"',
+          "Robert'); DROP TABLE connections;--",
+          'ünïcödé 名前 🔑',
+          'back\\slash/forward',
+          '%_*?[]{}',
+          ' spaced ',
+          'x'.repeat(256),
+        ];
+        for (const [i, name] of names.entries()) {
+          assert.equal(await store.put(name, { i, name }, `sealed ${name}`, 0), 1, name);
+        }
+        for (const [i, name] of names.entries()) {
+          assert.deepEqual(await store.get(name), {
+            name,
+            meta: { i, name },
+            sealed: `sealed ${name}`,
+            version: 1,
+          });
+        }
+        assert.deepEqual(
+          byName(await store.list()).map((c) => c.name),
+          [...names].sort(),
+        );
+        assert.equal(await store.tryLock('acme:prod', owner('a'), LONG_TTL), true);
+        assert.equal(await store.tryLock('acme', owner('b'), LONG_TTL), true);
+        assert.equal(await store.delete('acme'), true);
+        assert.equal((await store.get('acme:prod'))?.version, 1);
+        assert.equal(await store.tryLock('acme:prod', owner('c'), LONG_TTL), false);
+      }));
+
+    it('stores large metadata and sealed values intact', () =>
+      withStore(async (store) => {
+        const meta: ConnectionMeta = {
+          text: 'ü名🔑"\'\\\n\t'.repeat(20_000),
+          list: Array.from({ length: 5_000 }, (_, i) => ({ i, scope: `scope:${i}`, on: i % 2 === 0 })),
+          deep: { a: { b: { c: { d: [1, 2.5, -3e-7, true, false, null, ''] } } } },
+        };
+        const sealed = randomBytes(150_000).toString('base64url');
+        assert.equal(await store.put('big', meta, sealed, 0), 1);
+        assert.deepEqual(await store.get('big'), { name: 'big', meta, sealed, version: 1 });
+        assert.deepEqual(await store.list(), [{ name: 'big', meta, sealed, version: 1 }]);
+      }));
+
+    it('refuses bad arguments with CONFIG errors', () =>
+      withStore(async (store) => {
+        const config = { code: 'CONFIG' };
+        await assert.rejects(store.put('', {}, 's', 0), config);
+        await assert.rejects(store.put('x'.repeat(257), {}, 's', 0), config);
+        await assert.rejects(store.put('nul\u0000name', {}, 's', 0), config);
+        await assert.rejects(store.put('newline\nname', {}, 's', 0), config);
+        await assert.rejects(store.put('ok', {}, 's', -1), config);
+        await assert.rejects(store.put('ok', {}, 's', 1.5), config);
+        await assert.rejects(store.put('ok', [] as unknown as ConnectionMeta, 's', 0), config);
+        await assert.rejects(store.put('ok', { n: 1n } as unknown as ConnectionMeta, 's', 0), config);
+        await assert.rejects(store.put('ok', {}, 42 as unknown as string, 0), config);
+        await assert.rejects(store.get(''), config);
+        await assert.rejects(store.tryLock('ok', owner('a'), 0), config);
+        await assert.rejects(store.tryLock('ok', owner('a'), Number.NaN), config);
+        await assert.rejects(store.tryLock('ok', '', LONG_TTL), config);
+        assert.deepEqual(await store.list(), []);
+      }));
+
+    it('says it is closed when used after close()', async () => {
+      const store = await makeStore();
+      await store.close();
+      await store.close(); // twice is fine
+      await assert.rejects(store.get('acme'), { code: 'STORE' });
+      await assert.rejects(store.put('acme', {}, 's', 0), { code: 'STORE' });
+      await assert.rejects(store.tryLock('acme', owner('a'), LONG_TTL), { code: 'STORE' });
+    });
+  });
+}

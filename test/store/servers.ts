@@ -1,0 +1,79 @@
+/**
+ * The real PostgreSQL and Redis servers the store tests talk to, and what to do when one
+ * is missing: fail under CI (the suites must run there), skip with a one-line notice locally.
+ */
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { redactConnectionUrl } from '../../src/store/redact-url.js';
+
+export const PG_URL = process.env.TOKENKEEPER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TOKENKEEPER_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+
+/** A name unique to this run, safe as a PostgreSQL identifier and a Redis key part. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Resolves to why PostgreSQL cannot be used, or undefined when it can. */
+export async function probePostgres(url = PG_URL): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message || error.name : String(error);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Resolves to why Redis cannot be used, or undefined when it can. */
+export async function probeRedis(url = REDIS_URL): Promise<string | undefined> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message || error.name : String(error);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * `describe(name, body)` when the server answered; otherwise a failing suite under CI, or a
+ * skipped one with a one-line notice.
+ */
+export function describeWithServer(
+  name: string,
+  server: 'PostgreSQL' | 'Redis',
+  url: string,
+  problem: string | undefined,
+  body: () => void,
+): void {
+  const where = redactConnectionUrl(url);
+  if (problem === undefined) {
+    describe(name, body);
+  } else if (process.env.CI) {
+    describe(name, () => {
+      it(`needs ${server} at ${where}`, () => {
+        assert.fail(`${server} not reachable at ${where} (${problem}); CI must run these tests: start it.`);
+      });
+    });
+  } else {
+    describe(name, { skip: `${server} not reachable at ${where}; set CI=true to require it` }, () => {});
+  }
+}

@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { FakeClock } from '../../src/clock.js';
+import { SQLITE_SCHEMA_VERSION, SqliteTokenStore } from '../../src/store/sqlite-store.js';
+import { runTokenStoreContract } from './contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-sqlite-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+function freshPath(): string {
+  counter += 1;
+  return join(root, `store-${counter}`, 'tokenkeeper.db');
+}
+
+const posix = process.platform !== 'win32';
+function mode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+runTokenStoreContract('sqlite', () => SqliteTokenStore.open(freshPath()));
+
+describe('SqliteTokenStore', () => {
+  it('creates its directories 0700 and its files 0600, -wal and -shm included', {
+    skip: !posix,
+  }, async () => {
+    const dir = join(root, 'modes', 'nested');
+    const path = join(dir, 'tokenkeeper.db');
+    const store = await SqliteTokenStore.open(path);
+    try {
+      await store.put('acme', { a: 1 }, 's', 0);
+      assert.equal(store.location, path);
+      assert.equal(mode(join(root, 'modes')), 0o700);
+      assert.equal(mode(dir), 0o700);
+      assert.equal(mode(path), 0o600);
+      assert.ok(existsSync(`${path}-wal`), 'WAL mode keeps a -wal file while open');
+      assert.equal(mode(`${path}-wal`), 0o600);
+      assert.equal(mode(`${path}-shm`), 0o600);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('creates the file 0600 whatever the umask', { skip: !posix }, async () => {
+    const previous = process.umask(0o000);
+    try {
+      const path = freshPath();
+      const store = await SqliteTokenStore.open(path);
+      await store.put('acme', {}, 's', 0);
+      assert.equal(mode(path), 0o600);
+      assert.equal(mode(`${path}-wal`), 0o600);
+      assert.equal(mode(join(path, '..')), 0o700);
+      await store.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('uses WAL mode and records its schema version', async () => {
+    const path = freshPath();
+    const store = await SqliteTokenStore.open(path);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
+      const tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .pluck()
+        .all();
+      assert.deepEqual(tables, ['connections', 'locks']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps data across reopening', async () => {
+    const path = freshPath();
+    const first = await SqliteTokenStore.open(path);
+    await first.put('acme', { a: 1 }, 's', 0);
+    await first.close();
+    const second = await SqliteTokenStore.open(path);
+    assert.deepEqual(await second.get('acme'), { name: 'acme', meta: { a: 1 }, sealed: 's', version: 1 });
+    await second.close();
+  });
+
+  it('refuses a database written by a newer tokenkeeper', async () => {
+    const path = freshPath();
+    await (await SqliteTokenStore.open(path)).close();
+    const db = new Database(path);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    db.close();
+    await assert.rejects(SqliteTokenStore.open(path), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STORE');
+      assert.match(error.message, /newer tokenkeeper; upgrade/);
+      return true;
+    });
+  });
+
+  it('says so when the file is not a database', async () => {
+    const path = join(root, 'not-a-db.db');
+    writeFileSync(path, 'hello, this is not SQLite '.repeat(100));
+    await assert.rejects(SqliteTokenStore.open(path), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STORE');
+      assert.match(error.message, /not-a-db\.db/);
+      assert.match(error.message, /not a tokenkeeper database/);
+      return true;
+    });
+  });
+
+  it('measures leases with the injected clock', async () => {
+    const clock = new FakeClock();
+    const store = await SqliteTokenStore.open(freshPath(), { clock });
+    try {
+      assert.equal(await store.tryLock('acme', 'a', 1000), true);
+      await clock.advance(999);
+      assert.equal(await store.tryLock('acme', 'b', 1000), false);
+      await clock.advance(1);
+      assert.equal(await store.tryLock('acme', 'b', 1000), true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('opens in memory with ":memory:"', async () => {
+    const store = await SqliteTokenStore.open(':memory:');
+    await store.put('acme', {}, 's', 0);
+    assert.equal((await store.get('acme'))?.version, 1);
+    await store.close();
+  });
+});
+
+// ---------------------------------------------------------------- across processes
+
+const helperPath = fileURLToPath(new URL('./sqlite-race-helper.js', import.meta.url));
+
+interface Reply {
+  id?: number;
+  result?: unknown;
+  error?: { code?: string; message?: string };
+  ready?: boolean;
+}
+
+class StoreProcess {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >();
+  #nextId = 1;
+  #stderr = '';
+
+  private constructor(child: ChildProcessWithoutNullStreams) {
+    this.#child = child;
+  }
+
+  static async start(path: string): Promise<StoreProcess> {
+    const child = spawn(process.execPath, ['--enable-source-maps', helperPath, path], { stdio: 'pipe' });
+    const proc = new StoreProcess(child);
+    child.stderr.on('data', (chunk: Buffer) => {
+      proc.#stderr += chunk.toString();
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => {
+        const failure = new Error(`store process exited with ${code}: ${proc.#stderr}`);
+        reject(failure);
+        for (const pending of proc.#pending.values()) pending.reject(failure);
+      });
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const reply = JSON.parse(line) as Reply;
+        if (reply.ready) return resolve();
+        const pending = proc.#pending.get(reply.id!);
+        proc.#pending.delete(reply.id!);
+        if (reply.error)
+          pending?.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+        else pending?.resolve(reply.result);
+      });
+    });
+    await ready;
+    return proc;
+  }
+
+  call(op: string, args: unknown[], at?: number): Promise<unknown> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#child.stdin.write(`${JSON.stringify({ id, op, args, at })}\n`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    await this.call('close', []).catch(() => {});
+    this.#child.stdin.end();
+    await exited;
+  }
+}
+
+describe('SqliteTokenStore across processes', () => {
+  async function withProcesses(
+    count: number,
+    test: (path: string, procs: StoreProcess[]) => Promise<void>,
+  ): Promise<void> {
+    const path = freshPath();
+    // All start together, so creating the file and the schema is raced too.
+    const procs = await Promise.all(Array.from({ length: count }, () => StoreProcess.start(path)));
+    try {
+      await test(path, procs);
+    } finally {
+      await Promise.all(procs.map((proc) => proc.stop()));
+    }
+  }
+
+  it('gives a lock to exactly one of 4 processes racing for it, again and again', () =>
+    withProcesses(4, async (_path, procs) => {
+      for (let round = 0; round < 5; round++) {
+        const at = Date.now() + 150;
+        const results = await Promise.all(
+          procs.map((proc, i) => proc.call('tryLock', [`race-${round}`, `owner-${i}`, 60_000], at)),
+        );
+        assert.equal(results.filter((r) => r === true).length, 1, JSON.stringify(results));
+        const winner = results.indexOf(true);
+        const released = await Promise.all(
+          procs.map((proc, i) => proc.call('unlock', [`race-${round}`, `owner-${i}`])),
+        );
+        assert.deepEqual(
+          released,
+          procs.map((_, i) => i === winner),
+        );
+      }
+    }));
+
+  it('lets exactly one of 4 processes win a compare-and-set', () =>
+    withProcesses(4, async (_path, procs) => {
+      assert.equal(await procs[0]!.call('put', ['acme', { writer: 'none' }, 's0', 0]), 1);
+      const at = Date.now() + 150;
+      const results = await Promise.all(
+        procs.map((proc, i) => proc.call('put', ['acme', { writer: i }, `s${i}`, 1], at)),
+      );
+      assert.deepEqual(
+        results.filter((r) => r !== null),
+        [2],
+      );
+      const winner = results.indexOf(2);
+      for (const proc of procs) {
+        assert.deepEqual(await proc.call('get', ['acme']), {
+          name: 'acme',
+          meta: { writer: winner },
+          sealed: `s${winner}`,
+          version: 2,
+        });
+      }
+    }));
+
+  it('loses no update when 4 processes increment one counter', () =>
+    withProcesses(4, async (_path, procs) => {
+      assert.equal(await procs[0]!.call('put', ['counter', { count: 0 }, 's', 0]), 1);
+      const at = Date.now() + 150;
+      await Promise.all(procs.map((proc) => proc.call('increment', ['counter', 25], at)));
+      const final = (await procs[3]!.call('get', ['counter'])) as {
+        meta: { count: number };
+        version: number;
+      };
+      assert.equal(final.meta.count, 100);
+      assert.equal(final.version, 101);
+    }));
+
+  it('shows what one process writes to another at once, both ways', () =>
+    withProcesses(1, async (path, [child]) => {
+      const store = await SqliteTokenStore.open(path);
+      try {
+        // Read first, so that any cached state would be stale.
+        assert.equal(await store.get('acme'), undefined);
+        assert.equal(await child!.call('put', ['acme', { from: 'child' }, 'c', 0]), 1);
+        assert.deepEqual(await store.get('acme'), {
+          name: 'acme',
+          meta: { from: 'child' },
+          sealed: 'c',
+          version: 1,
+        });
+
+        assert.equal(await store.put('acme', { from: 'parent' }, 'p', 1), 2);
+        assert.deepEqual(await child!.call('get', ['acme']), {
+          name: 'acme',
+          meta: { from: 'parent' },
+          sealed: 'p',
+          version: 2,
+        });
+
+        assert.equal(await store.tryLock('acme', 'parent', 60_000), true);
+        assert.equal(await child!.call('tryLock', ['acme', 'child', 60_000]), false);
+        assert.equal(await child!.call('unlock', ['acme', 'child']), false);
+        assert.equal(await store.unlock('acme', 'parent'), true);
+        assert.equal(await child!.call('tryLock', ['acme', 'child', 60_000]), true);
+        assert.equal(await store.tryLock('acme', 'parent', 60_000), false);
+        if (posix) {
+          assert.equal(mode(path), 0o600);
+          assert.equal(mode(`${path}-wal`), 0o600);
+          assert.equal(mode(`${path}-shm`), 0o600);
+        }
+      } finally {
+        await store.close();
+      }
+    }));
+});
