@@ -1,0 +1,114 @@
+/**
+ * How a provider words its errors. The token endpoint and the API guard decide WHAT went
+ * wrong (an OAuthFailure, an UnauthenticatedReason); an ErrorStyle decides how that looks
+ * on the wire. League/Passport (Factus) is here; a Doorkeeper style (Factorial) is one
+ * more object implementing the same interface.
+ */
+import type { RateLimitDecision } from './rate-limiter.js';
+import { type EmulatorRequest, type EmulatorResponse, jsonResponse } from './router.js';
+import type { AccessTokenFailure, RefreshTokenFailure } from './token-authority.js';
+
+export type OAuthFailure =
+  | { kind: 'invalid_request'; parameter: string }
+  | { kind: 'invalid_client'; basicAuthUsed: boolean }
+  | { kind: 'invalid_user_credentials' }
+  | { kind: 'invalid_refresh_token'; reason: RefreshTokenFailure }
+  | { kind: 'unsupported_grant_type' };
+
+export type UnauthenticatedReason = 'missing' | 'malformed' | AccessTokenFailure;
+
+/** A token endpoint error response that also says which OAuth `error` code it carries. */
+export interface OAuthErrorResponse extends EmulatorResponse {
+  error: string;
+}
+
+export interface ErrorStyle {
+  tokenError(failure: OAuthFailure): OAuthErrorResponse;
+  /** API request without a usable access token. */
+  unauthenticated(reason: UnauthenticatedReason): EmulatorResponse;
+  /** Over the rate limit; the guard adds the rate-limit headers. */
+  rateLimited(decision: RateLimitDecision): EmulatorResponse;
+  notFound(request: EmulatorRequest): EmulatorResponse;
+  methodNotAllowed(request: EmulatorRequest, allowed: string[]): EmulatorResponse;
+  payloadTooLarge(maxBodyBytes: number): EmulatorResponse;
+  serverError(): EmulatorResponse;
+}
+
+const LEAGUE_INVALID_REQUEST =
+  'The request is missing a required parameter, includes an invalid parameter value, ' +
+  'includes a parameter more than once, or is otherwise malformed.';
+
+const LEAGUE_REFRESH_HINTS: Record<RefreshTokenFailure, string> = {
+  unknown: 'Cannot decrypt the refresh token',
+  wrong_client: 'Token is not linked to client',
+  expired: 'Token has expired',
+  revoked: 'Token has been revoked',
+};
+
+/** league/oauth2-server ≥ 8 error body: `{error, error_description, hint?, message}` (message repeats the description). */
+function leagueError(
+  status: number,
+  error: string,
+  description: string,
+  hint?: string,
+  headers: Record<string, string> = {},
+): OAuthErrorResponse {
+  const body: Record<string, string> = { error, error_description: description };
+  if (hint !== undefined) body.hint = hint;
+  body.message = description;
+  return { ...jsonResponse(status, body, headers), error };
+}
+
+/** Laravel Passport on league/oauth2-server, as Factus runs it. */
+export const leagueErrorStyle: ErrorStyle = {
+  tokenError(failure) {
+    switch (failure.kind) {
+      case 'invalid_request':
+        return leagueError(
+          400,
+          'invalid_request',
+          LEAGUE_INVALID_REQUEST,
+          `Check the \`${failure.parameter}\` parameter`,
+        );
+      case 'invalid_client':
+        return leagueError(
+          401,
+          'invalid_client',
+          'Client authentication failed',
+          undefined,
+          failure.basicAuthUsed ? { 'www-authenticate': 'Basic realm="OAuth"' } : {},
+        );
+      case 'invalid_user_credentials':
+        return leagueError(400, 'invalid_grant', 'The user credentials were incorrect.');
+      case 'invalid_refresh_token':
+        return leagueError(
+          400,
+          'invalid_grant',
+          'The refresh token is invalid.',
+          LEAGUE_REFRESH_HINTS[failure.reason],
+        );
+      case 'unsupported_grant_type':
+        return leagueError(
+          400,
+          'unsupported_grant_type',
+          'The authorization grant type is not supported by the authorization server.',
+          'Check the `grant_type` parameter',
+        );
+    }
+  },
+  unauthenticated: () => jsonResponse(401, { message: 'Unauthenticated.' }),
+  rateLimited: () => jsonResponse(429, { message: 'Too Many Attempts.' }),
+  notFound: (request) =>
+    jsonResponse(404, { message: `The route ${request.path.slice(1)} could not be found.` }),
+  methodNotAllowed: (request, allowed) =>
+    jsonResponse(
+      405,
+      {
+        message: `The ${request.method} method is not supported for route ${request.path.slice(1)}. Supported methods: ${allowed.join(', ')}.`,
+      },
+      { allow: allowed.join(', ') },
+    ),
+  payloadTooLarge: (maxBodyBytes) =>
+    jsonResponse(413, { message: `The request body is larger than ${maxBodyBytes} bytes.` }),
+  serverError: () => jsonResponse(500, { message: 'Server Error' }),
+};

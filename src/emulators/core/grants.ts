@@ -1,0 +1,24 @@
+/**
+ * The grants the emulators share (an empty field counts as missing), written against TokenAuthority and worded as
+ * OAuthFailures (the provider's ErrorStyle turns those into bodies).
+ */
+import type { GrantHandler } from './token-endpoint.js';
+
+/** `grant_type=password`: username + password of a registered user. */
+export const passwordGrant: GrantHandler = ({ params, client, authority }) => {
+  if (!params.username) return { ok: false, failure: { kind: 'invalid_request', parameter: 'username' } };
+  if (!params.password) return { ok: false, failure: { kind: 'invalid_request', parameter: 'password' } };
+  const user = authority.authenticateUser(params.username, params.password);
+  if (!user) return { ok: false, failure: { kind: 'invalid_user_credentials' } };
+  return { ok: true, tokens: authority.issueTokens(client.id, user.id) };
+};
+
+/** `grant_type=refresh_token`: rotation as configured on the authority. */
+export const refreshTokenGrant: GrantHandler = ({ params, client, authority }) => {
+  if (!params.refresh_token) {
+    return { ok: false, failure: { kind: 'invalid_request', parameter: 'refresh_token' } };
+  }
+  const outcome = authority.refresh(client.id, params.refresh_token);
+  if (!outcome.ok) return { ok: false, failure: { kind: 'invalid_refresh_token', reason: outcome.reason } };
+  return { ok: true, tokens: outcome.tokens };
+};

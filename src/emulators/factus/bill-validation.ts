@@ -1,0 +1,258 @@
+/**
+ * `POST /v1/bills/validate` input checks, worded like Factus (Laravel validation in
+ * Spanish, then DIAN rule rejections keyed by rule code such as FAK24). The DIAN rule
+ * texts are the emulator's own; only their shape follows the real API.
+ */
+
+export interface FactusCustomerInput {
+  identification: string;
+  dv: string | null;
+  company: string | null;
+  tradeName: string | null;
+  names: string | null;
+  address: string | null;
+  email: string;
+  phone: string | null;
+  legalOrganizationId: string | null;
+  tributeId: string | null;
+  identificationDocumentId: string | null;
+  municipalityId: string | null;
+}
+
+export interface FactusItemInput {
+  codeReference: string;
+  name: string;
+  quantity: number;
+  discountRate: number;
+  price: number;
+  taxRate: number;
+  unitMeasureId: number | null;
+  standardCodeId: number | null;
+  isExcluded: boolean;
+  tributeId: number | null;
+}
+
+export interface FactusBillInput {
+  referenceCode: string;
+  numberingRangeId: number;
+  observation: string | null;
+  paymentForm: string;
+  paymentMethodCode: string;
+  paymentDueDate: string | null;
+  customer: FactusCustomerInput;
+  items: FactusItemInput[];
+}
+
+/** Field → messages (Laravel), or rule code → "Regla: …, Rechazo: …" (DIAN). */
+export type FactusValidationErrors = Record<string, string[] | string>;
+
+export type BillValidation =
+  | { ok: true; input: FactusBillInput }
+  | { ok: false; message: string; errors: FactusValidationErrors };
+
+type Json = Record<string, unknown>;
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** `knownRangeIds`: numbering ranges a bill may use. */
+export function validateBillRequest(body: unknown, knownRangeIds: readonly number[]): BillValidation {
+  const errors: Record<string, string[]> = {};
+  const add = (field: string, message: string) => {
+    const list = errors[field] ?? [];
+    list.push(message);
+    errors[field] = list;
+  };
+  const input: Json = isObject(body) ? body : {};
+
+  const referenceCode = requiredString(input, 'reference_code', add);
+  const numberingRangeId = requiredNumber(input, 'numbering_range_id', add);
+  if (numberingRangeId !== undefined && !knownRangeIds.includes(numberingRangeId)) {
+    add('numbering_range_id', 'El campo numbering_range_id seleccionado no es válido.');
+  }
+
+  let customer: FactusCustomerInput | undefined;
+  if (input.customer === undefined || input.customer === null)
+    add('customer', 'El campo customer es obligatorio.');
+  else if (!isObject(input.customer)) add('customer', 'El campo customer debe ser un objeto.');
+  else customer = validateCustomer(input.customer, add);
+
+  const items: FactusItemInput[] = [];
+  if (input.items === undefined || input.items === null) add('items', 'El campo items es obligatorio.');
+  else if (!Array.isArray(input.items)) add('items', 'El campo items debe ser un arreglo.');
+  else if (input.items.length === 0) add('items', 'El campo items debe tener al menos 1 elementos.');
+  else {
+    for (const [index, item] of input.items.entries()) {
+      const validated = validateItem(item, `items.${index}`, add);
+      if (validated) items.push(validated);
+    }
+  }
+
+  const fields = Object.keys(errors);
+  if (fields.length > 0) {
+    const all = Object.values(errors).flat();
+    const rest = all.length - 1;
+    const message =
+      rest > 0 ? `${all[0]} (y ${rest} ${rest === 1 ? 'error' : 'errores'} más)` : (all[0] as string);
+    return { ok: false, message, errors };
+  }
+
+  const bill: FactusBillInput = {
+    referenceCode: referenceCode as string,
+    numberingRangeId: numberingRangeId as number,
+    observation: optionalString(input, 'observation'),
+    paymentForm: optionalString(input, 'payment_form') ?? '1',
+    paymentMethodCode: optionalString(input, 'payment_method_code') ?? '10',
+    paymentDueDate: optionalString(input, 'payment_due_date'),
+    customer: customer as FactusCustomerInput,
+    items,
+  };
+
+  if (!/^\d{3,15}$/.test(bill.customer.identification)) {
+    return {
+      ok: false,
+      message: 'La factura fue rechazada por las reglas de validación de la DIAN.',
+      errors: {
+        FAK24:
+          'Regla: FAK24, Rechazo: El número de identificación del adquiriente no es válido (solo dígitos, de 3 a 15).',
+      },
+    };
+  }
+  return { ok: true, input: bill };
+}
+
+type AddError = (field: string, message: string) => void;
+
+function validateCustomer(customer: Json, add: AddError): FactusCustomerInput | undefined {
+  const identification = requiredString(customer, 'identification', add, 'customer.');
+  const names = optionalString(customer, 'names');
+  const company = optionalString(customer, 'company');
+  if (names === null && company === null) {
+    add('customer.names', 'El campo customer.names es obligatorio cuando customer.company no está presente.');
+  }
+  const email = requiredString(customer, 'email', add, 'customer.');
+  if (email !== undefined && !EMAIL.test(email)) {
+    add('customer.email', 'El campo customer.email debe ser una dirección de correo válida.');
+  }
+  if (identification === undefined || email === undefined || (names === null && company === null))
+    return undefined;
+  return {
+    identification,
+    dv: optionalString(customer, 'dv'),
+    company,
+    tradeName: optionalString(customer, 'trade_name'),
+    names,
+    address: optionalString(customer, 'address'),
+    email,
+    phone: optionalString(customer, 'phone'),
+    legalOrganizationId: optionalString(customer, 'legal_organization_id'),
+    tributeId: optionalString(customer, 'tribute_id'),
+    identificationDocumentId: optionalString(customer, 'identification_document_id'),
+    municipalityId: optionalString(customer, 'municipality_id'),
+  };
+}
+
+function validateItem(item: unknown, prefix: string, add: AddError): FactusItemInput | undefined {
+  if (!isObject(item)) {
+    add(prefix, `El campo ${prefix} debe ser un objeto.`);
+    return undefined;
+  }
+  let failed = false;
+  const track: AddError = (field, message) => {
+    failed = true;
+    add(field, message);
+  };
+  const path = `${prefix}.`;
+  const codeReference = requiredString(item, 'code_reference', track, path);
+  const name = requiredString(item, 'name', track, path);
+  const quantity = requiredNumber(item, 'quantity', track, path);
+  if (quantity !== undefined && quantity <= 0)
+    track(`${path}quantity`, `El campo ${path}quantity debe ser mayor que 0.`);
+  const price = requiredNumber(item, 'price', track, path);
+  if (price !== undefined && price < 0) track(`${path}price`, `El campo ${path}price debe ser al menos 0.`);
+  const taxRate = requiredNumber(item, 'tax_rate', track, path);
+  if (taxRate !== undefined && (taxRate < 0 || taxRate > 100)) {
+    track(`${path}tax_rate`, `El campo ${path}tax_rate debe estar entre 0 y 100.`);
+  }
+  const discountRate = optionalNumber(item, 'discount_rate', track, path) ?? 0;
+  if (discountRate < 0 || discountRate > 100) {
+    track(`${path}discount_rate`, `El campo ${path}discount_rate debe estar entre 0 y 100.`);
+  }
+  const unitMeasureId = optionalNumber(item, 'unit_measure_id', track, path);
+  const standardCodeId = optionalNumber(item, 'standard_code_id', track, path);
+  const tributeId = optionalNumber(item, 'tribute_id', track, path);
+  const isExcluded = optionalNumber(item, 'is_excluded', track, path);
+  if (isExcluded !== undefined && isExcluded !== 0 && isExcluded !== 1) {
+    track(`${path}is_excluded`, `El campo ${path}is_excluded debe ser 0 o 1.`);
+  }
+  if (failed) return undefined;
+  return {
+    codeReference: codeReference as string,
+    name: name as string,
+    quantity: quantity as number,
+    discountRate,
+    price: price as number,
+    taxRate: taxRate as number,
+    unitMeasureId: unitMeasureId ?? null,
+    standardCodeId: standardCodeId ?? null,
+    isExcluded: isExcluded === 1,
+    tributeId: tributeId ?? null,
+  };
+}
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function requiredString(source: Json, key: string, add: AddError, prefix = ''): string | undefined {
+  const value = source[key];
+  const field = `${prefix}${key}`;
+  if (value === undefined || value === null || value === '') {
+    add(field, `El campo ${field} es obligatorio.`);
+    return undefined;
+  }
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') {
+    add(field, `El campo ${field} debe ser una cadena de caracteres.`);
+    return undefined;
+  }
+  if (value.trim() === '') {
+    add(field, `El campo ${field} es obligatorio.`);
+    return undefined;
+  }
+  return value;
+}
+
+function optionalString(source: Json, key: string): string | null {
+  const value = source[key];
+  if (typeof value === 'number') return String(value);
+  return typeof value === 'string' && value.trim() !== '' ? value : null;
+}
+
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const parsed = Number(value);
+    return Number.isFinite(parsed) ? parsed : undefined;
+  }
+  return undefined;
+}
+
+function requiredNumber(source: Json, key: string, add: AddError, prefix = ''): number | undefined {
+  const value = source[key];
+  const field = `${prefix}${key}`;
+  if (value === undefined || value === null || value === '') {
+    add(field, `El campo ${field} es obligatorio.`);
+    return undefined;
+  }
+  const parsed = toNumber(value);
+  if (parsed === undefined) add(field, `El campo ${field} debe ser numérico.`);
+  return parsed;
+}
+
+function optionalNumber(source: Json, key: string, add: AddError, prefix = ''): number | undefined {
+  const value = source[key];
+  if (value === undefined || value === null || value === '') return undefined;
+  const parsed = toNumber(value);
+  if (parsed === undefined) add(`${prefix}${key}`, `El campo ${prefix}${key} debe ser numérico.`);
+  return parsed;
+}

@@ -1,0 +1,157 @@
+/**
+ * Factus emulator: Laravel Passport (league/oauth2-server) token endpoint with the
+ * password and refresh_token grants, RS256 JWT access tokens, `def50200…` refresh
+ * tokens, league-style errors, and the bills API behind an 80-per-minute limit.
+ */
+import { ConfigError } from '../../errors.js';
+import { leagueErrorStyle } from '../core/error-style.js';
+import { passwordGrant, refreshTokenGrant } from '../core/grants.js';
+import { createRsaJwtSigner } from '../core/jwt.js';
+import {
+  type PasswordGrantCredentials,
+  type RunningEmulator,
+  startOAuthEmulator,
+} from '../core/oauth-emulator.js';
+import { ROTATION_MODES, type RotationMode, randomHex, TokenAuthority } from '../core/token-authority.js';
+import { FactusBillStore } from './bill-store.js';
+import { registerFactusApi } from './factus-api.js';
+
+export type FactusCredentials = PasswordGrantCredentials;
+
+export interface FactusEmulatorOptions {
+  /** 0 (default) picks a free port; the server listens on 127.0.0.1 only. */
+  port?: number;
+  /** Default 3600. */
+  accessTtlSeconds?: number;
+  /** Default 30 days. */
+  refreshTtlSeconds?: number;
+  /** Default `strict` (league: old refresh and access tokens revoked on refresh). */
+  rotation?: RotationMode;
+  /** How long a rotated refresh token stays usable in `grace` mode. Default 30. */
+  graceSeconds?: number;
+  /** API requests per minute per user. Default 80. */
+  rateLimitPerMinute?: number;
+  /** Milliseconds since the epoch; default Date.now. Drives token expiry and the rate limit. */
+  now?: () => number;
+  /** The seeded client and user; defaults are {@link FACTUS_EMULATOR_CREDENTIALS}. */
+  credentials?: Partial<FactusCredentials>;
+}
+
+export interface FactusRunningEmulator extends RunningEmulator<FactusCredentials> {
+  /** SPKI PEM of the key that signs access tokens (Passport's oauth-public.key). */
+  readonly publicKeyPem: string;
+}
+
+/** Fixed on purpose so docs and scripts can use them: this is an emulator. */
+export const FACTUS_EMULATOR_CREDENTIALS: Readonly<FactusCredentials> = Object.freeze({
+  clientId: 'factus-emulator-client',
+  clientSecret: 'factus-emulator-secret-7d3f9a2c5e8b1046',
+  username: 'demo@factus.example',
+  password: 'factus-emulator-password',
+});
+
+type FactusSettings = Required<Omit<FactusEmulatorOptions, 'now' | 'credentials'>>;
+
+export const FACTUS_EMULATOR_DEFAULTS: Readonly<FactusSettings> = Object.freeze({
+  port: 0,
+  accessTtlSeconds: 3600,
+  refreshTtlSeconds: 30 * 24 * 60 * 60,
+  rotation: 'strict',
+  graceSeconds: 30,
+  rateLimitPerMinute: 80,
+});
+
+/** The user id the seeded account's tokens carry as `sub`. */
+export const FACTUS_EMULATOR_USER_ID = '1';
+
+export async function startFactusEmulator(
+  options: FactusEmulatorOptions = {},
+): Promise<FactusRunningEmulator> {
+  const { now: _now, credentials: _credentials, ...given } = options;
+  const settings: FactusSettings = { ...FACTUS_EMULATOR_DEFAULTS, ...withoutUndefined(given) };
+  checkSettings(settings);
+  const credentials: FactusCredentials = {
+    ...FACTUS_EMULATOR_CREDENTIALS,
+    ...withoutUndefined(options.credentials ?? {}),
+  };
+  const now = options.now ?? Date.now;
+
+  const signer = await createRsaJwtSigner();
+  const authority = new TokenAuthority({
+    accessTtlSeconds: settings.accessTtlSeconds,
+    refreshTtlSeconds: settings.refreshTtlSeconds,
+    rotation: settings.rotation,
+    graceSeconds: settings.graceSeconds,
+    // league revokes the old access token on every refresh; grace mode leaves it to expire.
+    revokeAccessTokenOnRefresh: settings.rotation !== 'grace',
+    now,
+    formatAccessToken: (draft) =>
+      signer.sign({
+        aud: draft.clientId,
+        jti: draft.id,
+        iat: Math.floor(draft.issuedAtMs / 1000),
+        nbf: Math.floor(draft.issuedAtMs / 1000),
+        exp: Math.floor(draft.expiresAtMs / 1000),
+        sub: draft.userId,
+        scopes: [...draft.scopes],
+      }),
+    formatRefreshToken: () => `def50200${randomHex(256)}`,
+  });
+  authority.addClient({ id: credentials.clientId, secret: credentials.clientSecret });
+  authority.addUser({
+    id: FACTUS_EMULATOR_USER_ID,
+    username: credentials.username,
+    password: credentials.password,
+  });
+
+  const bills = new FactusBillStore(now);
+  bills.seed();
+
+  const server = await startOAuthEmulator({
+    port: settings.port,
+    authority,
+    grants: { password: passwordGrant, refresh_token: refreshTokenGrant },
+    errorStyle: leagueErrorStyle,
+    rateLimitPerMinute: settings.rateLimitPerMinute,
+    now,
+    routes: ({ router, api }) => registerFactusApi(router, api, bills),
+  });
+
+  return {
+    url: server.url,
+    tokenUrl: server.tokenUrl,
+    credentials,
+    publicKeyPem: signer.publicKeyPem,
+    stats: server.stats,
+    resetStats: server.resetStats,
+    stop: server.stop,
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
+}
+
+function checkSettings(settings: FactusSettings): void {
+  const { port } = settings;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(
+      `Factus emulator: port must be an integer from 0 to 65535 (0 picks a free port), got ${port}.`,
+    );
+  }
+  const positive = ['accessTtlSeconds', 'refreshTtlSeconds', 'rateLimitPerMinute'] as const;
+  for (const name of positive) {
+    const value = settings[name];
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new ConfigError(`Factus emulator: ${name} must be a positive integer, got ${value}.`);
+    }
+  }
+  if (!Number.isFinite(settings.graceSeconds) || settings.graceSeconds < 0) {
+    throw new ConfigError(`Factus emulator: graceSeconds must be 0 or more, got ${settings.graceSeconds}.`);
+  }
+  if (!ROTATION_MODES.includes(settings.rotation)) {
+    throw new ConfigError(
+      `Factus emulator: rotation must be one of ${ROTATION_MODES.join(', ')}, got ${String(settings.rotation)}.`,
+    );
+  }
+}
