@@ -103,7 +103,8 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   else if (code === '3D000') hint = 'create the database, or fix its name in the store URL';
   else if (code === '42501')
     hint = 'grant the user CREATE and USAGE on the schema, or create the tables as an admin';
-  return new StoreError(`PostgreSQL store at ${location} failed to ${action} (${code || detail}): ${hint}.`, {
+  const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
+  return new StoreError(`PostgreSQL store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,
   });
 }
@@ -157,7 +158,7 @@ export class PostgresTokenStore implements TokenStore {
       await store.#migrate(options.schema, prefix);
     } catch (error) {
       await pool.end().catch(() => {});
-      throw wrap(location, 'prepare its tables', error);
+      throw wrap(location, 'connect and prepare its tables', error);
     }
     return store;
   }

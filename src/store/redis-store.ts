@@ -126,7 +126,10 @@ export class RedisTokenStore implements TokenStore {
       ...options.redis,
     }) as Client;
     // Without a listener ioredis prints connection errors itself; commands report them to their callers.
-    client.on('error', () => {});
+    let lastError: unknown;
+    client.on('error', (error: unknown) => {
+      lastError = error;
+    });
     client.defineCommand('tokenkeeperPut', { numberOfKeys: 2, lua: PUT_SCRIPT });
     client.defineCommand('tokenkeeperDelete', { numberOfKeys: 3, lua: DELETE_SCRIPT });
     client.defineCommand('tokenkeeperUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
@@ -134,7 +137,8 @@ export class RedisTokenStore implements TokenStore {
       await client.connect();
     } catch (error) {
       client.disconnect();
-      throw wrap(location, 'connect', error);
+      // connect() only says "Connection is closed."; the 'error' event said why.
+      throw wrap(location, 'connect', lastError ?? error);
     }
     return new RedisTokenStore(client, location, keyPrefix);
   }

@@ -116,7 +116,8 @@ function wrap(location: string, action: string, error: unknown): StoreError {
     hint = 'the disk is full; free some space';
   }
   const detail = error instanceof Error ? error.message : String(error);
-  return new StoreError(`SQLite store at ${location} failed to ${action} (${code || detail}): ${hint}.`, {
+  const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
+  return new StoreError(`SQLite store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,
   });
 }

@@ -12,8 +12,8 @@ import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
 /** Lease length for locks that must still be held during a test. */
 const LONG_TTL = 60_000;
 /** Lease length for locks that must run out during a test, and how long to wait for that. */
-const SHORT_TTL = 100;
-const PAST_SHORT_TTL = 300;
+const SHORT_TTL = 250;
+const PAST_SHORT_TTL = 600;
 
 function owner(label: string): string {
   return `${label}-${randomBytes(6).toString('hex')}`;
