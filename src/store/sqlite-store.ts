@@ -162,12 +162,20 @@ export class SqliteTokenStore implements TokenStore {
         createPrivateFile(location);
       }
       const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-      db = new Driver(location, { timeout: busyTimeoutMs });
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-      if (!inMemory) db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      migrate(db, location);
-      return new SqliteTokenStore(db, location, options);
+      const deadline = Date.now() + busyTimeoutMs;
+      const opened = new Driver(location, { timeout: busyTimeoutMs });
+      db = opened;
+      opened.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+      // Switching to WAL and migrating can meet SQLITE_BUSY without SQLite's busy handler
+      // being consulted (several processes opening a new file at once): retry until the deadline.
+      if (!inMemory) {
+        await retryWhileBusy(deadline, () => {
+          if (opened.pragma('journal_mode', { simple: true }) !== 'wal') opened.pragma('journal_mode = WAL');
+        });
+      }
+      opened.pragma('synchronous = NORMAL');
+      await retryWhileBusy(deadline, () => migrate(opened, location));
+      return new SqliteTokenStore(opened, location, options);
     } catch (error) {
       db?.close();
       throw wrap(location, 'open', error);
@@ -304,6 +312,23 @@ export class SqliteTokenStore implements TokenStore {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+async function retryWhileBusy(deadline: number, step: () => void): Promise<void> {
+  for (;;) {
+    try {
+      step();
+      return;
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+    }
   }
 }
 

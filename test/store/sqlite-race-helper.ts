@@ -75,3 +75,4 @@ for await (const line of lines) {
   }
   if (request.op === 'close') break;
 }
+await store.close();

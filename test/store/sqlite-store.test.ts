@@ -196,11 +196,15 @@ class StoreProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    await this.call('close', []).catch(() => {});
-    this.#child.stdin.end();
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const closed = this.call('close', []).catch(() => {});
+    await Promise.race([closed, exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -211,7 +215,13 @@ describe('SqliteTokenStore across processes', () => {
   ): Promise<void> {
     const path = freshPath();
     // All start together, so creating the file and the schema is raced too.
-    const procs = await Promise.all(Array.from({ length: count }, () => StoreProcess.start(path)));
+    const started = await Promise.allSettled(Array.from({ length: count }, () => StoreProcess.start(path)));
+    const procs = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(procs.map((proc) => proc.stop()));
+      throw failed.reason;
+    }
     try {
       await test(path, procs);
     } finally {
