@@ -1,6 +1,9 @@
 /**
- * Time as a seam. Everything that asks "what time is it" or "wake me later" goes
- * through a Clock, so tests drive expiry by advancing a FakeClock instead of sleeping.
+ * Token time as a seam. Everything that asks "is this token still fresh" or "wake
+ * me before it expires" goes through a Clock, so tests drive expiry by advancing a
+ * FakeClock instead of sleeping. Waits that pace real network traffic (Retry-After,
+ * client-side rate limits, polling another process's lock) stay on real time: the
+ * server and the other processes do not follow our clock.
  */
 
 export interface TimerHandle {

@@ -200,8 +200,9 @@ class TokenKeeper implements Keeper {
           },
         },
         gate: this.#gateFor(name, entry.record),
-        now: () => this.#clock.now(),
-        sleep: (ms) => this.#clock.sleep(ms),
+        // Pacing against a server's limits is real time, not the injected token clock.
+        now: Date.now,
+        sleep: realSleep,
         maxRetryAfterMs: (this.options.maxRetryAfterSeconds ?? 60) * 1000,
         maxRateLimitRetries: 2,
         maxRedirects: 5,
@@ -345,14 +346,9 @@ class TokenKeeper implements Keeper {
   #gateFor(name: string, record: ConnectionRecord): SlotGate {
     let limiters = this.#limiters.get(name);
     if (!limiters) {
-      limiters = this.#registry.get(record.provider).rateLimits.map(
-        (rule) =>
-          new SlidingWindowLimiter(
-            rule,
-            () => this.#clock.now(),
-            (ms) => this.#clock.sleep(ms),
-          ),
-      );
+      limiters = this.#registry
+        .get(record.provider)
+        .rateLimits.map((rule) => new SlidingWindowLimiter(rule, Date.now, realSleep));
       this.#limiters.set(name, limiters);
     }
     const applying = (method: string, path: string) =>
@@ -459,6 +455,10 @@ class TokenKeeper implements Keeper {
     if (this.#closed)
       throw new TokenkeeperError('CONFIG', 'This keeper was closed; create a new one with createKeeper().');
   }
+}
+
+function realSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function requiredFor(grant: GrantType): Array<keyof ConnectionSpec> {

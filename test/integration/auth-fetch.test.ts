@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { FakeClock } from '../../src/clock.js';
+import { type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
+
+const HOUR = 3600_000;
+
+describe('keeper.fetch', () => {
+  describe('401 from the API', () => {
+    let rig: FactusRig;
+    const emulatorClock = new FakeClock(Date.UTC(2026, 3, 1));
+    before(async () => {
+      rig = await startFactusRig({
+        clock: new FakeClock(emulatorClock.now()),
+        emulator: { now: () => emulatorClock.now() },
+        keeper: { proactiveRefresh: false },
+      });
+      await rig.keeper.connect('acme', rig.spec);
+    });
+    after(() => rig.close());
+
+    it('forces one refresh and retries once; concurrent callers share that refresh', async () => {
+      // The provider considers the token expired while our clock does not (clock skew, early revocation).
+      await emulatorClock.advance(2 * HOUR);
+      rig.emulator.resetStats();
+      const events = recordEvents(rig.keeper);
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () => rig.keeper.fetch('acme', '/v1/numbering-ranges')),
+      );
+      for (const response of responses) {
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+      }
+      const stats = rig.emulator.stats();
+      assert.equal(stats.tokenRequests.refresh_token, 1);
+      assert.equal(stats.tokenRequests.total, 1);
+      assert.equal(stats.unauthorized, 20);
+      assert.equal(stats.apiRequests, 40);
+      assert.equal(events.count('refresh'), 1);
+    });
+
+    it('does not refresh again when the rejected token was already replaced', async () => {
+      const stale = await rig.keeper.getAccessToken('acme');
+      await rig.keeper.refresh('acme');
+      rig.emulator.resetStats();
+      // A request that went out with the old token comes back 401 after the refresh: simulate by
+      // sending the stale token ourselves through the same renew path.
+      const response = await fetch(`${rig.emulator.url}/v1/bills`, {
+        headers: { authorization: `Bearer ${stale}` },
+      });
+      assert.equal(response.status, 401, 'strict rotation revoked the old token');
+      await response.arrayBuffer();
+      const ok = await rig.keeper.fetch('acme', '/v1/bills');
+      assert.equal(ok.status, 200);
+      await ok.arrayBuffer();
+      assert.equal(rig.emulator.stats().tokenRequests.total, 0);
+    });
+  });
+
+  describe('redirects, a persistent 401 and 429', () => {
+    let rig: FactusRig;
+    let front: Server;
+    let other: Server;
+    let frontUrl: string;
+    let otherUrl: string;
+    const seen: Array<{ server: string; path: string; authorization: string | undefined; method: string }> =
+      [];
+    let rateLimitedOnce = false;
+
+    before(async () => {
+      rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
+      other = await listen((req, res) => {
+        seen.push({
+          server: 'other',
+          path: req.url ?? '',
+          authorization: req.headers.authorization,
+          method: req.method ?? '',
+        });
+        json(res, 200, { where: 'other' });
+      });
+      otherUrl = urlOf(other);
+      // The connection's origin: forwards the token endpoint to the emulator, plus test routes.
+      front = await listen(async (req, res) => {
+        const path = req.url ?? '/';
+        seen.push({
+          server: 'front',
+          path,
+          authorization: req.headers.authorization,
+          method: req.method ?? '',
+        });
+        if (path === '/oauth/token') {
+          const body = await readBody(req);
+          const upstream = await fetch(rig.emulator.tokenUrl, {
+            method: 'POST',
+            headers: { 'content-type': String(req.headers['content-type']) },
+            body,
+          });
+          res.writeHead(upstream.status, { 'content-type': 'application/json' });
+          res.end(await upstream.text());
+        } else if (path === '/cross') {
+          res.writeHead(302, { location: `${otherUrl}/landing` }).end();
+        } else if (path === '/same') {
+          res.writeHead(307, { location: '/echo' }).end();
+        } else if (path === '/see-other') {
+          res.writeHead(303, { location: '/echo' }).end();
+        } else if (path === '/echo') {
+          json(res, 200, { authorization: req.headers.authorization ? 'present' : 'absent' });
+        } else if (path === '/always-401') {
+          json(res, 401, { message: 'Unauthenticated.' });
+        } else if (path === '/limited') {
+          if (!rateLimitedOnce) {
+            rateLimitedOnce = true;
+            res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end('{}');
+          } else {
+            json(res, 200, { ok: true });
+          }
+        } else if (path === '/loop') {
+          res.writeHead(302, { location: '/loop' }).end();
+        } else {
+          json(res, 404, {});
+        }
+      });
+      frontUrl = urlOf(front);
+      await rig.keeper.connect('front', { ...rig.spec, baseUrl: frontUrl });
+    });
+    after(async () => {
+      await rig.close();
+      for (const server of [front, other]) {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('drops the Authorization header when a redirect leaves the origin', async () => {
+      seen.length = 0;
+      const response = await rig.keeper.fetch('front', '/cross');
+      assert.deepEqual(await response.json(), { where: 'other' });
+      assert.equal(seen.find((s) => s.server === 'front')?.authorization?.startsWith('Bearer '), true);
+      assert.equal(seen.find((s) => s.server === 'other')?.authorization, undefined);
+    });
+
+    it('keeps it on a same-origin redirect, and turns a 303 into a GET', async () => {
+      assert.deepEqual(await (await rig.keeper.fetch('front', '/same')).json(), { authorization: 'present' });
+      seen.length = 0;
+      const response = await rig.keeper.fetch('front', '/see-other', { method: 'POST', body: '{}' });
+      assert.deepEqual(await response.json(), { authorization: 'present' });
+      assert.deepEqual(
+        seen.map((s) => s.method),
+        ['POST', 'GET'],
+      );
+    });
+
+    it('stops a redirect loop', async () => {
+      await assert.rejects(rig.keeper.fetch('front', '/loop'), /Stopped after 5 redirects/);
+    });
+
+    it('retries a 401 exactly once, then returns it', async () => {
+      seen.length = 0;
+      const response = await rig.keeper.fetch('front', '/always-401');
+      assert.equal(response.status, 401);
+      await response.arrayBuffer();
+      assert.equal(seen.filter((s) => s.path === '/always-401').length, 2);
+      assert.equal(seen.filter((s) => s.path === '/oauth/token').length, 1, 'one forced refresh');
+    });
+
+    it('refuses to send credentials to another origin given as an absolute URL', async () => {
+      await assert.rejects(
+        rig.keeper.fetch('front', `${otherUrl}/x`),
+        /Refusing to send this connection's credentials/,
+      );
+    });
+
+    it('waits out a 429 for as long as Retry-After says, then succeeds', async () => {
+      seen.length = 0;
+      const response = await rig.keeper.fetch('front', '/limited');
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+      assert.equal(seen.filter((s) => s.path === '/limited').length, 2);
+    });
+  });
+});
+
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = createServer(handler);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function urlOf(server: Server): string {
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}

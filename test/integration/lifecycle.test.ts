@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { TokenkeeperError } from '../../src/errors.js';
+import { createKeeper } from '../../src/keeper.js';
+import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
+import { type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
+
+async function apiStatus(rig: FactusRig, token: string): Promise<number> {
+  const response = await fetch(`${rig.emulator.url}/v1/numbering-ranges`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('token lifecycle against the Factus emulator (strict rotation)', () => {
+  let rig: FactusRig;
+  before(async () => {
+    rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
+  });
+  after(() => rig.close());
+
+  it('logs in with the password grant and serves the token from memory while fresh', async () => {
+    const events = recordEvents(rig.keeper);
+    const info = await rig.keeper.connect('acme', rig.spec);
+    assert.equal(info.state, 'ok');
+    assert.equal(info.grant, 'password');
+    assert.equal(info.hasRefreshToken, true);
+    assert.equal(info.expiresAt, rig.clock.now() + 3600_000);
+    assert.deepEqual(events.names(), ['token']);
+    assert.equal(JSON.stringify(events.seen).includes(rig.spec.password!), false);
+
+    const first = await rig.keeper.getAccessToken('acme');
+    await rig.clock.advance(30 * 60_000);
+    assert.equal(await rig.keeper.getAccessToken('acme'), first);
+    assert.equal(rig.emulator.stats().tokenRequests.total, 1);
+    assert.equal(await apiStatus(rig, first), 200);
+  });
+
+  it('refreshes when the token nears expiry, and the rotation revokes the old tokens', async () => {
+    const events = recordEvents(rig.keeper);
+    const before = await rig.keeper.getAccessToken('acme');
+    // 60 s margin before the 3600 s expiry; 30 minutes already passed.
+    await rig.clock.advance(29 * 60_000 + 1);
+    const after = await rig.keeper.getAccessToken('acme');
+    assert.notEqual(after, before);
+    assert.deepEqual(rig.emulator.stats().tokenRequests, { total: 2, password: 1, refresh_token: 1 });
+    assert.deepEqual(events.names(), ['refresh']);
+    assert.equal(events.seen[0]?.payload.rotated, true);
+    assert.equal(await apiStatus(rig, before), 401, 'the old access token was revoked by the rotation');
+    assert.equal(await apiStatus(rig, after), 200);
+  });
+
+  it('measures the new expiry from when the refresh request started', async () => {
+    const info = await rig.keeper.info('acme');
+    assert.equal(info.expiresAt, rig.clock.now() + 3600_000);
+    assert.equal(info.lastRefreshAt, rig.clock.now());
+  });
+
+  it('refresh() replaces tokens that are still fresh', async () => {
+    const before = await rig.keeper.getAccessToken('acme');
+    await rig.keeper.refresh('acme');
+    assert.notEqual(await rig.keeper.getAccessToken('acme'), before);
+    assert.equal(rig.emulator.stats().tokenRequests.refresh_token, 2);
+  });
+
+  it('forget() removes the connection', async () => {
+    assert.equal(await rig.keeper.forget('acme'), true);
+    await assert.rejects(rig.keeper.getAccessToken('acme'), (error: TokenkeeperError) => {
+      assert.equal(error.code, 'NOT_FOUND');
+      assert.match(error.message, /tokenkeeper login acme/);
+      return true;
+    });
+  });
+});
+
+describe('proactive refresh', () => {
+  it('refreshes in the background from the real expires_in, and close() stops the timers', async () => {
+    const rig = await startFactusRig({ emulator: { accessTtlSeconds: 600 } });
+    try {
+      const events = recordEvents(rig.keeper);
+      await rig.keeper.connect('acme', rig.spec);
+      // 600 s token: margin 60 s, jitter up to 12 s, so the refresh fires between 528 s and 540 s.
+      await rig.clock.advance(527_000);
+      assert.equal(events.count('refresh'), 0);
+      await rig.clock.advance(13_000);
+      await waitFor(() => events.count('refresh') === 1);
+      assert.equal(rig.emulator.stats().tokenRequests.refresh_token, 1);
+      // And again for the next token, with nobody calling.
+      await rig.clock.advance(600_000);
+      await waitFor(() => events.count('refresh') === 2);
+      assert.ok(rig.clock.pendingTimers >= 1);
+      await rig.keeper.close();
+      assert.equal(rig.clock.pendingTimers, 0, 'close() cancels the refresh timer');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('does not refresh in a storm when the token lives shorter than the margin', async () => {
+    const rig = await startFactusRig({ emulator: { accessTtlSeconds: 20 } });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      // Margin 60 s clamped to half of 20 s: about one refresh every 10 s, not one per call.
+      for (let i = 0; i < 60; i++) {
+        await rig.keeper.getAccessToken('acme');
+        await rig.clock.advance(1000);
+      }
+      const refreshes = rig.emulator.stats().tokenRequests.refresh_token ?? 0;
+      assert.ok(refreshes >= 5 && refreshes <= 7, `expected about 6 refreshes in 60 s, got ${refreshes}`);
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('refresh failures', () => {
+  it('keeps serving a still-valid token when a refresh fails, and backs off instead of hammering', async () => {
+    const rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
+    const events = recordEvents(rig.keeper);
+    await rig.keeper.connect('acme', rig.spec);
+    const token = await rig.keeper.getAccessToken('acme');
+    await rig.emulator.stop();
+    try {
+      await rig.clock.advance(3550_000); // inside the margin, not yet expired
+      assert.equal(await rig.keeper.getAccessToken('acme'), token);
+      assert.equal(events.count('refresh_failed'), 1);
+      assert.equal(await rig.keeper.getAccessToken('acme'), token, 'the back-off serves the old token');
+      assert.equal(events.count('refresh_failed'), 1, 'no second attempt inside the back-off');
+      await rig.clock.advance(60_000); // now expired
+      await assert.rejects(
+        rig.keeper.getAccessToken('acme'),
+        (error: TokenkeeperError) => error.code === 'NETWORK',
+      );
+    } finally {
+      await rig.keeper.close();
+    }
+  });
+
+  it('says so when the connection does not exist', async () => {
+    const rig = await startFactusRig();
+    try {
+      await assert.rejects(rig.keeper.fetch('nobody', '/v1/bills'), /no connection named "nobody"/);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('rejects bad connection specs with clear errors before any request', async () => {
+    const rig = await startFactusRig();
+    try {
+      await assert.rejects(rig.keeper.connect('bad name!', rig.spec), /not a valid connection name/);
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, provider: 'nope' }),
+        /Unknown provider "nope"/,
+      );
+      await assert.rejects(rig.keeper.connect('x', { ...rig.spec, password: undefined }), /needs password/);
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, baseUrl: 'http://api.example.com' }),
+        /plain http/,
+      );
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, baseUrl: undefined, environment: 'staging' }),
+        /no environment "staging"/,
+      );
+      assert.equal(rig.emulator.stats().tokenRequests.total, 0);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('needs an encryption key for a non-memory store passed as an object', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tk-key-'));
+    const store = await SqliteTokenStore.open(join(dir, 'store.db'));
+    const keeper = createKeeper({ store, env: {} });
+    try {
+      await assert.rejects(keeper.list(), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'CONFIG');
+        assert.match(error.message, /TOKENKEEPER_KEY/);
+        return true;
+      });
+    } finally {
+      await keeper.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
