@@ -58,7 +58,11 @@ export class Refresher {
     const before = await repository.load(name);
     if (!before) throw notFound(name);
     if (trigger.force && seen === undefined) seen = before.record.secrets.tokens?.accessToken;
-    if (this.#adoptable(before, seen)) return before;
+    if (this.#adoptable(before, seen)) {
+      // With a token in hand that is now replaced, someone else refreshed; without one, this is a first load.
+      if (seen !== undefined) this.#emitAdopt(before);
+      return before;
+    }
 
     const owner = randomUUID();
     const adopted = await this.#lockOrAdopt(name, owner, seen);
