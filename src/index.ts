@@ -1,0 +1,38 @@
+/** tokenkeeper's public API. Anything not exported here is internal and may change. */
+export { type Clock, FakeClock, systemClock, type TimerHandle } from './clock.js';
+export type { ConnectionInfo, ConnectionState } from './connection.js';
+export {
+  ConfigError,
+  type ErrorCode,
+  isTokenkeeperError,
+  LockTimeoutError,
+  ReauthRequiredError,
+  StoreError,
+  TokenkeeperError,
+} from './errors.js';
+export type { KeeperEventName, KeeperEvents } from './events.js';
+export { type ConnectionSpec, createKeeper, type Keeper, type KeeperOptions } from './keeper.js';
+export { factusProfile } from './providers/factus.js';
+export type {
+  ClientAuthMethod,
+  CredentialEnvNames,
+  GrantType,
+  ProviderEnvironment,
+  ProviderProfile,
+  RateLimitRule,
+} from './providers/types.js';
+export {
+  createSecretBox,
+  defaultDataDir,
+  generateEncryptionKey,
+  MemoryTokenStore,
+  type OpenedStore,
+  openStore,
+  PostgresTokenStore,
+  RedisTokenStore,
+  type SecretBox,
+  SqliteTokenStore,
+  type StoredConnection,
+  type TokenStore,
+} from './store/index.js';
+export { TokenSet, type TokenSetData } from './token-set.js';
