@@ -101,8 +101,11 @@ export async function runEmulate(argv: string[], io: EmulateIO = processIO): Pro
 
   const credentials = emulator.credentials as Record<string, unknown>;
   if (json) {
+    const fields = Object.fromEntries(
+      entry.credentialFields.map((field) => [field.key, credentials[field.key]]),
+    );
     io.stdout.write(
-      `${JSON.stringify({ provider, url: emulator.url, tokenUrl: emulator.tokenUrl, ...credentials })}\n`,
+      `${JSON.stringify({ provider, url: emulator.url, tokenUrl: emulator.tokenUrl, ...fields })}\n`,
     );
   } else {
     io.stdout.write(humanBanner(entry, provider, emulator, credentials));
