@@ -20,6 +20,10 @@ export interface ConnectionInfo {
   scope?: string;
   /** The OAuth client id (public by design). */
   clientId?: string;
+  /** Issuer identifier, for connections set up by discovery. */
+  issuer?: string;
+  /** The redirect URI the authorization code was obtained with. */
+  redirectUri?: string;
   state: ConnectionState;
   /** Absolute expiry of the current access token (ms since the epoch); null: never expires. */
   expiresAt?: number | null;
@@ -45,6 +49,7 @@ export interface ConnectionRecord
   tokenUrl: string;
   authorizationUrl?: string;
   revocationUrl?: string;
+  userinfoUrl?: string;
   clientAuthMethod: ClientAuthMethod;
   secrets: ConnectionSecrets;
 }
@@ -127,11 +132,12 @@ function metaOf(record: ConnectionRecord): ConnectionMeta {
 /** Drops the fields that are not for display (endpoints and client auth method). */
 function publicFields<T extends object>(
   value: T,
-): Omit<T, 'tokenUrl' | 'authorizationUrl' | 'revocationUrl' | 'clientAuthMethod'> {
+): Omit<T, 'tokenUrl' | 'authorizationUrl' | 'revocationUrl' | 'userinfoUrl' | 'clientAuthMethod'> {
   const {
     tokenUrl: _t,
     authorizationUrl: _a,
     revocationUrl: _r,
+    userinfoUrl: _u,
     clientAuthMethod: _m,
     ...rest
   } = value as T & Record<string, unknown>;

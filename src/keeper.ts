@@ -16,13 +16,16 @@ import {
 } from './connection.js';
 import { ConfigError, TokenkeeperError } from './errors.js';
 import { KeeperEventEmitter, type KeeperEventName, type KeeperEvents } from './events.js';
-import { ConnectionGrants } from './grants/connection-grants.js';
+import { API_KEY_TOKEN_TYPE, apiKeyTokenSet } from './grants/api-key.js';
+import { ConnectionGrants, clientConfigOf } from './grants/connection-grants.js';
+import { revokeToken } from './grants/revocation.js';
 import type { GrantResult, TokenRequestContext } from './grants/token-endpoint.js';
 import { authFetch, type Credential, type SlotGate } from './http/auth-fetch.js';
 import { ruleApplies, SlidingWindowLimiter } from './http/rate-limiter.js';
-import { resolveEndpoints } from './providers/endpoints.js';
+import { type Identity, requestIdentity } from './identity.js';
+import { resolveConnectionEndpoints } from './providers/connection-endpoints.js';
 import { ProviderRegistry } from './providers/registry.js';
-import type { GrantType, ProviderProfile } from './providers/types.js';
+import type { ClientAuthMethod, GrantType, ProviderProfile } from './providers/types.js';
 import { defaultRefreshTiming, type RefreshTimingOptions, refreshAt } from './refresh/refresh-timing.js';
 import { connectionNotFound, Refresher } from './refresh/refresher.js';
 import { SingleFlight } from './refresh/single-flight.js';
@@ -65,14 +68,32 @@ export interface KeeperOptions {
 /** What `connect` needs: where, and the credentials of the chosen grant. Secrets are stored encrypted. */
 export interface ConnectionSpec {
   provider: string;
+  /** A named environment of the provider profile (e.g. sandbox, production). */
   environment?: string;
+  /** Overrides the environment's base URL (emulators, proxies, new regions). */
   baseUrl?: string;
+  /** Generic OAuth 2.0: discover the endpoints from this issuer (RFC 8414 / OpenID Connect). */
+  issuer?: string;
+  tokenUrl?: string;
+  authorizationUrl?: string;
+  revocationUrl?: string;
+  /** Generic OAuth 2.0: where API paths resolve (default: the issuer's origin). */
+  apiBaseUrl?: string;
+  clientAuthMethod?: ClientAuthMethod;
   grant?: GrantType;
   clientId?: string;
   clientSecret?: string;
   username?: string;
   password?: string;
+  apiKey?: string;
   scope?: string;
+  /** For the authorization code grant: what came back to the redirect URI (see createAuthorizationRequest). */
+  authorizationCode?: { code: string; redirectUri: string; codeVerifier?: string };
+}
+
+export interface LogoutResult {
+  /** Whether tokens were revoked at the provider (false: it has no revocation endpoint, or nothing to revoke). */
+  revoked: boolean;
 }
 
 export interface Keeper {
@@ -86,8 +107,12 @@ export interface Keeper {
   refresh(name: string): Promise<ConnectionInfo>;
   info(name: string): Promise<ConnectionInfo>;
   list(): Promise<ConnectionInfo[]>;
-  /** Forgets the connection locally. */
+  /** Forgets the connection locally, without telling the provider. */
   forget(name: string): Promise<boolean>;
+  /** Revokes the tokens at the provider when it supports revocation (RFC 7009), then forgets the connection. */
+  logout(name: string): Promise<LogoutResult>;
+  /** Asks the provider who owns the connection's credential. */
+  whoami(name: string): Promise<Identity>;
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void;
   /** Stops every timer and closes the store if the keeper opened it. */
   close(): Promise<void>;
@@ -151,9 +176,8 @@ class TokenKeeper implements Keeper {
     this.#assertOpen();
     validateName(name);
     const { repository } = await this.#openStorage();
-    const record = this.#newRecord(name, spec);
-    const result = await this.#grants.primary(record);
-    const tokens = this.#toTokenSet(record, result);
+    const record = await this.#newRecord(name, spec);
+    const tokens = await this.#firstTokens(record, spec);
     record.secrets.tokens = tokens.toJSON();
     record.lastRefreshAt = this.#clock.now();
     const existing = await repository.load(name);
@@ -161,9 +185,53 @@ class TokenKeeper implements Keeper {
     if (version === undefined) version = await repository.save(record, null);
     if (version === undefined)
       throw new TokenkeeperError('STORE', `Could not save connection "${name}"; try again.`);
+    this.#drop(name);
     this.#events.emit('token', { connection: name, grant: record.grant, expiresAt: tokens.expiresAt });
     this.#remember({ record, version });
     return infoOf(record);
+  }
+
+  /** The first tokens of a new connection, by its grant; an API key is checked with the provider first. */
+  async #firstTokens(record: ConnectionRecord, spec: ConnectionSpec): Promise<TokenSet> {
+    switch (record.grant) {
+      case 'api_key': {
+        const tokens = apiKeyTokenSet(spec.apiKey ?? '', this.#clock.now());
+        await this.#verifyApiKey(record, tokens);
+        return tokens;
+      }
+      case 'authorization_code': {
+        if (!spec.authorizationCode) {
+          throw new ConfigError(
+            `The authorization code grant needs the code from the browser: run \`tokenkeeper login ${record.name}\`, or pass authorizationCode (see createAuthorizationRequest).`,
+          );
+        }
+        return this.#toTokenSet(record, await this.#grants.exchangeCode(record, spec.authorizationCode));
+      }
+      default:
+        return this.#toTokenSet(record, await this.#grants.primary(record));
+    }
+  }
+
+  async #verifyApiKey(record: ConnectionRecord, tokens: TokenSet): Promise<void> {
+    const profile = this.#registry.get(record.provider);
+    if (!profile.identityPaths?.length) return;
+    const credential = this.#credentialOf(record, tokens.accessToken, tokens.tokenType);
+    try {
+      await requestIdentity(
+        (path) => this.#send(record, path, { credential, renew: async (rejected) => rejected }),
+        profile.identityPaths,
+      );
+    } catch (error) {
+      if (error instanceof TokenkeeperError && (error.status === 401 || error.status === 403)) {
+        throw new ConfigError(
+          `${profile.displayName} rejected the API key (HTTP ${error.status}); nothing was saved. Check the key${
+            profile.credentialEnv.apiKey ? ` in ${profile.credentialEnv.apiKey}` : ''
+          }.`,
+          { status: error.status },
+        );
+      }
+      throw error;
+    }
   }
 
   getAccessToken(name: string): Promise<string> {
@@ -175,31 +243,42 @@ class TokenKeeper implements Keeper {
 
   async fetch(name: string, pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
     this.#assertOpen();
-    const credential = (accessToken: string): Credential => ({
-      header: 'authorization',
-      value: `Bearer ${accessToken}`,
-    });
-    const first = await this.getAccessToken(name);
+    await this.getAccessToken(name);
     const entry = this.#cache.get(name);
     if (!entry) throw connectionNotFound(name);
+    const current = (cached: CachedToken) =>
+      this.#credentialOf(cached.record, cached.accessToken, cached.tokens.tokenType);
+    return this.#send(
+      entry.record,
+      pathOrUrl,
+      {
+        credential: current(entry),
+        renew: async (rejected) => {
+          const latest = this.#cache.get(name);
+          // Someone already replaced the rejected token: use theirs, do not refresh again.
+          if (latest && current(latest).value !== rejected.value) return current(latest);
+          // An API key cannot be renewed: the 401 goes back to the caller.
+          if (!latest || latest.tokens.tokenType === API_KEY_TOKEN_TYPE) return rejected;
+          return current(await this.#renew(name, { seenAccessToken: latest.accessToken, force: true }));
+        },
+      },
+      init,
+    );
+  }
+
+  /** One authenticated request on a connection's origin; see http/auth-fetch.ts. */
+  #send(
+    record: ConnectionRecord,
+    pathOrUrl: string | URL,
+    auth: { credential: Credential; renew(rejected: Credential): Promise<Credential> },
+    init?: RequestInit,
+  ): Promise<Response> {
     return authFetch(
       {
         fetch: this.#fetch,
-        baseUrl: entry.record.baseUrl,
-        credentials: {
-          current: async () => credential(first),
-          renew: async (rejected) => {
-            const current = this.#cache.get(name)?.accessToken;
-            // Someone already replaced the rejected token: use theirs, do not refresh again.
-            if (current && credential(current).value !== rejected.value) return credential(current);
-            const renewed = await this.#renew(name, {
-              seenAccessToken: rejected.value.slice('Bearer '.length),
-              force: true,
-            });
-            return credential(renewed.accessToken);
-          },
-        },
-        gate: this.#gateFor(name, entry.record),
+        baseUrl: record.baseUrl,
+        credentials: { current: async () => auth.credential, renew: auth.renew },
+        gate: this.#gateFor(record.name, record),
         // Pacing against a server's limits is real time, not the injected token clock.
         now: Date.now,
         sleep: realSleep,
@@ -212,8 +291,22 @@ class TokenKeeper implements Keeper {
     );
   }
 
+  #credentialOf(record: ConnectionRecord, token: string, tokenType: string): Credential {
+    if (tokenType === API_KEY_TOKEN_TYPE) {
+      const header = this.#registry.get(record.provider).apiKeyHeader ?? 'x-api-key';
+      return { header, value: token };
+    }
+    return { header: 'authorization', value: `Bearer ${token}` };
+  }
+
   async refresh(name: string): Promise<ConnectionInfo> {
     this.#assertOpen();
+    const known = this.#cache.get(name)?.record ?? (await this.info(name));
+    if (known.grant === 'api_key') {
+      throw new ConfigError(
+        `Connection "${name}" uses an API key, which does not expire: there is nothing to refresh.`,
+      );
+    }
     const entry = await this.#renew(name, {
       force: true,
       seenAccessToken: this.#cache.get(name)?.accessToken,
@@ -237,6 +330,42 @@ class TokenKeeper implements Keeper {
     const { repository } = await this.#openStorage();
     this.#drop(name);
     return repository.delete(name);
+  }
+
+  async logout(name: string): Promise<LogoutResult> {
+    const { repository } = await this.#openStorage();
+    const loaded = await repository.load(name);
+    if (!loaded) throw connectionNotFound(name);
+    const { record } = loaded;
+    const tokens = record.secrets.tokens;
+    let revoked = false;
+    if (record.revocationUrl && tokens && record.grant !== 'api_key') {
+      const config = clientConfigOf(record);
+      const ctx = this.#requestContext(record);
+      // The refresh token first: revoking it also ends its access tokens at most servers.
+      if (tokens.refreshToken) {
+        await revokeToken(config, record.revocationUrl, tokens.refreshToken, 'refresh_token', ctx);
+      }
+      await revokeToken(config, record.revocationUrl, tokens.accessToken, 'access_token', ctx);
+      revoked = true;
+    }
+    this.#drop(name);
+    await repository.delete(name);
+    return { revoked };
+  }
+
+  async whoami(name: string): Promise<Identity> {
+    const { repository } = await this.#openStorage();
+    const loaded = await repository.load(name);
+    if (!loaded) throw connectionNotFound(name);
+    const profile = this.#registry.get(loaded.record.provider);
+    const endpoints = loaded.record.userinfoUrl ? [loaded.record.userinfoUrl] : (profile.identityPaths ?? []);
+    if (endpoints.length === 0) {
+      throw new ConfigError(
+        `${profile.displayName} has no identity endpoint tokenkeeper knows of; \`tokenkeeper request ${name} GET <path>\` can call one you know.`,
+      );
+    }
+    return requestIdentity((endpoint) => this.fetch(name, endpoint), endpoints);
   }
 
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void {
@@ -363,7 +492,7 @@ class TokenKeeper implements Keeper {
     };
   }
 
-  #newRecord(name: string, spec: ConnectionSpec): ConnectionRecord {
+  async #newRecord(name: string, spec: ConnectionSpec): Promise<ConnectionRecord> {
     const profile = this.#registry.get(spec.provider);
     const grant = spec.grant ?? profile.defaultGrant;
     if (!profile.grants.includes(grant)) {
@@ -375,20 +504,26 @@ class TokenKeeper implements Keeper {
     if (missing.length > 0) {
       throw new ConfigError(`The ${grant} grant needs ${missing.join(', ')} for connection "${name}".`);
     }
-    const endpoints = resolveEndpoints(profile, {
-      ...(spec.environment ? { environment: spec.environment } : {}),
-      ...(spec.baseUrl ? { baseUrl: spec.baseUrl } : {}),
-    });
-    const environment = spec.baseUrl ? undefined : (spec.environment ?? profile.defaultEnvironment);
+    const endpoints = await resolveConnectionEndpoints(
+      profile,
+      { ...spec, hasClientSecret: Boolean(spec.clientSecret) },
+      { fetch: this.#fetch, timeoutMs: this.options.requestTimeoutMs ?? 30_000 },
+    );
+    const { pkce: _pkce, clientAuthMethod, ...urls } = endpoints;
+    const environment =
+      spec.baseUrl || profile.endpointsFromConnection
+        ? undefined
+        : (spec.environment ?? profile.defaultEnvironment);
     return {
       name,
       provider: profile.id,
       ...(environment ? { environment } : {}),
-      ...endpoints,
+      ...urls,
       grant,
       ...(spec.scope ? { scope: spec.scope } : {}),
       ...(spec.clientId ? { clientId: spec.clientId } : {}),
-      clientAuthMethod: profile.clientAuthMethod,
+      ...(spec.authorizationCode ? { redirectUri: spec.authorizationCode.redirectUri } : {}),
+      clientAuthMethod,
       state: 'ok',
       createdAt: this.#clock.now(),
       secrets: {
@@ -466,9 +601,10 @@ function requiredFor(grant: GrantType): Array<keyof ConnectionSpec> {
     case 'password':
       return ['clientId', 'username', 'password'];
     case 'client_credentials':
+    case 'authorization_code':
       return ['clientId'];
-    default:
-      return [];
+    case 'api_key':
+      return ['apiKey'];
   }
 }
 

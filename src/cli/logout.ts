@@ -1,25 +1,45 @@
-import { TokenkeeperError } from '../errors.js';
 import { parseCommandArgs, requirePositionals } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { withKeeper } from './open-keeper.js';
 import { type CliIO, say } from './output.js';
 
-const usage = 'tokenkeeper logout <name>\nForgets the connection and its secrets on this machine.';
+const usage =
+  'tokenkeeper logout <name> [--local-only]\nRevokes the tokens at the provider when it supports revocation (RFC 7009), then forgets the\n' +
+  'connection on this machine. --local-only forgets it without telling the provider.';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { help: { type: 'boolean', short: 'h' } }, usage);
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { 'local-only': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    usage,
+  );
   if (values.help) {
     io.stdout.write(`Usage: ${usage}\n`);
     return ExitCode.ok;
   }
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
-  const forgotten = await withKeeper(io, (keeper) => keeper.forget(name));
-  if (!forgotten) {
-    throw new TokenkeeperError(
-      'NOT_FOUND',
-      `There is no connection named "${name}"; \`tokenkeeper status\` lists them.`,
-    );
-  }
-  say(io, `Logged out of "${name}": its tokens and credentials were removed from this machine's store.`);
-  return ExitCode.ok;
+  return withKeeper(io, async (keeper) => {
+    if (values['local-only']) {
+      await keeper.info(name); // says clearly when there is no such connection
+      await keeper.forget(name);
+      say(io, `Forgot "${name}" on this machine; its tokens were not revoked at the provider.`);
+      return ExitCode.ok;
+    }
+    try {
+      const { revoked } = await keeper.logout(name);
+      say(
+        io,
+        revoked
+          ? `Logged out of "${name}": the provider revoked its tokens, and they were removed from this machine.`
+          : `Logged out of "${name}": removed from this machine (the provider offers no token revocation).`,
+      );
+      return ExitCode.ok;
+    } catch (error) {
+      say(
+        io,
+        `The connection "${name}" was kept. To forget it anyway: tokenkeeper logout ${name} --local-only`,
+      );
+      throw error;
+    }
+  });
 }

@@ -15,10 +15,11 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   token: { summary: 'Print a fresh access token (for scripts)', load: () => import('./token.js') },
   request: { summary: 'Call the API with a connection’s credentials', load: () => import('./request.js') },
   refresh: { summary: 'Refresh a connection’s tokens now', load: () => import('./refresh.js') },
-  logout: { summary: 'Forget a connection', load: () => import('./logout.js') },
+  whoami: { summary: 'Show who owns a connection’s credential', load: () => import('./whoami.js') },
+  logout: { summary: 'Revoke and forget a connection', load: () => import('./logout.js') },
   demo: { summary: 'Watch tokens refresh and rotate against an emulator', load: () => import('./demo.js') },
   emulate: {
-    summary: 'Run a provider emulator (factus)',
+    summary: 'Run a provider emulator (factus, factorial)',
     load: async () => {
       const { runEmulate } = await import('./emulate.js');
       return { run: (argv) => runEmulate(argv) };

@@ -4,6 +4,7 @@
  */
 import type { ConnectionRecord } from '../connection.js';
 import { ConfigError } from '../errors.js';
+import { exchangeAuthorizationCode } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
@@ -44,6 +45,14 @@ export class ConnectionGrants {
     }
   }
 
+  /** The authorization code grant's exchange, once, at login. */
+  exchangeCode(
+    record: ConnectionRecord,
+    grant: { code: string; redirectUri: string; codeVerifier?: string },
+  ): Promise<GrantResult> {
+    return exchangeAuthorizationCode(clientConfigOf(record), grant, this.contextFor(record));
+  }
+
   refresh(record: ConnectionRecord, refreshToken: string): Promise<GrantResult> {
     return refreshTokenGrant(clientConfigOf(record), refreshToken, this.contextFor(record));
   }
@@ -60,5 +69,6 @@ export function clientConfigOf(record: ConnectionRecord): ClientConfig {
     clientId: record.clientId,
     ...(record.secrets.clientSecret ? { clientSecret: record.secrets.clientSecret } : {}),
     clientAuthMethod: record.clientAuthMethod,
+    ...(record.issuer ? { issuer: record.issuer } : {}),
   };
 }

@@ -14,6 +14,8 @@ export const factusProfile: ProviderProfile = {
   defaultGrant: 'password',
   // Passport takes client_id/client_secret in the form body.
   clientAuthMethod: 'client_secret_post',
+  pkce: false,
+  scopeDelimiter: ' ',
   // Observed lifetime of a Factus access token; only used when a response says nothing.
   defaultTokenLifetimeSeconds: 3600,
   rateLimits: [{ label: 'Factus API (80 requests/minute per user)', limit: 80, windowMs: 60_000 }],

@@ -1,8 +1,10 @@
 import { ConfigError } from '../errors.js';
+import { factorialProfile } from './factorial.js';
 import { factusProfile } from './factus.js';
+import { genericOAuth2Profile } from './oauth2.js';
 import type { ProviderProfile } from './types.js';
 
-const builtInProfiles: ProviderProfile[] = [factusProfile];
+const builtInProfiles: ProviderProfile[] = [factusProfile, factorialProfile, genericOAuth2Profile];
 
 export class ProviderRegistry {
   readonly #profiles = new Map<string, ProviderProfile>();

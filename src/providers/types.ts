@@ -52,10 +52,27 @@ export interface ProviderProfile {
   missingExpiryMeansNever?: boolean;
   /** Header an API key goes in, for providers with API keys. */
   apiKeyHeader?: string;
+  /** Send a PKCE S256 challenge with the authorization code grant. */
+  pkce: boolean;
+  /** How the provider separates scopes in the `scope` parameter. */
+  scopeDelimiter: string;
+  /** Scope asked for when the user names none. */
+  defaultScope?: string;
+  /** Redirect URI for the authorization code grant when none is given (must match the one registered). */
+  defaultRedirectUri?: string;
+  /** API paths that say who owns a credential, tried in order (a 404 moves on to the next). */
+  identityPaths?: string[];
+  /**
+   * Endpoints come from the connection (discovery or explicit URLs) rather than from
+   * `environments`: the generic OAuth 2.0 profile.
+   */
+  endpointsFromConnection?: boolean;
   rateLimits: RateLimitRule[];
   /** Where to find a human-readable message in the provider's JSON error bodies. */
   errorMessageFields: string[];
   credentialEnv: CredentialEnvNames;
+  /** Where the provider's OAuth applications are managed, for error messages. */
+  clientRegistrationHint?: string;
   /** Documentation of the provider, shown in help texts. */
   docsUrl?: string;
 }

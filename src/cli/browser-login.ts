@@ -1,0 +1,120 @@
+/**
+ * The authorization code login as a person does it: a URL to open, a browser,
+ * and a code coming back, either to a one-shot loopback listener or pasted by
+ * hand (out of band).
+ */
+import { createInterface } from 'node:readline';
+import { TokenkeeperError } from '../errors.js';
+import {
+  checkAuthorizationRequest,
+  createAuthorizationRequest,
+  generateState,
+  readAuthorizationResponse,
+} from '../grants/authorization-code.js';
+import { isLoopbackRedirectUri, startLoopbackReceiver } from '../grants/loopback-receiver.js';
+import type { ResolvedEndpoints } from '../providers/connection-endpoints.js';
+import { type CliIO, say } from './output.js';
+import { ask, canPrompt } from './prompt.js';
+
+export interface BrowserLoginOptions {
+  endpoints: ResolvedEndpoints;
+  clientId: string;
+  scope?: string;
+  redirectUri: string;
+  openBrowser: boolean;
+  timeoutMs: number;
+  clientRegistrationHint?: string;
+}
+
+export interface AuthorizationCode {
+  code: string;
+  redirectUri: string;
+  codeVerifier?: string;
+}
+
+export async function authorizeInBrowser(
+  io: CliIO,
+  options: BrowserLoginOptions,
+): Promise<AuthorizationCode> {
+  const { endpoints } = options;
+  if (!endpoints.authorizationUrl) {
+    throw new TokenkeeperError(
+      'CONFIG',
+      'This provider has no authorization endpoint: pass --authorize-url, or use another --grant.',
+    );
+  }
+  const state = generateState();
+  const loopback = isLoopbackRedirectUri(options.redirectUri);
+  const receiver = loopback
+    ? await startLoopbackReceiver({
+        redirectUri: options.redirectUri,
+        expectedState: state,
+        timeoutMs: options.timeoutMs,
+      })
+    : undefined;
+  try {
+    const request = await createAuthorizationRequest({
+      authorizationUrl: endpoints.authorizationUrl,
+      clientId: options.clientId,
+      redirectUri: receiver?.redirectUri ?? options.redirectUri,
+      ...(options.scope ? { scope: options.scope } : {}),
+      pkce: endpoints.pkce,
+      state,
+    });
+    await checkAuthorizationRequest(request, {
+      fetch,
+      timeoutMs: 15_000,
+      ...(options.clientRegistrationHint ? { clientRegistrationHint: options.clientRegistrationHint } : {}),
+    });
+
+    say(io, `Open this URL in a browser to authorize tokenkeeper:\n\n  ${request.url.href}\n`);
+    if (options.openBrowser) await openInBrowser(io, request.url.href);
+
+    const context = {
+      ...(endpoints.issuer ? { issuer: endpoints.issuer } : {}),
+      ...(options.clientRegistrationHint ? { clientRegistrationHint: options.clientRegistrationHint } : {}),
+    };
+    let code: string;
+    if (receiver) {
+      say(io, `Waiting for the browser to come back to ${receiver.redirectUri} …`);
+      code = readAuthorizationResponse(request, await receiver.result, context);
+    } else {
+      const pasted = await readPasted(
+        io,
+        'Paste the code shown by the provider (or the whole URL you were sent to): ',
+      );
+      code = readAuthorizationResponse(request, pasted, context);
+    }
+    return {
+      code,
+      redirectUri: request.redirectUri,
+      ...(request.codeVerifier ? { codeVerifier: request.codeVerifier } : {}),
+    };
+  } finally {
+    await receiver?.close();
+  }
+}
+
+async function openInBrowser(io: CliIO, url: string): Promise<void> {
+  try {
+    const { default: open } = await import('open');
+    const child = await open(url);
+    child.on('error', () => say(io, 'Could not open a browser; open the URL above yourself.'));
+  } catch {
+    say(io, 'Could not open a browser; open the URL above yourself.');
+  }
+}
+
+/** One line from the terminal, or from standard input when it is a pipe. */
+async function readPasted(io: CliIO, question: string): Promise<string> {
+  if (canPrompt(io)) return ask(io, question);
+  io.stderr.write(question);
+  const lines = createInterface({ input: io.stdin });
+  for await (const line of lines) {
+    if (line.trim()) {
+      lines.close();
+      return line.trim();
+    }
+  }
+  throw new TokenkeeperError('USAGE', 'No code was given on standard input; nothing was saved.');
+}

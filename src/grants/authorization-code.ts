@@ -1,0 +1,226 @@
+/**
+ * Authorization Code grant (RFC 6749 §4.1) with state and, where the provider
+ * supports it, PKCE S256 (RFC 7636). Three steps as library functions, for the
+ * CLI and for applications that run their own web server:
+ *
+ *   createAuthorizationRequest → (the browser) → readAuthorizationResponse → exchangeAuthorizationCode
+ */
+import * as oauth from 'oauth4webapi';
+import { TokenkeeperError } from '../errors.js';
+import {
+  type ClientConfig,
+  type GrantResult,
+  requestTokens,
+  type TokenRequestContext,
+} from './token-endpoint.js';
+
+export const OUT_OF_BAND_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
+
+export interface AuthorizationRequestOptions {
+  authorizationUrl: string;
+  clientId: string;
+  redirectUri: string;
+  scope?: string;
+  /** Send a PKCE S256 code challenge. */
+  pkce: boolean;
+  /** Extra query parameters (e.g. resource_owner_type=company). */
+  extraParameters?: Record<string, string>;
+  /** A state generated beforehand (e.g. to start the loopback receiver first); random by default. */
+  state?: string;
+}
+
+export interface AuthorizationRequest {
+  /** Open this in the user's browser. */
+  url: URL;
+  /** Must come back unchanged with the code. */
+  state: string;
+  /** Keep it secret; it goes to the token endpoint with the code. */
+  codeVerifier?: string;
+  redirectUri: string;
+}
+
+/** An unguessable state value (32 random bytes, base64url). */
+export function generateState(): string {
+  return oauth.generateRandomState();
+}
+
+export async function createAuthorizationRequest(
+  options: AuthorizationRequestOptions,
+): Promise<AuthorizationRequest> {
+  const url = new URL(options.authorizationUrl);
+  const state = options.state ?? generateState();
+  url.searchParams.set('client_id', options.clientId);
+  url.searchParams.set('redirect_uri', options.redirectUri);
+  url.searchParams.set('response_type', 'code');
+  if (options.scope) url.searchParams.set('scope', options.scope);
+  url.searchParams.set('state', state);
+  let codeVerifier: string | undefined;
+  if (options.pkce) {
+    codeVerifier = oauth.generateRandomCodeVerifier();
+    url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(codeVerifier));
+    url.searchParams.set('code_challenge_method', 'S256');
+  }
+  for (const [key, value] of Object.entries(options.extraParameters ?? {})) url.searchParams.set(key, value);
+  return { url, state, ...(codeVerifier ? { codeVerifier } : {}), redirectUri: options.redirectUri };
+}
+
+/**
+ * Checks what came back to the redirect URI: the state must be ours (a different
+ * one means the response was not for this login: possibly forged), and an error
+ * is turned into plain words. `pasted` may be a whole redirected URL, its query
+ * string, or, out of band, a bare code (then there is no state to check).
+ */
+export function readAuthorizationResponse(
+  request: Pick<AuthorizationRequest, 'state'>,
+  pasted: URL | URLSearchParams | string,
+  context: { issuer?: string; clientRegistrationHint?: string } = {},
+): string {
+  const params = toParams(pasted);
+  const as: oauth.AuthorizationServer = { issuer: context.issuer ?? 'urn:tokenkeeper:unknown-issuer' };
+  const client: oauth.Client = { client_id: 'tokenkeeper' };
+  const bareCode = !params.has('state') && !params.has('error') && params.has('code');
+  try {
+    const validated = oauth.validateAuthResponse(
+      as,
+      client,
+      params,
+      bareCode ? oauth.skipStateCheck : request.state,
+    );
+    const code = validated.get('code');
+    if (!code) throw new TokenkeeperError('AUTHORIZATION', 'The authorization response carried no code.');
+    return code;
+  } catch (error) {
+    if (error instanceof TokenkeeperError) throw error;
+    if (error instanceof oauth.AuthorizationResponseError) {
+      throw describeAuthorizationError(error.error, error.error_description, context.clientRegistrationHint);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (/state/i.test(message)) {
+      throw new TokenkeeperError(
+        'AUTHORIZATION',
+        'The authorization response did not carry the state this login sent: it may not be from this login (possibly forged). Nothing was saved; run the login again.',
+      );
+    }
+    throw new TokenkeeperError(
+      'AUTHORIZATION',
+      `The authorization response is not valid (${message}); run the login again.`,
+    );
+  }
+}
+
+/** Authorization-server errors in plain words, with what to fix. */
+export function describeAuthorizationError(
+  error: string,
+  description: string | undefined,
+  registrationHint = 'the OAuth application’s settings at the provider',
+): TokenkeeperError {
+  const detail = description ? ` (${description})` : '';
+  const advice: Record<string, string> = {
+    access_denied: 'Access was declined in the browser. Run the login again and choose Authorize.',
+    invalid_client: `The provider does not recognise this client id. Check the client id in ${registrationHint}.`,
+    unauthorized_client: `This client may not use the authorization code flow. Check ${registrationHint}.`,
+    invalid_redirect_uri: `The redirect URI is not the one registered. Register it in ${registrationHint}, or pass --redirect-uri with the registered one.`,
+    invalid_scope: 'The requested scope is not allowed for this client. Ask for another --scope.',
+    unsupported_response_type: 'The provider does not allow the authorization code flow for this client.',
+    server_error: 'The provider failed; try again later.',
+    temporarily_unavailable: 'The provider is temporarily unavailable; try again later.',
+  };
+  return new TokenkeeperError(
+    'AUTHORIZATION',
+    `The provider refused the authorization: ${error}${detail}. ${advice[error] ?? 'Run the login again.'}`,
+    { error, ...(description ? { errorDescription: description } : {}) },
+  );
+}
+
+/**
+ * Asks the authorization endpoint about the request before a browser is involved:
+ * mistakes that the provider shows as an error page, instead of redirecting back
+ * (unknown client, unregistered redirect URI), surface here in plain words.
+ */
+export async function checkAuthorizationRequest(
+  request: Pick<AuthorizationRequest, 'url' | 'redirectUri'>,
+  options: { fetch: typeof fetch; timeoutMs: number; clientRegistrationHint?: string },
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await options.fetch(request.url, {
+      redirect: 'manual',
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    throw new TokenkeeperError(
+      'NETWORK',
+      `Could not reach the authorization endpoint at ${request.url.origin}${code ? ` (${code})` : ''}. Check the URL and your network.`,
+    );
+  }
+  const text = await response.text().catch(() => '');
+  if (response.status >= 400) {
+    const body = parseJsonObject(text);
+    if (typeof body?.error === 'string') {
+      throw describeAuthorizationError(
+        body.error,
+        typeof body.error_description === 'string' ? body.error_description : undefined,
+        options.clientRegistrationHint,
+      );
+    }
+    throw new TokenkeeperError(
+      'AUTHORIZATION',
+      `The authorization endpoint refused the request (HTTP ${response.status}). Check the client id and the redirect URI registered with the provider.`,
+      { status: response.status },
+    );
+  }
+  const location = response.headers.get('location');
+  if (location && location.startsWith(request.redirectUri)) {
+    const params = new URL(location, request.url).searchParams;
+    const error = params.get('error');
+    if (error)
+      throw describeAuthorizationError(
+        error,
+        params.get('error_description') ?? undefined,
+        options.clientRegistrationHint,
+      );
+  }
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function exchangeAuthorizationCode(
+  config: ClientConfig,
+  grant: { code: string; redirectUri: string; codeVerifier?: string },
+  ctx: TokenRequestContext,
+): Promise<GrantResult> {
+  const callback = new URLSearchParams({ code: grant.code });
+  return requestTokens(
+    config,
+    ctx,
+    (as, client, auth, options) =>
+      oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        auth,
+        callback,
+        grant.redirectUri,
+        grant.codeVerifier ?? oauth.nopkce,
+        options,
+      ),
+    (as, client, response) => oauth.processAuthorizationCodeResponse(as, client, response),
+  );
+}
+
+function toParams(pasted: URL | URLSearchParams | string): URLSearchParams {
+  if (pasted instanceof URL) return pasted.searchParams;
+  if (pasted instanceof URLSearchParams) return pasted;
+  const text = pasted.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return new URL(text).searchParams;
+  if (text.includes('=')) return new URLSearchParams(text.startsWith('?') ? text.slice(1) : text);
+  return new URLSearchParams({ code: text });
+}

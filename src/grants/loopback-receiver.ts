@@ -1,0 +1,149 @@
+/**
+ * The one-shot listener that receives the browser's redirect after the user
+ * approves: bound to a loopback address only, on the path and port of the
+ * registered redirect URI, answering exactly one authorization response.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, TokenkeeperError } from '../errors.js';
+
+export interface LoopbackReceiver {
+  /** The redirect URI to send (the real port if the given one was 0). */
+  redirectUri: string;
+  /** The query parameters the browser brought back. */
+  result: Promise<URLSearchParams>;
+  close(): Promise<void>;
+}
+
+export interface LoopbackReceiverOptions {
+  redirectUri: string;
+  /** The state this login sent; anything else is refused. */
+  expectedState: string;
+  timeoutMs: number;
+}
+
+export function isLoopbackRedirectUri(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+export async function startLoopbackReceiver(options: LoopbackReceiverOptions): Promise<LoopbackReceiver> {
+  const target = new URL(options.redirectUri);
+  if (!isLoopbackRedirectUri(options.redirectUri)) {
+    throw new ConfigError(
+      `${options.redirectUri} is not a loopback redirect URI (http://127.0.0.1:PORT/path).`,
+    );
+  }
+  // Only ever listen on loopback: "localhost" could resolve elsewhere, so it binds 127.0.0.1.
+  const host = target.hostname === '[::1]' ? '::1' : '127.0.0.1';
+  let settle!: { resolve(params: URLSearchParams): void; reject(error: Error): void };
+  const result = new Promise<URLSearchParams>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  result.catch(() => undefined); // observed by the caller; avoid an unhandled rejection if they close first
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
+    if (req.method !== 'GET' || url.pathname !== target.pathname) {
+      page(res, 404, 'Not found', 'This address only receives the login redirect.');
+      return;
+    }
+    const params = url.searchParams;
+    if (params.get('state') !== options.expectedState) {
+      page(
+        res,
+        400,
+        'Login refused',
+        'This response does not belong to the login that is waiting. Nothing was saved.',
+      );
+      finish(
+        new TokenkeeperError(
+          'AUTHORIZATION',
+          'The browser came back with a state that this login did not send: the response may be forged. Nothing was saved; run the login again.',
+        ),
+      );
+      return;
+    }
+    if (params.has('error')) {
+      page(
+        res,
+        400,
+        'Login not completed',
+        `The provider answered: ${params.get('error')}. See the terminal.`,
+      );
+    } else {
+      page(res, 200, 'Logged in', 'You can close this window and return to the terminal.');
+    }
+    finish(params);
+  });
+  server.on('request', (req: IncomingMessage) => req.socket.setKeepAlive(false));
+
+  const timer = setTimeout(() => {
+    finish(
+      new TokenkeeperError(
+        'AUTHORIZATION',
+        `No login came back to ${options.redirectUri} within ${Math.round(options.timeoutMs / 1000)} s. ` +
+          'Finish the login in the browser sooner, or check that the redirect URI registered with the provider is exactly this one.',
+      ),
+    );
+  }, options.timeoutMs);
+  timer.unref();
+
+  let finished = false;
+  function finish(outcome: URLSearchParams | Error): void {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    if (outcome instanceof Error) settle.reject(outcome);
+    else settle.resolve(outcome);
+    void close();
+  }
+
+  async function close(): Promise<void> {
+    clearTimeout(timer);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new ConfigError(
+              `Port ${target.port} is in use, so the login redirect cannot be received there. Close what uses it, or register and pass another --redirect-uri.`,
+            )
+          : error,
+      ),
+    );
+    server.listen(Number(target.port || 80), host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const redirectUri = new URL(target.href);
+  redirectUri.port = String(port);
+  return {
+    redirectUri: redirectUri.href,
+    result,
+    close: async () => {
+      if (!finished) {
+        finished = true;
+        settle.reject(new TokenkeeperError('AUTHORIZATION', 'The login was cancelled.'));
+      }
+      await close();
+    },
+  };
+}
+
+function page(res: ServerResponse, status: number, title: string, text: string): void {
+  const html = `<!doctype html><meta charset="utf-8"><title>tokenkeeper: ${title}</title><body style="font-family:sans-serif;margin:3em"><h1>${title}</h1><p>${text}</p></body>`;
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    connection: 'close',
+  });
+  res.end(html);
+}

@@ -1,0 +1,75 @@
+/**
+ * Who owns a credential, asked of the provider's identity endpoints in order
+ * (Factorial: the credentials endpoint, then the legacy /api/v1/me; OpenID
+ * Connect: userinfo). A 404 moves on to the next endpoint.
+ */
+import { TokenkeeperError } from './errors.js';
+import { readBodyWithLimit } from './http/bounded-body.js';
+
+export interface Identity {
+  /** The path or URL that answered. */
+  endpoint: string;
+  body: unknown;
+}
+
+export async function requestIdentity(
+  send: (path: string) => Promise<Response>,
+  endpoints: string[],
+): Promise<Identity> {
+  let lastStatus = 0;
+  for (const endpoint of endpoints) {
+    const response = await send(endpoint);
+    if (response.status === 404) {
+      await response.body?.cancel();
+      lastStatus = 404;
+      continue;
+    }
+    const text = Buffer.from(await readBodyWithLimit(response, 1024 * 1024)).toString('utf8');
+    if (!response.ok) {
+      throw new TokenkeeperError(
+        'HTTP',
+        `The identity endpoint ${endpoint} answered HTTP ${response.status}.`,
+        {
+          status: response.status,
+        },
+      );
+    }
+    try {
+      return { endpoint, body: JSON.parse(text) };
+    } catch {
+      throw new TokenkeeperError('HTTP', `The identity endpoint ${endpoint} did not answer with JSON.`);
+    }
+  }
+  throw new TokenkeeperError('HTTP', `No identity endpoint answered (tried ${endpoints.join(', ')}).`, {
+    status: lastStatus,
+  });
+}
+
+/** The handful of fields people want to see, from the shapes providers use. */
+export function summariseIdentity(body: unknown): Record<string, string> {
+  const first = (value: unknown): unknown =>
+    value && typeof value === 'object' && Array.isArray((value as { data?: unknown }).data)
+      ? (value as { data: unknown[] }).data[0]
+      : value && typeof value === 'object' && 'data' in value && !Array.isArray(value)
+        ? (value as { data: unknown }).data
+        : value;
+  const source = first(body);
+  if (!source || typeof source !== 'object') return {};
+  const summary: Record<string, string> = {};
+  const fields = [
+    'email',
+    'full_name',
+    'name',
+    'preferred_username',
+    'sub',
+    'id',
+    'employee_id',
+    'company_id',
+    'role',
+  ];
+  for (const field of fields) {
+    const value = (source as Record<string, unknown>)[field];
+    if (typeof value === 'string' || typeof value === 'number') summary[field] = String(value);
+  }
+  return summary;
+}

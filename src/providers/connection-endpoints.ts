@@ -1,0 +1,82 @@
+/**
+ * Everything a connection needs to know about where to send what: from a provider
+ * profile and an environment, or (generic OAuth 2.0) from discovery and explicit URLs.
+ */
+import { ConfigError } from '../errors.js';
+import { discoverAuthorizationServer } from './discovery.js';
+import { type ConnectionEndpoints, resolveEndpoints, validateServiceUrl } from './endpoints.js';
+import type { ClientAuthMethod, ProviderProfile } from './types.js';
+
+export interface EndpointSpec {
+  environment?: string;
+  baseUrl?: string;
+  issuer?: string;
+  tokenUrl?: string;
+  authorizationUrl?: string;
+  revocationUrl?: string;
+  apiBaseUrl?: string;
+  clientAuthMethod?: ClientAuthMethod;
+  /** Whether the client has a secret; decides between `none` and secret-based auth. */
+  hasClientSecret?: boolean;
+}
+
+export interface ResolvedEndpoints extends ConnectionEndpoints {
+  issuer?: string;
+  userinfoUrl?: string;
+  /** Send a PKCE S256 challenge with authorization requests. */
+  pkce: boolean;
+  clientAuthMethod: ClientAuthMethod;
+}
+
+export async function resolveConnectionEndpoints(
+  profile: ProviderProfile,
+  spec: EndpointSpec,
+  ctx: { fetch: typeof fetch; timeoutMs: number },
+): Promise<ResolvedEndpoints> {
+  if (!profile.endpointsFromConnection) {
+    const endpoints = resolveEndpoints(profile, {
+      ...(spec.environment ? { environment: spec.environment } : {}),
+      ...(spec.baseUrl ? { baseUrl: spec.baseUrl } : {}),
+    });
+    return {
+      ...endpoints,
+      pkce: profile.pkce,
+      clientAuthMethod: spec.clientAuthMethod ?? profile.clientAuthMethod,
+    };
+  }
+
+  if (!spec.issuer && !spec.tokenUrl) {
+    throw new ConfigError('A generic OAuth 2.0 connection needs --issuer (for discovery) or --token-url.');
+  }
+  const discovered =
+    spec.issuer && !spec.tokenUrl ? await discoverAuthorizationServer(spec.issuer, ctx) : undefined;
+  const url = (value: string | undefined, what: string) =>
+    value === undefined ? undefined : validateServiceUrl(value, what).href;
+  const tokenUrl = url(spec.tokenUrl ?? discovered?.tokenUrl, 'token URL')!;
+  const authorizationUrl = url(spec.authorizationUrl ?? discovered?.authorizationUrl, 'authorization URL');
+  const revocationUrl = url(spec.revocationUrl ?? discovered?.revocationUrl, 'revocation URL');
+  const issuer = discovered?.issuer ?? spec.issuer;
+  const apiBase = spec.apiBaseUrl ?? spec.baseUrl ?? new URL(issuer ?? tokenUrl).origin;
+  const baseUrl = validateServiceUrl(apiBase, 'API base URL').href.replace(/\/+$/, '');
+  return {
+    baseUrl,
+    tokenUrl,
+    ...(authorizationUrl ? { authorizationUrl } : {}),
+    ...(revocationUrl ? { revocationUrl } : {}),
+    ...(issuer ? { issuer } : {}),
+    ...(discovered?.userinfoUrl ? { userinfoUrl: discovered.userinfoUrl } : {}),
+    // RFC 8414: a server that lists no PKCE methods does not support PKCE; without metadata, send it.
+    pkce: discovered ? (discovered.codeChallengeMethods?.includes('S256') ?? false) : profile.pkce,
+    clientAuthMethod:
+      spec.clientAuthMethod ??
+      pickClientAuth(discovered?.tokenEndpointAuthMethods, spec.hasClientSecret ?? true),
+  };
+}
+
+/** Basic is the RFC's default; post when the server only lists post; none for a client without secret. */
+export function pickClientAuth(supported: string[] | undefined, hasSecret: boolean): ClientAuthMethod {
+  if (!hasSecret) return 'none';
+  if (!supported || supported.includes('client_secret_basic')) return 'client_secret_basic';
+  if (supported.includes('client_secret_post')) return 'client_secret_post';
+  return 'client_secret_basic';
+}
