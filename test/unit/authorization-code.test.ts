@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { normaliseScope } from '../../src/cli/login.js';
+import type { TokenkeeperError } from '../../src/errors.js';
+import {
+  createAuthorizationRequest,
+  describeAuthorizationError,
+  readAuthorizationResponse,
+} from '../../src/grants/authorization-code.js';
+import { summariseIdentity } from '../../src/identity.js';
+import { pickClientAuth } from '../../src/providers/connection-endpoints.js';
+
+describe('authorization requests', () => {
+  it('carries client, redirect URI, scope, a random state and, when asked, a PKCE S256 challenge', async () => {
+    const request = await createAuthorizationRequest({
+      authorizationUrl: 'https://auth.example.com/oauth/authorize?prompt=consent',
+      clientId: 'client-1',
+      redirectUri: 'http://127.0.0.1:8765/callback',
+      scope: 'read write',
+      pkce: true,
+    });
+    const params = request.url.searchParams;
+    assert.equal(params.get('prompt'), 'consent', 'existing query parameters are kept');
+    assert.equal(params.get('client_id'), 'client-1');
+    assert.equal(params.get('response_type'), 'code');
+    assert.equal(params.get('scope'), 'read write');
+    assert.equal(params.get('state'), request.state);
+    assert.ok(request.state.length >= 43);
+    assert.equal(params.get('code_challenge_method'), 'S256');
+    assert.ok(request.codeVerifier);
+    const other = await createAuthorizationRequest({
+      authorizationUrl: 'https://a.example/x',
+      clientId: 'c',
+      redirectUri: request.redirectUri,
+      pkce: false,
+    });
+    assert.notEqual(other.state, request.state);
+    assert.equal(other.url.searchParams.has('code_challenge'), false);
+    assert.equal(other.codeVerifier, undefined);
+  });
+});
+
+describe('reading the authorization response', () => {
+  const request = { state: 'expected-state' };
+
+  it('accepts the code when the state matches, from a URL, a query string or params', () => {
+    assert.equal(
+      readAuthorizationResponse(request, 'http://127.0.0.1:8765/callback?code=abc&state=expected-state'),
+      'abc',
+    );
+    assert.equal(readAuthorizationResponse(request, '?code=abc&state=expected-state'), 'abc');
+    assert.equal(
+      readAuthorizationResponse(request, new URLSearchParams({ code: 'abc', state: 'expected-state' })),
+      'abc',
+    );
+  });
+
+  it('accepts a bare pasted code (out of band: there is no state to check)', () => {
+    assert.equal(readAuthorizationResponse(request, '  4f2a9c  '), '4f2a9c');
+  });
+
+  it('refuses a response whose state is not ours, or that lost it', () => {
+    for (const pasted of ['?code=abc&state=forged', 'http://x/cb?code=abc&state=']) {
+      assert.throws(
+        () => readAuthorizationResponse(request, pasted),
+        (error: TokenkeeperError) => error.code === 'AUTHORIZATION' && /possibly forged/.test(error.message),
+      );
+    }
+  });
+
+  it('turns provider errors into plain words with what to do', () => {
+    assert.throws(
+      () => readAuthorizationResponse(request, '?error=access_denied&state=expected-state'),
+      (error: TokenkeeperError) => {
+        assert.equal(error.error, 'access_denied');
+        assert.match(error.message, /declined in the browser/);
+        return true;
+      },
+    );
+    assert.match(
+      describeAuthorizationError('invalid_redirect_uri', undefined, 'your app').message,
+      /Register it in your app/,
+    );
+    assert.match(
+      describeAuthorizationError('invalid_client', 'unknown', 'your app').message,
+      /Check the client id/,
+    );
+    assert.match(describeAuthorizationError('weird', undefined).message, /Run the login again/);
+  });
+});
+
+describe('small decisions', () => {
+  it('normalises scope sets written with commas, spaces or pluses', () => {
+    assert.equal(normaliseScope('read,write', ' '), 'read write');
+    assert.equal(normaliseScope('read+write', ' '), 'read write');
+    assert.equal(normaliseScope(' read ', ' '), 'read');
+    assert.equal(normaliseScope('', ' '), undefined);
+    assert.equal(normaliseScope(undefined, ' '), undefined);
+  });
+
+  it('picks client authentication from what the server lists', () => {
+    assert.equal(pickClientAuth(undefined, true), 'client_secret_basic');
+    assert.equal(pickClientAuth(['client_secret_post'], true), 'client_secret_post');
+    assert.equal(pickClientAuth(['client_secret_post', 'client_secret_basic'], true), 'client_secret_basic');
+    assert.equal(pickClientAuth(['client_secret_basic'], false), 'none');
+  });
+
+  it('summarises identity answers of several shapes', () => {
+    assert.deepEqual(
+      summariseIdentity({ data: [{ email: 'a@b.c', company_id: 7, role: 'admin', extra: {} }] }),
+      {
+        email: 'a@b.c',
+        company_id: '7',
+        role: 'admin',
+      },
+    );
+    assert.deepEqual(summariseIdentity({ email: 'x@y.z', full_name: 'X Y' }), {
+      email: 'x@y.z',
+      full_name: 'X Y',
+    });
+    assert.deepEqual(summariseIdentity('nope'), {});
+  });
+});
