@@ -1,0 +1,55 @@
+/**
+ * The hot path's API: a minimal node:http server on 127.0.0.1 that hands out one
+ * long-lived token at POST /oauth/token and answers any other request 200 when its
+ * Bearer header carries that token, 401 otherwise. It runs in its own process so
+ * that the client under test has a core to itself. Prints `{"port":…}`, then
+ * exits when stdin closes or after the lifetime given in argv (ms), whichever is first.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const lifetimeMs = Number(process.argv[2] ?? 600_000);
+const accessToken = randomBytes(32).toString('hex');
+const expected = `Bearer ${accessToken}`;
+const tokenBody = Buffer.from(
+  JSON.stringify({
+    token_type: 'Bearer',
+    expires_in: 3600,
+    access_token: accessToken,
+    refresh_token: randomBytes(32).toString('hex'),
+  }),
+);
+const okBody = Buffer.from('{"status":"OK","data":[]}');
+const json = (length: number) => ({ 'content-type': 'application/json', 'content-length': String(length) });
+
+const server = createServer((request, response) => {
+  if (request.method === 'POST' && request.url === '/oauth/token') {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { ...json(tokenBody.length), 'cache-control': 'no-store' });
+      response.end(tokenBody);
+    });
+    return;
+  }
+  if (request.headers.authorization === expected) {
+    response.writeHead(200, json(okBody.length));
+    response.end(okBody);
+  } else {
+    response.writeHead(401, { 'content-length': '0', 'www-authenticate': 'Bearer' });
+    response.end();
+  }
+});
+
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+});
+
+const stop = () => {
+  server.closeAllConnections();
+  server.close();
+  process.exit(0);
+};
+process.stdin.on('end', stop);
+process.stdin.resume();
+setTimeout(stop, lifetimeMs).unref();

@@ -1,0 +1,14 @@
+/** Spawning the built tokenkeeper CLI the way a shell script does. */
+import { fileURLToPath } from 'node:url';
+
+export const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** This process's environment, minus anything of tokenkeeper's, plus the store to use. */
+export function cliEnv(storePath: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TOKENKEEPER_')) env[name] = value;
+  }
+  env.TOKENKEEPER_STORE = storePath;
+  return env;
+}

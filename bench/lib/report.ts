@@ -1,0 +1,39 @@
+/** The shape every scenario reports in: tables for people, goals with a verdict, raw data for --json. */
+import type { MachineInfo } from './machine.js';
+
+export interface Table {
+  caption?: string;
+  head: string[];
+  rows: string[][];
+  /** One letter per column, `l` or `r`; default: first column left, the others right. */
+  align?: string;
+}
+
+/** One of the issue's goals for tokenkeeper, with what was measured and whether it was met. */
+export interface Goal {
+  measure: string;
+  goal: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  /** How it was measured, in a few sentences. */
+  method: string;
+  tables: Table[];
+  goals: Goal[];
+  notes: string[];
+  /** Raw figures, for --json. */
+  data: Record<string, unknown>;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  durationMs: number;
+  smoke: boolean;
+  machine: MachineInfo;
+  versions: Record<string, string>;
+  scenarios: ScenarioResult[];
+}

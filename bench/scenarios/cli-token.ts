@@ -1,0 +1,105 @@
+/**
+ * 5. `tokenkeeper token <name>` wall time, spawned as a script would, against a
+ * store logged in beforehand, next to a bare `node -e 0`.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { runTimed, type SpawnTiming } from '../lib/child.js';
+import { CLI_MAIN, cliEnv } from '../lib/cli.js';
+import { loginOnce } from '../lib/prepared-store.js';
+import type { ScenarioResult } from '../lib/report.js';
+import type { BenchContext, Scenario } from '../lib/scenario.js';
+import { formatMs, formatRatio, formatSpread, median } from '../lib/stats.js';
+
+const GOAL_RATIO = 1.6;
+const NAME = 'cli';
+const KEEPER_MODULE = pathToFileURL(join(CLI_MAIN, '..', '..', 'keeper.js')).href;
+
+interface Command {
+  label: string;
+  args: string[];
+  /** Checks that the run did what it should; a broken command must not look fast. */
+  check(run: SpawnTiming): boolean;
+}
+
+export const cliToken: Scenario = {
+  id: 'cli-token',
+  title: '5. CLI: tokenkeeper token',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const sizes = ctx.smoke ? { warmup: 1, rounds: 3 } : { warmup: 3, rounds: 21 };
+    const storePath = join(ctx.tmpDir, 'cli.db');
+    await loginOnce(storePath, NAME);
+    const env = cliEnv(storePath);
+
+    const commands: Command[] = [
+      { label: '`node -e 0` (baseline)', args: ['-e', '0'], check: (r) => r.code === 0 },
+      {
+        label: '`tokenkeeper --version` (CLI entry only)',
+        args: [CLI_MAIN, '--version'],
+        check: (r) => r.code === 0 && r.stdoutBytes > 0,
+      },
+      {
+        label: '`node -e "import(keeper.js)"` (library load only)',
+        args: ['--input-type=module', '-e', `await import(${JSON.stringify(KEEPER_MODULE)})`],
+        check: (r) => r.code === 0,
+      },
+      {
+        label: `\`tokenkeeper token ${NAME}\``,
+        args: [CLI_MAIN, 'token', NAME],
+        // A JWT access token and a newline.
+        check: (r) => r.code === 0 && r.stdoutBytes > 100,
+      },
+    ];
+    const times = new Map<Command, number[]>(commands.map((c) => [c, []]));
+    for (let round = 0; round < sizes.warmup + sizes.rounds; round++) {
+      // Interleaved, so a busy moment of the machine hits every command alike.
+      for (const command of commands) {
+        const run = await runTimed(process.execPath, command.args, { env, timeoutMs: 30_000 });
+        if (!command.check(run)) {
+          throw new Error(`${command.label} failed (exit ${run.code}): ${run.stderr.trim().slice(-500)}`);
+        }
+        if (round >= sizes.warmup) times.get(command)?.push(run.ms);
+      }
+    }
+
+    const baseline = median(times.get(commands[0] as Command) as number[]);
+    const token = median(times.get(commands[3] as Command) as number[]);
+    return {
+      id: this.id,
+      title: this.title,
+      method:
+        `Each command spawned ${sizes.rounds} times (after ${sizes.warmup} warm-up runs), interleaved, timed ` +
+        'from spawn to exit; the store (TOKENKEEPER_STORE, a temporary SQLite file with its key file) holds one ' +
+        'connection logged in beforehand through the library, so `token` only reads and decrypts. Median.',
+      tables: [
+        {
+          head: ['Command', 'wall time (median)', 'min – max', 'vs node -e 0'],
+          rows: commands.map((command) => {
+            const values = times.get(command) as number[];
+            return [
+              command.label,
+              formatMs(median(values)),
+              formatSpread(values, formatMs),
+              formatRatio(median(values) / baseline),
+            ];
+          }),
+        },
+      ],
+      goals: [
+        {
+          measure: '`tokenkeeper token` wall time vs `node -e 0`',
+          goal: `≤ ${GOAL_RATIO.toFixed(1)}×`,
+          measured: `${formatRatio(token / baseline)} (${formatMs(token)} vs ${formatMs(baseline)})`,
+          met: token / baseline <= GOAL_RATIO,
+        },
+      ],
+      notes: [
+        'The middle rows split the cost: starting the CLI entry alone, and loading the library (keeper.js and what it imports) without opening a store.',
+      ],
+      data: {
+        sizes,
+        wallMs: Object.fromEntries(commands.map((c) => [c.label, times.get(c)])),
+      },
+    };
+  },
+};
