@@ -198,7 +198,6 @@ export function exchangeAuthorizationCode(
   grant: { code: string; redirectUri: string; codeVerifier?: string },
   ctx: TokenRequestContext,
 ): Promise<GrantResult> {
-  const callback = new URLSearchParams({ code: grant.code });
   return requestTokens(
     config,
     ctx,
@@ -207,7 +206,13 @@ export function exchangeAuthorizationCode(
         as,
         client,
         auth,
-        callback,
+        // The state was checked when the response was read (readAuthorizationResponse).
+        oauth.validateAuthResponse(
+          as,
+          client,
+          new URLSearchParams({ code: grant.code }),
+          oauth.skipStateCheck,
+        ),
         grant.redirectUri,
         grant.codeVerifier ?? oauth.nopkce,
         options,

@@ -173,9 +173,18 @@ export function describeTokenEndpointFailure(
     );
   }
   const code = networkCode(error);
+  if (code !== undefined || (error instanceof TypeError && error.message === 'fetch failed')) {
+    return new TokenkeeperError(
+      'NETWORK',
+      `Could not reach the token endpoint at ${where}${code ? ` (${code})` : ''}. Check the base URL and your network.`,
+      { connection },
+    );
+  }
   return new TokenkeeperError(
-    'NETWORK',
-    `Could not reach the token endpoint at ${where}${code ? ` (${code})` : ''}. Check the base URL and your network.`,
+    'TOKEN_RESPONSE',
+    `Talking to the token endpoint at ${where} failed unexpectedly (${
+      error instanceof Error ? error.message : String(error)
+    }). If it persists, run \`${ctx.loginHint}\` again.`,
     { connection },
   );
 }
