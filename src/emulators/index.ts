@@ -1,10 +1,22 @@
 /** The emulators' public surface. */
-export type { ApiAuth, ApiGuard, ApiHandler } from './core/api-guard.js';
+export type {
+  ApiAuth,
+  ApiGuard,
+  ApiHandler,
+  ApiKeyAuthentication,
+  RateLimitBucket,
+} from './core/api-guard.js';
+export type {
+  AuthorizationCodeFailure,
+  AuthorizationCodeStoreOptions,
+  ReusedCodeMode,
+} from './core/authorization-codes.js';
+export { AuthorizationCodeStore, REUSED_CODE_MODES } from './core/authorization-codes.js';
 export type { ErrorStyle, OAuthFailure, UnauthenticatedReason } from './core/error-style.js';
 export { leagueErrorStyle } from './core/error-style.js';
 export type { FaultInjector, FaultPoint } from './core/faults.js';
 export { noFaults } from './core/faults.js';
-export { passwordGrant, refreshTokenGrant } from './core/grants.js';
+export { authorizationCodeGrant, passwordGrant, refreshTokenGrant } from './core/grants.js';
 export type {
   OAuthEmulatorConfig,
   OAuthEmulatorServer,
@@ -13,10 +25,26 @@ export type {
 } from './core/oauth-emulator.js';
 export { startOAuthEmulator } from './core/oauth-emulator.js';
 export type { EmulatorRequest, EmulatorResponse, RouteHandler } from './core/router.js';
-export type { EmulatorStats } from './core/stats.js';
-export type { RotationMode, TokenAuthorityOptions } from './core/token-authority.js';
+export type { EmulatorStats, OptionalCounter } from './core/stats.js';
+export type { IssueTokenOptions, RotationMode, TokenAuthorityOptions } from './core/token-authority.js';
 export { ROTATION_MODES, TokenAuthority } from './core/token-authority.js';
 export type { GrantContext, GrantHandler, GrantOutcome } from './core/token-endpoint.js';
+export type { ConsentMode } from './factorial/authorize-endpoint.js';
+export { CONSENT_MODES } from './factorial/authorize-endpoint.js';
+export { doorkeeperErrorStyle } from './factorial/doorkeeper-error-style.js';
+export type {
+  FactorialApplication,
+  FactorialCredentials,
+  FactorialEmulatorOptions,
+  FactorialRunningEmulator,
+  FactorialUser,
+} from './factorial/factorial-emulator.js';
+export {
+  FACTORIAL_DEFAULT_REDIRECT_URIS,
+  FACTORIAL_EMULATOR_CREDENTIALS,
+  FACTORIAL_EMULATOR_DEFAULTS,
+  startFactorialEmulator,
+} from './factorial/factorial-emulator.js';
 export type {
   FactusCredentials,
   FactusEmulatorOptions,

@@ -1,20 +1,34 @@
 /**
- * Wraps an API handler: Bearer access token required (401 otherwise), then a rate limit
- * per token subject; every response that passed authentication carries
- * `X-RateLimit-Limit` and `X-RateLimit-Remaining` (429s add `Retry-After` and `X-RateLimit-Reset`).
+ * Wraps an API handler: Bearer access token required (401 otherwise) — or, when the
+ * provider has API keys, a key header that wins over the Bearer token — then the scopes
+ * the request needs (403), then a rate limit per token subject; every response that passed
+ * authentication and counts against a limit carries `X-RateLimit-Limit` and
+ * `X-RateLimit-Remaining` (429s add `Retry-After` and `X-RateLimit-Reset`).
  */
 import type { ErrorStyle, UnauthenticatedReason } from './error-style.js';
 import { type FaultInjector, noFaults } from './faults.js';
 import { type FixedWindowRateLimiter, rateLimitHeaders } from './rate-limiter.js';
-import { type EmulatorRequest, type EmulatorResponse, headerValue, type RouteHandler } from './router.js';
+import {
+  type EmulatorRequest,
+  type EmulatorResponse,
+  headerValue,
+  jsonResponse,
+  type RouteHandler,
+} from './router.js';
 import type { EmulatorStatsCounter } from './stats.js';
 import type { AccessTokenRecord, TokenAuthority } from './token-authority.js';
 
 export interface ApiAuth {
-  /** The user the token was issued for (the JWT `sub`). */
+  /** Who the request acts for: the token's user (the JWT `sub`), or what an API key stands for. */
   subject: string;
+  /** The client the token was issued to; '' for an API key. */
   clientId: string;
-  accessToken: AccessTokenRecord;
+  /** How the request authenticated. */
+  method: 'bearer' | 'api_key';
+  /** What the request may do: the token's scopes, or everything an API key grants. */
+  scopes: readonly string[];
+  /** The token, for Bearer requests; absent for an API key. */
+  accessToken?: AccessTokenRecord;
 }
 
 export type ApiHandler = (
@@ -22,13 +36,34 @@ export type ApiHandler = (
   auth: ApiAuth,
 ) => EmulatorResponse | Promise<EmulatorResponse>;
 
+/** A rate-limit bucket with its own limit per window. */
+export interface RateLimitBucket {
+  key: string;
+  limit: number;
+}
+
+/** API keys sent in their own header; when that header is present it wins over `Authorization`. */
+export interface ApiKeyAuthentication {
+  /** The header name, e.g. `x-api-key`. */
+  header: string;
+  /** What the key stands for, or undefined for a key that is not known (401). */
+  authenticate(key: string): Omit<ApiAuth, 'method' | 'accessToken'> | undefined;
+}
+
 export interface ApiGuardOptions {
   authority: TokenAuthority;
   errorStyle: ErrorStyle;
   stats: EmulatorStatsCounter;
   limiter: FixedWindowRateLimiter;
-  /** The bucket a request counts against, or undefined for no limit. Default: the token subject. */
-  rateLimitKey?: (request: EmulatorRequest, auth: ApiAuth) => string | undefined;
+  /**
+   * The bucket a request counts against (a key, or a key with its own limit), or undefined
+   * for no limit. Default: the token subject, with the limiter's limit.
+   */
+  rateLimitKey?: (request: EmulatorRequest, auth: ApiAuth) => string | RateLimitBucket | undefined;
+  /** API keys accepted besides Bearer tokens. Default: none. */
+  apiKey?: ApiKeyAuthentication;
+  /** The scopes a request needs; one missing → `errorStyle.insufficientScope` (403). Default: none. */
+  requiredScopes?: (request: EmulatorRequest) => readonly string[];
   faults?: FaultInjector;
 }
 
@@ -37,27 +72,29 @@ export type ApiGuard = (handler: ApiHandler) => RouteHandler;
 export function createApiGuard(options: ApiGuardOptions): ApiGuard {
   const faults = options.faults ?? noFaults;
   const rateLimitKey = options.rateLimitKey ?? ((_request, auth) => `user:${auth.subject}`);
+  const insufficientScope =
+    options.errorStyle.insufficientScope?.bind(options.errorStyle) ??
+    (() => jsonResponse(403, { error: 'insufficient_scope' }));
 
   return (handler) => (request) =>
     faults.around('api', request, async () => {
       options.stats.apiRequest();
-      const token = bearerToken(request);
-      let reason: UnauthenticatedReason | undefined = token.ok ? undefined : token.reason;
-      let accessToken: AccessTokenRecord | undefined;
-      if (token.ok) {
-        const check = options.authority.verifyAccessToken(token.value);
-        if (check.ok) accessToken = check.record;
-        else reason = check.reason;
-      }
-      if (!accessToken) {
+      const authenticated = authenticate(request, options);
+      if (!authenticated.ok) {
         options.stats.unauthorized();
-        return options.errorStyle.unauthenticated(reason ?? 'unknown');
+        return options.errorStyle.unauthenticated(authenticated.reason);
       }
+      const { auth } = authenticated;
 
-      const auth: ApiAuth = { subject: accessToken.userId, clientId: accessToken.clientId, accessToken };
-      const key = rateLimitKey(request, auth);
-      if (key === undefined) return handler(request, auth);
-      const decision = options.limiter.hit(key);
+      const required = options.requiredScopes?.(request) ?? [];
+      if (required.some((scope) => !auth.scopes.includes(scope))) return insufficientScope(required);
+
+      const bucket = rateLimitKey(request, auth);
+      if (bucket === undefined) return handler(request, auth);
+      const decision =
+        typeof bucket === 'string'
+          ? options.limiter.hit(bucket)
+          : options.limiter.hit(bucket.key, bucket.limit);
       const headers = rateLimitHeaders(decision);
       if (!decision.allowed) {
         options.stats.rateLimited();
@@ -67,6 +104,35 @@ export function createApiGuard(options: ApiGuardOptions): ApiGuard {
       const response = await handler(request, auth);
       return { ...response, headers: { ...response.headers, ...headers } };
     });
+}
+
+type Authenticated = { ok: true; auth: ApiAuth } | { ok: false; reason: UnauthenticatedReason };
+
+function authenticate(request: EmulatorRequest, options: ApiGuardOptions): Authenticated {
+  if (options.apiKey) {
+    const key = headerValue(request, options.apiKey.header);
+    if (key !== undefined) {
+      const found = options.apiKey.authenticate(key.trim());
+      return found
+        ? { ok: true, auth: { ...found, method: 'api_key' } }
+        : { ok: false, reason: 'invalid_api_key' };
+    }
+  }
+  const token = bearerToken(request);
+  if (!token.ok) return { ok: false, reason: token.reason };
+  const check = options.authority.verifyAccessToken(token.value);
+  if (!check.ok) return { ok: false, reason: check.reason };
+  const accessToken = check.record;
+  return {
+    ok: true,
+    auth: {
+      subject: accessToken.userId,
+      clientId: accessToken.clientId,
+      method: 'bearer',
+      scopes: accessToken.scopes,
+      accessToken,
+    },
+  };
 }
 
 type BearerToken = { ok: true; value: string } | { ok: false; reason: 'missing' | 'malformed' };

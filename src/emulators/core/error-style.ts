@@ -4,6 +4,7 @@
  * on the wire. League/Passport (Factus) is here; a Doorkeeper style (Factorial) is one
  * more object implementing the same interface.
  */
+import type { AuthorizationCodeFailure } from './authorization-codes.js';
 import type { RateLimitDecision } from './rate-limiter.js';
 import { type EmulatorRequest, type EmulatorResponse, jsonResponse } from './router.js';
 import type { AccessTokenFailure, RefreshTokenFailure } from './token-authority.js';
@@ -13,9 +14,11 @@ export type OAuthFailure =
   | { kind: 'invalid_client'; basicAuthUsed: boolean }
   | { kind: 'invalid_user_credentials' }
   | { kind: 'invalid_refresh_token'; reason: RefreshTokenFailure }
+  | { kind: 'invalid_authorization_code'; reason: AuthorizationCodeFailure }
   | { kind: 'unsupported_grant_type' };
 
-export type UnauthenticatedReason = 'missing' | 'malformed' | AccessTokenFailure;
+/** Why an API request is refused with 401; `invalid_api_key` when an API key header was sent and is not known. */
+export type UnauthenticatedReason = 'missing' | 'malformed' | 'invalid_api_key' | AccessTokenFailure;
 
 /** A token endpoint error response that also says which OAuth `error` code it carries. */
 export interface OAuthErrorResponse extends EmulatorResponse {
@@ -28,6 +31,8 @@ export interface ErrorStyle {
   unauthenticated(reason: UnauthenticatedReason): EmulatorResponse;
   /** Over the rate limit; the guard adds the rate-limit headers. */
   rateLimited(decision: RateLimitDecision): EmulatorResponse;
+  /** Authenticated, but the token lacks a scope the request needs. Default: a bare 403 `insufficient_scope`. */
+  insufficientScope?(required: readonly string[]): EmulatorResponse;
   notFound(request: EmulatorRequest): EmulatorResponse;
   methodNotAllowed(request: EmulatorRequest, allowed: string[]): EmulatorResponse;
   payloadTooLarge(maxBodyBytes: number): EmulatorResponse;
@@ -43,6 +48,14 @@ const LEAGUE_REFRESH_HINTS: Record<RefreshTokenFailure, string> = {
   wrong_client: 'Token is not linked to client',
   expired: 'Token has expired',
   revoked: 'Token has been revoked',
+};
+
+const LEAGUE_CODE_HINTS: Record<AuthorizationCodeFailure, string> = {
+  unknown: 'Cannot decrypt the authorization code',
+  wrong_client: 'Authorization code was not issued to this client',
+  expired: 'Authorization code has expired',
+  used: 'Authorization code has been revoked',
+  redirect_uri_mismatch: 'Invalid redirect URI',
 };
 
 /** league/oauth2-server ≥ 8 error body: `{error, error_description, hint?, message}` (message repeats the description). */
@@ -86,6 +99,15 @@ export const leagueErrorStyle: ErrorStyle = {
           'invalid_grant',
           'The refresh token is invalid.',
           LEAGUE_REFRESH_HINTS[failure.reason],
+        );
+      case 'invalid_authorization_code':
+        return leagueError(
+          400,
+          'invalid_grant',
+          'The provided authorization grant (e.g., authorization code, resource owner credentials) or ' +
+            'refresh token is invalid, expired, revoked, does not match the redirection URI used in the ' +
+            'authorization request, or was issued to another client.',
+          LEAGUE_CODE_HINTS[failure.reason],
         );
       case 'unsupported_grant_type':
         return leagueError(

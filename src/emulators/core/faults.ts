@@ -7,7 +7,8 @@
  */
 import type { EmulatorRequest, EmulatorResponse } from './router.js';
 
-export type FaultPoint = 'token' | 'api';
+/** `authorize` and `revoke` are the endpoints of providers that serve them. */
+export type FaultPoint = 'token' | 'api' | 'authorize' | 'revoke';
 
 export interface FaultInjector {
   around(

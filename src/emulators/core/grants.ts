@@ -2,6 +2,7 @@
  * The grants the emulators share (an empty field counts as missing), written against TokenAuthority and worded as
  * OAuthFailures (the provider's ErrorStyle turns those into bodies).
  */
+import type { AuthorizationCodeStore } from './authorization-codes.js';
 import type { GrantHandler } from './token-endpoint.js';
 
 /** `grant_type=password`: username + password of a registered user. */
@@ -22,3 +23,24 @@ export const refreshTokenGrant: GrantHandler = ({ params, client, authority }) =
   if (!outcome.ok) return { ok: false, failure: { kind: 'invalid_refresh_token', reason: outcome.reason } };
   return { ok: true, tokens: outcome.tokens };
 };
+
+/**
+ * `grant_type=authorization_code`: a code from `codes`, presented by the client it was
+ * issued to, with the redirect URI it was requested with.
+ */
+export function authorizationCodeGrant(codes: AuthorizationCodeStore): GrantHandler {
+  return ({ params, client, authority }) => {
+    if (!params.code) return { ok: false, failure: { kind: 'invalid_request', parameter: 'code' } };
+    if (!params.redirect_uri) {
+      return { ok: false, failure: { kind: 'invalid_request', parameter: 'redirect_uri' } };
+    }
+    const outcome = codes.exchange(authority, {
+      code: params.code,
+      clientId: client.id,
+      redirectUri: params.redirect_uri,
+    });
+    if (!outcome.ok)
+      return { ok: false, failure: { kind: 'invalid_authorization_code', reason: outcome.reason } };
+    return { ok: true, tokens: outcome.tokens };
+  };
+}

@@ -11,7 +11,7 @@ import { type FaultInjector, noFaults } from './faults.js';
 import { startHttpServer } from './http-server.js';
 import { FixedWindowRateLimiter } from './rate-limiter.js';
 import { Router } from './router.js';
-import { type EmulatorStats, EmulatorStatsCounter } from './stats.js';
+import { type EmulatorStats, EmulatorStatsCounter, type OptionalCounter } from './stats.js';
 import type { IssuedTokens, TokenAuthority } from './token-authority.js';
 import { createTokenEndpoint, type GrantHandler } from './token-endpoint.js';
 
@@ -19,6 +19,10 @@ export interface OAuthEmulatorRoutesContext {
   router: Router;
   /** Wraps an API handler in the Bearer-token check and the rate limit. */
   api: ApiGuard;
+  /** The counters, for routes of the provider's own (authorization, revocation). */
+  stats: EmulatorStatsCounter;
+  /** The fault injector the token endpoint and the API guard consult. */
+  faults: FaultInjector;
 }
 
 export interface OAuthEmulatorConfig {
@@ -33,6 +37,12 @@ export interface OAuthEmulatorConfig {
   rateLimitPerMinute: number;
   /** Which bucket an API request counts against; default one per token subject. */
   rateLimitKey?: ApiGuardOptions['rateLimitKey'];
+  /** API keys the API accepts besides Bearer tokens. */
+  apiKey?: ApiGuardOptions['apiKey'];
+  /** The scopes an API request needs. */
+  requiredScopes?: ApiGuardOptions['requiredScopes'];
+  /** Extra counters in the stats (`authorizations`, `revocations`). */
+  optionalCounters?: readonly OptionalCounter[];
   now?: () => number;
   tokenResponseBody?: (tokens: IssuedTokens) => Record<string, unknown>;
   faults?: FaultInjector;
@@ -65,7 +75,9 @@ export interface RunningEmulator<Credentials = PasswordGrantCredentials> extends
 export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<OAuthEmulatorServer> {
   const tokenPath = config.tokenPath ?? '/oauth/token';
   const faults = config.faults ?? noFaults;
-  const stats = new EmulatorStatsCounter(Object.keys(config.grants));
+  const stats = new EmulatorStatsCounter(Object.keys(config.grants), {
+    optionalCounters: config.optionalCounters,
+  });
   const limiter = new FixedWindowRateLimiter({ limit: config.rateLimitPerMinute, now: config.now });
   const router = new Router(config.errorStyle);
 
@@ -88,9 +100,11 @@ export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<O
     stats,
     limiter,
     rateLimitKey: config.rateLimitKey,
+    apiKey: config.apiKey,
+    requiredScopes: config.requiredScopes,
     faults,
   });
-  config.routes({ router, api });
+  config.routes({ router, api, stats, faults });
 
   const server = await startHttpServer({
     port: config.port,

@@ -40,8 +40,11 @@ export class FixedWindowRateLimiter {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Records one request for `key` if the window has room, and says what happened. */
-  hit(key: string): RateLimitDecision {
+  /**
+   * Records one request for `key` if the window has room, and says what happened.
+   * `limit` overrides the limiter's own for this key (buckets with different limits).
+   */
+  hit(key: string, limit: number = this.limit): RateLimitDecision {
     const now = this.#now();
     let window = this.#windows.get(key);
     if (!window || now >= window.startMs + this.#windowMs) {
@@ -49,13 +52,13 @@ export class FixedWindowRateLimiter {
       window = { startMs: now, count: 0 };
       this.#windows.set(key, window);
     }
-    const allowed = window.count < this.limit;
+    const allowed = window.count < limit;
     if (allowed) window.count += 1;
     const resetAtMs = window.startMs + this.#windowMs;
     return {
       allowed,
-      limit: this.limit,
-      remaining: Math.max(0, this.limit - window.count),
+      limit,
+      remaining: Math.max(0, limit - window.count),
       resetAtMs,
       retryAfterSeconds: Math.max(1, Math.ceil((resetAtMs - now) / 1000)),
     };

@@ -14,15 +14,28 @@ export interface EmulatorStats {
   unauthorized: number;
   /** API requests refused with 429. */
   rateLimited: number;
+  /** Authorization codes issued (only for emulators that count it, see {@link OptionalCounter}). */
+  authorizations?: number;
+  /** Revocation requests that revoked a token of the requesting client (only when counted). */
+  revocations?: number;
+}
+
+/** Counters an emulator opts into; they appear in the stats (after the common ones) only then. */
+export type OptionalCounter = 'authorizations' | 'revocations';
+
+export interface EmulatorStatsCounterOptions {
+  optionalCounters?: readonly OptionalCounter[];
 }
 
 export class EmulatorStatsCounter {
   readonly #grantTypes: readonly string[];
+  readonly #optional: readonly OptionalCounter[];
   #stats: EmulatorStats;
 
   /** `grantTypes`: the grant types the emulator supports, each gets a key (0 until used). */
-  constructor(grantTypes: readonly string[]) {
+  constructor(grantTypes: readonly string[], options: EmulatorStatsCounterOptions = {}) {
     this.#grantTypes = [...grantTypes];
+    this.#optional = [...new Set(options.optionalCounters ?? [])];
     this.#stats = this.#zero();
   }
 
@@ -50,6 +63,21 @@ export class EmulatorStatsCounter {
     this.#stats.rateLimited += 1;
   }
 
+  /** An authorization code was issued (ignored unless `authorizations` is counted). */
+  authorization(): void {
+    this.#countOptional('authorizations');
+  }
+
+  /** A token was revoked (ignored unless `revocations` is counted). */
+  revocation(): void {
+    this.#countOptional('revocations');
+  }
+
+  #countOptional(name: OptionalCounter): void {
+    const current = this.#stats[name];
+    if (current !== undefined) this.#stats[name] = current + 1;
+  }
+
   /** A copy, safe to hand out. */
   snapshot(): EmulatorStats {
     return { ...this.#stats, tokenRequests: { ...this.#stats.tokenRequests } };
@@ -62,6 +90,14 @@ export class EmulatorStatsCounter {
   #zero(): EmulatorStats {
     const tokenRequests: EmulatorStats['tokenRequests'] = { total: 0 };
     for (const grantType of this.#grantTypes) tokenRequests[grantType] = 0;
-    return { tokenRequests, invalidGrant: 0, apiRequests: 0, unauthorized: 0, rateLimited: 0 };
+    const stats: EmulatorStats = {
+      tokenRequests,
+      invalidGrant: 0,
+      apiRequests: 0,
+      unauthorized: 0,
+      rateLimited: 0,
+    };
+    for (const name of this.#optional) stats[name] = 0;
+    return stats;
   }
 }

@@ -36,6 +36,7 @@ export interface AccessTokenRecord {
   readonly scopes: readonly string[];
   readonly familyId: string;
   readonly issuedAtMs: number;
+  /** `Infinity` for a token that never expires. */
   readonly expiresAtMs: number;
   revoked: boolean;
 }
@@ -51,6 +52,8 @@ export interface RefreshTokenRecord {
   readonly expiresAtMs: number;
   /** The access token most recently issued with (or from) this refresh token. */
   accessTokenId: string;
+  /** The access tokens this refresh token issues never expire (see {@link IssueTokenOptions}). */
+  readonly accessTokensNeverExpire?: boolean;
   revoked: boolean;
   /** When a refresh first rotated this token away (grace mode measures from here). */
   rotatedAtMs?: number;
@@ -60,7 +63,16 @@ export interface IssuedTokens {
   accessToken: AccessTokenRecord;
   /** Absent when rotation is `off` and the grant was a refresh. */
   refreshToken?: RefreshTokenRecord;
-  expiresInSeconds: number;
+  /** Absent when the access token never expires. */
+  expiresInSeconds?: number;
+}
+
+export interface IssueTokenOptions {
+  /**
+   * The access token never expires, nor do the ones refreshes issue from this family
+   * (Doorkeeper issues company tokens without `expires_in`).
+   */
+  accessTokenNeverExpires?: boolean;
 }
 
 /** Everything an access token format may put in the token. */
@@ -70,6 +82,7 @@ export interface AccessTokenDraft {
   userId: string;
   scopes: readonly string[];
   issuedAtMs: number;
+  /** `Infinity` for a token that never expires. */
   expiresAtMs: number;
 }
 
@@ -171,11 +184,17 @@ export class TokenAuthority {
   }
 
   /** A new access + refresh token pair starting a new refresh-token family. */
-  issueTokens(clientId: string, userId: string, scopes: readonly string[] = []): IssuedTokens {
+  issueTokens(
+    clientId: string,
+    userId: string,
+    scopes: readonly string[] = [],
+    options: IssueTokenOptions = {},
+  ): IssuedTokens {
     const familyId = randomHex(16);
-    const accessToken = this.#issueAccessToken(clientId, userId, scopes, familyId);
+    const neverExpires = options.accessTokenNeverExpires === true;
+    const accessToken = this.#issueAccessToken(clientId, userId, scopes, familyId, neverExpires);
     const refreshToken = this.#issueRefreshToken(accessToken);
-    return { accessToken, refreshToken, expiresInSeconds: this.accessTtlSeconds };
+    return { accessToken, refreshToken, ...this.#expiresIn(accessToken) };
   }
 
   /** Exchanges a refresh token according to the rotation mode. */
@@ -201,15 +220,16 @@ export class TokenAuthority {
       record.userId,
       record.scopes,
       record.familyId,
+      record.accessTokensNeverExpire === true,
     );
     if (this.rotation === 'off') {
       record.accessTokenId = accessToken.id;
-      return { ok: true, tokens: { accessToken, expiresInSeconds: this.accessTtlSeconds } };
+      return { ok: true, tokens: { accessToken, ...this.#expiresIn(accessToken) } };
     }
     record.rotatedAtMs ??= now;
     if (this.rotation === 'strict') record.revoked = true;
     const refreshToken = this.#issueRefreshToken(accessToken);
-    return { ok: true, tokens: { accessToken, refreshToken, expiresInSeconds: this.accessTtlSeconds } };
+    return { ok: true, tokens: { accessToken, refreshToken, ...this.#expiresIn(accessToken) } };
   }
 
   /** Whether an access token may be used now. */
@@ -221,10 +241,29 @@ export class TokenAuthority {
     return { ok: true, record };
   }
 
-  revokeAccessToken(token: string): boolean {
+  /** The record of an access token this authority issued (revoked and expired ones included). */
+  findAccessToken(token: string): Readonly<AccessTokenRecord> | undefined {
+    return this.#accessByToken.get(token);
+  }
+
+  /** The record of a refresh token this authority issued (revoked and expired ones included). */
+  findRefreshToken(token: string): Readonly<RefreshTokenRecord> | undefined {
+    return this.#refreshByToken.get(token);
+  }
+
+  /**
+   * Revokes an access token; with `withRefreshToken`, also the refresh token issued alongside
+   * it (Doorkeeper keeps both in one row, so revoking one revokes the other).
+   */
+  revokeAccessToken(token: string, options: { withRefreshToken?: boolean } = {}): boolean {
     const record = this.#accessByToken.get(token);
     if (!record) return false;
     record.revoked = true;
+    if (options.withRefreshToken) {
+      for (const refresh of this.#refreshByToken.values()) {
+        if (refresh.accessTokenId === record.id) refresh.revoked = true;
+      }
+    }
     return true;
   }
 
@@ -249,11 +288,16 @@ export class TokenAuthority {
     return this.rotation === 'grace' && now < record.rotatedAtMs + this.graceSeconds * 1000;
   }
 
+  #expiresIn(accessToken: AccessTokenRecord): { expiresInSeconds?: number } {
+    return Number.isFinite(accessToken.expiresAtMs) ? { expiresInSeconds: this.accessTtlSeconds } : {};
+  }
+
   #issueAccessToken(
     clientId: string,
     userId: string,
     scopes: readonly string[],
     familyId: string,
+    neverExpires = false,
   ): AccessTokenRecord {
     this.#maybePrune();
     const issuedAtMs = this.#now();
@@ -263,7 +307,7 @@ export class TokenAuthority {
       userId,
       scopes: [...scopes],
       issuedAtMs,
-      expiresAtMs: issuedAtMs + this.accessTtlSeconds * 1000,
+      expiresAtMs: neverExpires ? Number.POSITIVE_INFINITY : issuedAtMs + this.accessTtlSeconds * 1000,
     };
     const record: AccessTokenRecord = {
       ...draft,
@@ -289,6 +333,7 @@ export class TokenAuthority {
       expiresAtMs: issuedAtMs + this.refreshTtlSeconds * 1000,
       accessTokenId: accessToken.id,
       revoked: false,
+      ...(Number.isFinite(accessToken.expiresAtMs) ? {} : { accessTokensNeverExpire: true }),
     };
     this.#refreshByToken.set(record.token, record);
     return record;

@@ -88,6 +88,28 @@ export function createTokenEndpoint(options: TokenEndpointOptions): RouteHandler
   return (request) => faults.around('token', request, () => answer(request));
 }
 
+export interface ClientAuthentication {
+  /** The authenticated client, undefined when authentication failed or none was sent. */
+  client?: ClientRecord;
+  /** The client id the request claimed (form field, else HTTP Basic user). */
+  clientId?: string;
+  basicAuthUsed: boolean;
+}
+
+/**
+ * Client authentication exactly as the token endpoint does it (form fields first, then
+ * HTTP Basic), for sibling endpoints such as token revocation.
+ */
+export function authenticateClientRequest(
+  request: EmulatorRequest,
+  params: Record<string, string>,
+  authority: TokenAuthority,
+): ClientAuthentication {
+  const credentials = clientCredentials(request, params);
+  const client = credentials.clientId ? authenticate(authority, credentials) : undefined;
+  return { client, clientId: credentials.clientId, basicAuthUsed: credentials.basicAuthUsed };
+}
+
 interface ClientCredentials {
   clientId?: string;
   clientSecret?: string;
