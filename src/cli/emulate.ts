@@ -4,7 +4,9 @@
  * imported once the arguments are known to be good.
  */
 import { parseArgs } from 'node:util';
+import type { ReusedCodeMode } from '../emulators/core/authorization-codes.js';
 import type { RotationMode } from '../emulators/core/token-authority.js';
+import type { ConsentMode } from '../emulators/factorial/authorize-endpoint.js';
 
 export interface EmulateIO {
   stdout: { write(chunk: string): unknown };
@@ -20,11 +22,19 @@ interface EmulatorSettings {
   rotation?: RotationMode;
   graceSeconds?: number;
   rateLimitPerMinute?: number;
+  consent?: ConsentMode;
+  reusedCode?: ReusedCodeMode;
+  redirectUris?: string[];
+  postLimitV1PerMinute?: number;
+  postLimitV2PerMinute?: number;
 }
 
 interface StartedEmulator {
   url: string;
   tokenUrl: string;
+  /** Only for emulators with an authorization endpoint. */
+  authorizeUrl?: string;
+  revokeUrl?: string;
   credentials: object;
   stop(): Promise<void>;
 }
@@ -32,16 +42,27 @@ interface StartedEmulator {
 interface CredentialField {
   key: string;
   label: string;
-  env: string;
+  /** The variable the `export` line sets; fields without one are shown but not exported. */
+  env?: string;
 }
+
+/** Flags every emulator takes; the others are listed per provider in `EmulatorEntry.flags`. */
+const COMMON_FLAGS = ['port', 'access-ttl', 'refresh-ttl', 'rotation', 'grace', 'json', 'help'];
 
 interface EmulatorEntry {
   displayName: string;
+  /** Shown in the banner and, in this order, in the --json line. */
   credentialFields: readonly CredentialField[];
+  /** Flags only this provider takes. */
+  flags: readonly string[];
+  /** Banner-only rows (not in --json). */
+  bannerRows?(credentials: Record<string, unknown>, settings: EmulatorSettings): Array<[string, string]>;
+  /** Ready-to-paste login commands. */
+  loginCommands(provider: string, url: string, credentials: Record<string, unknown>): string[];
   start(settings: EmulatorSettings): Promise<StartedEmulator>;
 }
 
-/** One entry per provider; `factorial` plugs in here. */
+/** One entry per provider. Flags a provider does not list are refused before it starts. */
 const emulators: Record<string, EmulatorEntry> = {
   factus: {
     displayName: 'Factus',
@@ -51,18 +72,67 @@ const emulators: Record<string, EmulatorEntry> = {
       { key: 'username', label: 'username', env: 'FACTUS_USERNAME' },
       { key: 'password', label: 'password', env: 'FACTUS_PASSWORD' },
     ],
+    flags: ['rate-limit'],
+    loginCommands: (provider, url) => [
+      `tokenkeeper login ${provider}-emulator --provider ${provider} --base-url ${url}`,
+    ],
     async start(settings) {
       const { startFactusEmulator } = await import('../emulators/factus/factus-emulator.js');
       return startFactusEmulator(settings);
     },
   },
+  factorial: {
+    displayName: 'Factorial',
+    credentialFields: [
+      { key: 'clientId', label: 'client id', env: 'FACTORIAL_CLIENT_ID' },
+      { key: 'clientSecret', label: 'client secret', env: 'FACTORIAL_CLIENT_SECRET' },
+      { key: 'redirectUris', label: 'redirect URIs' },
+      { key: 'apiKey', label: 'API key', env: 'FACTORIAL_API_KEY' },
+    ],
+    flags: ['consent', 'reused-code', 'redirect-uri', 'post-limit-v1', 'post-limit-v2'],
+    bannerRows(credentials, settings) {
+      const user = credentials.user as { email: string; password: string };
+      const consent =
+        settings.consent === 'form'
+          ? 'form (sign in as the user above, then click Authorize)'
+          : 'auto (the authorize URL redirects with a code at once)';
+      return [
+        ['user', user.email],
+        ['user password', user.password],
+        ['consent', consent],
+      ];
+    },
+    loginCommands(provider, url, credentials) {
+      const redirectUri = String(credentials.redirectUri ?? '');
+      const redirect =
+        redirectUri && redirectUri !== FACTORIAL_CLIENT_DEFAULT_REDIRECT_URI
+          ? ` --redirect-uri ${shellQuote(redirectUri)}`
+          : '';
+      return [
+        `tokenkeeper login ${provider}-emulator --provider ${provider} --base-url ${url}${redirect}`,
+        `tokenkeeper login ${provider}-emulator-key --provider ${provider} --base-url ${url} --grant api_key`,
+      ];
+    },
+    async start(settings) {
+      const { startFactorialEmulator } = await import('../emulators/factorial/factorial-emulator.js');
+      return startFactorialEmulator(settings);
+    },
+  },
 };
 
+/** What `tokenkeeper login` uses when no --redirect-uri is given. */
+const FACTORIAL_CLIENT_DEFAULT_REDIRECT_URI = 'http://127.0.0.1:8765/callback';
+
 const ROTATIONS: readonly RotationMode[] = ['strict', 'grace', 'off'];
+const CONSENTS: readonly ConsentMode[] = ['auto', 'form'];
+const REUSED_CODES: readonly ReusedCodeMode[] = ['same-token', 'invalid_grant'];
 
 const USAGE =
   'tokenkeeper emulate <provider> [--port N] [--access-ttl S] [--refresh-ttl S] ' +
-  '[--rotation strict|grace|off] [--grace S] [--rate-limit N] [--json]\n' +
+  '[--rotation strict|grace|off] [--grace S] [--json]\n' +
+  '  factus:    [--rate-limit N]\n' +
+  '  factorial: [--consent auto|form] [--reused-code same-token|invalid_grant] [--redirect-uri URI]... ' +
+  '[--post-limit-v1 N] [--post-limit-v2 N]\n' +
   `Providers: ${Object.keys(emulators).join(', ')}. --port 0 (the default) picks a free port.`;
 
 class BadUsage extends Error {}
@@ -104,11 +174,15 @@ export async function runEmulate(argv: string[], io: EmulateIO = processIO): Pro
     const fields = Object.fromEntries(
       entry.credentialFields.map((field) => [field.key, credentials[field.key]]),
     );
+    const endpoints =
+      emulator.authorizeUrl !== undefined
+        ? { authorizeUrl: emulator.authorizeUrl, revokeUrl: emulator.revokeUrl }
+        : {};
     io.stdout.write(
-      `${JSON.stringify({ provider, url: emulator.url, tokenUrl: emulator.tokenUrl, ...fields })}\n`,
+      `${JSON.stringify({ provider, url: emulator.url, tokenUrl: emulator.tokenUrl, ...endpoints, ...fields })}\n`,
     );
   } else {
-    io.stdout.write(humanBanner(entry, provider, emulator, credentials));
+    io.stdout.write(humanBanner(entry, provider, emulator, credentials, settings));
   }
 
   await waitForStop(io.signal);
@@ -120,7 +194,7 @@ export async function runEmulate(argv: string[], io: EmulateIO = processIO): Pro
 function parseEmulateArgs(
   argv: string[],
 ): { entry: EmulatorEntry; provider: string; settings: EmulatorSettings; json: boolean } | 'help' {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -134,6 +208,11 @@ function parseEmulateArgs(
         rotation: { type: 'string' },
         grace: { type: 'string' },
         'rate-limit': { type: 'string' },
+        consent: { type: 'string' },
+        'reused-code': { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-limit-v1': { type: 'string' },
+        'post-limit-v2': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -153,6 +232,15 @@ function parseEmulateArgs(
     );
   }
   if (extra.length > 0) throw new BadUsage(`unexpected argument "${extra[0]}".`);
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || COMMON_FLAGS.includes(name) || entry.flags.includes(name)) continue;
+    const owners = Object.entries(emulators)
+      .filter(([, other]) => other.flags.includes(name))
+      .map(([key]) => key);
+    throw new BadUsage(
+      `--${name} is not an option of the ${provider} emulator (only of ${owners.join(', ')}).`,
+    );
+  }
 
   const settings: EmulatorSettings = {};
   const port = integerFlag(values, 'port', 0, 65535);
@@ -172,11 +260,41 @@ function parseEmulateArgs(
     }
     settings.rotation = rotation as RotationMode;
   }
+  const consent = oneOfFlag(values, 'consent', CONSENTS);
+  if (consent !== undefined) settings.consent = consent;
+  const reusedCode = oneOfFlag(values, 'reused-code', REUSED_CODES);
+  if (reusedCode !== undefined) settings.reusedCode = reusedCode;
+  const v1Limit = integerFlag(values, 'post-limit-v1', 1);
+  if (v1Limit !== undefined) settings.postLimitV1PerMinute = v1Limit;
+  const v2Limit = integerFlag(values, 'post-limit-v2', 1);
+  if (v2Limit !== undefined) settings.postLimitV2PerMinute = v2Limit;
+  const redirectUris = values['redirect-uri'];
+  if (Array.isArray(redirectUris)) {
+    for (const uri of redirectUris) {
+      if (!URL.canParse(uri) || uri.includes('#')) {
+        throw new BadUsage(`--redirect-uri must be an absolute URI without a fragment, got "${uri}".`);
+      }
+    }
+    settings.redirectUris = [...new Set(redirectUris)];
+  }
   return { entry, provider, settings, json: values.json === true };
 }
 
+function oneOfFlag<T extends string>(
+  values: Record<string, string | boolean | string[] | undefined>,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
+  const raw = values[name];
+  if (typeof raw !== 'string') return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new BadUsage(`--${name} must be one of ${allowed.join(', ')}, got "${raw}".`);
+  }
+  return raw as T;
+}
+
 function integerFlag(
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
   name: string,
   min: number,
   max = Number.MAX_SAFE_INTEGER,
@@ -196,14 +314,21 @@ function humanBanner(
   provider: string,
   emulator: StartedEmulator,
   credentials: Record<string, unknown>,
+  settings: EmulatorSettings,
 ): string {
+  const display = (value: unknown) => (Array.isArray(value) ? value.join(', ') : String(value ?? ''));
   const rows: Array<[string, string]> = [
     ['URL', emulator.url],
     ['token URL', emulator.tokenUrl],
+    ...(emulator.authorizeUrl !== undefined
+      ? [['authorize URL', emulator.authorizeUrl] as [string, string]]
+      : []),
+    ...(emulator.revokeUrl !== undefined ? [['revoke URL', emulator.revokeUrl] as [string, string]] : []),
     ...entry.credentialFields.map((field): [string, string] => [
       field.label,
-      String(credentials[field.key] ?? ''),
+      display(credentials[field.key]),
     ]),
+    ...(entry.bannerRows?.(credentials, settings) ?? []),
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return [
@@ -213,10 +338,10 @@ function humanBanner(
     '',
     'Use it from a shell:',
     '',
-    ...entry.credentialFields.map(
-      (field) => `export ${field.env}=${shellQuote(String(credentials[field.key] ?? ''))}`,
+    ...entry.credentialFields.flatMap((field) =>
+      field.env ? [`export ${field.env}=${shellQuote(String(credentials[field.key] ?? ''))}`] : [],
     ),
-    `tokenkeeper login ${provider}-emulator --provider ${provider} --base-url ${emulator.url}`,
+    ...entry.loginCommands(provider, emulator.url, credentials),
     '',
     'Stats: GET /__emulator/stats, reset: POST /__emulator/reset. Press Ctrl+C to stop.',
     '',
