@@ -36,6 +36,7 @@ export type {
   FactorialApplication,
   FactorialCredentials,
   FactorialEmulatorOptions,
+  FactorialEmulatorStats,
   FactorialRunningEmulator,
   FactorialUser,
 } from './factorial/factorial-emulator.js';

@@ -15,6 +15,7 @@ import { authorizationCodeGrant, refreshTokenGrant } from '../core/grants.js';
 import type { RunningEmulator } from '../core/oauth-emulator.js';
 import { startOAuthEmulator } from '../core/oauth-emulator.js';
 import type { EmulatorRequest } from '../core/router.js';
+import type { EmulatorStats } from '../core/stats.js';
 import {
   type IssuedTokens,
   ROTATION_MODES,
@@ -107,7 +108,11 @@ export interface FactorialEmulatorOptions {
   additionalClients?: readonly FactorialApplication[];
 }
 
+/** The common counters plus `authorizations` (codes issued) and `revocations` (tokens revoked by their client). */
+export type FactorialEmulatorStats = EmulatorStats & { authorizations: number; revocations: number };
+
 export interface FactorialRunningEmulator extends RunningEmulator<FactorialCredentials> {
+  stats(): FactorialEmulatorStats;
   /** `GET` it in a browser (or follow it) to get a code. */
   readonly authorizeUrl: string;
   /** RFC 7009 revocation endpoint. */
@@ -282,7 +287,7 @@ export async function startFactorialEmulator(
     authorizeUrl: `${server.url}${AUTHORIZE_PATH}`,
     revokeUrl: `${server.url}${REVOKE_PATH}`,
     credentials,
-    stats: server.stats,
+    stats: () => server.stats() as FactorialEmulatorStats,
     resetStats: server.resetStats,
     stop: server.stop,
   };
