@@ -5,6 +5,8 @@
  */
 import type { RateLimitRule } from '../providers/types.js';
 
+const SAFETY_MARGIN_MS = 500;
+
 export class SlidingWindowLimiter {
   readonly #sent: number[] = [];
   #queue: Promise<void> = Promise.resolve();
@@ -26,12 +28,22 @@ export class SlidingWindowLimiter {
   delayUntilFree(): number {
     this.#forgetOld();
     if (this.#sent.length < this.rule.limit) return 0;
-    return Math.max(1, (this.#sent[0] ?? 0) + this.rule.windowMs - this.now());
+    return Math.max(1, (this.#sent[0] ?? 0) + this.#horizonMs - this.now());
+  }
+
+  /**
+   * The window is measured when we send; the server measures when it receives, and
+   * its window may have opened a little later than ours. Forgetting a request only
+   * after a safety margin keeps the first request of the next window from arriving
+   * early.
+   */
+  get #horizonMs(): number {
+    return this.rule.windowMs + Math.min(SAFETY_MARGIN_MS, this.rule.windowMs * 0.01);
   }
 
   /** The server said we were over: treat the window as full until `retryAfterMs` passes. */
   backOff(retryAfterMs: number): void {
-    const until = this.now() + retryAfterMs - this.rule.windowMs;
+    const until = this.now() + retryAfterMs - this.#horizonMs;
     this.#sent.length = 0;
     for (let i = 0; i < this.rule.limit; i++) this.#sent.push(until);
   }
@@ -44,7 +56,7 @@ export class SlidingWindowLimiter {
   }
 
   #forgetOld(): void {
-    const horizon = this.now() - this.rule.windowMs;
+    const horizon = this.now() - this.#horizonMs;
     let expired = 0;
     while (expired < this.#sent.length && (this.#sent[expired] ?? 0) <= horizon) expired++;
     if (expired > 0) this.#sent.splice(0, expired);

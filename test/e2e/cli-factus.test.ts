@@ -37,13 +37,13 @@ describe('tokenkeeper CLI against the Factus emulator', () => {
     cli = await createCliSandbox(factusEnv(emulator));
   });
   after(async () => {
+    await emulator.stop();
+    await cli.cleanup();
     // No command but `token` may print a secret.
     const transcript = cli.transcript();
     for (const secret of [emulator.credentials.clientSecret, emulator.credentials.password]) {
       assert.equal(transcript.includes(secret), false, 'a secret appeared in CLI output');
     }
-    await emulator.stop();
-    await cli.cleanup();
   });
 
   it('login saves a connection from the environment variables', async () => {

@@ -21,7 +21,7 @@ export interface CliSandbox {
     args: string[],
     options?: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
   ): Promise<CliResult>;
-  /** Everything any command printed, to check that no secret ever appeared. */
+  /** Everything any command but `token` printed, to check that no secret ever appeared. */
   transcript(): string;
   cleanup(): Promise<void>;
 }
@@ -42,7 +42,8 @@ export async function createCliSandbox(baseEnv: NodeJS.ProcessEnv = {}): Promise
     env,
     async run(args, options = {}) {
       const result = await runCli(args, { ...env, ...options.env }, options.input, options.timeoutMs);
-      outputs.push(result.stdout, result.stderr);
+      // `token` prints a secret on purpose; everything else must never.
+      outputs.push(args[0] === 'token' ? '' : result.stdout, result.stderr);
       return result;
     },
     transcript: () => outputs.join('\n'),
@@ -73,5 +74,72 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(input ?? '');
+  });
+}
+
+export interface InteractiveCli {
+  /** Resolves with the first match of `pattern` in what the command wrote to stderr so far or later. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  write(text: string): void;
+  done: Promise<CliResult>;
+}
+
+/** Starts the CLI and lets the test talk to it while it runs (a login waiting for the browser). */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): InteractiveCli {
+  const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ pattern: RegExp; resolve(match: RegExpMatchArray): void }> = [];
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    for (const waiter of [...waiters]) {
+      const match = stderr.match(waiter.pattern);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(match);
+      }
+    }
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return {
+    waitForStderr(pattern, timeoutMs = 15_000) {
+      const match = stderr.match(pattern);
+      if (match) return Promise.resolve(match);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no ${pattern} on stderr; got:\n${stderr}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pattern,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
+      });
+    },
+    write: (text) => child.stdin.write(text),
+    done,
+  };
+}
+
+/** A port that was free a moment ago, for redirect URIs that must be registered up front. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
   });
 }
