@@ -1,0 +1,73 @@
+/**
+ * A real browser: headless Chromium (Debian's package, driven by playwright-core)
+ * signs in on the emulator's consent page, clicks Authorize, and the CLI that
+ * waits on its loopback listener finishes the login.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
+import { createCliSandbox, freePort, startCli } from '../helpers/cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+const skip = available
+  ? false
+  : process.env.CI
+    ? false
+    : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
+if (skip) console.log(`# skipping the browser login test: ${skip}`);
+
+describe('login in a real browser', { skip }, () => {
+  it('Chromium authorizes on the consent form and the CLI finishes the login', async () => {
+    assert.ok(available, `CI requires Chromium at ${CHROMIUM}`);
+    const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
+    const emulator = await startFactorialEmulator({ consent: 'form', redirectUris: [redirectUri] });
+    const { clientId, clientSecret } = emulator.credentials;
+    const cli = await createCliSandbox({
+      FACTORIAL_CLIENT_ID: clientId,
+      FACTORIAL_CLIENT_SECRET: clientSecret,
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const login = startCli(
+        [
+          'login',
+          'browser',
+          '--provider',
+          'factorial',
+          '--base-url',
+          emulator.url,
+          '--redirect-uri',
+          redirectUri,
+          '--no-browser',
+        ],
+        cli.env,
+      );
+      const [, url] = await login.waitForStderr(/\n {2}(http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+)\n/);
+      await login.waitForStderr(/Waiting for the browser/);
+
+      const page = await browser.newPage();
+      await page.goto(url!);
+      assert.match(await page.locator('#client_name').innerText(), /\S/);
+      await page.click('#authorize');
+      await page.waitForURL((target) => target.href.startsWith(redirectUri));
+      assert.match(await page.locator('body').innerText(), /You can close this window/);
+
+      const result = await login.done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /as connection "browser"/);
+      const whoami = await cli.run(['whoami', 'browser']);
+      assert.equal(whoami.code, 0, whoami.stderr);
+      assert.match(whoami.stdout, /demo@factorial\.example/);
+    } finally {
+      await browser.close();
+      await emulator.stop();
+      await cli.cleanup();
+    }
+  });
+});
