@@ -17,6 +17,8 @@ export interface Throughput {
   operations: number;
   elapsedMs: number;
   perSecond: number;
+  /** CPU time this process spent per operation (µs), all threads: steadier than wall time on a shared machine. */
+  cpuMicrosPerOperation: number;
 }
 
 /** Closed-loop throughput of an async operation with a fixed number of workers. */
@@ -26,6 +28,7 @@ export async function measureThroughput(
 ): Promise<Throughput> {
   let started = 0;
   let completed = 0;
+  const cpu = process.cpuUsage();
   const begin = performance.now();
   const deadline = begin + options.durationMs;
   const worker = async () => {
@@ -36,8 +39,7 @@ export async function measureThroughput(
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  const elapsedMs = performance.now() - begin;
-  return { operations: completed, elapsedMs, perSecond: (completed / elapsedMs) * 1000 };
+  return result(completed, begin, cpu);
 }
 
 /**
@@ -50,25 +52,29 @@ export async function measureSequentialRate(
   options: { durationMs: number; maxOperations: number; batch: number },
 ): Promise<Throughput> {
   let operations = 0;
+  const cpu = process.cpuUsage();
   const begin = performance.now();
   const deadline = begin + options.durationMs;
   while (operations < options.maxOperations && performance.now() < deadline) {
     for (let i = 0; i < options.batch; i++) await operation();
     operations += options.batch;
   }
+  return result(operations, begin, cpu);
+}
+
+function result(operations: number, begin: number, cpuBefore: NodeJS.CpuUsage): Throughput {
   const elapsedMs = performance.now() - begin;
-  return { operations, elapsedMs, perSecond: (operations / elapsedMs) * 1000 };
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    operations,
+    elapsedMs,
+    perSecond: (operations / elapsedMs) * 1000,
+    cpuMicrosPerOperation: (cpu.user + cpu.system) / Math.max(1, operations),
+  };
 }
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Runs `work` and returns its result with the wall time it took. */
-export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const begin = performance.now();
-  const value = await work();
-  return { value, ms: performance.now() - begin };
 }
 
 /**

@@ -73,12 +73,14 @@ function plus(a: EmulatorStats, b: EmulatorStats | undefined): EmulatorStats {
   };
 }
 
-/** Callers whose request did not end in a 2xx. */
+const SUCCESS = /^(HTTP 2\d\d|token accepted)$/;
+
+/** Callers whose request did not end in a 2xx, or whose token the API refused. */
 export function failedCallers(outcomes: StormOutcome[]): number {
   let failed = 0;
   for (const outcome of outcomes) {
     for (const [end, count] of Object.entries(outcome.outcomes)) {
-      if (!/^HTTP 2\d\d$/.test(end)) failed += count;
+      if (!SUCCESS.test(end)) failed += count;
     }
   }
   return failed;

@@ -89,7 +89,7 @@ export const stormProcesses: Scenario = {
     // The smoke run starts every library's processes at once (separate emulators), the full run one after another.
     const sizes = ctx.smoke
       ? { processes: 2, callersPerProcess: 20, ttlSeconds: 1, parallel: true }
-      : { processes: 8, callersPerProcess: 100, ttlSeconds: 3, parallel: false };
+      : { processes: 8, callersPerProcess: 50, ttlSeconds: 4, parallel: false };
     const runs = await forEachItem(CONTENDERS, sizes.parallel, async (contender) => {
       ctx.log(`  ${contender.label}`);
       const emulator = await startStormEmulator(sizes.ttlSeconds);
@@ -107,7 +107,13 @@ export const stormProcesses: Scenario = {
           emulator,
           processes: sizes.processes,
           ttlSeconds: sizes.ttlSeconds,
-          config: { peer: contender.peer, options, callers: sizes.callersPerProcess, path: API_PATH },
+          config: {
+            peer: contender.peer,
+            options,
+            mode: 'fetch',
+            callers: sizes.callersPerProcess,
+            path: API_PATH,
+          },
           startStats,
           ...(contender.beforeLogin
             ? { beforeLogin: () => contender.beforeLogin!(emulator.url, prepared) }
