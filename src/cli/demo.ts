@@ -1,25 +1,40 @@
 /**
  * `tokenkeeper demo`: the whole point in twenty seconds, with no account and no
- * server to set up. A Factus emulator runs in this process with six-second
- * tokens and strict rotation; two keepers (think: two workers of one app) share
- * a temporary SQLite store and call the API while tokens expire, refresh and
- * rotate under them. The summary shows what the provider saw.
+ * server to set up. Emulators of Factus and Factorial run in this process with
+ * short-lived tokens and strict rotation. Two keepers (think: two workers of one
+ * app) share a temporary encrypted SQLite store and call both APIs while tokens
+ * expire, refresh and rotate under them:
+ *   - Factus with the password grant,
+ *   - Factorial with the authorization code (a loopback redirect, the emulator approving at once),
+ *   - Factorial with an API key.
+ * The summary shows what the providers saw.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFactorialEmulator } from '../emulators/factorial/factorial-emulator.js';
 import { startFactusEmulator } from '../emulators/factus/factus-emulator.js';
 import type { KeeperEvents } from '../events.js';
+import { createAuthorizationRequest, readAuthorizationResponse } from '../grants/authorization-code.js';
+import { startLoopbackReceiver } from '../grants/loopback-receiver.js';
 import { createKeeper, type Keeper } from '../keeper.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIO } from './output.js';
 
 const usage =
-  'tokenkeeper demo [--seconds N]\nRuns against an in-process Factus emulator; needs no account, network or setup.';
+  'tokenkeeper demo [--seconds N]\nRuns against in-process Factus and Factorial emulators; needs no account, network or setup.';
 
 const ACCESS_TTL_SECONDS = 6;
-const REQUEST_INTERVAL_MS = 400;
+const REQUEST_INTERVAL_MS = 300;
+const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
+
+interface DemoCall {
+  connection: string;
+  path: string;
+  init: RequestInit;
+}
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(
@@ -41,7 +56,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const print = (line: string) =>
     io.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'tokenkeeper-demo-'));
-  const emulator = await startFactusEmulator({ accessTtlSeconds: ACCESS_TTL_SECONDS, rotation: 'strict' });
+  const factus = await startFactusEmulator({ accessTtlSeconds: ACCESS_TTL_SECONDS, rotation: 'strict' });
+  // The loopback redirect must be registered with the provider, so its port is chosen first.
+  const redirectUri = `http://127.0.0.1:${await freeLoopbackPort()}/callback`;
+  const factorial = await startFactorialEmulator({
+    accessTtlSeconds: ACCESS_TTL_SECONDS + 2,
+    rotation: 'strict',
+    redirectUris: [redirectUri],
+  });
   const storePath = join(dir, 'tokens.db');
   const workers = ['worker-1', 'worker-2'].map((label) => ({
     label,
@@ -50,109 +72,184 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   try {
     io.stdout.write(
-      `Factus emulator on ${emulator.url}: ${ACCESS_TTL_SECONDS}s access tokens, refresh tokens rotate and the old ones are revoked.\n` +
-        `Two workers share the encrypted store ${storePath} and call the API for ${seconds}s.\n\n`,
+      `Factus emulator ${factus.url} and Factorial emulator ${factorial.url}: access tokens live ${ACCESS_TTL_SECONDS}-${
+        ACCESS_TTL_SECONDS + 2
+      }s, refresh tokens rotate and the old ones are revoked.\n` +
+        `Two workers share the encrypted store ${storePath} and call both APIs for ${seconds}s.\n\n`,
     );
     for (const { label, keeper } of workers) watch(keeper, label, print);
+    const setup = workers[0]!.keeper;
 
-    const [first] = workers;
-    const { clientId, clientSecret, username, password } = emulator.credentials;
-    const info = await first!.keeper.connect('factus-demo', {
+    const { clientId, clientSecret, username, password } = factus.credentials;
+    await setup.connect('factus', {
       provider: 'factus',
-      baseUrl: emulator.url,
+      baseUrl: factus.url,
       clientId,
       clientSecret,
       username,
       password,
     });
-    print(
-      `logged in with the password grant; token valid for ${Math.round((info.expiresAt! - info.obtainedAt!) / 1000)}s`,
-    );
+    print('factus: logged in with the password grant');
+
+    await setup.connect('factorial', {
+      provider: 'factorial',
+      baseUrl: factorial.url,
+      grant: 'authorization_code',
+      clientId: factorial.credentials.clientId,
+      clientSecret: factorial.credentials.clientSecret,
+      scope: 'read write',
+      authorizationCode: await authorizeLikeABrowser(
+        factorial.authorizeUrl,
+        factorial.credentials.clientId,
+        redirectUri,
+      ),
+    });
+    print('factorial: logged in with the authorization code (the emulator approved at once)');
+
+    await setup.connect('factorial-key', {
+      provider: 'factorial',
+      baseUrl: factorial.url,
+      grant: 'api_key',
+      apiKey: factorial.credentials.apiKey,
+    });
+    print('factorial-key: API key verified with the provider and saved; it does not expire');
 
     const tally = { sent: 0, ok: 0, failed: 0 };
     const deadline = started + seconds * 1000;
     for (let i = 0; Date.now() < deadline; i++) {
       const worker = workers[i % workers.length]!;
-      const { path, init } = requestNumber(i);
+      const call = demoCall(i);
       tally.sent++;
       try {
-        const response = await worker.keeper.fetch('factus-demo', path, init);
+        const response = await worker.keeper.fetch(call.connection, call.path, call.init);
         await response.arrayBuffer();
         if (response.ok) tally.ok++;
         else {
           tally.failed++;
-          print(`${worker.label}: ${init.method ?? 'GET'} ${path} → HTTP ${response.status}`);
+          print(
+            `${worker.label}: ${call.connection} ${call.init.method ?? 'GET'} ${call.path} → HTTP ${response.status}`,
+          );
         }
       } catch (error) {
         tally.failed++;
-        print(`${worker.label}: ${path} failed: ${(error as Error).message}`);
+        print(`${worker.label}: ${call.connection} ${call.path} failed: ${(error as Error).message}`);
       }
       await new Promise((resolve) => setTimeout(resolve, REQUEST_INTERVAL_MS));
     }
 
-    const stats = emulator.stats();
+    const factusStats = factus.stats();
+    const factorialStats = factorial.stats();
+    const invalidGrant = factusStats.invalidGrant + factorialStats.invalidGrant;
     const elapsed = Math.round((Date.now() - started) / 1000);
+    const ok = tally.failed === 0 && invalidGrant === 0;
     io.stdout.write(
       [
         '',
         `Summary after ${elapsed}s`,
         `  API requests:   ${tally.sent} sent, ${tally.ok} succeeded, ${tally.failed} failed`,
-        `  token requests: ${stats.tokenRequests.password ?? 0} password (login), ${stats.tokenRequests.refresh_token ?? 0} refresh_token`,
-        `  provider saw:   ${stats.invalidGrant} invalid_grant, ${stats.unauthorized} × 401, ${stats.rateLimited} × 429`,
+        `  Factus saw:     ${factusStats.tokenRequests.password ?? 0} password grant, ${factusStats.tokenRequests.refresh_token ?? 0} refresh_token, ${factusStats.invalidGrant} invalid_grant, ${factusStats.unauthorized} × 401, ${factusStats.rateLimited} × 429`,
+        `  Factorial saw:  ${factorialStats.tokenRequests.authorization_code ?? 0} authorization_code, ${factorialStats.tokenRequests.refresh_token ?? 0} refresh_token, ${factorialStats.invalidGrant} invalid_grant, ${factorialStats.unauthorized} × 401, ${factorialStats.rateLimited} × 429`,
         '',
-        tally.failed === 0 && stats.invalidGrant === 0
-          ? 'Every request carried a valid token; each expiry cost one refresh for both workers, and no rotated refresh token was burned.'
+        ok
+          ? 'Every request carried a valid credential; each expiry cost one refresh for both workers, and no rotated refresh token was burned.'
           : 'Something went wrong above: tokenkeeper should have kept every request valid.',
         '',
       ].join('\n'),
     );
-    return tally.failed === 0 && stats.invalidGrant === 0 ? ExitCode.ok : ExitCode.failure;
+    return ok ? ExitCode.ok : ExitCode.failure;
   } finally {
     for (const { keeper } of workers) await keeper.close();
-    await emulator.stop();
+    await factus.stop();
+    await factorial.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What a person's browser does: open the authorization URL and land on the loopback redirect. */
+async function authorizeLikeABrowser(authorizationUrl: string, clientId: string, redirectUri: string) {
+  const request = await createAuthorizationRequest({
+    authorizationUrl,
+    clientId,
+    redirectUri,
+    scope: 'read write',
+    pkce: false,
+  });
+  const receiver = await startLoopbackReceiver({
+    redirectUri,
+    expectedState: request.state,
+    timeoutMs: 10_000,
+  });
+  try {
+    const landing = await fetch(request.url); // the emulator approves and redirects to the receiver
+    await landing.arrayBuffer();
+    const code = readAuthorizationResponse(request, await receiver.result);
+    return { code, redirectUri };
+  } finally {
+    await receiver.close();
+  }
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }
 
 function watch(keeper: Keeper, label: string, print: (line: string) => void): void {
   const until = (expiresAt: number | null) =>
     expiresAt === null ? 'never expires' : `valid ${Math.round((expiresAt - Date.now()) / 1000)}s more`;
   keeper.on('refresh', (e: KeeperEvents['refresh']) =>
-    print(`${label}: refreshed${e.rotated ? ', refresh token rotated' : ''}; ${until(e.expiresAt)}`),
+    print(
+      `${e.connection}: ${label} refreshed${e.rotated ? ', refresh token rotated' : ''}; ${until(e.expiresAt)}`,
+    ),
   );
   keeper.on('adopt', (e: KeeperEvents['adopt']) =>
-    print(`${label}: took the token the other worker refreshed; ${until(e.expiresAt)}`),
+    print(`${e.connection}: ${label} took the token the other worker refreshed; ${until(e.expiresAt)}`),
   );
   keeper.on('refresh_failed', (e: KeeperEvents['refresh_failed']) =>
-    print(`${label}: refresh failed: ${e.message}`),
+    print(`${e.connection}: ${label} refresh failed: ${e.message}`),
   );
   keeper.on('reauth_required', (e: KeeperEvents['reauth_required']) =>
-    print(`${label}: needs a new login: ${e.reason}`),
+    print(`${e.connection}: ${label} needs a new login: ${e.reason}`),
   );
 }
 
-/** A mix of reads and writes, like an invoicing app. */
-function requestNumber(i: number): { path: string; init: RequestInit } {
-  switch (i % 3) {
+/** A mix of reads and writes on the three connections, like an invoicing and HR app. */
+function demoCall(i: number): DemoCall {
+  switch (i % 5) {
     case 0:
-      return { path: '/v1/bills?page=1', init: {} };
+      return { connection: 'factus', path: '/v1/bills?page=1', init: {} };
     case 1:
-      return { path: '/v1/numbering-ranges', init: {} };
-    default:
       return {
+        connection: 'factus',
         path: '/v1/bills/validate',
-        init: {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            numbering_range_id: 8,
-            reference_code: `demo-${Date.now()}-${i}`,
-            customer: { identification: '123456789', names: 'Cliente Demo', email: 'cliente@example.com' },
-            items: [
-              { code_reference: 'SKU-1', name: 'Servicio', quantity: 1, price: 50000, tax_rate: '19.00' },
-            ],
-          }),
-        },
+        init: json({
+          numbering_range_id: 8,
+          reference_code: `demo-${Date.now()}-${i}`,
+          customer: { identification: '123456789', names: 'Cliente Demo', email: 'cliente@example.com' },
+          items: [
+            { code_reference: 'SKU-1', name: 'Servicio', quantity: 1, price: 50000, tax_rate: '19.00' },
+          ],
+        }),
       };
+    case 2:
+      return { connection: 'factorial', path: `${EMPLOYEES}?limit=10`, init: {} };
+    case 3:
+      return {
+        connection: 'factorial',
+        path: EMPLOYEES,
+        init: json({ first_name: 'Demo', last_name: `Hire ${i}`, email: `hire${i}@example.com` }),
+      };
+    default:
+      return { connection: 'factorial-key', path: `${EMPLOYEES}?limit=10`, init: {} };
   }
+}
+
+function json(body: unknown): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }

@@ -30,6 +30,6 @@ export async function revokeToken(
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {
-    throw describeTokenEndpointFailure(error, revocationUrl, ctx);
+    throw await describeTokenEndpointFailure(error, revocationUrl, ctx);
   }
 }

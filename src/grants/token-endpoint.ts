@@ -89,16 +89,16 @@ export async function requestTokens(
     const response = await send(as, client, clientAuthFor(config), httpOptionsFor(config.tokenUrl, ctx));
     return { response: await process(as, client, response), requestStartedAt };
   } catch (error) {
-    throw describeTokenEndpointFailure(error, config.tokenUrl, ctx);
+    throw await describeTokenEndpointFailure(error, config.tokenUrl, ctx);
   }
 }
 
 /** Turns whatever went wrong into a TokenkeeperError; never keeps a cause that could hold a token. */
-export function describeTokenEndpointFailure(
+export async function describeTokenEndpointFailure(
   error: unknown,
   url: string,
   ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now'>,
-): TokenkeeperError {
+): Promise<TokenkeeperError> {
   if (error instanceof TokenkeeperError) return error;
   const where = new URL(url).origin;
   const connection = ctx.connection;
@@ -132,12 +132,23 @@ export function describeTokenEndpointFailure(
     );
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    const challenge = error.cause[0];
-    const code = challenge?.parameters.error ?? 'invalid_client';
+    // Doorkeeper sends a challenge with every token error; the JSON body still says the most.
+    const challenge = error.cause[0]?.parameters ?? {};
+    const body = await oauthErrorBody(error.response);
+    const code = body?.error ?? challenge.error ?? 'invalid_client';
+    const description = body?.error_description ?? challenge.error_description;
     return new TokenkeeperError(
       'TOKEN_ENDPOINT',
-      `The token endpoint at ${where} refused the request (HTTP ${error.status}, ${code}). ${adviceFor(code, ctx.loginHint)}`,
-      { status: error.status, connection, error: code, response: error.response },
+      `The token endpoint at ${where} refused the request (HTTP ${error.status}, ${code}${
+        description ? `: ${description}` : ''
+      }). ${adviceFor(code, ctx.loginHint)}`,
+      {
+        status: error.status,
+        connection,
+        error: code,
+        ...(description ? { errorDescription: description } : {}),
+        response: error.response,
+      },
     );
   }
   if (error instanceof BodyTooLargeError) {
@@ -187,6 +198,20 @@ export function describeTokenEndpointFailure(
     }). If it persists, run \`${ctx.loginHint}\` again.`,
     { connection },
   );
+}
+
+async function oauthErrorBody(
+  response: Response,
+): Promise<{ error?: string; error_description?: string } | undefined> {
+  try {
+    const body = (await response.clone().json()) as Record<string, unknown>;
+    return {
+      ...(typeof body.error === 'string' ? { error: body.error } : {}),
+      ...(typeof body.error_description === 'string' ? { error_description: body.error_description } : {}),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function adviceFor(oauthError: string, loginHint: string): string {

@@ -266,10 +266,13 @@ describe('tokenkeeper emulate and demo', () => {
     try {
       const result = await cli.run(['demo', '--seconds', '8']);
       assert.equal(result.code, 0, result.stdout + result.stderr);
-      assert.match(result.stdout, /logged in with the password grant/);
-      assert.match(result.stdout, /refreshed, refresh token rotated/);
+      assert.match(result.stdout, /factus: logged in with the password grant/);
+      assert.match(result.stdout, /factorial: logged in with the authorization code/);
+      assert.match(result.stdout, /factorial-key: API key verified/);
+      assert.match(result.stdout, /factus: worker-\d refreshed, refresh token rotated/);
       assert.match(result.stdout, /\d+ sent, \d+ succeeded, 0 failed/);
-      assert.match(result.stdout, /0 invalid_grant/);
+      assert.match(result.stdout, /Factus saw: .* 0 invalid_grant/);
+      assert.match(result.stdout, /Factorial saw: .* 0 invalid_grant/);
     } finally {
       await cli.cleanup();
     }
