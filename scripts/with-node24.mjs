@@ -50,17 +50,35 @@ function ensureNode24() {
 
 function buildAddonFor(abi) {
   const target = join(addonCache, `abi-${abi}.node`);
-  if (existsSync(target)) return target;
+  if (
+    existsSync(target) &&
+    spawnSync(node24, ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(target)})`]).status === 0
+  ) {
+    return target;
+  }
   log(`building better-sqlite3 for Node 24 (ABI ${abi}); this takes a minute once`);
   const work = join(addonCache, `build-${abi}`);
   rmSync(work, { recursive: true, force: true });
   cpSync(join(root, 'node_modules', 'better-sqlite3'), work, { recursive: true });
   rmSync(join(work, 'build'), { recursive: true, force: true });
+  // Under `npm run`, npm exports its own config (npm_config_nodedir=/usr here) and node-gyp would
+  // build for the system Node whatever --nodedir says: point every spelling at Node 24's headers.
+  const env = {
+    ...process.env,
+    npm_config_nodedir: node24Headers,
+    PATH: `${dirname(node24)}:${process.env.PATH}`,
+  };
+  for (const key of Object.keys(env))
+    if (/^npm_config_(target|runtime|dist_url)$/i.test(key)) delete env[key];
   execFileSync(process.execPath, [findNodeGyp(), 'rebuild', '--release', `--nodedir=${node24Headers}`], {
     cwd: work,
     stdio: 'inherit',
-    env: { ...process.env, PATH: `${join(node24Dir, 'node_modules', 'node', 'bin')}:${process.env.PATH}` },
+    env,
   });
+  const built = join(work, 'build', 'Release', 'better_sqlite3.node');
+  const loads = spawnSync(node24, ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(built)})`]);
+  if (loads.status !== 0)
+    throw new Error(`the better-sqlite3 build does not load under Node 24:\n${loads.stderr}`);
   copyFileSync(join(work, 'build', 'Release', 'better_sqlite3.node'), target);
   rmSync(work, { recursive: true, force: true });
   return target;
