@@ -11,8 +11,26 @@ export {
   TokenkeeperError,
 } from './errors.js';
 export type { KeeperEventName, KeeperEvents } from './events.js';
-export { type ConnectionSpec, createKeeper, type Keeper, type KeeperOptions } from './keeper.js';
+export {
+  type AuthorizationRequest,
+  type AuthorizationRequestOptions,
+  checkAuthorizationRequest,
+  createAuthorizationRequest,
+  OUT_OF_BAND_REDIRECT_URI,
+  readAuthorizationResponse,
+} from './grants/authorization-code.js';
+export { type LoopbackReceiver, startLoopbackReceiver } from './grants/loopback-receiver.js';
+export type { Identity } from './identity.js';
+export {
+  type ConnectionSpec,
+  createKeeper,
+  type Keeper,
+  type KeeperOptions,
+  type LogoutResult,
+} from './keeper.js';
+export { factorialProfile } from './providers/factorial.js';
 export { factusProfile } from './providers/factus.js';
+export { genericOAuth2Profile } from './providers/oauth2.js';
 export type {
   ClientAuthMethod,
   CredentialEnvNames,
