@@ -77,6 +77,8 @@ export interface ConnectionSpec {
   tokenUrl?: string;
   authorizationUrl?: string;
   revocationUrl?: string;
+  /** Generic OAuth 2.0: the OpenID Connect userinfo endpoint, for whoami. */
+  userinfoUrl?: string;
   /** Generic OAuth 2.0: where API paths resolve (default: the issuer's origin). */
   apiBaseUrl?: string;
   clientAuthMethod?: ClientAuthMethod;

@@ -113,11 +113,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         ...(profile.clientRegistrationHint ? { clientRegistrationHint: profile.clientRegistrationHint } : {}),
       });
       // Discovery already ran once; pass its result on rather than asking the server again.
-      Object.assign(spec, {
-        tokenUrl: endpoints.tokenUrl,
-        ...(endpoints.revocationUrl ? { revocationUrl: endpoints.revocationUrl } : {}),
-        ...(profile.endpointsFromConnection ? { clientAuthMethod: endpoints.clientAuthMethod } : {}),
-      });
+      if (profile.endpointsFromConnection) {
+        const { pkce: _pkce, baseUrl, ...discovered } = endpoints;
+        Object.assign(spec, discovered, { apiBaseUrl: baseUrl });
+      }
     }
 
     const info = await keeper.connect(name, spec);

@@ -14,6 +14,8 @@ export interface EndpointSpec {
   tokenUrl?: string;
   authorizationUrl?: string;
   revocationUrl?: string;
+  /** OpenID Connect userinfo, for whoami. */
+  userinfoUrl?: string;
   apiBaseUrl?: string;
   clientAuthMethod?: ClientAuthMethod;
   /** Whether the client has a secret; decides between `none` and secret-based auth. */
@@ -55,6 +57,7 @@ export async function resolveConnectionEndpoints(
   const tokenUrl = url(spec.tokenUrl ?? discovered?.tokenUrl, 'token URL')!;
   const authorizationUrl = url(spec.authorizationUrl ?? discovered?.authorizationUrl, 'authorization URL');
   const revocationUrl = url(spec.revocationUrl ?? discovered?.revocationUrl, 'revocation URL');
+  const userinfoUrl = url(spec.userinfoUrl ?? discovered?.userinfoUrl, 'userinfo URL');
   const issuer = discovered?.issuer ?? spec.issuer;
   const apiBase = spec.apiBaseUrl ?? spec.baseUrl ?? new URL(issuer ?? tokenUrl).origin;
   const baseUrl = validateServiceUrl(apiBase, 'API base URL').href.replace(/\/+$/, '');
@@ -64,7 +67,7 @@ export async function resolveConnectionEndpoints(
     ...(authorizationUrl ? { authorizationUrl } : {}),
     ...(revocationUrl ? { revocationUrl } : {}),
     ...(issuer ? { issuer } : {}),
-    ...(discovered?.userinfoUrl ? { userinfoUrl: discovered.userinfoUrl } : {}),
+    ...(userinfoUrl ? { userinfoUrl } : {}),
     // RFC 8414: a server that lists no PKCE methods does not support PKCE; without metadata, send it.
     pkce: discovered ? (discovered.codeChallengeMethods?.includes('S256') ?? false) : profile.pkce,
     clientAuthMethod:

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
+import { type CliSandbox, createCliSandbox, freePort, startCli } from '../helpers/cli.js';
+import { type OidcServer, startOidcServer } from '../helpers/oidc-server.js';
+
+const URL_LINE = /\n {2}(http:\/\/127\.0\.0\.1:\d+\/\S+)\n/;
+
+describe('tokenkeeper login --provider oauth2 against oidc-provider', () => {
+  let server: OidcServer;
+  let cli: CliSandbox;
+  before(async () => {
+    server = await startOidcServer();
+    const { clientId, clientSecret } = server.clients.confidential;
+    cli = await createCliSandbox({
+      TOKENKEEPER_CLIENT_ID: clientId,
+      TOKENKEEPER_CLIENT_SECRET: clientSecret,
+    });
+  });
+  after(async () => {
+    await server.stop();
+    await cli.cleanup();
+  });
+
+  it('discovers, logs in with PKCE through the loopback redirect, refreshes, answers whoami and revokes on logout', async () => {
+    const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
+    const login = startCli(
+      [
+        'login',
+        'oidc',
+        '--provider',
+        'oauth2',
+        '--issuer',
+        server.issuer,
+        '--scope',
+        'openid offline_access api',
+        '--redirect-uri',
+        redirectUri,
+        '--no-browser',
+      ],
+      cli.env,
+    );
+    const [, url] = await login.waitForStderr(URL_LINE);
+    assert.equal(new URL(url!).searchParams.get('code_challenge_method'), 'S256');
+    await login.waitForStderr(/Waiting for the browser/);
+    const callback = await server.authorize(url!);
+    await (await fetch(callback)).text();
+    const result = await login.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /Logged in to oauth2 \(http:\/\/127\.0\.0\.1:\d+\) as connection "oidc"/);
+
+    assert.equal((await cli.run(['refresh', 'oidc'])).code, 0);
+    assert.equal(server.stats().rotations, 1);
+    const whoami = await cli.run(['whoami', 'oidc']);
+    assert.equal(whoami.code, 0, whoami.stderr);
+    assert.match(whoami.stdout, new RegExp(`sub +${server.account.accountId}`));
+    const logout = await cli.run(['logout', 'oidc']);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.match(logout.stderr, /the provider revoked its tokens/);
+  });
+
+  it('client credentials with TOKENKEEPER_CLIENT_ID / _SECRET', async () => {
+    const { clientId, clientSecret } = server.clients.machine;
+    const result = await cli.run(
+      [
+        'login',
+        'machine',
+        '--provider',
+        'oauth2',
+        '--issuer',
+        server.issuer,
+        '--grant',
+        'client_credentials',
+      ],
+      { env: { TOKENKEEPER_CLIENT_ID: clientId, TOKENKEEPER_CLIENT_SECRET: clientSecret } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match((await cli.run(['token', 'machine'])).stdout, /^\S+\n$/);
+  });
+
+  it('says what is missing when neither issuer nor token URL is given', async () => {
+    const result = await cli.run([
+      'login',
+      'nothing',
+      '--provider',
+      'oauth2',
+      '--grant',
+      'client_credentials',
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /needs --issuer .* or --token-url/);
+  });
+});
+
+describe('denied consent through the CLI', () => {
+  it('a Deny on the consent page ends the login with plain words, and nothing is saved', async () => {
+    const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
+    const emulator = await startFactorialEmulator({ consent: 'form', redirectUris: [redirectUri] });
+    const { clientId, clientSecret } = emulator.credentials;
+    const cli = await createCliSandbox({
+      FACTORIAL_CLIENT_ID: clientId,
+      FACTORIAL_CLIENT_SECRET: clientSecret,
+    });
+    try {
+      const login = startCli(
+        [
+          'login',
+          'hr',
+          '--provider',
+          'factorial',
+          '--base-url',
+          emulator.url,
+          '--redirect-uri',
+          redirectUri,
+          '--no-browser',
+        ],
+        cli.env,
+      );
+      const [, url] = await login.waitForStderr(URL_LINE);
+      await login.waitForStderr(/Waiting for the browser/);
+      const page = await (await fetch(url!)).text();
+      const form = new URLSearchParams();
+      for (const [, name, value] of page.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g))
+        form.set(name!, value!);
+      form.set('commit', 'deny');
+      const denied = await fetch(new URL('/oauth/authorize', emulator.url), {
+        method: 'POST',
+        body: form,
+        redirect: 'manual',
+      });
+      const location = denied.headers.get('location');
+      assert.ok(location?.startsWith(redirectUri), `expected a redirect back, got HTTP ${denied.status}`);
+      await (await fetch(location!)).text();
+      const result = await login.done;
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /access_denied.*declined in the browser/s);
+      assert.equal((await cli.run(['status', 'hr'])).code, 1);
+    } finally {
+      await emulator.stop();
+      await cli.cleanup();
+    }
+  });
+});
