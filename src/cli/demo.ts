@@ -37,15 +37,9 @@ interface DemoCall {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandArgs(
-    argv,
-    { seconds: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    usage,
-  );
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  const parsed = parseCommandArgs(argv, { seconds: { type: 'string' } }, usage, io);
+  if (!parsed) return ExitCode.ok;
+  const { values } = parsed;
   const seconds = values.seconds === undefined ? 20 : Number(values.seconds);
   if (!Number.isInteger(seconds) || seconds < 2 || seconds > 600) {
     io.stderr.write('--seconds must be a whole number from 2 to 600.\n');

@@ -37,7 +37,7 @@ const CLIENT_AUTH: Record<string, ClientAuthMethod> = {
 };
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const parsed = parseCommandArgs(
     argv,
     {
       provider: { type: 'string' },
@@ -55,14 +55,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'revocation-url': { type: 'string' },
       'api-base-url': { type: 'string' },
       'client-auth': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     usage,
+    io,
   );
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  if (!parsed) return ExitCode.ok;
+  const { values, positionals } = parsed;
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
   if (values.env && values['base-url']) throw new UsageError('Give --env or --base-url, not both.', usage);
   const timeoutSeconds = values.timeout === undefined ? 300 : Number(values.timeout);

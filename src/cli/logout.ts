@@ -8,15 +8,9 @@ const usage =
   'connection on this machine. --local-only forgets it without telling the provider.';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    { 'local-only': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    usage,
-  );
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  const parsed = parseCommandArgs(argv, { 'local-only': { type: 'boolean' } }, usage, io);
+  if (!parsed) return ExitCode.ok;
+  const { values, positionals } = parsed;
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
   return withKeeper(io, async (keeper) => {
     if (values['local-only']) {

@@ -7,11 +7,9 @@ const usage =
   'tokenkeeper refresh <name>\nReplaces the connection’s tokens now, even if they are still fresh.';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { help: { type: 'boolean', short: 'h' } }, usage);
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  const parsed = parseCommandArgs(argv, {}, usage, io);
+  if (!parsed) return ExitCode.ok;
+  const { positionals } = parsed;
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
   const info = await withKeeper(io, (keeper) => keeper.refresh(name));
   say(io, `Refreshed "${name}"; the access token is valid until ${formatInstant(info.expiresAt)}.`);

@@ -12,19 +12,17 @@ const usage =
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const parsed = parseCommandArgs(
     argv,
     {
       data: { type: 'string', short: 'd' },
       header: { type: 'string', short: 'H', multiple: true },
-      help: { type: 'boolean', short: 'h' },
     },
     usage,
+    io,
   );
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  if (!parsed) return ExitCode.ok;
+  const { values, positionals } = parsed;
   const [name, rawMethod, path] = requirePositionals(
     positionals,
     ['<name>', '<METHOD>', '<path>'],

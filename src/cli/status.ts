@@ -9,15 +9,9 @@ const usage =
   'Exits 3 when the named connection needs a new login.';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    usage,
-  );
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  const parsed = parseCommandArgs(argv, { json: { type: 'boolean' } }, usage, io);
+  if (!parsed) return ExitCode.ok;
+  const { values, positionals } = parsed;
   const [name] = positionals;
   const connections = await withKeeper(io, async (keeper) =>
     name ? [await keeper.info(name)] : keeper.list(),

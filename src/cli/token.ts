@@ -8,11 +8,9 @@ const usage =
 
 /** The one command that prints a secret, on purpose. */
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { help: { type: 'boolean', short: 'h' } }, usage);
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  const parsed = parseCommandArgs(argv, {}, usage, io);
+  if (!parsed) return ExitCode.ok;
+  const { positionals } = parsed;
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
   const token = await withKeeper(io, (keeper) => keeper.getAccessToken(name));
   io.stdout.write(`${token}\n`);

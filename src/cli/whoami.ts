@@ -7,15 +7,9 @@ import type { CliIO } from './output.js';
 const usage = 'tokenkeeper whoami <name> [--json]\nAsks the provider who owns the connection’s credential.';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    usage,
-  );
-  if (values.help) {
-    io.stdout.write(`Usage: ${usage}\n`);
-    return ExitCode.ok;
-  }
+  const parsed = parseCommandArgs(argv, { json: { type: 'boolean' } }, usage, io);
+  if (!parsed) return ExitCode.ok;
+  const { values, positionals } = parsed;
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
   const identity = await withKeeper(io, (keeper) => keeper.whoami(name));
   if (values.json) {
