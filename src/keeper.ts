@@ -18,7 +18,6 @@ import { ConfigError, TokenkeeperError } from './errors.js';
 import { KeeperEventEmitter, type KeeperEventName, type KeeperEvents } from './events.js';
 import { API_KEY_TOKEN_TYPE, apiKeyTokenSet } from './grants/api-key.js';
 import { ConnectionGrants, clientConfigOf } from './grants/connection-grants.js';
-import { revokeToken } from './grants/revocation.js';
 import type { GrantResult, TokenRequestContext } from './grants/token-endpoint.js';
 import { authFetch, type Credential, type SlotGate } from './http/auth-fetch.js';
 import { ruleApplies, SlidingWindowLimiter } from './http/rate-limiter.js';
@@ -344,6 +343,7 @@ class TokenKeeper implements Keeper {
     if (record.revocationUrl && tokens && record.grant !== 'api_key') {
       const config = clientConfigOf(record);
       const ctx = this.#requestContext(record);
+      const { revokeToken } = await import('./grants/revocation.js');
       // The refresh token first: revoking it also ends its access tokens at most servers.
       if (tokens.refreshToken) {
         await revokeToken(config, record.revocationUrl, tokens.refreshToken, 'refresh_token', ctx);

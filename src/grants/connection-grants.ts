@@ -1,13 +1,13 @@
 /**
  * Runs the grants of a stored connection: its primary grant (how it logs in
  * without a person, when it can) and the refresh-token grant.
+ *
+ * The grant modules (and oauth4webapi behind them) are loaded on first use: a
+ * process that only reads fresh tokens from the store, such as
+ * `tokenkeeper token`, never pays for them.
  */
 import type { ConnectionRecord } from '../connection.js';
 import { ConfigError } from '../errors.js';
-import { exchangeAuthorizationCode } from './authorization-code.js';
-import { clientCredentialsGrant } from './client-credentials.js';
-import { passwordGrant } from './password.js';
-import { refreshTokenGrant } from './refresh-token.js';
 import type { ClientConfig, GrantResult, TokenRequestContext } from './token-endpoint.js';
 
 export class ConnectionGrants {
@@ -25,7 +25,7 @@ export class ConnectionGrants {
     }
   }
 
-  primary(record: ConnectionRecord): Promise<GrantResult> {
+  async primary(record: ConnectionRecord): Promise<GrantResult> {
     const ctx = this.contextFor(record);
     const config = clientConfigOf(record);
     switch (record.grant) {
@@ -34,10 +34,13 @@ export class ConnectionGrants {
         if (!username || !password) {
           throw new ConfigError(`Connection "${record.name}" has no saved user name and password.`);
         }
+        const { passwordGrant } = await import('./password.js');
         return passwordGrant(config, { username, password }, ctx, record.scope);
       }
-      case 'client_credentials':
+      case 'client_credentials': {
+        const { clientCredentialsGrant } = await import('./client-credentials.js');
         return clientCredentialsGrant(config, ctx, record.scope);
+      }
       default:
         throw new ConfigError(
           `Connection "${record.name}" uses the ${record.grant} grant, which needs a person; run \`${ctx.loginHint}\`.`,
@@ -46,14 +49,16 @@ export class ConnectionGrants {
   }
 
   /** The authorization code grant's exchange, once, at login. */
-  exchangeCode(
+  async exchangeCode(
     record: ConnectionRecord,
     grant: { code: string; redirectUri: string; codeVerifier?: string },
   ): Promise<GrantResult> {
+    const { exchangeAuthorizationCode } = await import('./authorization-code.js');
     return exchangeAuthorizationCode(clientConfigOf(record), grant, this.contextFor(record));
   }
 
-  refresh(record: ConnectionRecord, refreshToken: string): Promise<GrantResult> {
+  async refresh(record: ConnectionRecord, refreshToken: string): Promise<GrantResult> {
+    const { refreshTokenGrant } = await import('./refresh-token.js');
     return refreshTokenGrant(clientConfigOf(record), refreshToken, this.contextFor(record));
   }
 }

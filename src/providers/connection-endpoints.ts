@@ -3,7 +3,7 @@
  * profile and an environment, or (generic OAuth 2.0) from discovery and explicit URLs.
  */
 import { ConfigError } from '../errors.js';
-import { discoverAuthorizationServer } from './discovery.js';
+import type { DiscoveredServer } from './discovery.js';
 import { type ConnectionEndpoints, resolveEndpoints, validateServiceUrl } from './endpoints.js';
 import type { ClientAuthMethod, ProviderProfile } from './types.js';
 
@@ -50,8 +50,11 @@ export async function resolveConnectionEndpoints(
   if (!spec.issuer && !spec.tokenUrl) {
     throw new ConfigError('A generic OAuth 2.0 connection needs --issuer (for discovery) or --token-url.');
   }
-  const discovered =
-    spec.issuer && !spec.tokenUrl ? await discoverAuthorizationServer(spec.issuer, ctx) : undefined;
+  let discovered: DiscoveredServer | undefined;
+  if (spec.issuer && !spec.tokenUrl) {
+    const { discoverAuthorizationServer } = await import('./discovery.js');
+    discovered = await discoverAuthorizationServer(spec.issuer, ctx);
+  }
   const url = (value: string | undefined, what: string) =>
     value === undefined ? undefined : validateServiceUrl(value, what).href;
   const tokenUrl = url(spec.tokenUrl ?? discovered?.tokenUrl, 'token URL')!;
