@@ -9,7 +9,7 @@
  * it is reported as such in the table.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,7 @@ watchdog.unref();
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const startedAt = new Date().toISOString();
+const loadAtStart = loadavg()[0] ?? Number.NaN;
 const begin = performance.now();
 const tmpDir = await mkdtemp(join(tmpdir(), 'tokenkeeper-bench-'));
 const ctx: BenchContext = { smoke, tmpDir, log };
@@ -88,6 +89,7 @@ const report: BenchReport = {
   durationMs: performance.now() - begin,
   smoke,
   machine: describeMachine(),
+  loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
   versions: packageVersions(),
   scenarios: results,
 };

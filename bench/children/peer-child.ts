@@ -28,6 +28,8 @@ export interface StormOutcome {
 const config = JSON.parse(process.argv[2] ?? '{}') as PeerChildConfig;
 const peer = createPeer(config.peer, config.options);
 const say = (line: string) => process.stdout.write(`${line}\n`);
+/** The API's answer to each distinct token handed out (token mode). */
+const verdicts = new Map<string, Promise<string>>();
 
 say('loaded');
 for await (const line of createInterface({ input: process.stdin })) {
@@ -42,47 +44,38 @@ await peer.close();
 // Keep-alive sockets and the seed's interval must not keep a finished child around.
 process.exit(0);
 
-/** A token or an HTTP status line, or the error the caller got instead. */
-interface CallerEnd {
-  value?: string;
-  error?: string;
-}
-
 async function storm(): Promise<StormOutcome> {
   const begin = performance.now();
   // All callers start in the same tick: this is the moment the token has just expired.
   const callers = Array.from({ length: config.callers }, () =>
     (config.mode === 'token'
-      ? peer.getToken()
+      ? peer.getToken().then(verdictOn)
       : peer.fetch(config.path).then((status) => `HTTP ${status}`)
-    ).then(
-      (value): CallerEnd => ({ value }),
-      (error: unknown): CallerEnd => ({ error: `threw ${describeError(error)}` }),
-    ),
+    ).catch((error: unknown) => `threw ${describeError(error)}`),
   );
   const ends = await Promise.all(callers);
   const ms = performance.now() - begin;
-  const verdicts = config.mode === 'token' ? await tryTokens(ends.map((end) => end.value)) : undefined;
   const outcomes: Record<string, number> = {};
-  for (const end of ends) {
-    const label = end.error ?? (verdicts ? verdicts.get(end.value) : end.value) ?? 'unknown';
-    outcomes[label] = (outcomes[label] ?? 0) + 1;
-  }
+  for (const end of ends) outcomes[end] = (outcomes[end] ?? 0) + 1;
   return { ms, outcomes };
 }
 
-/** What the API says to each distinct token the callers got: one request per token. */
-async function tryTokens(tokens: Array<string | undefined>): Promise<Map<string | undefined, string>> {
-  const verdicts = new Map<string | undefined, string>();
-  for (const token of new Set(tokens)) {
-    if (token === undefined) continue;
-    const response = await fetch(new URL(config.path, config.options.baseUrl), {
+/**
+ * What the API says to a token, asked once per distinct token at the moment it is
+ * first handed out (later, a short-lived token could have expired in the meantime).
+ */
+function verdictOn(token: string): Promise<string> {
+  let verdict = verdicts.get(token);
+  if (!verdict) {
+    verdict = fetch(new URL(config.path, config.options.baseUrl), {
       headers: { authorization: `Bearer ${token}` },
+    }).then(async (response) => {
+      await response.arrayBuffer();
+      return response.ok ? 'token accepted' : `token refused (HTTP ${response.status})`;
     });
-    await response.arrayBuffer();
-    verdicts.set(token, response.ok ? 'token accepted' : `token refused (HTTP ${response.status})`);
+    verdicts.set(token, verdict);
   }
-  return verdicts;
+  return verdict;
 }
 
 /** A short, secret-free name for an error: its code and the OAuth error when there is one. */

@@ -34,6 +34,8 @@ export interface BenchReport {
   durationMs: number;
   smoke: boolean;
   machine: MachineInfo;
+  /** 1-minute load average when the run started and ended: the machine may be shared. */
+  loadAverage: { start: number; end: number };
   versions: Record<string, string>;
   scenarios: ScenarioResult[];
 }
