@@ -17,7 +17,7 @@ export function renderMarkdown(report: BenchReport): string {
   const { machine } = report;
   out.push(
     table({
-      head: ['', ''],
+      head: ['What', 'Value'],
       align: 'll',
       rows: [
         ['CPU', `${machine.cpu}, ${machine.cores} cores`],

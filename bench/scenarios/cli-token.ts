@@ -96,6 +96,7 @@ export const cliToken: Scenario = {
       ],
       notes: [
         '`tokenkeeper --version` loads only the CLI entry: the difference to `token` is the library, the native SQLite driver and the store.',
+        ...(token / baseline <= GOAL_RATIO ? [] : [missNote(stages, token, baseline)]),
       ],
       data: {
         sizes,
@@ -105,6 +106,23 @@ export const cliToken: Scenario = {
     };
   },
 };
+
+/** Why the goal was missed, in the figures of this run. */
+function missNote(stages: Array<[string, number]>, token: number, baseline: number): string {
+  // The steps a fresh-token read does not need: oauth4webapi and the rest keeper.js pulls in.
+  const avoidable = stages
+    .filter(([step]) => step.includes('oauth4webapi') || step.includes('the rest'))
+    .reduce((sum, [, ms]) => sum + ms, 0);
+  const estimate = token - avoidable;
+  return (
+    `Missed by ${formatMs(token - GOAL_RATIO * baseline)}. ${formatMs(avoidable)} of the steps load modules ` +
+    'that printing a fresh token never runs: src/keeper.ts imports oauth4webapi (through grants/*), the ' +
+    'authenticated fetch, the rate limiter and every provider profile at the top. Loaded on first use ' +
+    `instead (a dynamic import in the refresh, connect and fetch paths), \`token\` would take about ` +
+    `${formatMs(estimate)}, ${formatRatio(estimate / baseline)} of \`node -e 0\`. The rest is Node’s own ` +
+    'start-up, node:crypto, the native SQLite driver and opening the store.'
+  );
+}
 
 /** Runs children/cli-stages `rounds` times; the median of each step. */
 async function measureStages(storePath: string, rounds: number): Promise<Array<[string, number]>> {
