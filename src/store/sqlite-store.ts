@@ -12,6 +12,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
+import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE } from './sqlite-driver.js';
 import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
 import {
   assertConnectionName,
@@ -147,10 +148,10 @@ export class SqliteTokenStore implements TokenStore {
     const location = inMemory ? path : resolve(path);
     let Driver: typeof BetterSqlite3;
     try {
-      Driver = (await import('better-sqlite3')).default;
+      Driver = await loadSqliteDriver();
     } catch (error) {
       throw new StoreError(
-        'Cannot load better-sqlite3 for the SQLite store; reinstall tokenkeeper (`npm install`) so its native ' +
+        `Cannot load ${SQLITE_DRIVER_PACKAGE} for the SQLite store; reinstall tokenkeeper (\`npm install\`) so its native ` +
           'module is built for this Node.js, or choose another store with TOKENKEEPER_STORE.',
         { cause: error },
       );

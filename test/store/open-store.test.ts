@@ -15,6 +15,7 @@ import {
   openStore,
   parseStoreLocation,
 } from '../../src/store/open-store.js';
+import { SQLITE_DRIVER_PACKAGE } from '../../src/store/sqlite-driver.js';
 import { describeWithServer, PG_URL, probePostgres, probeRedis, REDIS_URL, uniqueName } from './servers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-open-'));
@@ -277,8 +278,8 @@ describe('openStore', () => {
       import { createRequire } from 'node:module';
       const { openStore } = await import(${JSON.stringify(moduleUrl)});
       const loaded = () => Object.keys(createRequire(import.meta.url).cache)
-        .filter((p) => /node_modules[\\\\/](better-sqlite3|pg|ioredis)[\\\\/]/.test(p))
-        .map((p) => p.match(/node_modules[\\\\/](better-sqlite3|pg|ioredis)[\\\\/]/)[1]);
+        .filter((p) => /node_modules[\\\\/](better-sqlite3(?:-napi)?|pg|ioredis)[\\\\/]/.test(p))
+        .map((p) => p.match(/node_modules[\\\\/](better-sqlite3(?:-napi)?|pg|ioredis)[\\\\/]/)[1]);
       const { store } = await openStore('memory:', { env: {} });
       const afterMemory = [...new Set(loaded())];
       await store.close();
@@ -298,7 +299,7 @@ describe('openStore', () => {
       afterSqlite: string[];
     };
     assert.deepEqual(afterMemory, []);
-    assert.deepEqual(afterSqlite, ['better-sqlite3']);
+    assert.deepEqual(afterSqlite, [SQLITE_DRIVER_PACKAGE]);
   });
 });
 

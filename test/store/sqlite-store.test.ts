@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { FakeClock } from '../../src/clock.js';
+import { loadSqliteDriver } from '../../src/store/sqlite-driver.js';
 import { SQLITE_SCHEMA_VERSION, SqliteTokenStore } from '../../src/store/sqlite-store.js';
+
+const Database = await loadSqliteDriver();
+
 import { runTokenStoreContract } from './contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-sqlite-'));

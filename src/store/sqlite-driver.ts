@@ -1,0 +1,19 @@
+/**
+ * Which better-sqlite3 to load. Up to major 12 it is built on Node's internal
+ * ObjectWrap, whose destructor aborts the process on Node 24.19+ when a prepared
+ * statement is garbage-collected (`RemoveEnvironmentCleanupHook: (env) != nullptr`).
+ * Major 13 moved to Node-API and ships prebuilt binaries, but needs Node 22. So both
+ * are dependencies: 13 (under the alias `better-sqlite3-napi`) from Node 22 on, and
+ * 12, built for this Node at install, on Node 20 and 21. The API is the same.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+
+export type SqliteDriver = typeof BetterSqlite3;
+
+export const SQLITE_DRIVER_PACKAGE =
+  Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3';
+
+export async function loadSqliteDriver(): Promise<SqliteDriver> {
+  const module = (await import(SQLITE_DRIVER_PACKAGE)) as { default: SqliteDriver };
+  return module.default;
+}
