@@ -6,28 +6,23 @@
  * clock read: no I/O, no lock. Everything else (store reads, locks, grants)
  * happens only when a token is stale, was rejected, or is missing.
  */
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
-import {
-  type ConnectionInfo,
-  type ConnectionRecord,
-  ConnectionRepository,
-  infoOf,
-  type VersionedRecord,
-} from './connection.js';
+import { type Clock, systemClock } from './clock.js';
+import { type ConnectionInfo, type ConnectionRecord, ConnectionRepository, infoOf } from './connection.js';
+import { buildConnectionRecord, type ConnectionSpec, grantOf, validateName } from './connection-spec.js';
 import { ConfigError, TokenkeeperError } from './errors.js';
 import { KeeperEventEmitter, type KeeperEventName, type KeeperEvents } from './events.js';
 import { API_KEY_TOKEN_TYPE, apiKeyTokenSet } from './grants/api-key.js';
 import { ConnectionGrants, clientConfigOf } from './grants/connection-grants.js';
 import type { GrantResult, TokenRequestContext } from './grants/token-endpoint.js';
-import { authFetch, type Credential, type SlotGate } from './http/auth-fetch.js';
-import { ruleApplies, SlidingWindowLimiter } from './http/rate-limiter.js';
+import { authFetch, type Credential } from './http/auth-fetch.js';
+import { RateLimitGates } from './http/rate-limit-gates.js';
 import { type Identity, requestIdentity } from './identity.js';
 import { resolveConnectionEndpoints } from './providers/connection-endpoints.js';
 import { ProviderRegistry } from './providers/registry.js';
-import type { ClientAuthMethod, GrantType, ProviderProfile } from './providers/types.js';
-import { defaultRefreshTiming, type RefreshTimingOptions, refreshAt } from './refresh/refresh-timing.js';
+import type { ProviderProfile } from './providers/types.js';
+import { defaultRefreshTiming, type RefreshTimingOptions } from './refresh/refresh-timing.js';
 import { connectionNotFound, Refresher } from './refresh/refresher.js';
-import { SingleFlight } from './refresh/single-flight.js';
+import { type CachedToken, TokenCache } from './refresh/token-cache.js';
 import {
   createSecretBox,
   generateEncryptionKey,
@@ -64,33 +59,7 @@ export interface KeeperOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** What `connect` needs: where, and the credentials of the chosen grant. Secrets are stored encrypted. */
-export interface ConnectionSpec {
-  provider: string;
-  /** A named environment of the provider profile (e.g. sandbox, production). */
-  environment?: string;
-  /** Overrides the environment's base URL (emulators, proxies, new regions). */
-  baseUrl?: string;
-  /** Generic OAuth 2.0: discover the endpoints from this issuer (RFC 8414 / OpenID Connect). */
-  issuer?: string;
-  tokenUrl?: string;
-  authorizationUrl?: string;
-  revocationUrl?: string;
-  /** Generic OAuth 2.0: the OpenID Connect userinfo endpoint, for whoami. */
-  userinfoUrl?: string;
-  /** Generic OAuth 2.0: where API paths resolve (default: the issuer's origin). */
-  apiBaseUrl?: string;
-  clientAuthMethod?: ClientAuthMethod;
-  grant?: GrantType;
-  clientId?: string;
-  clientSecret?: string;
-  username?: string;
-  password?: string;
-  apiKey?: string;
-  scope?: string;
-  /** For the authorization code grant: what came back to the redirect URI (see createAuthorizationRequest). */
-  authorizationCode?: { code: string; redirectUri: string; codeVerifier?: string };
-}
+export type { ConnectionSpec } from './connection-spec.js';
 
 export interface LogoutResult {
   /** Whether tokens were revoked at the provider (false: it has no revocation endpoint, or nothing to revoke). */
@@ -119,26 +88,11 @@ export interface Keeper {
   close(): Promise<void>;
 }
 
-interface CachedToken {
-  accessToken: string;
-  tokens: TokenSet;
-  /** From this instant on, the token is renewed before use. */
-  staleAt: number;
-  record: ConnectionRecord;
-  /** Consecutive failed renewals, for back-off. */
-  failures: number;
-  retryNotBefore?: number;
-  lastError?: TokenkeeperError;
-}
-
 interface Storage {
   repository: ConnectionRepository;
   refresher: Refresher;
   ownsStore: boolean;
 }
-
-const BACKOFF_BASE_MS = 1_000;
-const BACKOFF_MAX_MS = 5 * 60_000;
 
 export function createKeeper(options: KeeperOptions = {}): Keeper {
   return new TokenKeeper(options);
@@ -147,14 +101,11 @@ export function createKeeper(options: KeeperOptions = {}): Keeper {
 class TokenKeeper implements Keeper {
   readonly #clock: Clock;
   readonly #fetch: typeof fetch;
-  readonly #random: () => number;
   readonly #timing: RefreshTimingOptions;
   readonly #registry: ProviderRegistry;
   readonly #events = new KeeperEventEmitter();
-  readonly #flight = new SingleFlight<CachedToken>();
-  readonly #cache = new Map<string, CachedToken>();
-  readonly #timers = new Map<string, TimerHandle>();
-  readonly #limiters = new Map<string, SlidingWindowLimiter[]>();
+  readonly #cache: TokenCache;
+  readonly #gates = new RateLimitGates(realSleep);
   readonly #grants: ConnectionGrants;
   #storage: Promise<Storage> | undefined;
   #closed = false;
@@ -162,7 +113,6 @@ class TokenKeeper implements Keeper {
   constructor(private readonly options: KeeperOptions) {
     this.#clock = options.clock ?? systemClock;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#random = options.random ?? Math.random;
     this.#timing = {
       ...defaultRefreshTiming,
       ...(options.refreshMarginSeconds !== undefined
@@ -171,13 +121,27 @@ class TokenKeeper implements Keeper {
     };
     this.#registry = new ProviderRegistry(options.providers);
     this.#grants = new ConnectionGrants((record) => this.#requestContext(record));
+    this.#cache = new TokenCache({
+      clock: this.#clock,
+      timing: this.#timing,
+      random: options.random ?? Math.random,
+      proactive: options.proactiveRefresh !== false,
+      refresh: async (name, trigger) => (await this.#openStorage()).refresher.refresh(name, trigger),
+    });
   }
 
   async connect(name: string, spec: ConnectionSpec): Promise<ConnectionInfo> {
     this.#assertOpen();
     validateName(name);
     const { repository } = await this.#openStorage();
-    const record = await this.#newRecord(name, spec);
+    const profile = this.#registry.get(spec.provider);
+    grantOf(name, spec, profile); // fail on a bad spec before any request
+    const endpoints = await resolveConnectionEndpoints(
+      profile,
+      { ...spec, hasClientSecret: Boolean(spec.clientSecret) },
+      { fetch: this.#fetch, timeoutMs: this.options.requestTimeoutMs ?? 30_000 },
+    );
+    const record = buildConnectionRecord(name, spec, profile, endpoints, this.#clock.now());
     const tokens = await this.#firstTokens(record, spec);
     record.secrets.tokens = tokens.toJSON();
     record.lastRefreshAt = this.#clock.now();
@@ -188,7 +152,7 @@ class TokenKeeper implements Keeper {
       throw new TokenkeeperError('STORE', `Could not save connection "${name}"; try again.`);
     this.#drop(name);
     this.#events.emit('token', { connection: name, grant: record.grant, expiresAt: tokens.expiresAt });
-    this.#remember({ record, version });
+    this.#cache.remember({ record, version });
     return infoOf(record);
   }
 
@@ -236,10 +200,9 @@ class TokenKeeper implements Keeper {
   }
 
   getAccessToken(name: string): Promise<string> {
-    const cached = this.#cache.get(name);
-    if (cached !== undefined && this.#clock.now() < cached.staleAt)
-      return Promise.resolve(cached.accessToken);
-    return this.#renew(name, { seenAccessToken: cached?.accessToken }).then((entry) => entry.accessToken);
+    const fresh = this.#cache.freshToken(name);
+    if (fresh !== undefined) return Promise.resolve(fresh);
+    return this.#renew(name, this.#cache.get(name)?.accessToken).then((entry) => entry.accessToken);
   }
 
   async fetch(name: string, pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
@@ -260,7 +223,7 @@ class TokenKeeper implements Keeper {
           if (latest && current(latest).value !== rejected.value) return current(latest);
           // An API key cannot be renewed: the 401 goes back to the caller.
           if (!latest || latest.tokens.tokenType === API_KEY_TOKEN_TYPE) return rejected;
-          return current(await this.#renew(name, { seenAccessToken: latest.accessToken, force: true }));
+          return current(await this.#renew(name, latest.accessToken, { force: true }));
         },
       },
       init,
@@ -279,7 +242,7 @@ class TokenKeeper implements Keeper {
         fetch: this.#fetch,
         baseUrl: record.baseUrl,
         credentials: { current: async () => auth.credential, renew: auth.renew },
-        gate: this.#gateFor(record.name, record),
+        gate: this.#gates.gateFor(record.name, this.#registry.get(record.provider)),
         // Pacing against a server's limits is real time, not the injected token clock.
         now: Date.now,
         sleep: realSleep,
@@ -308,10 +271,7 @@ class TokenKeeper implements Keeper {
         `Connection "${name}" uses an API key, which does not expire: there is nothing to refresh.`,
       );
     }
-    const entry = await this.#renew(name, {
-      force: true,
-      seenAccessToken: this.#cache.get(name)?.accessToken,
-    });
+    const entry = await this.#renew(name, this.#cache.get(name)?.accessToken, { force: true });
     return infoOf(entry.record);
   }
 
@@ -377,163 +337,23 @@ class TokenKeeper implements Keeper {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const timer of this.#timers.values()) timer.cancel();
-    this.#timers.clear();
-    this.#cache.clear();
+    this.#cache.close();
     this.#events.removeAll();
     const storage = await this.#storage?.catch(() => undefined);
     if (storage?.ownsStore) await storage.repository.store.close();
   }
 
-  /** Renews once per connection at a time (single-flight), with back-off after failures. */
-  #renew(
-    name: string,
-    trigger: { seenAccessToken?: string | undefined; force?: boolean },
-  ): Promise<CachedToken> {
+  #renew(name: string, seenAccessToken: string | undefined, options: { force?: boolean } = {}) {
     this.#assertOpen();
-    return this.#flight.run(name, async () => {
-      const cached = this.#cache.get(name);
-      const now = this.#clock.now();
-      if (
-        cached?.lastError &&
-        cached.retryNotBefore !== undefined &&
-        now < cached.retryNotBefore &&
-        !trigger.force
-      ) {
-        // Recently failed: do not hammer the token endpoint; serve the old token while it is valid.
-        if (!cached.tokens.isExpired(now)) return cached;
-        throw cached.lastError;
-      }
-      const { refresher } = await this.#openStorage();
-      try {
-        const fresh = await refresher.refresh(name, {
-          ...(trigger.seenAccessToken !== undefined ? { seenAccessToken: trigger.seenAccessToken } : {}),
-          ...(trigger.force ? { force: true } : {}),
-        });
-        return this.#remember(fresh);
-      } catch (error) {
-        if (
-          !(error instanceof TokenkeeperError) ||
-          error.code === 'REAUTH_REQUIRED' ||
-          error.code === 'NOT_FOUND'
-        ) {
-          this.#drop(name);
-          throw error;
-        }
-        if (!cached) throw error;
-        cached.failures++;
-        cached.lastError = error;
-        const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (cached.failures - 1));
-        cached.retryNotBefore = this.#clock.now() + backoff;
-        this.#schedule(name, backoff);
-        if (!cached.tokens.isExpired(this.#clock.now()) && !trigger.force) return cached;
-        throw error;
-      }
+    return this.#cache.renew(name, {
+      ...(seenAccessToken !== undefined ? { seenAccessToken } : {}),
+      ...(options.force ? { force: true } : {}),
     });
   }
 
-  /** Caches a record's tokens and schedules its proactive refresh. */
-  #remember(current: VersionedRecord): CachedToken {
-    const { record } = current;
-    const data = record.secrets.tokens;
-    if (!data)
-      throw new TokenkeeperError('STORE', `Connection "${record.name}" has no tokens; log in again.`);
-    const tokens = new TokenSet(data);
-    const entry: CachedToken = {
-      accessToken: tokens.accessToken,
-      tokens,
-      staleAt: refreshAt(tokens, this.#timing, this.#random()),
-      record,
-      failures: 0,
-    };
-    this.#cache.set(record.name, entry);
-    if (Number.isFinite(entry.staleAt)) this.#schedule(record.name, entry.staleAt - this.#clock.now());
-    return entry;
-  }
-
-  #schedule(name: string, delayMs: number): void {
-    if (this.options.proactiveRefresh === false || this.#closed) return;
-    this.#timers.get(name)?.cancel();
-    const timer = this.#clock.setTimer(
-      () => {
-        this.#timers.delete(name);
-        if (this.#closed) return;
-        const cached = this.#cache.get(name);
-        // Failures are reported through events and retried by #renew's back-off.
-        this.#renew(name, { seenAccessToken: cached?.accessToken }).catch(() => undefined);
-      },
-      Math.max(0, delayMs),
-    );
-    this.#timers.set(name, timer);
-  }
-
   #drop(name: string): void {
-    this.#timers.get(name)?.cancel();
-    this.#timers.delete(name);
-    this.#cache.delete(name);
-    this.#limiters.delete(name);
-  }
-
-  #gateFor(name: string, record: ConnectionRecord): SlotGate {
-    let limiters = this.#limiters.get(name);
-    if (!limiters) {
-      limiters = this.#registry
-        .get(record.provider)
-        .rateLimits.map((rule) => new SlidingWindowLimiter(rule, Date.now, realSleep));
-      this.#limiters.set(name, limiters);
-    }
-    const applying = (method: string, path: string) =>
-      limiters.filter((l) => ruleApplies(l.rule, method, path));
-    return {
-      acquire: async (method, path) => {
-        for (const limiter of applying(method, path)) await limiter.acquire();
-      },
-      backOff: (method, path, ms) => {
-        for (const limiter of applying(method, path)) limiter.backOff(ms);
-      },
-    };
-  }
-
-  async #newRecord(name: string, spec: ConnectionSpec): Promise<ConnectionRecord> {
-    const profile = this.#registry.get(spec.provider);
-    const grant = spec.grant ?? profile.defaultGrant;
-    if (!profile.grants.includes(grant)) {
-      throw new ConfigError(
-        `${profile.displayName} does not support the ${grant} grant; use ${profile.grants.join(' or ')}.`,
-      );
-    }
-    const missing = requiredFor(grant).filter((field) => !spec[field]);
-    if (missing.length > 0) {
-      throw new ConfigError(`The ${grant} grant needs ${missing.join(', ')} for connection "${name}".`);
-    }
-    const endpoints = await resolveConnectionEndpoints(
-      profile,
-      { ...spec, hasClientSecret: Boolean(spec.clientSecret) },
-      { fetch: this.#fetch, timeoutMs: this.options.requestTimeoutMs ?? 30_000 },
-    );
-    const { pkce: _pkce, clientAuthMethod, ...urls } = endpoints;
-    const environment =
-      spec.baseUrl || profile.endpointsFromConnection
-        ? undefined
-        : (spec.environment ?? profile.defaultEnvironment);
-    return {
-      name,
-      provider: profile.id,
-      ...(environment ? { environment } : {}),
-      ...urls,
-      grant,
-      ...(spec.scope ? { scope: spec.scope } : {}),
-      ...(spec.clientId ? { clientId: spec.clientId } : {}),
-      ...(spec.authorizationCode ? { redirectUri: spec.authorizationCode.redirectUri } : {}),
-      clientAuthMethod,
-      state: 'ok',
-      createdAt: this.#clock.now(),
-      secrets: {
-        ...(spec.clientSecret ? { clientSecret: spec.clientSecret } : {}),
-        ...(spec.username ? { username: spec.username } : {}),
-        ...(spec.password ? { password: spec.password } : {}),
-      },
-    };
+    this.#cache.drop(name);
+    this.#gates.drop(name);
   }
 
   #toTokenSet(record: ConnectionRecord, result: GrantResult, previous?: TokenSetData): TokenSet {
@@ -596,28 +416,6 @@ class TokenKeeper implements Keeper {
 
 function realSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function requiredFor(grant: GrantType): Array<keyof ConnectionSpec> {
-  switch (grant) {
-    case 'password':
-      return ['clientId', 'username', 'password'];
-    case 'client_credentials':
-    case 'authorization_code':
-      return ['clientId'];
-    case 'api_key':
-      return ['apiKey'];
-  }
-}
-
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-export function validateName(name: string): void {
-  if (!NAME_PATTERN.test(name)) {
-    throw new ConfigError(
-      `"${name}" is not a valid connection name: use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit.`,
-    );
-  }
 }
 
 function keyFor(store: TokenStore, key: Buffer | string | undefined, env: NodeJS.ProcessEnv): Buffer {

@@ -172,7 +172,7 @@ export async function checkAuthorizationRequest(
     );
   }
   const location = response.headers.get('location');
-  if (location && location.startsWith(request.redirectUri)) {
+  if (location?.startsWith(request.redirectUri)) {
     const params = new URL(location, request.url).searchParams;
     const error = params.get('error');
     if (error)

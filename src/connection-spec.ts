@@ -1,0 +1,106 @@
+/**
+ * What a caller gives `connect` and how it becomes a connection record: checked
+ * against the provider profile, with endpoints already resolved.
+ */
+import type { ConnectionRecord } from './connection.js';
+import { ConfigError } from './errors.js';
+import type { ResolvedEndpoints } from './providers/connection-endpoints.js';
+import type { ClientAuthMethod, GrantType, ProviderProfile } from './providers/types.js';
+
+/** Where, and the credentials of the chosen grant. Secrets are stored encrypted. */
+export interface ConnectionSpec {
+  provider: string;
+  /** A named environment of the provider profile (e.g. sandbox, production). */
+  environment?: string;
+  /** Overrides the environment's base URL (emulators, proxies, new regions). */
+  baseUrl?: string;
+  /** Generic OAuth 2.0: discover the endpoints from this issuer (RFC 8414 / OpenID Connect). */
+  issuer?: string;
+  tokenUrl?: string;
+  authorizationUrl?: string;
+  revocationUrl?: string;
+  /** Generic OAuth 2.0: the OpenID Connect userinfo endpoint, for whoami. */
+  userinfoUrl?: string;
+  /** Generic OAuth 2.0: where API paths resolve (default: the issuer's origin). */
+  apiBaseUrl?: string;
+  clientAuthMethod?: ClientAuthMethod;
+  grant?: GrantType;
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  apiKey?: string;
+  scope?: string;
+  /** For the authorization code grant: what came back to the redirect URI (see createAuthorizationRequest). */
+  authorizationCode?: { code: string; redirectUri: string; codeVerifier?: string };
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new ConfigError(
+      `"${name}" is not a valid connection name: use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit.`,
+    );
+  }
+}
+
+/** The grant the spec asks for, checked against what the provider and the spec allow. */
+export function grantOf(name: string, spec: ConnectionSpec, profile: ProviderProfile): GrantType {
+  const grant = spec.grant ?? profile.defaultGrant;
+  if (!profile.grants.includes(grant)) {
+    throw new ConfigError(
+      `${profile.displayName} does not support the ${grant} grant; use ${profile.grants.join(' or ')}.`,
+    );
+  }
+  const missing = requiredFor(grant).filter((field) => !spec[field]);
+  if (missing.length > 0) {
+    throw new ConfigError(`The ${grant} grant needs ${missing.join(', ')} for connection "${name}".`);
+  }
+  return grant;
+}
+
+export function buildConnectionRecord(
+  name: string,
+  spec: ConnectionSpec,
+  profile: ProviderProfile,
+  endpoints: ResolvedEndpoints,
+  now: number,
+): ConnectionRecord {
+  const grant = grantOf(name, spec, profile);
+  const { pkce: _pkce, clientAuthMethod, ...urls } = endpoints;
+  const environment =
+    spec.baseUrl || profile.endpointsFromConnection
+      ? undefined
+      : (spec.environment ?? profile.defaultEnvironment);
+  return {
+    name,
+    provider: profile.id,
+    ...(environment ? { environment } : {}),
+    ...urls,
+    grant,
+    ...(spec.scope ? { scope: spec.scope } : {}),
+    ...(spec.clientId ? { clientId: spec.clientId } : {}),
+    ...(spec.authorizationCode ? { redirectUri: spec.authorizationCode.redirectUri } : {}),
+    clientAuthMethod,
+    state: 'ok',
+    createdAt: now,
+    secrets: {
+      ...(spec.clientSecret ? { clientSecret: spec.clientSecret } : {}),
+      ...(spec.username ? { username: spec.username } : {}),
+      ...(spec.password ? { password: spec.password } : {}),
+    },
+  };
+}
+
+function requiredFor(grant: GrantType): Array<keyof ConnectionSpec> {
+  switch (grant) {
+    case 'password':
+      return ['clientId', 'username', 'password'];
+    case 'client_credentials':
+    case 'authorization_code':
+      return ['clientId'];
+    case 'api_key':
+      return ['apiKey'];
+  }
+}
