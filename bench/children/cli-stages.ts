@@ -4,9 +4,10 @@
  * start). argv: <store path> <connection name>. Prints one JSON line of
  * [step, ms] pairs. Modules are imported in dependency order so each step is
  * charged only with what it adds; the middle steps separate what reading a fresh
- * token needs from what only a refresh, a login or a request would.
+ * token needs from what keeper.js loads besides (what a refresh, a login or a request uses).
  */
 import { performance } from 'node:perf_hooks';
+import { REST_STEP } from '../lib/cli.js';
 
 const [storePath, name] = process.argv.slice(2);
 if (!storePath || !name) throw new Error('usage: cli-stages <store path> <name>');
@@ -30,10 +31,8 @@ await Promise.all([
   import('../../src/events.js'),
 ]);
 mark('load what reading a fresh token needs (store, sealing, record, refresher, token set)');
-await import('oauth4webapi');
-mark('load oauth4webapi');
 const { createKeeper } = await import('../../src/keeper.js');
-mark('load keeper.js and the rest it imports (grants, authenticated fetch, providers, …)');
+mark(REST_STEP);
 await import('better-sqlite3');
 mark('load better-sqlite3 (native addon)');
 const keeper = createKeeper({ proactiveRefresh: false, env: { TOKENKEEPER_STORE: storePath } });

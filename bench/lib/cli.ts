@@ -12,3 +12,6 @@ export function cliEnv(storePath: string): NodeJS.ProcessEnv {
   env.TOKENKEEPER_STORE = storePath;
   return env;
 }
+
+/** The step of children/cli-stages that loads what keeper.js imports beyond reading a fresh token. */
+export const REST_STEP = 'load keeper.js and everything else it imports at start-up';

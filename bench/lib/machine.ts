@@ -1,4 +1,5 @@
 /** What the figures were measured on: the machine, Node, and every package version involved. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -39,7 +40,7 @@ export const MEASURED_PACKAGES = [
 ] as const;
 
 export function packageVersions(): Record<string, string> {
-  const versions: Record<string, string> = { tokenkeeper: ownVersion() };
+  const versions: Record<string, string> = { tokenkeeper: `${ownVersion()} (${sourceState()})` };
   for (const name of MEASURED_PACKAGES) versions[name] = installedVersion(name);
   versions.sqlite = sqliteVersion();
   return versions;
@@ -50,6 +51,21 @@ function ownVersion(): string {
     version: string;
   };
   return pkg.version;
+}
+
+/**
+ * The commit measured, and whether src/ differed from it: the bench builds the work
+ * tree as it is, and other work may be under way in it.
+ */
+function sourceState(): string {
+  const root = new URL('../../../', import.meta.url);
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', 'src') ? `${commit} + uncommitted changes in src/` : commit;
+  } catch {
+    return 'not a git checkout';
+  }
 }
 
 function installedVersion(name: string): string {

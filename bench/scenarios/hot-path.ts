@@ -157,14 +157,12 @@ function missNote(stub: { direct: number; keeper: number }, rawCpu: number, toke
   const own = stub.keeper - stub.direct;
   return (
     `Missed. With the network stubbed, keeper.fetch spends ${own.toFixed(1)} µs per request of its own ` +
-    '(src/http/auth-fetch.ts: the URL parsed twice in resolveRequestUrl, a Headers object built and edited in ' +
-    'send, the redirect loop reading Location on every answer; src/keeper.ts: a rate-limit gate and credential ' +
-    'closures made per request even when the profile has no limits, and an await at each of keeper.fetch, ' +
-    `getAccessToken, credentials.current, gate.acquire and sendFollowingRedirects). Against a whole loopback request (${rawCpu.toFixed(0)} µs of client CPU) that alone allows ` +
-    `${formatRatio(rawCpu / (rawCpu + own))}; in the paired runs tokenkeeper’s client used ` +
-    `${tokenkeeperCpu.toFixed(0)} µs per request, so part of the gap is not that own work (undici given a URL ` +
-    'object, a Headers instance and redirect: manual instead of a string and a plain object, more garbage ' +
-    'per request) and part is noise from a shared machine (see the load average above).'
+    '(resolving the URL, building the headers, the rate-limit gate, the credential, the redirect and retry ' +
+    `checks, and the awaits between them). Against a whole loopback request (${rawCpu.toFixed(0)} µs of ` +
+    `client CPU) that alone allows ${formatRatio(rawCpu / (rawCpu + own))}. In the paired runs tokenkeeper’s ` +
+    `client used ${tokenkeeperCpu.toFixed(0)} µs per request. The rest of the gap shows only under concurrency ` +
+    '(collecting what each request allocates, more promises pending at once) or is noise from a shared ' +
+    'machine (see the load average above); it is not isolated here.'
   );
 }
 
