@@ -33,8 +33,9 @@ await Promise.all([
 mark('load what reading a fresh token needs (store, sealing, record, refresher, token set)');
 const { createKeeper } = await import('../../src/keeper.js');
 mark(REST_STEP);
-await import('better-sqlite3');
-mark('load better-sqlite3 (native addon)');
+const { loadSqliteDriver } = await import('../../src/store/sqlite-driver.js');
+await loadSqliteDriver();
+mark('load the SQLite driver (better-sqlite3, a native addon)');
 const keeper = createKeeper({ proactiveRefresh: false, env: { TOKENKEEPER_STORE: storePath } });
 const token = await keeper.getAccessToken(name);
 mark('read the key file, open the store, read and decrypt the connection');
