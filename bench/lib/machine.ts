@@ -42,7 +42,11 @@ export const MEASURED_PACKAGES = [
 export function packageVersions(): Record<string, string> {
   const versions: Record<string, string> = { tokenkeeper: `${ownVersion()} (${sourceState()})` };
   // On this Node, the store loads one of two better-sqlite3 majors (see src/store/sqlite-driver.ts).
-  versions[`better-sqlite3 (as ${SQLITE_DRIVER_PACKAGE})`] = installedVersion(SQLITE_DRIVER_PACKAGE);
+  const driver =
+    SQLITE_DRIVER_PACKAGE === 'better-sqlite3'
+      ? 'better-sqlite3'
+      : `better-sqlite3 (as ${SQLITE_DRIVER_PACKAGE})`;
+  versions[driver] = installedVersion(SQLITE_DRIVER_PACKAGE);
   for (const name of MEASURED_PACKAGES) versions[name] = installedVersion(name);
   versions.sqlite = sqliteVersion();
   return versions;
