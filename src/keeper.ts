@@ -241,7 +241,7 @@ class TokenKeeper implements Keeper {
       {
         fetch: this.#fetch,
         baseUrl: record.baseUrl,
-        credentials: { current: async () => auth.credential, renew: auth.renew },
+        credentials: { current: () => auth.credential, renew: auth.renew },
         gate: this.#gates.gateFor(record.name, this.#registry.get(record.provider)),
         // Pacing against a server's limits is real time, not the injected token clock.
         now: Date.now,

@@ -16,14 +16,14 @@ export interface Credential {
 }
 
 export interface CredentialSource {
-  current(): Promise<Credential>;
+  current(): Credential | Promise<Credential>;
   /** Called after a 401 with the credential that was rejected; returns the one to retry with. */
   renew(rejected: Credential): Promise<Credential>;
 }
 
 export interface SlotGate {
-  /** Resolves when a request with this method and path may go out. */
-  acquire(method: string, path: string): Promise<void>;
+  /** Resolves when a request with this method and path may go out; undefined when it may go now. */
+  acquire(method: string, path: string): Promise<void> | undefined;
   /** The server answered 429: hold requests back for `retryAfterMs`. */
   backOff(method: string, path: string, retryAfterMs: number): void;
 }
@@ -52,12 +52,14 @@ export async function authFetch(
   const url = resolveRequestUrl(options.baseUrl, pathOrUrl);
   const method = (init.method ?? 'GET').toUpperCase();
   const replayable = isReplayable(init.body);
-  let credential = await options.credentials.current();
+  const first = options.credentials.current();
+  let credential = first instanceof Promise ? await first : first;
   let renewedAfter401 = false;
   let rateLimitRetries = 0;
 
   for (;;) {
-    await options.gate?.acquire(method, url.pathname);
+    const slot = options.gate?.acquire(method, url.pathname);
+    if (slot) await slot;
     const response = await sendFollowingRedirects(options, url, { ...init, method }, credential);
 
     if (response.status === 401 && !renewedAfter401 && replayable) {
@@ -87,9 +89,9 @@ export async function authFetch(
 
 /** Paths resolve against the base URL; an absolute URL must stay on the connection's origin. */
 export function resolveRequestUrl(baseUrl: string, pathOrUrl: string | URL): URL {
-  const base = new URL(baseUrl);
   const text = String(pathOrUrl);
   if (/^[a-z][a-z0-9+.-]*:/i.test(text)) {
+    const base = new URL(baseUrl);
     const url = new URL(text);
     if (url.origin !== base.origin) {
       throw new ConfigError(

@@ -8,29 +8,39 @@ import { ruleApplies, SlidingWindowLimiter } from './rate-limiter.js';
  * processes sharing a connection each keep their own count.
  */
 export class RateLimitGates {
-  readonly #limiters = new Map<string, SlidingWindowLimiter[]>();
+  readonly #gates = new Map<string, SlotGate>();
 
   constructor(private readonly sleep: (ms: number) => Promise<void>) {}
 
   gateFor(connection: string, profile: ProviderProfile): SlotGate {
-    let limiters = this.#limiters.get(connection);
-    if (!limiters) {
-      limiters = profile.rateLimits.map((rule) => new SlidingWindowLimiter(rule, Date.now, this.sleep));
-      this.#limiters.set(connection, limiters);
+    let gate = this.#gates.get(connection);
+    if (!gate) {
+      gate = this.#createGate(profile);
+      this.#gates.set(connection, gate);
     }
+    return gate;
+  }
+
+  drop(connection: string): void {
+    this.#gates.delete(connection);
+  }
+
+  #createGate(profile: ProviderProfile): SlotGate {
+    const limiters = profile.rateLimits.map((rule) => new SlidingWindowLimiter(rule, Date.now, this.sleep));
     const applying = (method: string, path: string) =>
       limiters.filter((l) => ruleApplies(l.rule, method, path));
     return {
-      acquire: async (method, path) => {
-        for (const limiter of applying(method, path)) await limiter.acquire();
+      // No promise when no rule applies: most requests of most providers pay nothing here.
+      acquire: (method, path) => {
+        const rules = limiters.length === 0 ? limiters : applying(method, path);
+        if (rules.length === 0) return undefined;
+        return (async () => {
+          for (const limiter of rules) await limiter.acquire();
+        })();
       },
       backOff: (method, path, ms) => {
         for (const limiter of applying(method, path)) limiter.backOff(ms);
       },
     };
-  }
-
-  drop(connection: string): void {
-    this.#limiters.delete(connection);
   }
 }
