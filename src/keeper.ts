@@ -8,16 +8,15 @@
  */
 import { type Clock, systemClock } from './clock.js';
 import { type ConnectionInfo, type ConnectionRecord, ConnectionRepository, infoOf } from './connection.js';
-import { buildConnectionRecord, type ConnectionSpec, grantOf, validateName } from './connection-spec.js';
+import type { ConnectionSpec } from './connection-spec.js';
 import { ConfigError, TokenkeeperError } from './errors.js';
 import { KeeperEventEmitter, type KeeperEventName, type KeeperEvents } from './events.js';
 import { API_KEY_TOKEN_TYPE, apiKeyTokenSet } from './grants/api-key.js';
 import { ConnectionGrants, clientConfigOf } from './grants/connection-grants.js';
 import type { GrantResult, TokenRequestContext } from './grants/token-endpoint.js';
-import { authFetch, type Credential } from './http/auth-fetch.js';
-import { RateLimitGates } from './http/rate-limit-gates.js';
-import { type Identity, requestIdentity } from './identity.js';
-import { resolveConnectionEndpoints } from './providers/connection-endpoints.js';
+import type { AuthFetchOptions, Credential, CredentialSource } from './http/auth-fetch.js';
+import type { RateLimitGates } from './http/rate-limit-gates.js';
+import type { Identity } from './identity.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { ProviderProfile } from './providers/types.js';
 import { defaultRefreshTiming, type RefreshTimingOptions } from './refresh/refresh-timing.js';
@@ -88,6 +87,12 @@ export interface Keeper {
   close(): Promise<void>;
 }
 
+interface HttpLayer {
+  authFetch: typeof import('./http/auth-fetch.js').authFetch;
+  gates: RateLimitGates;
+  options: Map<string, AuthFetchOptions>;
+}
+
 interface Storage {
   repository: ConnectionRepository;
   refresher: Refresher;
@@ -105,7 +110,8 @@ class TokenKeeper implements Keeper {
   readonly #registry: ProviderRegistry;
   readonly #events = new KeeperEventEmitter();
   readonly #cache: TokenCache;
-  readonly #gates = new RateLimitGates(realSleep);
+  /** Loaded on first request: a process that only reads tokens never needs it. */
+  #http: HttpLayer | undefined;
   readonly #grants: ConnectionGrants;
   #storage: Promise<Storage> | undefined;
   #closed = false;
@@ -132,6 +138,8 @@ class TokenKeeper implements Keeper {
 
   async connect(name: string, spec: ConnectionSpec): Promise<ConnectionInfo> {
     this.#assertOpen();
+    const { buildConnectionRecord, grantOf, validateName } = await import('./connection-spec.js');
+    const { resolveConnectionEndpoints } = await import('./providers/connection-endpoints.js');
     validateName(name);
     const { repository } = await this.#openStorage();
     const profile = this.#registry.get(spec.provider);
@@ -181,9 +189,16 @@ class TokenKeeper implements Keeper {
     const profile = this.#registry.get(record.provider);
     if (!profile.identityPaths?.length) return;
     const credential = this.#credentialOf(record, tokens.accessToken, tokens.tokenType);
+    const { requestIdentity } = await import('./identity.js');
+    const http = await this.#loadHttp();
     try {
       await requestIdentity(
-        (path) => this.#send(record, path, { credential, renew: async (rejected) => rejected }),
+        (path) =>
+          http.authFetch(
+            this.#sendOptions(http, record),
+            { current: () => credential, renew: async (rejected) => rejected },
+            path,
+          ),
         profile.identityPaths,
       );
     } catch (error) {
@@ -210,49 +225,53 @@ class TokenKeeper implements Keeper {
     await this.getAccessToken(name);
     const entry = this.#cache.get(name);
     if (!entry) throw connectionNotFound(name);
+    const http = this.#http ?? (await this.#loadHttp());
     const current = (cached: CachedToken) =>
       this.#credentialOf(cached.record, cached.accessToken, cached.tokens.tokenType);
-    return this.#send(
-      entry.record,
-      pathOrUrl,
-      {
-        credential: current(entry),
-        renew: async (rejected) => {
-          const latest = this.#cache.get(name);
-          // Someone already replaced the rejected token: use theirs, do not refresh again.
-          if (latest && current(latest).value !== rejected.value) return current(latest);
-          // An API key cannot be renewed: the 401 goes back to the caller.
-          if (!latest || latest.tokens.tokenType === API_KEY_TOKEN_TYPE) return rejected;
-          return current(await this.#renew(name, latest.accessToken, { force: true }));
-        },
+    const credential = current(entry);
+    const credentials: CredentialSource = {
+      current: () => credential,
+      renew: async (rejected) => {
+        const latest = this.#cache.get(name);
+        // Someone already replaced the rejected token: use theirs, do not refresh again.
+        if (latest && current(latest).value !== rejected.value) return current(latest);
+        // An API key cannot be renewed: the 401 goes back to the caller.
+        if (!latest || latest.tokens.tokenType === API_KEY_TOKEN_TYPE) return rejected;
+        return current(await this.#renew(name, latest.accessToken, { force: true }));
       },
-      init,
-    );
+    };
+    return http.authFetch(this.#sendOptions(http, entry.record), credentials, pathOrUrl, init);
   }
 
-  /** One authenticated request on a connection's origin; see http/auth-fetch.ts. */
-  #send(
-    record: ConnectionRecord,
-    pathOrUrl: string | URL,
-    auth: { credential: Credential; renew(rejected: Credential): Promise<Credential> },
-    init?: RequestInit,
-  ): Promise<Response> {
-    return authFetch(
-      {
+  async #loadHttp(): Promise<HttpLayer> {
+    if (!this.#http) {
+      const [{ authFetch }, { RateLimitGates }] = await Promise.all([
+        import('./http/auth-fetch.js'),
+        import('./http/rate-limit-gates.js'),
+      ]);
+      this.#http ??= { authFetch, gates: new RateLimitGates(realSleep), options: new Map() };
+    }
+    return this.#http;
+  }
+
+  /** The per-connection part of every request, built once (see http/auth-fetch.ts). */
+  #sendOptions(http: HttpLayer, record: ConnectionRecord): AuthFetchOptions {
+    let options = http.options.get(record.name);
+    if (!options || options.baseUrl !== record.baseUrl) {
+      options = {
         fetch: this.#fetch,
         baseUrl: record.baseUrl,
-        credentials: { current: () => auth.credential, renew: auth.renew },
-        gate: this.#gates.gateFor(record.name, this.#registry.get(record.provider)),
+        gate: http.gates.gateFor(record.name, this.#registry.get(record.provider)),
         // Pacing against a server's limits is real time, not the injected token clock.
         now: Date.now,
         sleep: realSleep,
         maxRetryAfterMs: (this.options.maxRetryAfterSeconds ?? 60) * 1000,
         maxRateLimitRetries: 2,
         maxRedirects: 5,
-      },
-      pathOrUrl,
-      init,
-    );
+      };
+      http.options.set(record.name, options);
+    }
+    return options;
   }
 
   #credentialOf(record: ConnectionRecord, token: string, tokenType: string): Credential {
@@ -327,6 +346,7 @@ class TokenKeeper implements Keeper {
         `${profile.displayName} has no identity endpoint tokenkeeper knows of; \`tokenkeeper request ${name} GET <path>\` can call one you know.`,
       );
     }
+    const { requestIdentity } = await import('./identity.js');
     return requestIdentity((endpoint) => this.fetch(name, endpoint), endpoints);
   }
 
@@ -353,7 +373,8 @@ class TokenKeeper implements Keeper {
 
   #drop(name: string): void {
     this.#cache.drop(name);
-    this.#gates.drop(name);
+    this.#http?.gates.drop(name);
+    this.#http?.options.delete(name);
   }
 
   #toTokenSet(record: ConnectionRecord, result: GrantResult, previous?: TokenSetData): TokenSet {

@@ -28,10 +28,10 @@ export interface SlotGate {
   backOff(method: string, path: string, retryAfterMs: number): void;
 }
 
+/** What stays the same across a connection's requests (so it can be built once). */
 export interface AuthFetchOptions {
   fetch: typeof fetch;
   baseUrl: string;
-  credentials: CredentialSource;
   gate?: SlotGate;
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -46,13 +46,14 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 export async function authFetch(
   options: AuthFetchOptions,
+  credentials: CredentialSource,
   pathOrUrl: string | URL,
   init: RequestInit = {},
 ): Promise<Response> {
   const url = resolveRequestUrl(options.baseUrl, pathOrUrl);
   const method = (init.method ?? 'GET').toUpperCase();
   const replayable = isReplayable(init.body);
-  const first = options.credentials.current();
+  const first = credentials.current();
   let credential = first instanceof Promise ? await first : first;
   let renewedAfter401 = false;
   let rateLimitRetries = 0;
@@ -64,7 +65,7 @@ export async function authFetch(
 
     if (response.status === 401 && !renewedAfter401 && replayable) {
       renewedAfter401 = true;
-      const renewed = await options.credentials.renew(credential);
+      const renewed = await credentials.renew(credential);
       if (renewed.value !== credential.value) {
         await response.body?.cancel();
         credential = renewed;
@@ -117,8 +118,9 @@ async function sendFollowingRedirects(
   let request = init;
   for (let hop = 0; ; hop++) {
     const response = await send(options, url, request, credential, 'manual', url.origin === credentialOrigin);
+    if (!REDIRECT_STATUSES.has(response.status)) return response;
     const location = response.headers.get('location');
-    if (!REDIRECT_STATUSES.has(response.status) || !location) return response;
+    if (!location) return response;
     if (hop >= options.maxRedirects) {
       await response.body?.cancel();
       throw new TokenkeeperError(
@@ -153,11 +155,17 @@ function send(
   redirect: NonNullable<RequestInit['redirect']>,
   withCredential: boolean,
 ): Promise<Response> {
-  const headers = new Headers(init.headers);
-  // Credentials are ours to set: only on the connection's origin, never whatever the caller passed.
-  headers.delete('authorization');
-  headers.delete(credential.header);
-  if (withCredential) headers.set(credential.header, credential.value);
+  let headers: NonNullable<RequestInit['headers']>;
+  if (init.headers === undefined) {
+    headers = withCredential ? { [credential.header]: credential.value } : {};
+  } else {
+    // Credentials are ours to set: only on the connection's origin, never whatever the caller passed.
+    const merged = new Headers(init.headers);
+    merged.delete('authorization');
+    merged.delete(credential.header);
+    if (withCredential) merged.set(credential.header, credential.value);
+    headers = merged;
+  }
   return options.fetch(url, { ...init, headers, redirect });
 }
 
