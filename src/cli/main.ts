@@ -3,9 +3,13 @@
  * The tokenkeeper command. Each command lives in its own module and is loaded
  * only when it runs, so `tokenkeeper token` starts as fast as Node allows.
  */
+import module from 'node:module';
 import { isTokenkeeperError } from '../errors.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { type CliIO, processIO } from './output.js';
+
+// Node 22.1+ can keep compiled modules between runs; older Node starts as before.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 type CommandModule = { run(argv: string[], io: CliIO): Promise<number> };
 

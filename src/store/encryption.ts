@@ -8,7 +8,7 @@
  */
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, promises as fs, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 
@@ -177,22 +177,22 @@ function isErrno(error: unknown, code: string): boolean {
 
 const checksModes = process.platform !== 'win32';
 
+/** Synchronous on purpose: a 45-byte file read once at start-up, where each async step costs a thread-pool round trip. */
 async function readKeyFile(keyFile: string): Promise<Buffer> {
-  const handle = await fs.open(keyFile, 'r');
+  const fd = openSync(keyFile, 'r');
   try {
     if (checksModes) {
-      const stat = await handle.stat();
-      if ((stat.mode & 0o077) !== 0) {
+      const mode = fstatSync(fd).mode;
+      if ((mode & 0o077) !== 0) {
         throw new ConfigError(
-          `The key file ${keyFile} can be read by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}); ` +
+          `The key file ${keyFile} can be read by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); ` +
             `run \`chmod 600 ${keyFile}\` and try again.`,
         );
       }
     }
-    const text = await handle.readFile('utf8');
-    return parseEncryptionKey(text, `The key file ${keyFile}`);
+    return parseEncryptionKey(readFileSync(fd, 'utf8'), `The key file ${keyFile}`);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
