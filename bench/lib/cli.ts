@@ -1,7 +1,7 @@
 /** Spawning the built tokenkeeper CLI the way a shell script does. */
 import { fileURLToPath } from 'node:url';
 
-export const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
 /** This process's environment, minus anything of tokenkeeper's, plus the store to use. */
 export function cliEnv(storePath: string): NodeJS.ProcessEnv {

@@ -46,6 +46,23 @@ function help(): string {
   ].join('\n');
 }
 
+/** The version in tokenkeeper's package.json, found from wherever this file was built to. */
+async function packageVersion(): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'tokenkeeper' && pkg.version) return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+  }
+  return 'unknown';
+}
+
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -53,9 +70,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return name === undefined ? ExitCode.usage : ExitCode.ok;
   }
   if (name === '--version' || name === '-v') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-    io.stdout.write(`${pkg.version}\n`);
+    io.stdout.write(`${await packageVersion()}\n`);
     return ExitCode.ok;
   }
   const command = commands[name];

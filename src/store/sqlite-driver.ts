@@ -6,6 +6,8 @@
  * are dependencies: 13 (under the alias `better-sqlite3-napi`) from Node 22 on, and
  * 12, built for this Node at install, on Node 20 and 21. The API is the same.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 
 export type SqliteDriver = typeof BetterSqlite3;
@@ -16,4 +18,19 @@ export const SQLITE_DRIVER_PACKAGE =
 export async function loadSqliteDriver(): Promise<SqliteDriver> {
   const module = (await import(SQLITE_DRIVER_PACKAGE)) as { default: SqliteDriver };
   return module.default;
+}
+
+/**
+ * Options that spare better-sqlite3 12 its `bindings` lookup (a dozen stat calls,
+ * a few ms of every CLI start) by naming the addon it built at install.
+ */
+export function sqliteDriverOptions(): { nativeBinding?: string } {
+  if (SQLITE_DRIVER_PACKAGE !== 'better-sqlite3') return {};
+  try {
+    const packageJson = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
+    const addon = packageJson.replace(/package\.json$/, 'build/Release/better_sqlite3.node');
+    return existsSync(addon) ? { nativeBinding: addon } : {};
+  } catch {
+    return {};
+  }
 }

@@ -12,7 +12,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
-import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE } from './sqlite-driver.js';
+import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
 import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
 import {
   assertConnectionName,
@@ -164,7 +164,7 @@ export class SqliteTokenStore implements TokenStore {
       }
       const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
       const deadline = Date.now() + busyTimeoutMs;
-      const opened = new Driver(location, { timeout: busyTimeoutMs });
+      const opened = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
       db = opened;
       opened.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       // Switching to WAL and migrating can meet SQLITE_BUSY without SQLite's busy handler
