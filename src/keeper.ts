@@ -112,6 +112,7 @@ class TokenKeeper implements Keeper {
   readonly #cache: TokenCache;
   /** Loaded on first request: a process that only reads tokens never needs it. */
   #http: HttpLayer | undefined;
+  readonly #credentialSources = new WeakMap<CachedToken, CredentialSource>();
   readonly #grants: ConnectionGrants;
   #storage: Promise<Storage> | undefined;
   #closed = false;
@@ -226,10 +227,20 @@ class TokenKeeper implements Keeper {
     const entry = this.#cache.get(name);
     if (!entry) throw connectionNotFound(name);
     const http = this.#http ?? (await this.#loadHttp());
+    let credentials = this.#credentialSources.get(entry);
+    if (!credentials) {
+      credentials = this.#credentialSource(name, entry);
+      this.#credentialSources.set(entry, credentials);
+    }
+    return http.authFetch(this.#sendOptions(http, entry.record), credentials, pathOrUrl, init);
+  }
+
+  /** The credential of a cached token, and how to renew it after a 401; built once per token. */
+  #credentialSource(name: string, entry: CachedToken): CredentialSource {
     const current = (cached: CachedToken) =>
       this.#credentialOf(cached.record, cached.accessToken, cached.tokens.tokenType);
     const credential = current(entry);
-    const credentials: CredentialSource = {
+    return {
       current: () => credential,
       renew: async (rejected) => {
         const latest = this.#cache.get(name);
@@ -240,7 +251,6 @@ class TokenKeeper implements Keeper {
         return current(await this.#renew(name, latest.accessToken, { force: true }));
       },
     };
-    return http.authFetch(this.#sendOptions(http, entry.record), credentials, pathOrUrl, init);
   }
 
   async #loadHttp(): Promise<HttpLayer> {

@@ -50,7 +50,7 @@ export async function authFetch(
   pathOrUrl: string | URL,
   init: RequestInit = {},
 ): Promise<Response> {
-  const url = resolveRequestUrl(options.baseUrl, pathOrUrl);
+  const target = resolveRequestTarget(options.baseUrl, pathOrUrl);
   const method = (init.method ?? 'GET').toUpperCase();
   const replayable = isReplayable(init.body);
   const first = credentials.current();
@@ -59,9 +59,9 @@ export async function authFetch(
   let rateLimitRetries = 0;
 
   for (;;) {
-    const slot = options.gate?.acquire(method, url.pathname);
+    const slot = options.gate?.acquire(method, target.path);
     if (slot) await slot;
-    const response = await sendFollowingRedirects(options, url, { ...init, method }, credential);
+    const response = await sendFollowingRedirects(options, target.href, init, method, credential);
 
     if (response.status === 401 && !renewedAfter401 && replayable) {
       renewedAfter401 = true;
@@ -77,7 +77,7 @@ export async function authFetch(
       const delay = told ?? 1000 * 2 ** rateLimitRetries;
       if (delay <= options.maxRetryAfterMs) {
         rateLimitRetries++;
-        options.gate?.backOff(method, url.pathname, delay);
+        options.gate?.backOff(method, target.path, delay);
         await response.body?.cancel();
         // No jitter when the server said when to come back.
         await options.sleep(delay);
@@ -88,8 +88,14 @@ export async function authFetch(
   }
 }
 
-/** Paths resolve against the base URL; an absolute URL must stay on the connection's origin. */
-export function resolveRequestUrl(baseUrl: string, pathOrUrl: string | URL): URL {
+/**
+ * Paths resolve against the base URL; an absolute URL must stay on the connection's
+ * origin. Kept as strings on the common path: fetch parses the URL anyway.
+ */
+export function resolveRequestTarget(
+  baseUrl: string,
+  pathOrUrl: string | URL,
+): { href: string; path: string } {
   const text = String(pathOrUrl);
   if (/^[a-z][a-z0-9+.-]*:/i.test(text)) {
     const base = new URL(baseUrl);
@@ -99,33 +105,40 @@ export function resolveRequestUrl(baseUrl: string, pathOrUrl: string | URL): URL
         `Refusing to send this connection's credentials to ${url.origin}; it belongs to ${base.origin}. Pass a path such as /v1/bills instead.`,
       );
     }
-    return url;
+    return { href: url.href, path: url.pathname };
   }
-  return new URL(joinUrl(baseUrl, text));
+  const href = joinUrl(baseUrl, text);
+  const afterOrigin = href.indexOf('/', href.indexOf('//') + 2);
+  const path = afterOrigin < 0 ? '/' : href.slice(afterOrigin).split(/[?#]/, 1)[0]!;
+  return { href, path };
 }
 
 async function sendFollowingRedirects(
   options: AuthFetchOptions,
-  firstUrl: URL,
-  init: RequestInit & { method: string },
+  firstHref: string,
+  init: RequestInit,
+  method: string,
   credential: Credential,
 ): Promise<Response> {
   if (init.redirect === 'manual' || init.redirect === 'error') {
-    return send(options, firstUrl, init, credential, init.redirect, true);
+    return send(options, firstHref, init, method, credential, init.redirect, true);
   }
-  const credentialOrigin = firstUrl.origin;
-  let url = firstUrl;
-  let request = init;
+  let response = await send(options, firstHref, init, method, credential, 'manual', true);
+  if (!REDIRECT_STATUSES.has(response.status)) return response;
+
+  // Redirects are rare: only now is the URL parsed and compared.
+  const credentialOrigin = new URL(options.baseUrl).origin;
+  let url = new URL(firstHref);
+  let request: RequestInit = init;
+  let requestMethod = method;
   for (let hop = 0; ; hop++) {
-    const response = await send(options, url, request, credential, 'manual', url.origin === credentialOrigin);
-    if (!REDIRECT_STATUSES.has(response.status)) return response;
     const location = response.headers.get('location');
-    if (!location) return response;
+    if (!REDIRECT_STATUSES.has(response.status) || !location) return response;
     if (hop >= options.maxRedirects) {
       await response.body?.cancel();
       throw new TokenkeeperError(
         'HTTP',
-        `Stopped after ${options.maxRedirects} redirects from ${firstUrl.href}.`,
+        `Stopped after ${options.maxRedirects} redirects from ${firstHref}.`,
       );
     }
     await response.body?.cancel();
@@ -135,22 +148,33 @@ async function sendFollowingRedirects(
     }
     const becomesGet =
       response.status === 303 ||
-      ((response.status === 301 || response.status === 302) && request.method === 'POST');
+      ((response.status === 301 || response.status === 302) && requestMethod === 'POST');
     if (becomesGet) {
       const { body: _dropped, ...rest } = request;
       const headers = new Headers(rest.headers);
       headers.delete('content-type');
       headers.delete('content-length');
-      request = { ...rest, headers, method: request.method === 'HEAD' ? 'HEAD' : 'GET' };
+      request = { ...rest, headers };
+      requestMethod = requestMethod === 'HEAD' ? 'HEAD' : 'GET';
     }
     url = next;
+    response = await send(
+      options,
+      url.href,
+      request,
+      requestMethod,
+      credential,
+      'manual',
+      url.origin === credentialOrigin,
+    );
   }
 }
 
 function send(
   options: AuthFetchOptions,
-  url: URL,
+  url: string,
   init: RequestInit,
+  method: string,
   credential: Credential,
   redirect: NonNullable<RequestInit['redirect']>,
   withCredential: boolean,
@@ -166,7 +190,7 @@ function send(
     if (withCredential) merged.set(credential.header, credential.value);
     headers = merged;
   }
-  return options.fetch(url, { ...init, headers, redirect });
+  return options.fetch(url, { ...init, method, headers, redirect });
 }
 
 function isReplayable(body: RequestInit['body']): boolean {
