@@ -4,26 +4,12 @@
  */
 import type { ConnectionRecord } from './connection.js';
 import { ConfigError } from './errors.js';
-import type { ResolvedEndpoints } from './providers/connection-endpoints.js';
-import type { ClientAuthMethod, GrantType, ProviderProfile } from './providers/types.js';
+import type { EndpointChoices, ResolvedEndpoints } from './providers/connection-endpoints.js';
+import type { GrantType, ProviderProfile } from './providers/types.js';
 
 /** Where, and the credentials of the chosen grant. Secrets are stored encrypted. */
-export interface ConnectionSpec {
+export interface ConnectionSpec extends EndpointChoices {
   provider: string;
-  /** A named environment of the provider profile (e.g. sandbox, production). */
-  environment?: string;
-  /** Overrides the environment's base URL (emulators, proxies, new regions). */
-  baseUrl?: string;
-  /** Generic OAuth 2.0: discover the endpoints from this issuer (RFC 8414 / OpenID Connect). */
-  issuer?: string;
-  tokenUrl?: string;
-  authorizationUrl?: string;
-  revocationUrl?: string;
-  /** Generic OAuth 2.0: the OpenID Connect userinfo endpoint, for whoami. */
-  userinfoUrl?: string;
-  /** Generic OAuth 2.0: where API paths resolve (default: the issuer's origin). */
-  apiBaseUrl?: string;
-  clientAuthMethod?: ClientAuthMethod;
   grant?: GrantType;
   clientId?: string;
   clientSecret?: string;

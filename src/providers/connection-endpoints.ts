@@ -7,17 +7,25 @@ import type { DiscoveredServer } from './discovery.js';
 import { type ConnectionEndpoints, resolveEndpoints, validateServiceUrl } from './endpoints.js';
 import type { ClientAuthMethod, ProviderProfile } from './types.js';
 
-export interface EndpointSpec {
+/** Where a connection's endpoints come from (see ConnectionSpec for each field). */
+export interface EndpointChoices {
+  /** A named environment of the provider profile (e.g. sandbox, production). */
   environment?: string;
+  /** Overrides the environment's base URL (emulators, proxies, new regions). */
   baseUrl?: string;
+  /** Generic OAuth 2.0: discover the endpoints from this issuer (RFC 8414 / OpenID Connect). */
   issuer?: string;
   tokenUrl?: string;
   authorizationUrl?: string;
   revocationUrl?: string;
-  /** OpenID Connect userinfo, for whoami. */
+  /** Generic OAuth 2.0: the OpenID Connect userinfo endpoint, for whoami. */
   userinfoUrl?: string;
+  /** Generic OAuth 2.0: where API paths resolve (default: the issuer's origin). */
   apiBaseUrl?: string;
   clientAuthMethod?: ClientAuthMethod;
+}
+
+export interface EndpointSpec extends EndpointChoices {
   /** Whether the client has a secret; decides between `none` and secret-based auth. */
   hasClientSecret?: boolean;
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
-import { createCliSandbox, freePort, startCli } from '../helpers/cli.js';
+import { createCliSandbox, freePort, startBrowserLogin } from '../helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
@@ -34,7 +34,7 @@ describe('login in a real browser', { skip }, () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     try {
-      const login = startCli(
+      const { login, url } = await startBrowserLogin(
         [
           'login',
           'browser',
@@ -48,11 +48,9 @@ describe('login in a real browser', { skip }, () => {
         ],
         cli.env,
       );
-      const [, url] = await login.waitForStderr(/\n {2}(http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+)\n/);
-      await login.waitForStderr(/Waiting for the browser/);
 
       const page = await browser.newPage();
-      await page.goto(url!);
+      await page.goto(url);
       assert.match(await page.locator('#client_name').innerText(), /\S/);
       await page.click('#authorize');
       await page.waitForURL((target) => target.href.startsWith(redirectUri));

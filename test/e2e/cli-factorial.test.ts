@@ -4,11 +4,17 @@ import {
   type FactorialRunningEmulator,
   startFactorialEmulator,
 } from '../../src/emulators/factorial/factorial-emulator.js';
-import { type CliSandbox, createCliSandbox, freePort, startCli } from '../helpers/cli.js';
+import {
+  AUTHORIZATION_URL_LINE,
+  type CliSandbox,
+  createCliSandbox,
+  freePort,
+  startBrowserLogin,
+  startCli,
+} from '../helpers/cli.js';
 
 const OOB = 'urn:ietf:wg:oauth:2.0:oob';
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
-const AUTHORIZE_URL_LINE = /\n {2}(http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+)\n/;
 
 describe('tokenkeeper CLI against the Factorial emulator', () => {
   let emulator: FactorialRunningEmulator;
@@ -36,7 +42,7 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
 
   /** Starts a login and plays the browser: follows the printed URL, then the redirect back to the CLI. */
   async function loginThroughBrowser(name: string, extra: string[] = [], tamper?: (callback: URL) => void) {
-    const login = startCli(
+    const { login, url: authorizeUrl } = await startBrowserLogin(
       [
         'login',
         name,
@@ -51,8 +57,6 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
       ],
       cli.env,
     );
-    const [, authorizeUrl] = await login.waitForStderr(AUTHORIZE_URL_LINE);
-    await login.waitForStderr(/Waiting for the browser/);
     const approval = await fetch(authorizeUrl!, { redirect: 'manual' });
     assert.equal(approval.status, 302);
     const callback = new URL(approval.headers.get('location')!);
@@ -141,7 +145,7 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
       ],
       cli.env,
     );
-    const [, authorizeUrl] = await login.waitForStderr(AUTHORIZE_URL_LINE);
+    const [, authorizeUrl] = await login.waitForStderr(AUTHORIZATION_URL_LINE);
     await login.waitForStderr(/Paste the code/);
     const page = await fetch(authorizeUrl!);
     const html = await page.text();

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
-import { type CliSandbox, createCliSandbox, freePort, startCli } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox, freePort, startBrowserLogin } from '../helpers/cli.js';
 import { type OidcServer, startOidcServer } from '../helpers/oidc-server.js';
-
-const URL_LINE = /\n {2}(http:\/\/127\.0\.0\.1:\d+\/\S+)\n/;
 
 describe('tokenkeeper login --provider oauth2 against oidc-provider', () => {
   let server: OidcServer;
@@ -24,7 +22,7 @@ describe('tokenkeeper login --provider oauth2 against oidc-provider', () => {
 
   it('discovers, logs in with PKCE through the loopback redirect, refreshes, answers whoami and revokes on logout', async () => {
     const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
-    const login = startCli(
+    const { login, url } = await startBrowserLogin(
       [
         'login',
         'oidc',
@@ -40,10 +38,8 @@ describe('tokenkeeper login --provider oauth2 against oidc-provider', () => {
       ],
       cli.env,
     );
-    const [, url] = await login.waitForStderr(URL_LINE);
-    assert.equal(new URL(url!).searchParams.get('code_challenge_method'), 'S256');
-    await login.waitForStderr(/Waiting for the browser/);
-    const callback = await server.authorize(url!);
+    assert.equal(new URL(url).searchParams.get('code_challenge_method'), 'S256');
+    const callback = await server.authorize(url);
     await (await fetch(callback)).text();
     const result = await login.done;
     assert.equal(result.code, 0, result.stderr);
@@ -102,7 +98,7 @@ describe('denied consent through the CLI', () => {
       FACTORIAL_CLIENT_SECRET: clientSecret,
     });
     try {
-      const login = startCli(
+      const { login, url } = await startBrowserLogin(
         [
           'login',
           'hr',
@@ -116,9 +112,7 @@ describe('denied consent through the CLI', () => {
         ],
         cli.env,
       );
-      const [, url] = await login.waitForStderr(URL_LINE);
-      await login.waitForStderr(/Waiting for the browser/);
-      const page = await (await fetch(url!)).text();
+      const page = await (await fetch(url)).text();
       const form = new URLSearchParams();
       for (const [, name, value] of page.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g))
         form.set(name!, value!);

@@ -143,3 +143,17 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** The indented authorization URL a login prints on stderr. */
+export const AUTHORIZATION_URL_LINE = /\n {2}(http:\/\/127\.0\.0\.1:\d+\/\S+)\n/;
+
+/** Starts a login that waits on its loopback redirect; returns it with the URL to "open in a browser". */
+export async function startBrowserLogin(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ login: InteractiveCli; url: string }> {
+  const login = startCli(args, env);
+  const [, url] = await login.waitForStderr(AUTHORIZATION_URL_LINE);
+  await login.waitForStderr(/Waiting for the browser/);
+  return { login, url: url! };
+}
