@@ -138,12 +138,18 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions): P
 }
 
 function page(res: ServerResponse, status: number, title: string, text: string): void {
-  const html = `<!doctype html><meta charset="utf-8"><title>tokenkeeper: ${title}</title><body style="font-family:sans-serif;margin:3em"><h1>${title}</h1><p>${text}</p></body>`;
+  const html = `<!doctype html><meta charset="utf-8"><title>tokenkeeper: ${escapeHtml(title)}</title><body style="font-family:sans-serif;margin:3em"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body>`;
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
     connection: 'close',
   });
   res.end(html);
+}
+
+/** The provider's error code comes from the query string: never let it become markup. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

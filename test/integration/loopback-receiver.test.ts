@@ -66,3 +66,17 @@ describe('the loopback receiver', () => {
     await assert.rejects(first.result, /cancelled/);
   });
 });
+
+describe('the loopback receiver page', () => {
+  it('shows a provider error as text, never as markup', async () => {
+    const receiver = await startLoopbackReceiver({ redirectUri, expectedState: 's1', timeoutMs: 5000 });
+    const response = await fetch(
+      `${receiver.redirectUri}?error=${encodeURIComponent('<script>x</script>')}&state=s1`,
+    );
+    const html = await response.text();
+    assert.equal(html.includes('<script>'), false);
+    assert.match(html, /&#60;script&#62;/);
+    assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    await receiver.result;
+  });
+});
