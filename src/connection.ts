@@ -84,7 +84,7 @@ export class ConnectionRepository {
 
   /** Metadata only: no decryption, so listing thousands of connections stays cheap. */
   async listInfo(): Promise<ConnectionInfo[]> {
-    const rows = await this.store.list();
+    const rows = this.store.listMeta ? await this.store.listMeta() : await this.store.list();
     return rows
       .map((row) => ({ ...(publicFields(row.meta) as Omit<ConnectionInfo, 'name'>), name: row.name }))
       .sort((a, b) => a.name.localeCompare(b.name));

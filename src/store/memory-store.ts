@@ -4,7 +4,7 @@
  */
 
 import { type Clock, systemClock } from '../clock.js';
-import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
   assertExpectedVersion,
@@ -67,6 +67,10 @@ export class MemoryTokenStore implements TokenStore {
   async list(): Promise<StoredConnection[]> {
     this.#assertOpen();
     return [...this.#rows.keys()].sort().map((name) => this.#toStored(name, this.#rows.get(name)!));
+  }
+
+  async listMeta(): Promise<StoredConnectionMeta[]> {
+    return (await this.list()).map(({ sealed: _sealed, ...meta }) => meta);
   }
 
   async put(

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolConfig } from 'pg';
 import { ConfigError, StoreError } from '../errors.js';
 import { redactConnectionUrl } from './redact-url.js';
-import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
   assertExpectedVersion,
@@ -51,6 +51,7 @@ interface Sql {
   locks: string;
   get: string;
   list: string;
+  listMeta: string;
   insertNew: string;
   upsert: string;
   update: string;
@@ -69,6 +70,7 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     locks,
     get: `SELECT name, meta, sealed, version FROM ${connections} WHERE name = $1`,
     list: `SELECT name, meta, sealed, version FROM ${connections} ORDER BY name COLLATE "C"`,
+    listMeta: `SELECT name, meta, version FROM ${connections} ORDER BY name COLLATE "C"`,
     insertNew: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
                 VALUES ($1, $2::json, $3, 1, now()) ON CONFLICT (name) DO NOTHING RETURNING c.version`,
     upsert: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
@@ -257,6 +259,15 @@ export class PostgresTokenStore implements TokenStore {
   async list(): Promise<StoredConnection[]> {
     const rows = await this.#query<ConnectionRow>('list connections', this.#sql.list, []);
     return rows.map((row) => this.#toStored(row));
+  }
+
+  async listMeta(): Promise<StoredConnectionMeta[]> {
+    const rows = await this.#query<Omit<ConnectionRow, 'sealed'>>('list connections', this.#sql.listMeta, []);
+    return rows.map((row) => ({
+      name: row.name,
+      meta: parseMeta(row.meta, row.name, this.location),
+      version: row.version,
+    }));
   }
 
   async put(

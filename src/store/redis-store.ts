@@ -14,7 +14,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
 import { redactConnectionUrl } from './redact-url.js';
-import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
   assertExpectedVersion,
@@ -192,19 +192,45 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async list(): Promise<StoredConnection[]> {
-    return this.#run('list connections', async () => {
+    return this.#listEach(
+      'list connections',
+      (pipeline, key) => pipeline.hgetall(key),
+      (name, reply) => this.#toStored(name, reply as Record<string, string>),
+    );
+  }
+
+  async listMeta(): Promise<StoredConnectionMeta[]> {
+    return this.#listEach(
+      'list connections',
+      (pipeline, key) => pipeline.hmget(key, 'meta', 'version'),
+      (name, reply) => {
+        const [meta, version] = reply as [string | null, string | null];
+        return meta === null || version === null
+          ? undefined
+          : { name, meta: parseMeta(meta, name, this.location), version: Number(version) };
+      },
+    );
+  }
+
+  /** Every connection in the names set, read in pipelined batches, in name order. */
+  #listEach<T>(
+    action: string,
+    read: (pipeline: ReturnType<Client['pipeline']>, key: string) => unknown,
+    convert: (name: string, reply: unknown) => T | undefined,
+  ): Promise<T[]> {
+    return this.#run(action, async () => {
       const names = (await this.#client.smembers(this.#namesKey)).sort();
-      const result: StoredConnection[] = [];
+      const result: T[] = [];
       for (let start = 0; start < names.length; start += LIST_BATCH) {
         const batch = names.slice(start, start + LIST_BATCH);
         const pipeline = this.#client.pipeline();
-        for (const name of batch) pipeline.hgetall(this.#connKey(name));
+        for (const name of batch) read(pipeline, this.#connKey(name));
         const replies = (await pipeline.exec()) ?? [];
         batch.forEach((name, index) => {
-          const [error, hash] = replies[index] ?? [new Error('no reply'), undefined];
+          const [error, reply] = replies[index] ?? [new Error('no reply'), undefined];
           if (error) throw error;
-          const stored = this.#toStored(name, hash as Record<string, string>);
-          if (stored) result.push(stored);
+          const item = convert(name, reply);
+          if (item) result.push(item);
         });
       }
       return result;

@@ -13,7 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
-import type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
   assertExpectedVersion,
@@ -130,6 +130,7 @@ export class SqliteTokenStore implements TokenStore {
   readonly #clock: Pick<Clock, 'now'>;
   readonly #get: Statement;
   readonly #list: Statement;
+  readonly #listMeta: Statement;
   readonly #currentVersion: Statement;
   readonly #upsert: Statement;
   readonly #deleteConnection: Statement;
@@ -189,6 +190,7 @@ export class SqliteTokenStore implements TokenStore {
     this.#clock = options.clock ?? systemClock;
     this.#get = db.prepare('SELECT name, meta, sealed, version FROM connections WHERE name = ?');
     this.#list = db.prepare('SELECT name, meta, sealed, version FROM connections ORDER BY name');
+    this.#listMeta = db.prepare('SELECT name, meta, version FROM connections ORDER BY name');
     this.#currentVersion = db.prepare('SELECT version FROM connections WHERE name = ?').pluck();
     this.#upsert = db.prepare(
       `INSERT INTO connections (name, meta, sealed, version, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -256,6 +258,21 @@ export class SqliteTokenStore implements TokenStore {
       throw wrap(this.location, 'list connections', error);
     }
     return rows.map((row) => this.#toStored(row));
+  }
+
+  async listMeta(): Promise<StoredConnectionMeta[]> {
+    this.#assertOpen();
+    let rows: Array<Omit<ConnectionRow, 'sealed'>>;
+    try {
+      rows = this.#listMeta.all() as Array<Omit<ConnectionRow, 'sealed'>>;
+    } catch (error) {
+      throw wrap(this.location, 'list connections', error);
+    }
+    return rows.map((row) => ({
+      name: row.name,
+      meta: parseMeta(row.meta, row.name, this.location),
+      version: row.version,
+    }));
   }
 
   async put(

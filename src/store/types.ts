@@ -25,6 +25,9 @@ export interface StoredConnection {
   version: number;
 }
 
+/** A stored connection without its sealed secrets: all that listing needs. */
+export type StoredConnectionMeta = Omit<StoredConnection, 'sealed'>;
+
 export interface TokenStore {
   /** 'memory' | 'sqlite' | 'postgres' | 'redis' */
   readonly kind: string;
@@ -33,6 +36,11 @@ export interface TokenStore {
 
   get(name: string): Promise<StoredConnection | undefined>;
   list(): Promise<StoredConnection[]>;
+  /**
+   * Like list() without the sealed secrets, for backends that can skip reading them
+   * (`tokenkeeper status` over many connections). Optional: callers fall back to list().
+   */
+  listMeta?(): Promise<StoredConnectionMeta[]>;
   /**
    * Writes the connection if its stored version equals `expectedVersion`
    * (0 means "must not exist yet"; null means "write whatever is there").

@@ -131,6 +131,20 @@ export function runTokenStoreContract(
         );
       }));
 
+    it('lists metadata without the sealed secrets', () =>
+      withStore(async (store) => {
+        assert.ok(store.listMeta, 'every built-in backend offers listMeta');
+        await store.put('b', { n: 'b' }, 'sb', 0);
+        await store.put('a', { n: 'a' }, 'sa', 0);
+        await store.put('a', { n: 'a2' }, 'sa2', 1);
+        const listed = await store.listMeta();
+        assert.deepEqual(byName(listed), [
+          { name: 'a', meta: { n: 'a2' }, version: 2 },
+          { name: 'b', meta: { n: 'b' }, version: 1 },
+        ]);
+        assert.equal(JSON.stringify(listed).includes('sa2'), false);
+      }));
+
     it('deletes a connection, saying whether there was one', () =>
       withStore(async (store) => {
         await store.put('gone', {}, 's', 0);
