@@ -5,14 +5,7 @@
 
 import { type Clock, systemClock } from '../clock.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
-import {
-  assertConnectionName,
-  assertExpectedVersion,
-  assertLockArguments,
-  assertSealed,
-  closedError,
-  serializeMeta,
-} from './validate.js';
+import { assertConnectionName, assertLockArguments, checkPut, closedError } from './validate.js';
 
 export interface MemoryTokenStoreOptions {
   /** Measures lock leases; defaults to the system clock. */
@@ -80,10 +73,7 @@ export class MemoryTokenStore implements TokenStore {
     expectedVersion: number | null,
   ): Promise<number | undefined> {
     this.#assertOpen();
-    assertConnectionName(name);
-    assertExpectedVersion(expectedVersion);
-    assertSealed(sealed);
-    const metaJson = serializeMeta(meta);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion);
     const current = this.#rows.get(name)?.version ?? 0;
     if (expectedVersion !== null && expectedVersion !== current) return undefined;
     const version = current + 1;

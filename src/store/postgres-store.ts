@@ -11,12 +11,10 @@ import { redactConnectionUrl } from './redact-url.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
-  assertExpectedVersion,
   assertLockArguments,
-  assertSealed,
+  checkPut,
   closedError,
-  parseMeta,
-  serializeMeta,
+  toStoredMeta,
 } from './validate.js';
 
 /** The schema version this code reads and writes (kept in `<prefix>schema_version`). */
@@ -242,12 +240,7 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   #toStored(row: ConnectionRow): StoredConnection {
-    return {
-      name: row.name,
-      meta: parseMeta(row.meta, row.name, this.location),
-      sealed: row.sealed,
-      version: row.version,
-    };
+    return { ...toStoredMeta(row, this.location), sealed: row.sealed };
   }
 
   async get(name: string): Promise<StoredConnection | undefined> {
@@ -263,11 +256,7 @@ export class PostgresTokenStore implements TokenStore {
 
   async listMeta(): Promise<StoredConnectionMeta[]> {
     const rows = await this.#query<Omit<ConnectionRow, 'sealed'>>('list connections', this.#sql.listMeta, []);
-    return rows.map((row) => ({
-      name: row.name,
-      meta: parseMeta(row.meta, row.name, this.location),
-      version: row.version,
-    }));
+    return rows.map((row) => toStoredMeta(row, this.location));
   }
 
   async put(
@@ -276,10 +265,7 @@ export class PostgresTokenStore implements TokenStore {
     sealed: string,
     expectedVersion: number | null,
   ): Promise<number | undefined> {
-    assertConnectionName(name);
-    assertExpectedVersion(expectedVersion);
-    assertSealed(sealed);
-    const metaJson = serializeMeta(meta);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion);
     const action = `write "${name}"`;
     let rows: { version: number }[];
     if (expectedVersion === null) {

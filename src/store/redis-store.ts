@@ -17,12 +17,11 @@ import { redactConnectionUrl } from './redact-url.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
-  assertExpectedVersion,
   assertLockArguments,
-  assertSealed,
+  checkPut,
   closedError,
   parseMeta,
-  serializeMeta,
+  toStoredMeta,
 } from './validate.js';
 
 export interface RedisTokenStoreOptions {
@@ -207,7 +206,7 @@ export class RedisTokenStore implements TokenStore {
         const [meta, version] = reply as [string | null, string | null];
         return meta === null || version === null
           ? undefined
-          : { name, meta: parseMeta(meta, name, this.location), version: Number(version) };
+          : toStoredMeta({ name, meta, version }, this.location);
       },
     );
   }
@@ -243,10 +242,7 @@ export class RedisTokenStore implements TokenStore {
     sealed: string,
     expectedVersion: number | null,
   ): Promise<number | undefined> {
-    assertConnectionName(name);
-    assertExpectedVersion(expectedVersion);
-    assertSealed(sealed);
-    const metaJson = serializeMeta(meta);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion);
     const version = await this.#run(`write "${name}"`, () =>
       this.#client.tokenkeeperPut(
         this.#connKey(name),

@@ -16,12 +16,10 @@ import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
-  assertExpectedVersion,
   assertLockArguments,
-  assertSealed,
+  checkPut,
   closedError,
-  parseMeta,
-  serializeMeta,
+  toStoredMeta,
 } from './validate.js';
 
 export interface SqliteTokenStoreOptions {
@@ -229,12 +227,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   #toStored(row: ConnectionRow): StoredConnection {
-    return {
-      name: row.name,
-      meta: parseMeta(row.meta, row.name, this.location),
-      sealed: row.sealed,
-      version: row.version,
-    };
+    return { ...toStoredMeta(row, this.location), sealed: row.sealed };
   }
 
   async get(name: string): Promise<StoredConnection | undefined> {
@@ -268,11 +261,7 @@ export class SqliteTokenStore implements TokenStore {
     } catch (error) {
       throw wrap(this.location, 'list connections', error);
     }
-    return rows.map((row) => ({
-      name: row.name,
-      meta: parseMeta(row.meta, row.name, this.location),
-      version: row.version,
-    }));
+    return rows.map((row) => toStoredMeta(row, this.location));
   }
 
   async put(
@@ -282,10 +271,7 @@ export class SqliteTokenStore implements TokenStore {
     expectedVersion: number | null,
   ): Promise<number | undefined> {
     this.#assertOpen();
-    assertConnectionName(name);
-    assertExpectedVersion(expectedVersion);
-    assertSealed(sealed);
-    const metaJson = serializeMeta(meta);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion);
     try {
       return this.#put(name, metaJson, sealed, expectedVersion);
     } catch (error) {

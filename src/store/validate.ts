@@ -4,7 +4,7 @@
  */
 
 import { ConfigError, StoreError } from '../errors.js';
-import type { ConnectionMeta } from './types.js';
+import type { ConnectionMeta, StoredConnectionMeta } from './types.js';
 
 export const MAX_NAME_LENGTH = 256;
 
@@ -92,4 +92,20 @@ export function closedError(kind: string, location: string): StoreError {
   return new StoreError(
     `The ${kind} store at ${location} is closed; open it again (each keeper opens its own).`,
   );
+}
+
+/** Checks a put's arguments the same way in every backend; returns the metadata as JSON to store. */
+export function checkPut(name: unknown, meta: unknown, sealed: unknown, expectedVersion: unknown): string {
+  assertConnectionName(name);
+  assertExpectedVersion(expectedVersion);
+  assertSealed(sealed);
+  return serializeMeta(meta);
+}
+
+/** A listed row without its sealed secrets, with the metadata parsed. */
+export function toStoredMeta(
+  row: { name: string; meta: unknown; version: number | string },
+  location: string,
+): StoredConnectionMeta {
+  return { name: row.name, meta: parseMeta(row.meta, row.name, location), version: Number(row.version) };
 }
