@@ -4,8 +4,10 @@
  */
 import type { ConnectionRecord } from './connection.js';
 import { ConfigError } from './errors.js';
+import { type AuthorizationCodeResult, grantStrategy } from './grants/strategies.js';
+import type { GrantType } from './grants/types.js';
 import type { EndpointChoices, ResolvedEndpoints } from './providers/connection-endpoints.js';
-import type { GrantType, ProviderProfile } from './providers/types.js';
+import type { ProviderProfile } from './providers/types.js';
 
 /** Where, and the credentials of the chosen grant. Secrets are stored encrypted. */
 export interface ConnectionSpec extends EndpointChoices {
@@ -18,7 +20,7 @@ export interface ConnectionSpec extends EndpointChoices {
   apiKey?: string;
   scope?: string;
   /** For the authorization code grant: what came back to the redirect URI (see createAuthorizationRequest). */
-  authorizationCode?: { code: string; redirectUri: string; codeVerifier?: string };
+  authorizationCode?: AuthorizationCodeResult;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -39,7 +41,9 @@ export function grantOf(name: string, spec: ConnectionSpec, profile: ProviderPro
       `${profile.displayName} does not support the ${grant} grant; use ${profile.grants.join(' or ')}.`,
     );
   }
-  const missing = requiredFor(grant).filter((field) => !spec[field]);
+  const missing = grantStrategy(grant)
+    .fields.filter(({ field, required }) => required && !spec[field])
+    .map(({ field }) => field);
   if (missing.length > 0) {
     throw new ConfigError(`The ${grant} grant needs ${missing.join(', ')} for connection "${name}".`);
   }
@@ -77,16 +81,4 @@ export function buildConnectionRecord(
       ...(spec.password ? { password: spec.password } : {}),
     },
   };
-}
-
-function requiredFor(grant: GrantType): Array<keyof ConnectionSpec> {
-  switch (grant) {
-    case 'password':
-      return ['clientId', 'username', 'password'];
-    case 'client_credentials':
-    case 'authorization_code':
-      return ['clientId'];
-    case 'api_key':
-      return ['apiKey'];
-  }
 }

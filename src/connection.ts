@@ -3,7 +3,10 @@
  * the user chose ("acme"). This module is its shape and the mapping to what a
  * store persists: non-secret metadata in clear, every secret sealed together.
  */
-import type { ClientAuthMethod, GrantType } from './providers/types.js';
+import { ConfigError } from './errors.js';
+import type { LoginInput } from './grants/strategies.js';
+import type { ClientConfig } from './grants/token-endpoint.js';
+import type { ClientAuthMethod, GrantType } from './grants/types.js';
 import type { SecretBox } from './store/encryption.js';
 import type { ConnectionMeta, StoredConnection, TokenStore } from './store/types.js';
 import type { TokenSetData } from './token-set.js';
@@ -67,6 +70,33 @@ export function infoOf(record: ConnectionRecord): ConnectionInfo {
     ...publicFields(rest),
     ...(tokens ? { expiresAt: tokens.expiresAt, obtainedAt: tokens.obtainedAt } : {}),
     hasRefreshToken: Boolean(tokens?.refreshToken),
+  };
+}
+
+/** How the connection's OAuth client talks to its token endpoint. */
+export function clientConfigOf(record: ConnectionRecord): ClientConfig {
+  if (!record.clientId) {
+    throw new ConfigError(
+      `Connection "${record.name}" has no client id; run \`tokenkeeper login ${record.name}\`.`,
+    );
+  }
+  return {
+    tokenUrl: record.tokenUrl,
+    clientId: record.clientId,
+    ...(record.secrets.clientSecret ? { clientSecret: record.secrets.clientSecret } : {}),
+    clientAuthMethod: record.clientAuthMethod,
+    ...(record.issuer ? { issuer: record.issuer } : {}),
+  };
+}
+
+/** What a grant strategy needs to run the connection's grant again. */
+export function loginInputOf(record: ConnectionRecord, now: number): LoginInput {
+  return {
+    client: () => clientConfigOf(record),
+    credentials: record.secrets,
+    ...(record.scope ? { scope: record.scope } : {}),
+    connection: record.name,
+    now,
   };
 }
 

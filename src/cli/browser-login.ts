@@ -12,37 +12,24 @@ import {
   readAuthorizationResponse,
 } from '../grants/authorization-code.js';
 import { isLoopbackRedirectUri, startLoopbackReceiver } from '../grants/loopback-receiver.js';
-import type { ResolvedEndpoints } from '../providers/connection-endpoints.js';
+import type { AuthorizationCodeResult } from '../grants/strategies.js';
+import type { AuthorizationPrompt } from '../keeper.js';
 import { type CliIO, say } from './output.js';
 import { ask, canPrompt } from './prompt.js';
 
 export interface BrowserLoginOptions {
-  endpoints: ResolvedEndpoints;
-  clientId: string;
-  scope?: string;
   redirectUri: string;
   openBrowser: boolean;
   timeoutMs: number;
   clientRegistrationHint?: string;
 }
 
-export interface AuthorizationCode {
-  code: string;
-  redirectUri: string;
-  codeVerifier?: string;
-}
-
+/** The browser step of `keeper.connect` (its `authorize` option), as a person does it at a terminal. */
 export async function authorizeInBrowser(
   io: CliIO,
+  prompt: AuthorizationPrompt,
   options: BrowserLoginOptions,
-): Promise<AuthorizationCode> {
-  const { endpoints } = options;
-  if (!endpoints.authorizationUrl) {
-    throw new TokenkeeperError(
-      'CONFIG',
-      'This provider has no authorization endpoint: pass --authorize-url, or use another --grant.',
-    );
-  }
+): Promise<AuthorizationCodeResult> {
   const state = generateState();
   const loopback = isLoopbackRedirectUri(options.redirectUri);
   const receiver = loopback
@@ -54,16 +41,16 @@ export async function authorizeInBrowser(
     : undefined;
   try {
     const request = await createAuthorizationRequest({
-      authorizationUrl: endpoints.authorizationUrl,
-      clientId: options.clientId,
+      authorizationUrl: prompt.authorizationUrl,
+      clientId: prompt.clientId,
       redirectUri: receiver?.redirectUri ?? options.redirectUri,
-      ...(options.scope ? { scope: options.scope } : {}),
-      pkce: endpoints.pkce,
+      ...(prompt.scope ? { scope: prompt.scope } : {}),
+      pkce: prompt.pkce,
       state,
     });
     await checkAuthorizationRequest(request, {
-      fetch,
-      timeoutMs: 15_000,
+      fetch: prompt.fetch,
+      timeoutMs: prompt.preflightTimeoutMs,
       ...(options.clientRegistrationHint ? { clientRegistrationHint: options.clientRegistrationHint } : {}),
     });
 
@@ -71,7 +58,7 @@ export async function authorizeInBrowser(
     if (options.openBrowser) await openInBrowser(io, request.url.href);
 
     const context = {
-      ...(endpoints.issuer ? { issuer: endpoints.issuer } : {}),
+      ...(prompt.issuer ? { issuer: prompt.issuer } : {}),
       ...(options.clientRegistrationHint ? { clientRegistrationHint: options.clientRegistrationHint } : {}),
     };
     let code: string;

@@ -4,6 +4,8 @@
  * the connection already had (non-secret fields only), then a hidden prompt.
  * Never a flag: flags end up in shell history and process listings.
  */
+
+import { type CredentialField, grantStrategy } from '../grants/strategies.js';
 import type { ConnectionSpec } from '../keeper.js';
 import type { CredentialEnvNames, GrantType, ProviderProfile } from '../providers/types.js';
 import { UsageError } from './args.js';
@@ -14,7 +16,7 @@ export type Credentials = Pick<
   ConnectionSpec,
   'clientId' | 'clientSecret' | 'username' | 'password' | 'apiKey'
 >;
-type Field = keyof Credentials;
+type Field = CredentialField;
 
 const genericEnv: CredentialEnvNames = {
   clientId: 'TOKENKEEPER_CLIENT_ID',
@@ -29,23 +31,6 @@ const prompts: Record<Field, { label: string; hidden: boolean }> = {
   apiKey: { label: 'API key', hidden: true },
 };
 
-/** Fields a grant needs; `optional` ones may stay empty (a public OAuth client has no secret). */
-function fieldsFor(grant: GrantType, profile: ProviderProfile): Array<{ field: Field; optional?: boolean }> {
-  switch (grant) {
-    case 'password':
-      return [{ field: 'clientId' }, { field: 'clientSecret' }, { field: 'username' }, { field: 'password' }];
-    case 'client_credentials':
-      return [{ field: 'clientId' }, { field: 'clientSecret' }];
-    case 'authorization_code':
-      return [
-        { field: 'clientId' },
-        { field: 'clientSecret', optional: Boolean(profile.endpointsFromConnection) },
-      ];
-    case 'api_key':
-      return [{ field: 'apiKey' }];
-  }
-}
-
 export async function gatherCredentials(
   io: CliIO,
   profile: ProviderProfile,
@@ -53,7 +38,8 @@ export async function gatherCredentials(
   previous: { clientId?: string } | undefined,
 ): Promise<Credentials> {
   const result: Credentials = {};
-  for (const { field, optional } of fieldsFor(grant, profile)) {
+  for (const { field, emptyForPublicClient } of grantStrategy(grant).fields) {
+    const optional = Boolean(emptyForPublicClient && profile.allowsPublicClients);
     const envNames = [profile.credentialEnv[field], genericEnv[field]].filter((name): name is string =>
       Boolean(name),
     );

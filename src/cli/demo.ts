@@ -13,12 +13,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFactorialEmulator } from '../emulators/factorial/factorial-emulator.js';
-import { startFactusEmulator } from '../emulators/factus/factus-emulator.js';
+import { startFactorialEmulator, startFactusEmulator } from '../emulators/index.js';
 import type { KeeperEvents } from '../events.js';
 import { createAuthorizationRequest, readAuthorizationResponse } from '../grants/authorization-code.js';
 import { startLoopbackReceiver } from '../grants/loopback-receiver.js';
-import { createKeeper, type Keeper } from '../keeper.js';
+import { type AuthorizationPrompt, createKeeper, type Keeper } from '../keeper.js';
+import { factorialProfile } from '../providers/factorial.js';
+import { factusProfile } from '../providers/factus.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIO } from './output.js';
@@ -76,7 +77,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
     const { clientId, clientSecret, username, password } = factus.credentials;
     await setup.connect('factus', {
-      provider: 'factus',
+      provider: factusProfile.id,
       baseUrl: factus.url,
       clientId,
       clientSecret,
@@ -85,23 +86,22 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     });
     print('factus: logged in with the password grant');
 
-    await setup.connect('factorial', {
-      provider: 'factorial',
-      baseUrl: factorial.url,
-      grant: 'authorization_code',
-      clientId: factorial.credentials.clientId,
-      clientSecret: factorial.credentials.clientSecret,
-      scope: 'read write',
-      authorizationCode: await authorizeLikeABrowser(
-        factorial.authorizeUrl,
-        factorial.credentials.clientId,
-        redirectUri,
-      ),
-    });
+    await setup.connect(
+      'factorial',
+      {
+        provider: factorialProfile.id,
+        baseUrl: factorial.url,
+        grant: 'authorization_code',
+        clientId: factorial.credentials.clientId,
+        clientSecret: factorial.credentials.clientSecret,
+        scope: 'read write',
+      },
+      { authorize: (prompt) => authorizeLikeABrowser(prompt, redirectUri) },
+    );
     print('factorial: logged in with the authorization code (the emulator approved at once)');
 
     await setup.connect('factorial-key', {
-      provider: 'factorial',
+      provider: factorialProfile.id,
       baseUrl: factorial.url,
       grant: 'api_key',
       apiKey: factorial.credentials.apiKey,
@@ -160,13 +160,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 }
 
 /** What a person's browser does: open the authorization URL and land on the loopback redirect. */
-async function authorizeLikeABrowser(authorizationUrl: string, clientId: string, redirectUri: string) {
+/** The `authorize` step of connect, with a fetch standing in for the browser. */
+async function authorizeLikeABrowser(prompt: AuthorizationPrompt, redirectUri: string) {
   const request = await createAuthorizationRequest({
-    authorizationUrl,
-    clientId,
+    authorizationUrl: prompt.authorizationUrl,
+    clientId: prompt.clientId,
     redirectUri,
-    scope: 'read write',
-    pkce: false,
+    ...(prompt.scope ? { scope: prompt.scope } : {}),
+    pkce: prompt.pkce,
   });
   const receiver = await startLoopbackReceiver({
     redirectUri,

@@ -1,9 +1,9 @@
 import type { ConnectionInfo } from '../connection.js';
 import { isTokenkeeperError } from '../errors.js';
+import { GRANT_TYPES, isGrantType } from '../grants/strategies.js';
+import type { ClientAuthMethod, GrantType } from '../grants/types.js';
 import type { ConnectionSpec, Keeper } from '../keeper.js';
-import { resolveConnectionEndpoints } from '../providers/connection-endpoints.js';
-import { ProviderRegistry } from '../providers/registry.js';
-import type { ClientAuthMethod, GrantType, ProviderProfile } from '../providers/types.js';
+import type { ProviderProfile } from '../providers/types.js';
 import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { authorizeInBrowser } from './browser-login.js';
 import { gatherCredentials } from './credentials.js';
@@ -29,7 +29,6 @@ Secrets come from environment variables (FACTUS_*, FACTORIAL_CLIENT_ID/_SECRET/F
 TOKENKEEPER_CLIENT_ID/_SECRET) or a hidden prompt, never from flags.
 Run it again for an existing connection to log in anew with the same settings.`;
 
-const GRANTS: GrantType[] = ['password', 'authorization_code', 'client_credentials', 'api_key'];
 const CLIENT_AUTH: Record<string, ClientAuthMethod> = {
   basic: 'client_secret_basic',
   post: 'client_secret_post',
@@ -77,13 +76,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const providerId = values.provider ?? previous?.provider;
     if (!providerId)
       throw new UsageError(`Connection "${name}" does not exist yet: say which --provider.`, usage);
-    const profile = new ProviderRegistry().get(providerId);
+    const profile = keeper.profile(providerId);
     const same = previous?.provider === profile.id ? previous : undefined;
     const grant = chooseGrant(profile, values.grant, values['api-key'], same?.grant);
 
     const where: ConnectionSpec = {
       provider: profile.id,
-      ...whereFrom(values, same),
+      ...whereFrom(values, same, profile),
       ...(values.issuer ? { issuer: values.issuer } : same?.issuer ? { issuer: same.issuer } : {}),
       ...(values['token-url'] ? { tokenUrl: values['token-url'] } : {}),
       ...(values['authorize-url'] ? { authorizationUrl: values['authorize-url'] } : {}),
@@ -95,29 +94,17 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const credentials = await gatherCredentials(io, profile, grant, same);
     const spec: ConnectionSpec = { ...where, grant, ...(scope ? { scope } : {}), ...credentials };
 
-    if (grant === 'authorization_code') {
-      const endpoints = await resolveConnectionEndpoints(
-        profile,
-        { ...spec, hasClientSecret: Boolean(spec.clientSecret) },
-        { fetch, timeoutMs: 30_000 },
-      );
-      spec.authorizationCode = await authorizeInBrowser(io, {
-        endpoints,
-        clientId: spec.clientId ?? '',
-        ...(scope ? { scope } : {}),
-        redirectUri: values['redirect-uri'] ?? same?.redirectUri ?? profile.defaultRedirectUri ?? '',
-        openBrowser: !values['no-browser'],
-        timeoutMs: timeoutSeconds * 1000,
-        ...(profile.clientRegistrationHint ? { clientRegistrationHint: profile.clientRegistrationHint } : {}),
-      });
-      // Discovery already ran once; pass its result on rather than asking the server again.
-      if (profile.endpointsFromConnection) {
-        const { pkce: _pkce, baseUrl, ...discovered } = endpoints;
-        Object.assign(spec, discovered, { apiBaseUrl: baseUrl });
-      }
-    }
-
-    const info = await keeper.connect(name, spec);
+    const info = await keeper.connect(name, spec, {
+      authorize: (prompt) =>
+        authorizeInBrowser(io, prompt, {
+          redirectUri: values['redirect-uri'] ?? same?.redirectUri ?? profile.defaultRedirectUri ?? '',
+          openBrowser: !values['no-browser'],
+          timeoutMs: timeoutSeconds * 1000,
+          ...(profile.clientRegistrationHint
+            ? { clientRegistrationHint: profile.clientRegistrationHint }
+            : {}),
+        }),
+    });
     say(io, `Logged in to ${describeConnection(info)} as connection "${name}" (${describeGrant(info)}).`);
     if (info.expiresAt === null) say(io, 'The credential does not expire.');
     else
@@ -138,24 +125,26 @@ function chooseGrant(
   if (flag && apiKey && flag !== 'api_key')
     throw new UsageError('--api-key and --grant disagree; give one.', usage);
   const grant = flag ?? (apiKey ? 'api_key' : undefined) ?? previous ?? profile.defaultGrant;
-  if (!GRANTS.includes(grant as GrantType)) {
-    throw new UsageError(`Unknown grant "${grant}"; use one of ${GRANTS.join(', ')}.`, usage);
+  if (!isGrantType(grant)) {
+    throw new UsageError(`Unknown grant "${grant}"; use one of ${GRANT_TYPES.join(', ')}.`, usage);
   }
-  if (!profile.grants.includes(grant as GrantType)) {
+  if (!profile.grants.includes(grant)) {
     throw new UsageError(
       `${profile.displayName} does not support the ${grant} grant; use ${profile.grants.join(' or ')}.`,
     );
   }
-  return grant as GrantType;
+  return grant;
 }
 
 function whereFrom(
   values: { env?: string | undefined; 'base-url'?: string | undefined },
   previous: ConnectionInfo | undefined,
+  profile: ProviderProfile,
 ): Pick<ConnectionSpec, 'environment' | 'baseUrl'> {
   if (values.env) return { environment: values.env };
   if (values['base-url']) return { baseUrl: values['base-url'] };
-  if (!previous || previous.provider === 'oauth2') return {};
+  // Discovered endpoints are found again from the issuer, not pinned to the old base URL.
+  if (!previous || profile.endpointsFromConnection) return {};
   return previous.environment ? { environment: previous.environment } : { baseUrl: previous.baseUrl };
 }
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ProviderRegistry } from '../providers/registry.js';
+import { GRANT_TYPES, grantStrategy } from '../grants/strategies.js';
 import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { withKeeper } from './open-keeper.js';
@@ -33,13 +33,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     throw new UsageError(`Unknown method "${rawMethod}"; use one of ${[...METHODS].join(', ')}.`, usage);
 
   const headers = new Headers();
+  const headerNames: string[] = [];
   for (const header of values.header ?? []) {
     const colon = header.indexOf(':');
     if (colon <= 0) throw new UsageError(`--header "${header}" should look like "Name: value".`, usage);
     const headerName = header.slice(0, colon).trim();
-    if (/^(authorization|x-api-key)$/i.test(headerName)) {
-      throw new UsageError(`tokenkeeper sets ${headerName} itself; leave it out.`, usage);
-    }
+    headerNames.push(headerName);
     headers.append(headerName, header.slice(colon + 1).trim());
   }
   const body = values.data === undefined ? undefined : await readData(values.data, io);
@@ -47,6 +46,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (!headers.has('accept')) headers.set('accept', 'application/json');
 
   return withKeeper(io, async (keeper) => {
+    const profile = keeper.profile((await keeper.info(name)).provider);
+    // Whichever header a grant of this provider sends its credential in is tokenkeeper's to set.
+    const credentialHeaders = GRANT_TYPES.filter((grant) => profile.grants.includes(grant)).map((grant) =>
+      grantStrategy(grant).credentialHeader(profile),
+    );
+    const refused = headerNames.find((given) => credentialHeaders.includes(given.toLowerCase()));
+    if (refused) throw new UsageError(`tokenkeeper sets ${refused} itself; leave it out.`, usage);
     const response = await keeper.fetch(name, path, {
       method,
       headers,
@@ -55,8 +61,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const text = await response.text();
     io.stdout.write(render(text, response.headers.get('content-type'), Boolean(io.stdout.isTTY)));
     if (response.ok) return ExitCode.ok;
-    const provider = (await keeper.info(name)).provider;
-    const detail = errorMessageFrom(text, new ProviderRegistry().get(provider).errorMessageFields);
+    const detail = errorMessageFrom(text, profile.errorMessageFields);
     io.stderr.write(`HTTP ${response.status} ${response.statusText}${detail ? `: ${detail}` : ''}\n`);
     return ExitCode.failure;
   });

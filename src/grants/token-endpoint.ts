@@ -8,8 +8,8 @@ import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.js';
 import { BodyTooLargeError, bufferResponse } from '../http/bounded-body.js';
 import { parseRetryAfter } from '../http/retry-after.js';
-import { isLoopbackUrl } from '../providers/endpoints.js';
-import type { ClientAuthMethod } from '../providers/types.js';
+import { isLoopbackUrl } from '../http/urls.js';
+import type { ClientAuthMethod } from './types.js';
 
 /** Token responses are a few hundred bytes; anything near this is not one. */
 const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;

@@ -5,9 +5,11 @@
  * when the server says for how long, and never lets credentials follow a
  * redirect to another origin.
  */
+import type { Clock } from '../clock.js';
 import { ConfigError, TokenkeeperError } from '../errors.js';
-import { joinUrl } from '../providers/endpoints.js';
+import { type BackoffPolicy, backoffDelay } from './backoff.js';
 import { parseRetryAfter } from './retry-after.js';
+import { joinUrl } from './urls.js';
 
 /** A credential as sent: the header it goes in and its full value. */
 export interface Credential {
@@ -33,12 +35,14 @@ export interface AuthFetchOptions {
   fetch: typeof fetch;
   baseUrl: string;
   gate?: SlotGate;
-  now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Paces waits the server asked for (Retry-After): real time, not the token clock. */
+  clock: Pick<Clock, 'now' | 'sleep'>;
   /** Longest Retry-After we are willing to wait out; longer → the 429 is returned. */
   maxRetryAfterMs: number;
   /** How many 429s in a row we wait out before returning one. */
   maxRateLimitRetries: number;
+  /** How long to wait after a 429 that did not say. */
+  rateLimitBackoff: BackoffPolicy;
   maxRedirects: number;
 }
 
@@ -73,14 +77,14 @@ export async function authFetch(
       }
     }
     if (response.status === 429 && rateLimitRetries < options.maxRateLimitRetries && replayable) {
-      const told = parseRetryAfter(response.headers, options.now());
-      const delay = told ?? 1000 * 2 ** rateLimitRetries;
+      const told = parseRetryAfter(response.headers, options.clock.now());
+      const delay = told ?? backoffDelay(options.rateLimitBackoff, rateLimitRetries, Math.random);
       if (delay <= options.maxRetryAfterMs) {
         rateLimitRetries++;
         options.gate?.backOff(method, target.path, delay);
         await response.body?.cancel();
         // No jitter when the server said when to come back.
-        await options.sleep(delay);
+        await options.clock.sleep(delay);
         continue;
       }
     }

@@ -3,7 +3,20 @@
  * sent only to come back as a 429. A sliding window log per rule: exact, and the
  * windows involved (tens to hundreds of requests a minute) keep the log small.
  */
-import type { RateLimitRule } from '../providers/types.js';
+
+import { type Clock, systemClock } from '../clock.js';
+
+export interface RateLimitRule {
+  /** Shown in messages, e.g. "Factus API". */
+  label: string;
+  /** Requests allowed per window. */
+  limit: number;
+  windowMs: number;
+  /** Only these methods count (upper case); all methods when absent. */
+  methods?: string[];
+  /** Only paths matching this pattern count; all paths when absent. */
+  pathPattern?: RegExp;
+}
 
 const SAFETY_MARGIN_MS = 500;
 
@@ -11,10 +24,10 @@ export class SlidingWindowLimiter {
   readonly #sent: number[] = [];
   #queue: Promise<void> = Promise.resolve();
 
+  /** `clock` paces real traffic: the server counts in real time, so this is not the token clock. */
   constructor(
     readonly rule: RateLimitRule,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly clock: Pick<Clock, 'now' | 'sleep'> = systemClock,
   ) {}
 
   /** Resolves when a request may be sent, and counts it. Callers are served in arrival order. */
@@ -28,7 +41,7 @@ export class SlidingWindowLimiter {
   delayUntilFree(): number {
     this.#forgetOld();
     if (this.#sent.length < this.rule.limit) return 0;
-    return Math.max(1, (this.#sent[0] ?? 0) + this.#horizonMs - this.now());
+    return Math.max(1, (this.#sent[0] ?? 0) + this.#horizonMs - this.clock.now());
   }
 
   /**
@@ -43,20 +56,20 @@ export class SlidingWindowLimiter {
 
   /** The server said we were over: treat the window as full until `retryAfterMs` passes. */
   backOff(retryAfterMs: number): void {
-    const until = this.now() + retryAfterMs - this.#horizonMs;
+    const until = this.clock.now() + retryAfterMs - this.#horizonMs;
     this.#sent.length = 0;
     for (let i = 0; i < this.rule.limit; i++) this.#sent.push(until);
   }
 
   async #waitForSlot(): Promise<void> {
     for (let delay = this.delayUntilFree(); delay > 0; delay = this.delayUntilFree()) {
-      await this.sleep(delay);
+      await this.clock.sleep(delay);
     }
-    this.#sent.push(this.now());
+    this.#sent.push(this.clock.now());
   }
 
   #forgetOld(): void {
-    const horizon = this.now() - this.#horizonMs;
+    const horizon = this.clock.now() - this.#horizonMs;
     let expired = 0;
     while (expired < this.#sent.length && (this.#sent[expired] ?? 0) <= horizon) expired++;
     if (expired > 0) this.#sent.splice(0, expired);

@@ -3,8 +3,9 @@
  * profile and an environment, or (generic OAuth 2.0) from discovery and explicit URLs.
  */
 import { ConfigError } from '../errors.js';
+import { validateServiceUrl } from '../http/urls.js';
 import type { DiscoveredServer } from './discovery.js';
-import { type ConnectionEndpoints, resolveEndpoints, validateServiceUrl } from './endpoints.js';
+import { type ConnectionEndpoints, resolveEndpoints } from './endpoints.js';
 import type { ClientAuthMethod, ProviderProfile } from './types.js';
 
 /** Where a connection's endpoints come from (see ConnectionSpec for each field). */

@@ -5,7 +5,7 @@
 import * as oauth from 'oauth4webapi';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 import { bufferResponse } from '../http/bounded-body.js';
-import { isLoopbackUrl, validateServiceUrl } from './endpoints.js';
+import { isLoopbackUrl, validateServiceUrl } from '../http/urls.js';
 
 export interface DiscoveredServer {
   issuer: string;

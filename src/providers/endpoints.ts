@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { joinUrl, validateServiceUrl } from '../http/urls.js';
 import type { ProviderProfile } from './types.js';
 
 export interface ConnectionEndpoints {
@@ -42,45 +43,4 @@ export function resolveEndpoints(profile: ProviderProfile, choice: EndpointChoic
     ...(profile.authorizationPath ? { authorizationUrl: joinUrl(baseUrl, profile.authorizationPath) } : {}),
     ...(profile.revocationPath ? { revocationUrl: joinUrl(baseUrl, profile.revocationPath) } : {}),
   };
-}
-
-/** Appends a path to a base URL that may itself carry a path prefix. */
-export function joinUrl(baseUrl: string, path: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.');
-}
-
-/**
- * Credentials only ever travel over HTTPS; plain HTTP is accepted for loopback
- * addresses, where the emulators and local proxies live.
- */
-export function validateServiceUrl(value: string, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(
-      `The ${what} "${value}" is not a valid URL; write it like https://api.example.com.`,
-    );
-  }
-  if (url.username || url.password) {
-    throw new ConfigError(`The ${what} must not contain a user name or password.`);
-  }
-  if (url.protocol === 'http:' && !isLoopbackUrl(url)) {
-    throw new ConfigError(
-      `The ${what} ${url.origin} uses plain http; tokens would travel unencrypted. Use https (http is only allowed on 127.0.0.1/localhost).`,
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(`The ${what} must be an https URL, got ${url.protocol}.`);
-  }
-  if (url.search || url.hash) {
-    throw new ConfigError(`The ${what} must not contain a query string or fragment.`);
-  }
-  return url;
 }

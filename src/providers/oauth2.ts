@@ -11,6 +11,7 @@ export const genericOAuth2Profile: ProviderProfile = {
   defaultEnvironment: '',
   tokenPath: '',
   endpointsFromConnection: true,
+  allowsPublicClients: true,
   grants: ['authorization_code', 'client_credentials', 'password'],
   defaultGrant: 'authorization_code',
   // RFC 6749 §2.3.1: servers must support Basic; discovery may say otherwise.

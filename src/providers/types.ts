@@ -4,21 +4,10 @@
  * `if (provider === 'x')` somewhere else.
  */
 
-export type GrantType = 'password' | 'authorization_code' | 'client_credentials' | 'api_key';
+import type { ClientAuthMethod, GrantType } from '../grants/types.js';
+import type { RateLimitRule } from '../http/rate-limiter.js';
 
-export type ClientAuthMethod = 'client_secret_post' | 'client_secret_basic' | 'none';
-
-export interface RateLimitRule {
-  /** Shown in messages, e.g. "Factus API". */
-  label: string;
-  /** Requests allowed per window. */
-  limit: number;
-  windowMs: number;
-  /** Only these methods count (upper case); all methods when absent. */
-  methods?: string[];
-  /** Only paths matching this pattern count; all paths when absent. */
-  pathPattern?: RegExp;
-}
+export type { ClientAuthMethod, GrantType, RateLimitRule };
 
 export interface ProviderEnvironment {
   /** API base URL; the token endpoint and other OAuth paths are resolved against it. */
@@ -62,6 +51,8 @@ export interface ProviderProfile {
   defaultRedirectUri?: string;
   /** API paths that say who owns a credential, tried in order (a 404 moves on to the next). */
   identityPaths?: string[];
+  /** Clients without a secret (PKCE) may log in: the CLI lets the client secret stay empty. */
+  allowsPublicClients?: boolean;
   /**
    * Endpoints come from the connection (discovery or explicit URLs) rather than from
    * `environments`: the generic OAuth 2.0 profile.

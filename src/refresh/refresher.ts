@@ -9,17 +9,24 @@
  * A rejected refresh token is not a death sentence at once: the store is read
  * again (a sibling may have rotated it), then a connection that holds the user's
  * credentials logs in again by itself; only then is it marked for re-login.
- * In-process de-duplication (single-flight) is the caller's job (keeper.ts).
+ * In-process de-duplication (single-flight) is the caller's job (the session).
  */
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.js';
-import type { ConnectionRecord, ConnectionRepository, VersionedRecord } from '../connection.js';
+import {
+  type ConnectionRecord,
+  type ConnectionRepository,
+  clientConfigOf,
+  loginInputOf,
+  type VersionedRecord,
+} from '../connection.js';
 import { LockTimeoutError, ReauthRequiredError, StoreError, TokenkeeperError } from '../errors.js';
 import type { KeeperEventEmitter } from '../events.js';
-import type { ConnectionGrants } from '../grants/connection-grants.js';
-import type { GrantResult } from '../grants/token-endpoint.js';
+import { grantStrategy } from '../grants/strategies.js';
+import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.js';
+import { backoffDelay } from '../http/backoff.js';
+import type { KeeperSettings } from '../options.js';
 import type { TokenSet, TokenSetData } from '../token-set.js';
-import { isFresh, type RefreshTimingOptions } from './refresh-timing.js';
+import { isFresh } from './refresh-timing.js';
 
 export interface RefreshTrigger {
   /**
@@ -33,16 +40,12 @@ export interface RefreshTrigger {
 
 export interface RefresherOptions {
   repository: ConnectionRepository;
-  grants: ConnectionGrants;
-  clock: Clock;
-  timing: RefreshTimingOptions;
+  settings: Pick<KeeperSettings, 'clock' | 'pacingClock' | 'random' | 'refreshTiming' | 'lock'>;
   events: KeeperEventEmitter;
   /** Builds a TokenSet from a grant result, with the provider's expiry rules. */
   toTokenSet(record: ConnectionRecord, result: GrantResult, previous?: TokenSetData): TokenSet;
-  /** How long a lock holder may take before others may take over (ms). */
-  lockTtlMs: number;
-  /** How long to wait for another holder before giving up (ms). */
-  lockWaitMs: number;
+  /** Timeout, fetch and wording of the token requests made for this connection. */
+  requestContext(record: ConnectionRecord): TokenRequestContext;
 }
 
 type Obtained =
@@ -111,24 +114,24 @@ export class Refresher {
     const tokens = current.record.secrets.tokens;
     if (!tokens || current.record.state !== 'ok') return false;
     if (seen !== undefined && tokens.accessToken === seen) return false;
-    return isFresh(tokens, this.options.clock.now(), this.options.timing);
+    return isFresh(tokens, this.options.settings.clock.now(), this.options.settings.refreshTiming);
   }
 
   /**
    * Takes the lock, or returns the record another holder refreshed while we
-   * waited. Polls with back-off on the real clock: a lock is shared with other
-   * processes, which do not follow an injected test clock.
+   * waited. Polls with back-off on the pacing clock: a lock is shared with other
+   * processes, which do not follow the token clock.
    */
   async #lockOrAdopt(
     name: string,
     owner: string,
     seen: string | undefined,
   ): Promise<VersionedRecord | undefined> {
-    const { repository, lockTtlMs, lockWaitMs } = this.options;
-    const started = Date.now();
-    let delay = 10;
-    for (;;) {
-      if (await repository.store.tryLock(name, owner, lockTtlMs)) return undefined;
+    const { repository } = this.options;
+    const { pacingClock, lock, random } = this.options.settings;
+    const started = pacingClock.now();
+    for (let attempt = 0; ; attempt++) {
+      if (await repository.store.tryLock(name, owner, lock.ttlMs)) return undefined;
       const current = await repository.load(name);
       if (!current) throw notFound(name);
       if (this.#adoptable(current, seen)) return current;
@@ -138,21 +141,25 @@ export class Refresher {
           current.record.lastError?.message ?? 'it was marked for re-login',
         );
       }
-      const waited = Date.now() - started;
-      if (waited > lockWaitMs) throw new LockTimeoutError(name, waited);
-      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
-      delay = Math.min(delay * 2, 250);
+      const waited = pacingClock.now() - started;
+      if (waited > lock.waitMs) throw new LockTimeoutError(name, waited);
+      await pacingClock.sleep(backoffDelay(lock.poll, attempt, random));
     }
   }
 
   async #obtain(current: VersionedRecord): Promise<Obtained> {
-    const { grants, repository } = this.options;
+    const { repository } = this.options;
     const { record } = current;
     const previous = record.secrets.tokens;
     const refreshToken = previous?.refreshToken;
     if (refreshToken) {
       try {
-        const result = await grants.refresh(record, refreshToken);
+        const { refreshTokenGrant } = await import('../grants/refresh-token.js');
+        const result = await refreshTokenGrant(
+          clientConfigOf(record),
+          refreshToken,
+          this.options.requestContext(record),
+        );
         const tokens = this.options.toTokenSet(record, result, previous);
         return { kind: 'tokens', tokens, via: 'refresh', rotated: tokens.refreshToken !== refreshToken };
       } catch (error) {
@@ -171,16 +178,23 @@ export class Refresher {
 
   /** The refresh path is closed: log in again unattended if the connection can, else ask for a person. */
   async #startOver(current: VersionedRecord, reason: string): Promise<Obtained> {
-    const { grants, events } = this.options;
+    const { events } = this.options;
     const { record } = current;
-    if (!grants.canRunUnattended(record)) throw await this.#markReauthRequired(current, reason);
+    const strategy = grantStrategy(record.grant);
+    if (!strategy.canRunUnattended({ ...record.secrets, clientId: record.clientId })) {
+      throw await this.#markReauthRequired(current, reason);
+    }
     events.emit('refresh_failed', {
       connection: record.name,
       code: 'REFRESH_REJECTED',
       message: `${reason}; logging in again with the saved ${record.grant} credentials`,
     });
     try {
-      const result = await grants.primary(record);
+      const now = this.options.settings.clock.now();
+      const result = await strategy.obtainUnattended(
+        loginInputOf(record, now),
+        this.options.requestContext(record),
+      );
       return {
         kind: 'tokens',
         tokens: this.options.toTokenSet(record, result),
@@ -201,7 +215,7 @@ export class Refresher {
     const marked: ConnectionRecord = {
       ...current.record,
       state: 'reauth_required',
-      lastError: { code: error.code, message: reason, at: this.options.clock.now() },
+      lastError: { code: error.code, message: reason, at: this.options.settings.clock.now() },
     };
     // Best effort: if someone else wrote meanwhile, their state wins and the next call re-reads it.
     await this.options.repository.save(marked, current.version).catch(() => undefined);
@@ -215,7 +229,8 @@ export class Refresher {
    * tokens are dropped and the caller learns why.
    */
   async #persist(current: VersionedRecord, tokens: TokenSet): Promise<VersionedRecord> {
-    const { repository, clock } = this.options;
+    const { repository } = this.options;
+    const { clock } = this.options.settings;
     const { lastError: _dropped, ...rest } = current.record;
     const next: ConnectionRecord = {
       ...rest,

@@ -6,11 +6,7 @@ import { ruleApplies, SlidingWindowLimiter } from '../../src/http/rate-limiter.j
 describe('SlidingWindowLimiter', () => {
   it('lets `limit` requests through per window and makes the next one wait for the oldest to age out (plus 1% margin)', async () => {
     const clock = new FakeClock(0);
-    const limiter = new SlidingWindowLimiter(
-      { label: 't', limit: 3, windowMs: 60_000 },
-      () => clock.now(),
-      (ms) => clock.sleep(ms),
-    );
+    const limiter = new SlidingWindowLimiter({ label: 't', limit: 3, windowMs: 60_000 }, clock);
     for (let i = 0; i < 3; i++) await limiter.acquire();
     let fourthSentAt: number | undefined;
     const fourth = limiter.acquire().then(() => {
@@ -25,11 +21,7 @@ describe('SlidingWindowLimiter', () => {
 
   it('serves waiting callers in arrival order', async () => {
     const clock = new FakeClock(0);
-    const limiter = new SlidingWindowLimiter(
-      { label: 't', limit: 1, windowMs: 1000 },
-      () => clock.now(),
-      (ms) => clock.sleep(ms),
-    );
+    const limiter = new SlidingWindowLimiter({ label: 't', limit: 1, windowMs: 1000 }, clock);
     const order: number[] = [];
     const all = [1, 2, 3].map((n) => limiter.acquire().then(() => order.push(n)));
     await clock.advance(5000);
@@ -39,11 +31,7 @@ describe('SlidingWindowLimiter', () => {
 
   it('holds everything back after the server answered 429', async () => {
     const clock = new FakeClock(0);
-    const limiter = new SlidingWindowLimiter(
-      { label: 't', limit: 100, windowMs: 60_000 },
-      () => clock.now(),
-      (ms) => clock.sleep(ms),
-    );
+    const limiter = new SlidingWindowLimiter({ label: 't', limit: 100, windowMs: 60_000 }, clock);
     limiter.backOff(5000);
     assert.equal(limiter.delayUntilFree(), 5000);
   });

@@ -1,0 +1,131 @@
+/**
+ * Every default of a keeper, normalised in one place: timeouts, the refresh
+ * lease, refresh margins and the back-off schedules. Modules below the keeper
+ * receive these settings; none of them keeps a default of its own.
+ */
+import { type Clock, systemClock } from './clock.js';
+import { ConfigError } from './errors.js';
+import type { BackoffPolicy } from './http/backoff.js';
+import type { ProviderProfile } from './providers/types.js';
+import { defaultRefreshTiming, type RefreshTimingOptions } from './refresh/refresh-timing.js';
+import type { TokenStore } from './store/types.js';
+
+export interface KeeperOptions {
+  /** A store, or where one lives (a path, `memory:`, `postgres://…`, `redis://…`). Default: TOKENKEEPER_STORE, else the SQLite file in the user's data directory. */
+  store?: TokenStore | string;
+  /** Encryption key (32 bytes, or its base64/hex) for a store passed as an instance. Default: TOKENKEEPER_KEY. */
+  encryptionKey?: Buffer | string;
+  /** Token time: freshness, expiry and the proactive refresh timers. Tests pass a FakeClock. */
+  clock?: Clock;
+  /**
+   * Real time for waits that pace traffic to servers and other processes: Retry-After,
+   * client-side rate limits, polling another process's refresh lock. Default: the system clock.
+   */
+  pacingClock?: Clock;
+  fetch?: typeof fetch;
+  /** Source of randomness in [0, 1) for jitter. */
+  random?: () => number;
+  /** Refresh this many seconds before expiry (clamped to half the token's lifetime). Default 60. */
+  refreshMarginSeconds?: number;
+  /** Refresh each used connection in the background before it expires. Default true. */
+  proactiveRefresh?: boolean;
+  /** Timeout of one request to an authorization server (token, discovery, revocation). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** A refresh lock is considered abandoned after this long. Default 60 s. */
+  lockTtlMs?: number;
+  /** Give up waiting for another process's refresh after this long. Default 45 s. */
+  lockWaitMs?: number;
+  /** Longest Retry-After that fetch waits out before returning the 429. Default 60 s. */
+  maxRetryAfterSeconds?: number;
+  /** Extra provider profiles. */
+  providers?: ProviderProfile[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface KeeperSettings {
+  clock: Clock;
+  pacingClock: Clock;
+  fetch: typeof fetch;
+  random: () => number;
+  env: NodeJS.ProcessEnv;
+  refreshTiming: RefreshTimingOptions;
+  proactiveRefresh: boolean;
+  /** Every request to an authorization server: token, discovery, revocation (ms). */
+  requestTimeoutMs: number;
+  /** The GET that checks an authorization URL before a browser opens (ms). */
+  preflightTimeoutMs: number;
+  lock: {
+    ttlMs: number;
+    waitMs: number;
+    /** How often to look at a lock someone else holds. */
+    poll: BackoffPolicy;
+  };
+  /** After a failed refresh: when the next attempt may run, while a valid token is still served. */
+  refreshBackoff: BackoffPolicy;
+  rateLimit: {
+    maxRetryAfterMs: number;
+    /** 429s in a row that fetch waits out before returning one. */
+    maxRetries: number;
+    /** The wait after a 429 that did not say how long. */
+    backoff: BackoffPolicy;
+  };
+  maxRedirects: number;
+}
+
+export const DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  preflightTimeoutMs: 15_000,
+  lockTtlMs: 60_000,
+  lockWaitMs: 45_000,
+  maxRetryAfterSeconds: 60,
+  lockPoll: { initialMs: 10, factor: 2, maxMs: 250, jitter: 'spread' },
+  refreshBackoff: { initialMs: 1_000, factor: 2, maxMs: 5 * 60_000, jitter: 'none' },
+  // No jitter: one client retrying one request.
+  rateLimitBackoff: { initialMs: 1_000, factor: 2, maxMs: 60_000, jitter: 'none' },
+  maxRateLimitRetries: 2,
+  maxRedirects: 5,
+} as const satisfies Record<string, number | BackoffPolicy>;
+
+export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
+  const requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 'requestTimeoutMs');
+  const margin = options.refreshMarginSeconds;
+  if (margin !== undefined && !(Number.isFinite(margin) && margin >= 0)) {
+    throw new ConfigError(`refreshMarginSeconds must be a number of seconds >= 0, got ${margin}.`);
+  }
+  return {
+    clock: options.clock ?? systemClock,
+    pacingClock: options.pacingClock ?? systemClock,
+    fetch: options.fetch ?? globalThis.fetch,
+    random: options.random ?? Math.random,
+    env: options.env ?? process.env,
+    refreshTiming: {
+      ...defaultRefreshTiming,
+      ...(margin !== undefined ? { marginMs: margin * 1000 } : {}),
+    },
+    proactiveRefresh: options.proactiveRefresh !== false,
+    requestTimeoutMs,
+    preflightTimeoutMs: Math.min(DEFAULTS.preflightTimeoutMs, requestTimeoutMs),
+    lock: {
+      ttlMs: positive(options.lockTtlMs, DEFAULTS.lockTtlMs, 'lockTtlMs'),
+      waitMs: positive(options.lockWaitMs, DEFAULTS.lockWaitMs, 'lockWaitMs'),
+      poll: DEFAULTS.lockPoll,
+    },
+    refreshBackoff: DEFAULTS.refreshBackoff,
+    rateLimit: {
+      maxRetryAfterMs:
+        positive(options.maxRetryAfterSeconds, DEFAULTS.maxRetryAfterSeconds, 'maxRetryAfterSeconds', true) *
+        1000,
+      maxRetries: DEFAULTS.maxRateLimitRetries,
+      backoff: DEFAULTS.rateLimitBackoff,
+    },
+    maxRedirects: DEFAULTS.maxRedirects,
+  };
+}
+
+function positive(value: number | undefined, fallback: number, name: string, zeroAllowed = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0)) {
+    throw new ConfigError(`${name} must be a positive number, got ${value}.`);
+  }
+  return value;
+}

@@ -1,0 +1,127 @@
+/**
+ * What every session of one keeper shares: the settings, the provider profiles,
+ * the events, the refresh scheduler, and the store with its refresher, opened on
+ * first use. Sessions hold a reference to this one object, not copies of it.
+ */
+import type { Clock } from '../clock.js';
+import { type ConnectionRecord, ConnectionRepository, type VersionedRecord } from '../connection.js';
+import { ConfigError } from '../errors.js';
+import type { KeeperEventEmitter } from '../events.js';
+import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.js';
+import type { KeeperOptions, KeeperSettings } from '../options.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import { Refresher, type RefreshTrigger } from '../refresh/refresher.js';
+import {
+  createSecretBox,
+  generateEncryptionKey,
+  parseEncryptionKey,
+  type SecretBox,
+} from '../store/encryption.js';
+import { openStore } from '../store/open-store.js';
+import type { TokenStore } from '../store/types.js';
+import { type TokenResponseFields, TokenSet, type TokenSetData } from '../token-set.js';
+import { RefreshScheduler } from './refresh-scheduler.js';
+
+export interface Storage {
+  repository: ConnectionRepository;
+  refresher: Refresher;
+  ownsStore: boolean;
+}
+
+type SessionHttp = typeof import('./session-http.js');
+
+export class SessionServices {
+  readonly clock: Clock;
+  /** Undefined when proactive refresh is off (the CLI: one short-lived process). */
+  readonly scheduler: RefreshScheduler | undefined;
+  #storage: Promise<Storage> | undefined;
+  #http: SessionHttp | undefined;
+
+  constructor(
+    readonly settings: KeeperSettings,
+    readonly registry: ProviderRegistry,
+    readonly events: KeeperEventEmitter,
+    private readonly storeOptions: Pick<KeeperOptions, 'store' | 'encryptionKey'>,
+  ) {
+    this.clock = settings.clock;
+    this.scheduler = settings.proactiveRefresh ? new RefreshScheduler(settings.clock) : undefined;
+  }
+
+  storage(): Promise<Storage> {
+    this.#storage ??= this.#openStorage();
+    return this.#storage;
+  }
+
+  async refresh(name: string, trigger: RefreshTrigger): Promise<VersionedRecord> {
+    return (await this.storage()).refresher.refresh(name, trigger);
+  }
+
+  http(): SessionHttp | Promise<SessionHttp> {
+    return this.#http ?? this.#loadHttp();
+  }
+
+  /** A TokenSet from a grant result, with the provider's expiry rules. */
+  toTokenSet(record: ConnectionRecord, result: GrantResult, previous?: TokenSetData): TokenSet {
+    const profile = this.registry.get(record.provider);
+    return TokenSet.fromTokenResponse(result.response as unknown as TokenResponseFields, {
+      requestStartedAt: result.requestStartedAt,
+      ...(previous ? { previous } : {}),
+      defaultLifetimeSeconds: profile.defaultTokenLifetimeSeconds,
+      ...(profile.missingExpiryMeansNever ? { missingExpiryMeansNever: true } : {}),
+    });
+  }
+
+  requestContext(connection: string): TokenRequestContext {
+    return {
+      fetch: this.settings.fetch,
+      now: () => this.clock.now(),
+      timeoutMs: this.settings.requestTimeoutMs,
+      connection,
+      loginHint: `tokenkeeper login ${connection}`,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.scheduler?.close();
+    const storage = await this.#storage?.catch(() => undefined);
+    if (storage?.ownsStore) await storage.repository.store.close();
+  }
+
+  async #loadHttp(): Promise<SessionHttp> {
+    this.#http ??= await import('./session-http.js');
+    return this.#http;
+  }
+
+  async #openStorage(): Promise<Storage> {
+    const { env } = this.settings;
+    const given = this.storeOptions.store;
+    let store: TokenStore;
+    let secretBox: SecretBox;
+    let ownsStore = false;
+    if (given === undefined || typeof given === 'string') {
+      ({ store, secretBox } = await openStore(given ?? (env.TOKENKEEPER_STORE || undefined), { env }));
+      ownsStore = true;
+    } else {
+      store = given;
+      secretBox = createSecretBox(keyFor(given, this.storeOptions.encryptionKey, env));
+    }
+    const repository = new ConnectionRepository(store, secretBox);
+    const refresher = new Refresher({
+      repository,
+      settings: this.settings,
+      events: this.events,
+      toTokenSet: (record, result, previous) => this.toTokenSet(record, result, previous),
+      requestContext: (record) => this.requestContext(record.name),
+    });
+    return { repository, refresher, ownsStore };
+  }
+}
+
+function keyFor(store: TokenStore, key: Buffer | string | undefined, env: NodeJS.ProcessEnv): Buffer {
+  const given = key ?? env.TOKENKEEPER_KEY;
+  if (given !== undefined) return typeof given === 'string' ? parseEncryptionKey(given) : given;
+  if (store.kind === 'memory') return generateEncryptionKey();
+  throw new ConfigError(
+    'A store passed as an object needs an encryption key: pass `encryptionKey` or set TOKENKEEPER_KEY (32 random bytes, base64: `openssl rand -base64 32`).',
+  );
+}

@@ -1,0 +1,29 @@
+/**
+ * The HTTP half of a session, loaded on a connection's first request: a process
+ * that only reads tokens never imports it.
+ */
+import { type AuthFetchOptions, authFetch } from '../http/auth-fetch.js';
+import { createRateLimitGate } from '../http/rate-limit-gate.js';
+import type { RateLimitRule } from '../http/rate-limiter.js';
+import type { KeeperSettings } from '../options.js';
+
+export { authFetch };
+
+/** What stays the same across a connection's requests, built once per base URL. */
+export function requestOptionsFor(
+  settings: Pick<KeeperSettings, 'fetch' | 'pacingClock' | 'rateLimit' | 'maxRedirects'>,
+  baseUrl: string,
+  rateLimits: readonly RateLimitRule[],
+): AuthFetchOptions {
+  const gate = createRateLimitGate(rateLimits, settings.pacingClock);
+  return {
+    fetch: settings.fetch,
+    baseUrl,
+    ...(gate ? { gate } : {}),
+    clock: settings.pacingClock,
+    maxRetryAfterMs: settings.rateLimit.maxRetryAfterMs,
+    maxRateLimitRetries: settings.rateLimit.maxRetries,
+    rateLimitBackoff: settings.rateLimit.backoff,
+    maxRedirects: settings.maxRedirects,
+  };
+}

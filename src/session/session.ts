@@ -1,0 +1,236 @@
+/**
+ * One connection's whole stack in a process: the token it holds, its renewal
+ * (single-flight, back-off after failures, proactive refresh), and its
+ * authenticated fetch with its rate-limit gate. golang/oauth2's shape:
+ * `Transport{Source: ReuseTokenSource(src)}`: the fetch asks the token source,
+ * never the other way round.
+ *
+ * A session keeps only what hands out and sends a token: the access token, its
+ * expiry and where it goes. Refresh tokens, client secrets and passwords stay in
+ * the store and are read there when a refresh needs them, so a process that
+ * holds many connections holds little, and few secrets.
+ */
+import type { ConnectionInfo, ConnectionRecord } from '../connection.js';
+import { infoOf } from '../connection.js';
+import { StoreError, TokenkeeperError } from '../errors.js';
+import { grantStrategy } from '../grants/strategies.js';
+import type { GrantType } from '../grants/types.js';
+import type { AuthFetchOptions, Credential, CredentialSource } from '../http/auth-fetch.js';
+import { backoffDelay } from '../http/backoff.js';
+import { refreshAt } from '../refresh/refresh-timing.js';
+import type { RefreshTrigger } from '../refresh/refresher.js';
+import type { Schedulable } from './refresh-scheduler.js';
+import type { SessionServices } from './services.js';
+
+/** The token a session hands out, and what sending it needs. Never a refresh token or secret. */
+export interface HeldToken {
+  readonly accessToken: string;
+  /** Absolute expiry (ms since the epoch); null: never expires. */
+  readonly expiresAt: number | null;
+  /** From this instant on, the token is renewed before use. */
+  readonly staleAt: number;
+  readonly baseUrl: string;
+  readonly provider: string;
+  readonly grant: GrantType;
+}
+
+interface Failing {
+  /** Consecutive failed renewals. */
+  count: number;
+  retryNotBefore: number;
+  lastError: TokenkeeperError;
+}
+
+interface Renewal {
+  token: HeldToken;
+  /** The record the token came from, when it came from the store or the provider. */
+  record?: ConnectionRecord;
+}
+
+/** Per-request options and the credential of the current token, built once each. */
+interface SessionRequests {
+  options: AuthFetchOptions;
+  forToken: HeldToken | undefined;
+  credentials: CredentialSource | undefined;
+}
+
+export class ConnectionSession implements Schedulable {
+  dueAt: number | undefined = undefined;
+  #token: HeldToken | undefined = undefined;
+  #flight: Promise<Renewal> | undefined = undefined;
+  #failing: Failing | undefined = undefined;
+  #requests: SessionRequests | undefined = undefined;
+  #closed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly services: SessionServices,
+  ) {}
+
+  /** The hot path: a field read and a clock read, no I/O. */
+  freshToken(): string | undefined {
+    const token = this.#token;
+    return token !== undefined && this.services.clock.now() < token.staleAt ? token.accessToken : undefined;
+  }
+
+  /** True while the session holds a token (it may be stale). */
+  get holdsToken(): boolean {
+    return this.#token !== undefined;
+  }
+
+  async getAccessToken(): Promise<string> {
+    return this.freshToken() ?? (await this.#renew({ ...this.#seen() })).token.accessToken;
+  }
+
+  /** fetch() against the connection's base URL with its credential; see http/auth-fetch.ts. */
+  async fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
+    const token =
+      this.freshToken() !== undefined ? (this.#token as HeldToken) : (await this.#renew(this.#seen())).token;
+    const http = await this.services.http();
+    const requests = this.#requestsFor(token, http);
+    return http.authFetch(requests.options, this.#credentialsFor(token, requests), pathOrUrl, init);
+  }
+
+  /** Replaces the tokens now, even if they look fresh. */
+  async refresh(): Promise<ConnectionInfo> {
+    const renewal = await this.#renew({ ...this.#seen(), force: true });
+    if (renewal.record) return infoOf(renewal.record);
+    const { repository } = await this.services.storage();
+    const loaded = await repository.load(this.name);
+    if (!loaded) throw new TokenkeeperError('NOT_FOUND', `There is no connection named "${this.name}".`);
+    return infoOf(loaded.record);
+  }
+
+  /** Takes the tokens of a record that was just saved or loaded, and schedules their refresh. */
+  hold(record: ConnectionRecord): HeldToken {
+    const data = record.secrets.tokens;
+    if (!data) throw new StoreError(`Connection "${record.name}" has no tokens; log in again.`);
+    const { settings, scheduler } = this.services;
+    const token: HeldToken = {
+      accessToken: data.accessToken,
+      expiresAt: data.expiresAt,
+      staleAt: refreshAt(data, settings.refreshTiming, settings.random()),
+      baseUrl: record.baseUrl,
+      provider: record.provider,
+      grant: record.grant,
+    };
+    this.#token = token;
+    this.#failing = undefined;
+    if (!this.#closed) scheduler?.schedule(this, token.staleAt);
+    return token;
+  }
+
+  /** Stops the session's refreshes and lets go of its token. */
+  close(): void {
+    this.#closed = true;
+    this.services.scheduler?.cancel(this);
+    this.#token = undefined;
+    this.#requests = undefined;
+  }
+
+  onDue(): void {
+    if (this.#closed) return;
+    // Failures are reported through events and retried by the back-off below.
+    this.#renew(this.#seen()).catch(() => undefined);
+  }
+
+  #seen(): RefreshTrigger {
+    const token = this.#token;
+    return token !== undefined ? { seenAccessToken: token.accessToken } : {};
+  }
+
+  /** At most one renewal at a time: callers that arrive meanwhile share its result. */
+  #renew(trigger: RefreshTrigger): Promise<Renewal> {
+    if (this.#closed) return Promise.reject(closedError(this.name));
+    if (this.#flight) return this.#flight;
+    const flight = this.#renewNow(trigger).finally(() => {
+      this.#flight = undefined;
+    });
+    this.#flight = flight;
+    return flight;
+  }
+
+  async #renewNow(trigger: RefreshTrigger): Promise<Renewal> {
+    const held = this.#token;
+    const failing = this.#failing;
+    const { clock } = this.services;
+    if (failing && clock.now() < failing.retryNotBefore && !trigger.force) {
+      // Recently failed: do not hammer the token endpoint; serve the old token while it is valid.
+      if (held && !isExpired(held, clock.now())) return { token: held };
+      throw failing.lastError;
+    }
+    try {
+      const current = await this.services.refresh(this.name, trigger);
+      return { token: this.hold(current.record), record: current.record };
+    } catch (error) {
+      const recoverable =
+        error instanceof TokenkeeperError && error.code !== 'REAUTH_REQUIRED' && error.code !== 'NOT_FOUND';
+      if (!recoverable || !held) {
+        if (!recoverable) this.#letGo();
+        throw error;
+      }
+      const count = (failing?.count ?? 0) + 1;
+      const { refreshBackoff, random } = this.services.settings;
+      const retryNotBefore = clock.now() + backoffDelay(refreshBackoff, count - 1, random);
+      this.#failing = { count, retryNotBefore, lastError: error };
+      this.services.scheduler?.schedule(this, retryNotBefore);
+      if (!isExpired(held, clock.now()) && !trigger.force) return { token: held };
+      throw error;
+    }
+  }
+
+  /** The connection is gone or needs a person: hold nothing, schedule nothing. */
+  #letGo(): void {
+    this.services.scheduler?.cancel(this);
+    this.#token = undefined;
+    this.#failing = undefined;
+  }
+
+  #requestsFor(token: HeldToken, http: typeof import('./session-http.js')): SessionRequests {
+    const current = this.#requests;
+    if (current !== undefined && current.options.baseUrl === token.baseUrl) return current;
+    const profile = this.services.registry.get(token.provider);
+    const options = http.requestOptionsFor(this.services.settings, token.baseUrl, profile.rateLimits);
+    this.#requests = { options, forToken: undefined, credentials: undefined };
+    return this.#requests;
+  }
+
+  /** The credential of a token, and how to renew it after a 401; built once per token. */
+  #credentialsFor(token: HeldToken, requests: SessionRequests): CredentialSource {
+    if (requests.forToken === token && requests.credentials) return requests.credentials;
+    const credential = this.#credentialOf(token);
+    const credentials: CredentialSource = {
+      current: () => credential,
+      renew: async (rejected) => {
+        const latest = this.#token;
+        // Someone already replaced the rejected token: use theirs, do not refresh again.
+        if (latest && this.#credentialOf(latest).value !== rejected.value) return this.#credentialOf(latest);
+        // A credential that cannot be renewed (an API key): the 401 goes back to the caller.
+        if (!latest || !grantStrategy(latest.grant).refreshable) return rejected;
+        const renewed = await this.#renew({ seenAccessToken: latest.accessToken, force: true });
+        return this.#credentialOf(renewed.token);
+      },
+    };
+    requests.forToken = token;
+    requests.credentials = credentials;
+    return credentials;
+  }
+
+  #credentialOf(token: HeldToken): Credential {
+    return grantStrategy(token.grant).credential(
+      token.accessToken,
+      this.services.registry.get(token.provider),
+    );
+  }
+}
+
+function isExpired(token: HeldToken, now: number): boolean {
+  return token.expiresAt !== null && now >= token.expiresAt;
+}
+
+function closedError(name: string): TokenkeeperError {
+  return new TokenkeeperError(
+    'CONFIG',
+    `The session of "${name}" was closed (logout, forget, a new login, or keeper.close()); ask the keeper again.`,
+  );
+}
