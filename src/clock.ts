@@ -10,6 +10,7 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+/** Token time as a seam: `now`, timers and sleeps. Pass a FakeClock in tests to move time by hand. */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
@@ -22,6 +23,7 @@ export interface Clock {
 // setTimeout overflows above 2^31-1 ms (about 24.8 days) and then fires at once.
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
+/** The real clock. Its timers are unref'd, so they never keep a process alive. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(callback, delayMs) {

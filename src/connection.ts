@@ -11,6 +11,7 @@ import type { SecretBox } from './store/encryption.js';
 import type { ConnectionMeta, StoredConnection, TokenStore } from './store/types.js';
 import type { TokenSetData } from './token-set.js';
 
+/** `ok`, or `reauth_required` when only a new `tokenkeeper login` can fix the connection. */
 export type ConnectionState = 'ok' | 'reauth_required';
 
 /** Everything about a connection that is safe to show. */

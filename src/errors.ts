@@ -33,6 +33,7 @@ export interface TokenkeeperErrorOptions {
   response?: Response;
 }
 
+/** The one error class: a stable `code`, OAuth fields copied on, the raw Response non-enumerable. */
 export class TokenkeeperError extends Error {
   readonly code: ErrorCode;
   readonly error?: string;
@@ -73,12 +74,14 @@ export class ReauthRequiredError extends TokenkeeperError {
   }
 }
 
+/** The store could not be read or written; the message says what was kept and what to run. */
 export class StoreError extends TokenkeeperError {
   constructor(message: string, options?: TokenkeeperErrorOptions) {
     super('STORE', message, options);
   }
 }
 
+/** Another process held the refresh lock for longer than `lockWaitMs`. */
 export class LockTimeoutError extends TokenkeeperError {
   constructor(connection: string, waitedMs: number) {
     super(
@@ -90,6 +93,13 @@ export class LockTimeoutError extends TokenkeeperError {
   }
 }
 
+/**
+ * True for errors thrown by tokenkeeper.
+ *
+ * @example
+ * try { await keeper.getAccessToken('acme'); }
+ * catch (error) { if (isTokenkeeperError(error) && error.code === 'REAUTH_REQUIRED') alert(error.message); }
+ */
 export function isTokenkeeperError(value: unknown): value is TokenkeeperError {
   return value instanceof TokenkeeperError;
 }

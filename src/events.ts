@@ -5,6 +5,12 @@
 import { EventEmitter } from 'node:events';
 import type { GrantType } from './providers/types.js';
 
+/**
+ * Events of a keeper and their payloads, which never carry a secret.
+ *
+ * @example
+ * keeper.on('reauth_required', ({ connection, reason }) => alert(`${connection}: ${reason}`));
+ */
 export interface KeeperEvents {
   /** Tokens obtained with a primary grant (login, or the password fallback). */
   token: { connection: string; grant: GrantType; expiresAt: number | null };
@@ -18,6 +24,7 @@ export interface KeeperEvents {
   reauth_required: { connection: string; reason: string };
 }
 
+/** The names `keeper.on` accepts. */
 export type KeeperEventName = keyof KeeperEvents;
 
 export class KeeperEventEmitter {

@@ -6,6 +6,7 @@
 import { TokenkeeperError } from './errors.js';
 import { readBodyWithLimit } from './http/bounded-body.js';
 
+/** Who owns a credential, as the provider's identity endpoint said. */
 export interface Identity {
   /** The path or URL that answered. */
   endpoint: string;

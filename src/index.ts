@@ -20,9 +20,12 @@ export {
   readAuthorizationResponse,
 } from './grants/authorization-code.js';
 export { type LoopbackReceiver, startLoopbackReceiver } from './grants/loopback-receiver.js';
+export type { AuthorizationCodeResult } from './grants/strategies.js';
 export type { Identity } from './identity.js';
 export {
+  type AuthorizationPrompt,
   type ConnectionSpec,
+  type ConnectOptions,
   createKeeper,
   type Keeper,
   type KeeperOptions,

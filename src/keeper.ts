@@ -28,6 +28,7 @@ import type { TokenSet } from './token-set.js';
 export type { ConnectionSpec } from './connection-spec.js';
 export type { KeeperOptions } from './options.js';
 
+/** What `logout` did at the provider. */
 export interface LogoutResult {
   /** Whether tokens were revoked at the provider (false: it has no revocation endpoint, or nothing to revoke). */
   revoked: boolean;
@@ -58,6 +59,7 @@ export interface ConnectOptions {
   authorize?(prompt: AuthorizationPrompt): Promise<AuthorizationCodeResult>;
 }
 
+/** Always-fresh credentials for named connections; see createKeeper. */
 export interface Keeper {
   /**
    * Saves a connection and obtains its first token. Replaces a connection of the same name.

@@ -10,6 +10,7 @@ import type { ProviderProfile } from './providers/types.js';
 import { defaultRefreshTiming, type RefreshTimingOptions } from './refresh/refresh-timing.js';
 import type { TokenStore } from './store/types.js';
 
+/** Options of createKeeper; every one is optional. */
 export interface KeeperOptions {
   /** A store, or where one lives (a path, `memory:`, `postgres://…`, `redis://…`). Default: TOKENKEEPER_STORE, else the SQLite file in the user's data directory. */
   store?: TokenStore | string;

@@ -43,6 +43,7 @@ export interface FromTokenResponseOptions {
   missingExpiryMeansNever?: boolean;
 }
 
+/** The tokens of one token-endpoint response, with expiry pinned to an absolute instant. */
 export class TokenSet implements TokenSetData {
   readonly accessToken: string;
   readonly tokenType: string;

@@ -106,7 +106,7 @@ export const getAccessToken: Scenario = {
         },
       ],
       notes: [
-        'The memory figure counts what the keeper holds per connection (the decrypted record, its TokenSet and the proactive-refresh timer), not the store: the rows stay in SQLite.',
+        'The memory figure counts what the keeper holds per connection (its session: the access token, its expiry and where it is sent, and an entry in the keeper’s one refresh schedule), not the store: the rows, refresh tokens and secrets stay in SQLite.',
       ],
       data: { sizes, callsPerSecond: Object.fromEntries(rates), memory },
     };

@@ -14,8 +14,10 @@ import {
   type TokenRequestContext,
 } from './token-endpoint.js';
 
+/** The redirect URI that makes a provider show the code in the browser, for pasting. */
 export const OUT_OF_BAND_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
 
+/** What `createAuthorizationRequest` needs: the authorization endpoint, client, redirect URI, scope, PKCE. */
 export interface AuthorizationRequestOptions {
   authorizationUrl: string;
   clientId: string;
@@ -29,6 +31,7 @@ export interface AuthorizationRequestOptions {
   state?: string;
 }
 
+/** A started authorization: the URL to send the person to, and the state (and PKCE verifier) to keep. */
 export interface AuthorizationRequest {
   /** Open this in the user's browser. */
   url: URL;
@@ -44,6 +47,13 @@ export function generateState(): string {
   return oauth.generateRandomState();
 }
 
+/**
+ * Starts an authorization code login: a fresh state and, with `pkce`, an S256 challenge.
+ *
+ * @example
+ * const request = await createAuthorizationRequest({ authorizationUrl, clientId, redirectUri, scope: 'read write', pkce: false });
+ * // keep request.state (and request.codeVerifier) in the session, then redirect to request.url
+ */
 export async function createAuthorizationRequest(
   options: AuthorizationRequestOptions,
 ): Promise<AuthorizationRequest> {

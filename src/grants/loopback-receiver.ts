@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 
+/** A running one-shot callback listener: its redirect URI, the callback URL it receives, and close(). */
 export interface LoopbackReceiver {
   /** The redirect URI to send (the real port if the given one was 0). */
   redirectUri: string;
@@ -31,6 +32,14 @@ export function isLoopbackRedirectUri(value: string): boolean {
   }
 }
 
+/**
+ * Listens once on a loopback redirect URI (127.0.0.1 or ::1, never a resolved name) for the
+ * provider's redirect, checking the state. For command-line tools.
+ *
+ * @example
+ * const receiver = await startLoopbackReceiver({ redirectUri: 'http://127.0.0.1:8765/callback', expectedState: request.state, timeoutMs: 300_000 });
+ * const code = readAuthorizationResponse(request, await receiver.result);
+ */
 export async function startLoopbackReceiver(options: LoopbackReceiverOptions): Promise<LoopbackReceiver> {
   const target = new URL(options.redirectUri);
   if (!isLoopbackRedirectUri(options.redirectUri)) {

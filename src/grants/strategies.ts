@@ -86,7 +86,7 @@ const bearer = {
 };
 
 function needsAPerson(grant: GrantType) {
-  return (input: LoginInput): never => {
+  return async (input: LoginInput): Promise<never> => {
     throw new ConfigError(
       `Connection "${input.connection}" uses the ${grant} grant, which needs a person; run \`tokenkeeper login ${input.connection}\`.`,
     );

@@ -6,6 +6,7 @@
 
 import { type Clock, systemClock } from '../clock.js';
 
+/** A provider's limit, as data: `limit` requests per `windowMs`, for some methods and paths. */
 export interface RateLimitRule {
   /** Shown in messages, e.g. "Factus API". */
   label: string;

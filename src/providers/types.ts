@@ -9,6 +9,7 @@ import type { RateLimitRule } from '../http/rate-limiter.js';
 
 export type { ClientAuthMethod, GrantType, RateLimitRule };
 
+/** One named environment of a provider (sandbox, production, demo). */
 export interface ProviderEnvironment {
   /** API base URL; the token endpoint and other OAuth paths are resolved against it. */
   baseUrl: string;
@@ -23,6 +24,7 @@ export interface CredentialEnvNames {
   apiKey?: string;
 }
 
+/** A provider as data: hosts, environments, grants, limits and quirks. Pass your own in `providers`. */
 export interface ProviderProfile {
   id: string;
   displayName: string;

@@ -17,6 +17,7 @@ const FORMAT_VERSION = 'v1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
+/** Seals and opens secrets; see createSecretBox. */
 export interface SecretBox {
   /** Short, non-secret fingerprint of the key; part of every sealed value. */
   readonly keyId: string;
@@ -64,6 +65,7 @@ function damaged(associatedData: string, detail: string): TokenkeeperError {
   );
 }
 
+/** AES-256-GCM sealing of a connection's secrets, bound to its name, under a 32-byte key. */
 export function createSecretBox(key: Buffer): SecretBox {
   if (!Buffer.isBuffer(key) || key.length !== ENCRYPTION_KEY_BYTES) {
     throw new ConfigError(

@@ -23,6 +23,7 @@ interface Lease {
   expiresAt: number;
 }
 
+/** A store in this process's memory: for tests and one-off scripts (`memory:`). */
 export class MemoryTokenStore implements TokenStore {
   readonly kind = 'memory';
   readonly location = 'memory:';

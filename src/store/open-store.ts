@@ -75,6 +75,7 @@ export interface OpenStoreOptions {
   redisKeyPrefix?: string;
 }
 
+/** A store opened from a location, with the SecretBox for its key. */
 export interface OpenedStore {
   store: TokenStore;
   secretBox: SecretBox;

@@ -109,6 +109,7 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   });
 }
 
+/** A store in PostgreSQL, shared by many hosts (`postgres://…?schema=name`). */
 export class PostgresTokenStore implements TokenStore {
   readonly kind = 'postgres';
   readonly location: string;

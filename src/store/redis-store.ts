@@ -93,6 +93,7 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   });
 }
 
+/** A store in Redis, shared by many hosts (`redis://…?prefix=name:`). */
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis';
   readonly location: string;

@@ -121,6 +121,7 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   });
 }
 
+/** The default store: one SQLite file (WAL), shared by the processes of one host. */
 export class SqliteTokenStore implements TokenStore {
   readonly kind = 'sqlite';
   readonly location: string;

@@ -16,6 +16,7 @@
 /** Plain-JSON metadata of a connection; its shape belongs to the keeper, backends store it as is. */
 export type ConnectionMeta = Record<string, unknown>;
 
+/** One row as a store keeps it: name, clear metadata, sealed secrets, version. */
 export interface StoredConnection {
   name: string;
   meta: ConnectionMeta;
@@ -28,6 +29,7 @@ export interface StoredConnection {
 /** A stored connection without its sealed secrets: all that listing needs. */
 export type StoredConnectionMeta = Omit<StoredConnection, 'sealed'>;
 
+/** The contract every store backend meets: compare-and-set rows and a lease-style lock. */
 export interface TokenStore {
   /** 'memory' | 'sqlite' | 'postgres' | 'redis' */
   readonly kind: string;

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type BackoffPolicy, backoffDelay } from '../../src/http/backoff.js';
+import { DEFAULTS } from '../../src/options.js';
+
+const exact: BackoffPolicy = { initialMs: 100, factor: 2, maxMs: 1000, jitter: 'none' };
+
+describe('backoffDelay', () => {
+  it('grows by the factor from the initial delay and stops at the cap', () => {
+    const delays = [0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(exact, attempt, () => 0.5));
+    assert.deepEqual(delays, [100, 200, 400, 800, 1000, 1000]);
+  });
+
+  it('full jitter scales the delay by the random draw, never above it', () => {
+    const policy: BackoffPolicy = { ...exact, jitter: 'full' };
+    assert.equal(
+      backoffDelay(policy, 2, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelay(policy, 2, () => 0.25),
+      100,
+    );
+    assert.ok(backoffDelay(policy, 2, () => 0.999) < 400);
+  });
+
+  it('spread jitter stays within half to one and a half of the delay', () => {
+    const policy: BackoffPolicy = { ...exact, jitter: 'spread' };
+    assert.equal(
+      backoffDelay(policy, 1, () => 0),
+      100,
+    );
+    assert.equal(
+      backoffDelay(policy, 1, () => 0.5),
+      200,
+    );
+    assert.ok(backoffDelay(policy, 1, () => 0.999) < 300);
+  });
+
+  it('treats a negative or fractional attempt as the nearest whole attempt at or above 0', () => {
+    assert.equal(
+      backoffDelay(exact, -3, () => 0),
+      100,
+    );
+    assert.equal(
+      backoffDelay(exact, 1.7, () => 0),
+      200,
+    );
+  });
+
+  it('keeps today’s schedules: refresh back-off 1 s doubling to 5 min, lock polling 10 ms to 250 ms', () => {
+    const refresh = [0, 1, 8, 9, 20].map((n) => backoffDelay(DEFAULTS.refreshBackoff, n, () => 0));
+    assert.deepEqual(refresh, [1_000, 2_000, 256_000, 300_000, 300_000]);
+    const poll = [0, 4, 5, 9].map((n) => backoffDelay(DEFAULTS.lockPoll, n, () => 0.5));
+    assert.deepEqual(poll, [10, 160, 250, 250]);
+  });
+});
