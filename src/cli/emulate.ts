@@ -1,12 +1,22 @@
 /**
  * `tokenkeeper emulate <provider>`: runs a provider emulator on loopback until SIGINT or
- * SIGTERM and prints how to point tokenkeeper at it. The emulator module itself is only
- * imported once the arguments are known to be good.
+ * SIGTERM and prints how to point tokenkeeper at it. Everything it knows of the emulators
+ * comes from their public entry (src/emulators/index.ts), and the credential variables
+ * and default redirect URI from the provider profiles.
  */
 import { parseArgs } from 'node:util';
-import type { ReusedCodeMode } from '../emulators/core/authorization-codes.js';
-import type { RotationMode } from '../emulators/core/token-authority.js';
-import type { ConsentMode } from '../emulators/factorial/authorize-endpoint.js';
+import {
+  CONSENT_MODES,
+  type ConsentMode,
+  REUSED_CODE_MODES,
+  type ReusedCodeMode,
+  ROTATION_MODES,
+  type RotationMode,
+  startFactorialEmulator,
+  startFactusEmulator,
+} from '../emulators/index.js';
+import { factorialProfile } from '../providers/factorial.js';
+import { factusProfile } from '../providers/factus.js';
 
 export interface EmulateIO {
   stdout: { write(chunk: string): unknown };
@@ -67,27 +77,24 @@ const emulators: Record<string, EmulatorEntry> = {
   factus: {
     displayName: 'Factus',
     credentialFields: [
-      { key: 'clientId', label: 'client id', env: 'FACTUS_CLIENT_ID' },
-      { key: 'clientSecret', label: 'client secret', env: 'FACTUS_CLIENT_SECRET' },
-      { key: 'username', label: 'username', env: 'FACTUS_USERNAME' },
-      { key: 'password', label: 'password', env: 'FACTUS_PASSWORD' },
+      { key: 'clientId', label: 'client id', env: factusProfile.credentialEnv.clientId },
+      { key: 'clientSecret', label: 'client secret', env: factusProfile.credentialEnv.clientSecret },
+      { key: 'username', label: 'username', env: factusProfile.credentialEnv.username },
+      { key: 'password', label: 'password', env: factusProfile.credentialEnv.password },
     ],
     flags: ['rate-limit'],
     loginCommands: (provider, url) => [
       `tokenkeeper login ${provider}-emulator --provider ${provider} --base-url ${url}`,
     ],
-    async start(settings) {
-      const { startFactusEmulator } = await import('../emulators/factus/factus-emulator.js');
-      return startFactusEmulator(settings);
-    },
+    start: (settings) => startFactusEmulator(settings),
   },
   factorial: {
     displayName: 'Factorial',
     credentialFields: [
-      { key: 'clientId', label: 'client id', env: 'FACTORIAL_CLIENT_ID' },
-      { key: 'clientSecret', label: 'client secret', env: 'FACTORIAL_CLIENT_SECRET' },
+      { key: 'clientId', label: 'client id', env: factorialProfile.credentialEnv.clientId },
+      { key: 'clientSecret', label: 'client secret', env: factorialProfile.credentialEnv.clientSecret },
       { key: 'redirectUris', label: 'redirect URIs' },
-      { key: 'apiKey', label: 'API key', env: 'FACTORIAL_API_KEY' },
+      { key: 'apiKey', label: 'API key', env: factorialProfile.credentialEnv.apiKey },
     ],
     flags: ['consent', 'reused-code', 'redirect-uri', 'post-limit-v1', 'post-limit-v2'],
     bannerRows(credentials, settings) {
@@ -105,7 +112,7 @@ const emulators: Record<string, EmulatorEntry> = {
     loginCommands(provider, url, credentials) {
       const redirectUri = String(credentials.redirectUri ?? '');
       const redirect =
-        redirectUri && redirectUri !== FACTORIAL_CLIENT_DEFAULT_REDIRECT_URI
+        redirectUri && redirectUri !== factorialProfile.defaultRedirectUri
           ? ` --redirect-uri ${shellQuote(redirectUri)}`
           : '';
       return [
@@ -113,19 +120,9 @@ const emulators: Record<string, EmulatorEntry> = {
         `tokenkeeper login ${provider}-emulator-key --provider ${provider} --base-url ${url} --grant api_key`,
       ];
     },
-    async start(settings) {
-      const { startFactorialEmulator } = await import('../emulators/factorial/factorial-emulator.js');
-      return startFactorialEmulator(settings);
-    },
+    start: (settings) => startFactorialEmulator(settings),
   },
 };
-
-/** What `tokenkeeper login` uses when no --redirect-uri is given. */
-const FACTORIAL_CLIENT_DEFAULT_REDIRECT_URI = 'http://127.0.0.1:8765/callback';
-
-const ROTATIONS: readonly RotationMode[] = ['strict', 'grace', 'off'];
-const CONSENTS: readonly ConsentMode[] = ['auto', 'form'];
-const REUSED_CODES: readonly ReusedCodeMode[] = ['same-token', 'invalid_grant'];
 
 const USAGE =
   'tokenkeeper emulate <provider> [--port N] [--access-ttl S] [--refresh-ttl S] ' +
@@ -255,14 +252,14 @@ function parseEmulateArgs(
   if (rateLimit !== undefined) settings.rateLimitPerMinute = rateLimit;
   const rotation = values.rotation;
   if (typeof rotation === 'string') {
-    if (!(ROTATIONS as readonly string[]).includes(rotation)) {
-      throw new BadUsage(`--rotation must be one of ${ROTATIONS.join(', ')}, got "${rotation}".`);
+    if (!(ROTATION_MODES as readonly string[]).includes(rotation)) {
+      throw new BadUsage(`--rotation must be one of ${ROTATION_MODES.join(', ')}, got "${rotation}".`);
     }
     settings.rotation = rotation as RotationMode;
   }
-  const consent = oneOfFlag(values, 'consent', CONSENTS);
+  const consent = oneOfFlag(values, 'consent', CONSENT_MODES);
   if (consent !== undefined) settings.consent = consent;
-  const reusedCode = oneOfFlag(values, 'reused-code', REUSED_CODES);
+  const reusedCode = oneOfFlag(values, 'reused-code', REUSED_CODE_MODES);
   if (reusedCode !== undefined) settings.reusedCode = reusedCode;
   const v1Limit = integerFlag(values, 'post-limit-v1', 1);
   if (v1Limit !== undefined) settings.postLimitV1PerMinute = v1Limit;

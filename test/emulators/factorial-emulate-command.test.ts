@@ -50,7 +50,7 @@ async function emulate(argv: string[]) {
 describe('tokenkeeper emulate factorial', () => {
   const bad: Array<[string[], RegExp]> = [
     [['factorial', '--consent', 'maybe'], /--consent must be one of auto, form, got "maybe"/],
-    [['factorial', '--reused-code', 'twice'], /--reused-code must be one of same-token, invalid_grant/],
+    [['factorial', '--reused-code', 'twice'], /--reused-code must be one of invalid_grant, same-token/],
     [['factorial', '--redirect-uri', 'not a uri'], /--redirect-uri must be an absolute URI/],
     [['factorial', '--redirect-uri', 'http://127.0.0.1:1/cb#frag'], /--redirect-uri must be an absolute URI/],
     [['factorial', '--post-limit-v1', '0'], /--post-limit-v1 must be a whole number 1 or more/],
