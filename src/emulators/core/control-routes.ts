@@ -64,13 +64,13 @@ export function registerControlRoutes(router: Router, { stats, faults, clock }: 
         `Unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the only field is skewMs.`,
       );
     }
-    if (typeof skewMs !== 'number' || !Number.isSafeInteger(skewMs)) {
+    if (!Number.isSafeInteger(skewMs)) {
       return badRequest(
         'invalid_clock',
-        `skewMs must be a whole number of milliseconds (negative: behind, positive: ahead, 0: no skew), got ${JSON.stringify(skewMs)}.`,
+        `skewMs must be a whole number of milliseconds (negative: behind, positive: ahead, 0: no skew), got ${skewMs === undefined ? 'nothing' : JSON.stringify(skewMs)}.`,
       );
     }
-    clock.setSkew(skewMs);
+    clock.setSkew(skewMs as number);
     return clockState();
   });
 }
