@@ -90,11 +90,16 @@ export class FaultRules implements FaultInjector, EmulatorFaults {
   list(): FaultRuleView[] {
     const now = this.#options.now();
     return this.#rules.map((stored) => {
-      const view: FaultRuleView = { id: stored.id, ...stored.rule, applied: stored.applied, active: true };
-      if (stored.remaining !== undefined) view.remaining = stored.remaining;
-      if (stored.endsAtMs !== undefined) view.remainingMs = Math.max(0, stored.endsAtMs - now);
-      view.active = this.#live(stored, now);
-      return view;
+      const left: Pick<FaultRuleView, 'remaining' | 'remainingMs'> = {};
+      if (stored.remaining !== undefined) left.remaining = stored.remaining;
+      if (stored.endsAtMs !== undefined) left.remainingMs = Math.max(0, stored.endsAtMs - now);
+      return {
+        id: stored.id,
+        ...stored.rule,
+        applied: stored.applied,
+        ...left,
+        active: this.#live(stored, now),
+      };
     });
   }
 
