@@ -70,6 +70,7 @@ function plus(a: EmulatorStats, b: EmulatorStats | undefined): EmulatorStats {
     apiRequests: a.apiRequests + b.apiRequests,
     unauthorized: a.unauthorized + b.unauthorized,
     rateLimited: a.rateLimited + b.rateLimited,
+    faults: { total: a.faults.total + b.faults.total },
   };
 }
 

@@ -12,10 +12,14 @@ export type {
   ReusedCodeMode,
 } from './core/authorization-codes.js';
 export { AuthorizationCodeStore, REUSED_CODE_MODES } from './core/authorization-codes.js';
+export { EmulatorClock } from './core/emulator-clock.js';
 export type { ErrorStyle, OAuthFailure, UnauthenticatedReason } from './core/error-style.js';
 export { leagueErrorStyle } from './core/error-style.js';
+export type { FaultBody, FaultRule } from './core/fault-rule.js';
+export { FAULT_BODIES } from './core/fault-rule.js';
+export type { EmulatorFaults, FaultRuleView } from './core/fault-rules.js';
 export type { FaultInjector, FaultPoint } from './core/faults.js';
-export { noFaults } from './core/faults.js';
+export { FAULT_POINTS, noFaults } from './core/faults.js';
 export { authorizationCodeGrant, passwordGrant, refreshTokenGrant } from './core/grants.js';
 export type {
   OAuthEmulatorConfig,

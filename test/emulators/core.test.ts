@@ -202,6 +202,7 @@ describe('a provider built on the core alone', () => {
         apiRequests: 2,
         unauthorized: 1,
         rateLimited: 0,
+        faults: { total: 0, token: 0, api: 0 },
       });
     } finally {
       await server.stop();

@@ -509,6 +509,7 @@ describe('Factorial emulator stats', () => {
       rateLimited: 0,
       authorizations: 0,
       revocations: 0,
+      faults: { total: 0, token: 0, api: 0, authorize: 0, revoke: 0 },
     };
     assert.deepEqual((await readJson(await fetch(`${emulator.url}/__emulator/stats`))).body, zero);
 
@@ -554,6 +555,7 @@ describe('Factorial emulator stats', () => {
       rateLimited: 0,
       authorizations: 1,
       revocations: 1,
+      faults: { total: 0, token: 0, api: 0, authorize: 0, revoke: 0 },
     };
     const served = await readJson(await fetch(`${emulator.url}/__emulator/stats`));
     assert.equal(served.headers.get('cache-control'), 'no-store');

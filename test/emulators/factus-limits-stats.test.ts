@@ -71,6 +71,7 @@ describe('Factus emulator stats', () => {
         apiRequests: 0,
         unauthorized: 0,
         rateLimited: 0,
+        faults: { total: 0, token: 0, api: 0 },
       };
       const initial = await readJson(await fetch(`${emulator.url}/__emulator/stats`));
       assert.equal(initial.status, 200);
@@ -94,6 +95,7 @@ describe('Factus emulator stats', () => {
         apiRequests: 5,
         unauthorized: 2,
         rateLimited: 1,
+        faults: { total: 0, token: 0, api: 0 },
       };
       const stats = await readJson(await fetch(`${emulator.url}/__emulator/stats`));
       assert.equal(JSON.stringify(stats.body), JSON.stringify(expected));

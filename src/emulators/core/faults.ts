@@ -1,14 +1,19 @@
 /**
- * The seam for fault injection. Every token request and every API request passes
- * through `FaultInjector.around(point, request, next)`; the default passes straight
- * through. A later `/__emulator/faults` endpoint (registered in control-routes.ts) can
- * swap in an injector that answers 500/503, waits before calling `next`, or replaces
- * the response with garbage — without touching the token endpoint or any provider.
+ * The seam for fault injection. Every token request and every API request (and, where a
+ * provider has them, every authorize and revoke request) passes through
+ * `FaultInjector.around(point, request, next)`; the default passes straight through.
+ * The emulators plug in a FaultRules (fault-rules.ts), filled through
+ * `/__emulator/faults`, so no endpoint knows about faults beyond this one call.
  */
 import type { EmulatorRequest, EmulatorResponse } from './router.js';
 
-/** `authorize` and `revoke` are the endpoints of providers that serve them. */
-export type FaultPoint = 'token' | 'api' | 'authorize' | 'revoke';
+/** Every point a rule can target; `authorize` and `revoke` exist only where a provider serves them. */
+export const FAULT_POINTS = ['token', 'api', 'authorize', 'revoke'] as const;
+
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+/** The points every OAuth emulator has. */
+export const BASE_FAULT_POINTS: readonly FaultPoint[] = ['token', 'api'];
 
 export interface FaultInjector {
   around(

@@ -60,7 +60,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     } catch {
       response = options.serverError();
     }
-    writeResponse(outgoing, response);
+    if (response.dropConnection) incoming.socket.resetAndDestroy();
+    else writeResponse(outgoing, response);
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -6,8 +6,10 @@
  */
 import { type ApiGuard, type ApiGuardOptions, createApiGuard } from './api-guard.js';
 import { registerControlRoutes } from './control-routes.js';
+import { EmulatorClock } from './emulator-clock.js';
 import type { ErrorStyle } from './error-style.js';
-import { type FaultInjector, noFaults } from './faults.js';
+import { type EmulatorFaults, FaultRules } from './fault-rules.js';
+import { BASE_FAULT_POINTS, type FaultInjector, type FaultPoint } from './faults.js';
 import { startHttpServer } from './http-server.js';
 import { FixedWindowRateLimiter } from './rate-limiter.js';
 import { Router } from './router.js';
@@ -21,7 +23,7 @@ export interface OAuthEmulatorRoutesContext {
   api: ApiGuard;
   /** The counters, for routes of the provider's own (authorization, revocation). */
   stats: EmulatorStatsCounter;
-  /** The fault injector the token endpoint and the API guard consult. */
+  /** The fault injector the token endpoint and the API guard consult; give it to the provider's own endpoints. */
   faults: FaultInjector;
 }
 
@@ -43,8 +45,16 @@ export interface OAuthEmulatorConfig {
   requiredScopes?: ApiGuardOptions['requiredScopes'];
   /** Extra counters in the stats (`authorizations`, `revocations`). */
   optionalCounters?: readonly OptionalCounter[];
+  /** Ignored when `clock` is given. */
   now?: () => number;
+  /** The clock `/__emulator/clock` skews; share it with the authority so tokens follow the skew. */
+  clock?: EmulatorClock;
+  /** Draws for fault rules' `ratio`; default Math.random. */
+  random?: () => number;
+  /** The fault points the provider serves. Default token and api; add authorize and revoke when it has them. */
+  faultPoints?: readonly FaultPoint[];
   tokenResponseBody?: (tokens: IssuedTokens) => Record<string, unknown>;
+  /** An injector consulted after the fault rules (for tests of the emulator itself). */
   faults?: FaultInjector;
   maxBodyBytes?: number;
   routes(context: OAuthEmulatorRoutesContext): void;
@@ -55,8 +65,12 @@ export interface OAuthEmulatorServer {
   readonly url: string;
   readonly tokenUrl: string;
   stats(): EmulatorStats;
-  /** Zeroes the counters; issued tokens stay valid. */
+  /** Zeroes the counters; issued tokens, fault rules and the clock skew stay. */
   resetStats(): void;
+  /** The fault rules, as `/__emulator/faults` serves them. */
+  readonly faults: EmulatorFaults;
+  /** What `POST /__emulator/clock` does: sets the skew (0 undoes it) and returns it. */
+  setClockSkew(skewMs: number): number;
   stop(): Promise<void>;
 }
 
@@ -74,11 +88,20 @@ export interface RunningEmulator<Credentials = PasswordGrantCredentials> extends
 
 export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<OAuthEmulatorServer> {
   const tokenPath = config.tokenPath ?? '/oauth/token';
-  const faults = config.faults ?? noFaults;
+  const clock = config.clock ?? new EmulatorClock(config.now);
+  const faultPoints = config.faultPoints ?? BASE_FAULT_POINTS;
   const stats = new EmulatorStatsCounter(Object.keys(config.grants), {
     optionalCounters: config.optionalCounters,
+    faultPoints,
   });
-  const limiter = new FixedWindowRateLimiter({ limit: config.rateLimitPerMinute, now: config.now });
+  const rules = new FaultRules({
+    points: faultPoints,
+    now: clock.baseNow,
+    random: config.random ?? Math.random,
+    onApplied: (point) => stats.fault(point),
+  });
+  const faults = withInjector(rules, config.faults);
+  const limiter = new FixedWindowRateLimiter({ limit: config.rateLimitPerMinute, now: clock.now });
   const router = new Router(config.errorStyle);
 
   router.add(
@@ -93,7 +116,7 @@ export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<O
       tokenResponseBody: config.tokenResponseBody,
     }),
   );
-  registerControlRoutes(router, stats);
+  registerControlRoutes(router, { stats, faults: rules, clock });
   const api = createApiGuard({
     authority: config.authority,
     errorStyle: config.errorStyle,
@@ -119,6 +142,16 @@ export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<O
     tokenUrl: `${server.url}${tokenPath}`,
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
+    faults: rules,
+    setClockSkew: (skewMs) => clock.setSkew(skewMs),
     stop: () => server.close(),
+  };
+}
+
+/** The rules first, then the extra injector, if any. */
+function withInjector(rules: FaultRules, extra: FaultInjector | undefined): FaultInjector {
+  if (!extra) return rules;
+  return {
+    around: (point, request, next) => rules.around(point, request, () => extra.around(point, request, next)),
   };
 }

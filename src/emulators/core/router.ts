@@ -23,6 +23,8 @@ export interface EmulatorResponse {
   headers?: Record<string, string>;
   /** Sent as is when a string or a Buffer, JSON-encoded otherwise; no body when undefined. */
   body?: unknown;
+  /** Reset the connection instead of answering (a fault rule's `reset`); the rest is ignored. */
+  dropConnection?: boolean;
 }
 
 export type RouteHandler = (request: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;

@@ -1,3 +1,5 @@
+import { BASE_FAULT_POINTS, type FaultPoint } from './faults.js';
+
 /**
  * What an emulator counts, served as JSON at `GET /__emulator/stats`. The key names are
  * part of the emulator's contract: tests and benchmarks read them.
@@ -18,6 +20,8 @@ export interface EmulatorStats {
   authorizations?: number;
   /** Revocation requests that revoked a token of the requesting client (only when counted). */
   revocations?: number;
+  /** Requests a fault rule was applied to: in all, then per fault point the emulator serves. */
+  faults: { total: number } & Partial<Record<FaultPoint, number>>;
 }
 
 /** Counters an emulator opts into; they appear in the stats (after the common ones) only then. */
@@ -25,17 +29,21 @@ export type OptionalCounter = 'authorizations' | 'revocations';
 
 export interface EmulatorStatsCounterOptions {
   optionalCounters?: readonly OptionalCounter[];
+  /** The fault points the emulator serves, each counted under `faults`. Default token and api. */
+  faultPoints?: readonly FaultPoint[];
 }
 
 export class EmulatorStatsCounter {
   readonly #grantTypes: readonly string[];
   readonly #optional: readonly OptionalCounter[];
+  readonly #faultPoints: readonly FaultPoint[];
   #stats: EmulatorStats;
 
   /** `grantTypes`: the grant types the emulator supports, each gets a key (0 until used). */
   constructor(grantTypes: readonly string[], options: EmulatorStatsCounterOptions = {}) {
     this.#grantTypes = [...grantTypes];
     this.#optional = [...new Set(options.optionalCounters ?? [])];
+    this.#faultPoints = [...new Set(options.faultPoints ?? BASE_FAULT_POINTS)];
     this.#stats = this.#zero();
   }
 
@@ -73,6 +81,13 @@ export class EmulatorStatsCounter {
     this.#countOptional('revocations');
   }
 
+  /** A fault rule was applied to a request at `point`. */
+  fault(point: FaultPoint): void {
+    const { faults } = this.#stats;
+    faults.total += 1;
+    faults[point] = (faults[point] ?? 0) + 1;
+  }
+
   #countOptional(name: OptionalCounter): void {
     const current = this.#stats[name];
     if (current !== undefined) this.#stats[name] = current + 1;
@@ -80,7 +95,11 @@ export class EmulatorStatsCounter {
 
   /** A copy, safe to hand out. */
   snapshot(): EmulatorStats {
-    return { ...this.#stats, tokenRequests: { ...this.#stats.tokenRequests } };
+    return {
+      ...this.#stats,
+      tokenRequests: { ...this.#stats.tokenRequests },
+      faults: { ...this.#stats.faults },
+    };
   }
 
   reset(): void {
@@ -90,7 +109,7 @@ export class EmulatorStatsCounter {
   #zero(): EmulatorStats {
     const tokenRequests: EmulatorStats['tokenRequests'] = { total: 0 };
     for (const grantType of this.#grantTypes) tokenRequests[grantType] = 0;
-    const stats: EmulatorStats = {
+    const stats: Omit<EmulatorStats, 'faults'> = {
       tokenRequests,
       invalidGrant: 0,
       apiRequests: 0,
@@ -98,6 +117,9 @@ export class EmulatorStatsCounter {
       rateLimited: 0,
     };
     for (const name of this.#optional) stats[name] = 0;
-    return stats;
+    const faults: EmulatorStats['faults'] = { total: 0 };
+    for (const point of this.#faultPoints) faults[point] = 0;
+    // Last, after the optional counters, so the older keys keep their place in the JSON.
+    return { ...stats, faults };
   }
 }

@@ -11,6 +11,8 @@ import {
   REUSED_CODE_MODES,
   type ReusedCodeMode,
 } from '../core/authorization-codes.js';
+import { EmulatorClock } from '../core/emulator-clock.js';
+import { FAULT_POINTS } from '../core/faults.js';
 import { authorizationCodeGrant, refreshTokenGrant } from '../core/grants.js';
 import type { RunningEmulator } from '../core/oauth-emulator.js';
 import { startOAuthEmulator } from '../core/oauth-emulator.js';
@@ -102,6 +104,8 @@ export interface FactorialEmulatorOptions {
   tokenErrorChallenges?: boolean;
   /** Milliseconds since the epoch; default Date.now. Drives token and code expiry and the rate limits. */
   now?: () => number;
+  /** Draws for fault rules' `ratio`, in [0, 1); default Math.random. Seed one for repeatable tests. */
+  random?: () => number;
   /** The seeded client and API key; defaults are {@link FACTORIAL_EMULATOR_CREDENTIALS}. */
   credentials?: Partial<Pick<FactorialCredentials, 'clientId' | 'clientSecret' | 'apiKey'>>;
   /** More OAuth applications besides the main client. */
@@ -147,7 +151,7 @@ export const FACTORIAL_EMULATOR_CREDENTIALS: Readonly<FactorialCredentials> = Ob
 export const FACTORIAL_EMULATOR_COMPANY = Object.freeze({ id: 1, name: 'Integrations - Factorial Emulator' });
 
 type FactorialSettings = Required<
-  Omit<FactorialEmulatorOptions, 'now' | 'credentials' | 'additionalClients' | 'redirectUris'>
+  Omit<FactorialEmulatorOptions, 'now' | 'random' | 'credentials' | 'additionalClients' | 'redirectUris'>
 >;
 
 export const FACTORIAL_EMULATOR_DEFAULTS: Readonly<FactorialSettings> = Object.freeze({
@@ -172,6 +176,7 @@ export async function startFactorialEmulator(
 ): Promise<FactorialRunningEmulator> {
   const {
     now: _now,
+    random: _random,
     credentials: _credentials,
     additionalClients = [],
     redirectUris = FACTORIAL_DEFAULT_REDIRECT_URIS,
@@ -179,7 +184,9 @@ export async function startFactorialEmulator(
   } = options;
   const settings: FactorialSettings = { ...FACTORIAL_EMULATOR_DEFAULTS, ...withoutUndefined(given) };
   checkSettings(settings, redirectUris, additionalClients);
-  const now = options.now ?? Date.now;
+  // Skewed by POST /__emulator/clock; everything below reads this `now`.
+  const clock = new EmulatorClock(options.now);
+  const now = clock.now;
   const overrides = withoutUndefined(options.credentials ?? {});
   const credentials: FactorialCredentials = {
     ...FACTORIAL_EMULATOR_CREDENTIALS,
@@ -263,7 +270,9 @@ export async function startFactorialEmulator(
     },
     requiredScopes: requiredScopes,
     optionalCounters: ['authorizations', 'revocations'],
-    now,
+    clock,
+    random: options.random,
+    faultPoints: FAULT_POINTS,
     tokenResponseBody: (tokens) => doorkeeperTokenBody(tokens, now()),
     routes: ({ router, api, stats, faults }) => {
       registerAuthorizeRoutes(router, {
@@ -289,6 +298,8 @@ export async function startFactorialEmulator(
     credentials,
     stats: () => server.stats() as FactorialEmulatorStats,
     resetStats: server.resetStats,
+    faults: server.faults,
+    setClockSkew: server.setClockSkew,
     stop: server.stop,
   };
 }

@@ -4,6 +4,7 @@
  * tokens, league-style errors, and the bills API behind an 80-per-minute limit.
  */
 import { ConfigError } from '../../errors.js';
+import { EmulatorClock } from '../core/emulator-clock.js';
 import { leagueErrorStyle } from '../core/error-style.js';
 import { passwordGrant, refreshTokenGrant } from '../core/grants.js';
 import { createRsaJwtSigner } from '../core/jwt.js';
@@ -33,6 +34,8 @@ export interface FactusEmulatorOptions {
   rateLimitPerMinute?: number;
   /** Milliseconds since the epoch; default Date.now. Drives token expiry and the rate limit. */
   now?: () => number;
+  /** Draws for fault rules' `ratio`, in [0, 1); default Math.random. Seed one for repeatable tests. */
+  random?: () => number;
   /** The seeded client and user; defaults are {@link FACTUS_EMULATOR_CREDENTIALS}. */
   credentials?: Partial<FactusCredentials>;
 }
@@ -50,7 +53,7 @@ export const FACTUS_EMULATOR_CREDENTIALS: Readonly<FactusCredentials> = Object.f
   password: 'factus-emulator-password',
 });
 
-type FactusSettings = Required<Omit<FactusEmulatorOptions, 'now' | 'credentials'>>;
+type FactusSettings = Required<Omit<FactusEmulatorOptions, 'now' | 'random' | 'credentials'>>;
 
 export const FACTUS_EMULATOR_DEFAULTS: Readonly<FactusSettings> = Object.freeze({
   port: 0,
@@ -67,14 +70,16 @@ export const FACTUS_EMULATOR_USER_ID = '1';
 export async function startFactusEmulator(
   options: FactusEmulatorOptions = {},
 ): Promise<FactusRunningEmulator> {
-  const { now: _now, credentials: _credentials, ...given } = options;
+  const { now: _now, random: _random, credentials: _credentials, ...given } = options;
   const settings: FactusSettings = { ...FACTUS_EMULATOR_DEFAULTS, ...withoutUndefined(given) };
   checkSettings(settings);
   const credentials: FactusCredentials = {
     ...FACTUS_EMULATOR_CREDENTIALS,
     ...withoutUndefined(options.credentials ?? {}),
   };
-  const now = options.now ?? Date.now;
+  // Skewed by POST /__emulator/clock; everything below reads this `now`.
+  const clock = new EmulatorClock(options.now);
+  const now = clock.now;
 
   const signer = await createRsaJwtSigner();
   const authority = new TokenAuthority({
@@ -113,7 +118,8 @@ export async function startFactusEmulator(
     grants: { password: passwordGrant, refresh_token: refreshTokenGrant },
     errorStyle: leagueErrorStyle,
     rateLimitPerMinute: settings.rateLimitPerMinute,
-    now,
+    clock,
+    random: options.random,
     routes: ({ router, api }) => registerFactusApi(router, api, bills),
   });
 
@@ -124,6 +130,8 @@ export async function startFactusEmulator(
     publicKeyPem: signer.publicKeyPem,
     stats: server.stats,
     resetStats: server.resetStats,
+    faults: server.faults,
+    setClockSkew: server.setClockSkew,
     stop: server.stop,
   };
 }
