@@ -340,7 +340,8 @@ function humanBanner(
     ),
     ...entry.loginCommands(provider, emulator.url, credentials),
     '',
-    'Stats: GET /__emulator/stats, reset: POST /__emulator/reset. Press Ctrl+C to stop.',
+    'Stats: GET /__emulator/stats, reset: POST /__emulator/reset.',
+    'Faults: POST /__emulator/faults (see docs/fault-injection.md). Press Ctrl+C to stop.',
     '',
   ].join('\n');
 }
