@@ -29,6 +29,8 @@ export class MemoryTokenStore implements TokenStore {
   readonly location = 'memory:';
   readonly #rows = new Map<string, Row>();
   readonly #locks = new Map<string, Lease>();
+  /** The last version of each deleted name: a new connection of that name continues from it. */
+  readonly #retired = new Map<string, number>();
   readonly #clock: Pick<Clock, 'now'>;
   #closed = false;
 
@@ -72,20 +74,31 @@ export class MemoryTokenStore implements TokenStore {
     meta: ConnectionMeta,
     sealed: string,
     expectedVersion: number | null,
+    fence?: string,
   ): Promise<number | undefined> {
     this.#assertOpen();
-    const metaJson = checkPut(name, meta, sealed, expectedVersion);
-    const current = this.#rows.get(name)?.version ?? 0;
-    if (expectedVersion !== null && expectedVersion !== current) return undefined;
-    const version = current + 1;
+    const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
+    if (fence !== undefined && !this.#holds(name, fence)) return undefined;
+    const current = this.#rows.get(name)?.version;
+    if (expectedVersion !== null && expectedVersion !== (current ?? 0)) return undefined;
+    const version = (current ?? this.#retired.get(name) ?? 0) + 1;
     this.#rows.set(name, { metaJson, sealed, version });
+    this.#retired.delete(name);
     return version;
+  }
+
+  #holds(name: string, owner: string): boolean {
+    const lease = this.#locks.get(name);
+    return lease !== undefined && lease.owner === owner && lease.expiresAt > this.#clock.now();
   }
 
   async delete(name: string): Promise<boolean> {
     this.#assertOpen();
     assertConnectionName(name);
     this.#locks.delete(name);
+    const row = this.#rows.get(name);
+    if (!row) return false;
+    this.#retired.set(name, row.version);
     return this.#rows.delete(name);
   }
 
@@ -95,8 +108,18 @@ export class MemoryTokenStore implements TokenStore {
     assertLockArguments(owner, ttlMs);
     const now = this.#clock.now();
     const lease = this.#locks.get(name);
-    if (lease && lease.expiresAt > now) return false;
+    if (lease && lease.expiresAt > now && lease.owner !== owner) return false;
     this.#locks.set(name, { owner, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    const lease = this.#locks.get(name);
+    if (!lease || lease.owner !== owner) return false;
+    lease.expiresAt = this.#clock.now() + ttlMs;
     return true;
   }
 

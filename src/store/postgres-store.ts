@@ -18,7 +18,7 @@ import {
 } from './validate.js';
 
 /** The schema version this code reads and writes (kept in `<prefix>schema_version`). */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 export interface PostgresTokenStoreOptions {
   /** `postgres://user:password@host:port/database`; libpq query parameters (sslmode…) pass through to pg. */
@@ -47,6 +47,7 @@ interface ConnectionRow {
 interface Sql {
   connections: string;
   locks: string;
+  retired: string;
   get: string;
   list: string;
   listMeta: string;
@@ -55,6 +56,7 @@ interface Sql {
   update: string;
   remove: string;
   tryLock: string;
+  renewLock: string;
   unlock: string;
 }
 
@@ -63,28 +65,42 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     schema === undefined ? quoteIdentifier(table) : `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
   const connections = qualify(`${prefix}connections`);
   const locks = qualify(`${prefix}locks`);
+  const retired = qualify(`${prefix}retired_versions`);
+  // $fence: NULL, or the owner whose live lease the write requires (checked in the same statement).
+  const fenced = (fence: string) =>
+    `(${fence}::text IS NULL OR EXISTS (SELECT 1 FROM ${locks} WHERE name = $1 AND owner = ${fence} AND expires_at > now()))`;
+  // A new row continues from the version its name had when it was last deleted.
+  const firstVersion = `COALESCE((SELECT r.version FROM ${retired} r WHERE r.name = $1), 0) + 1`;
   return {
     connections,
     locks,
+    retired,
     get: `SELECT name, meta, sealed, version FROM ${connections} WHERE name = $1`,
     list: `SELECT name, meta, sealed, version FROM ${connections} ORDER BY name COLLATE "C"`,
     listMeta: `SELECT name, meta, version FROM ${connections} ORDER BY name COLLATE "C"`,
     insertNew: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
-                VALUES ($1, $2::json, $3, 1, now()) ON CONFLICT (name) DO NOTHING RETURNING c.version`,
+                SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
+                ON CONFLICT (name) DO NOTHING RETURNING c.version`,
     upsert: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
-             VALUES ($1, $2::json, $3, 1, now())
+             SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
              ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, sealed = excluded.sealed,
                version = c.version + 1, updated_at = now()
              RETURNING c.version`,
     update: `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
-             WHERE name = $1 AND version = $4 RETURNING version`,
-    remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1)
-             DELETE FROM ${connections} WHERE name = $1 RETURNING 1`,
+             WHERE name = $1 AND version = $4 AND ${fenced('$5')} RETURNING version`,
+    remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1),
+               gone AS (DELETE FROM ${connections} WHERE name = $1 RETURNING version)
+             INSERT INTO ${retired} AS r (name, version) SELECT $1, version FROM gone
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version
+             RETURNING 1`,
+    // Also true for the owner itself: a resent request finds its own lock.
     tryLock: `INSERT INTO ${locks} AS l (name, owner, expires_at)
               VALUES ($1, $2, now() + $3 * interval '1 millisecond')
               ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-              WHERE l.expires_at <= now()
+              WHERE l.expires_at <= now() OR l.owner = excluded.owner
               RETURNING 1`,
+    renewLock: `UPDATE ${locks} SET expires_at = now() + $3 * interval '1 millisecond'
+                WHERE name = $1 AND owner = $2 RETURNING 1`,
     unlock: `DELETE FROM ${locks} WHERE name = $1 AND owner = $2 RETURNING expires_at > now() AS held`,
   };
 }
@@ -219,6 +235,14 @@ export class PostgresTokenStore implements TokenStore {
            )`,
         );
       }
+      if (current < 2) {
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${this.#sql.retired} (
+             name text PRIMARY KEY,
+             version integer NOT NULL
+           )`,
+        );
+      }
       if (current !== POSTGRES_SCHEMA_VERSION) {
         await client.query(`UPDATE ${versionTable} SET version = $1 WHERE id = 1`, [POSTGRES_SCHEMA_VERSION]);
       }
@@ -265,16 +289,18 @@ export class PostgresTokenStore implements TokenStore {
     meta: ConnectionMeta,
     sealed: string,
     expectedVersion: number | null,
+    fence?: string,
   ): Promise<number | undefined> {
-    const metaJson = checkPut(name, meta, sealed, expectedVersion);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
     const action = `write "${name}"`;
+    const owner = fence ?? null;
     let rows: { version: number }[];
     if (expectedVersion === null) {
-      rows = await this.#query(action, this.#sql.upsert, [name, metaJson, sealed]);
+      rows = await this.#query(action, this.#sql.upsert, [name, metaJson, sealed, owner]);
     } else if (expectedVersion === 0) {
-      rows = await this.#query(action, this.#sql.insertNew, [name, metaJson, sealed]);
+      rows = await this.#query(action, this.#sql.insertNew, [name, metaJson, sealed, owner]);
     } else {
-      rows = await this.#query(action, this.#sql.update, [name, metaJson, sealed, expectedVersion]);
+      rows = await this.#query(action, this.#sql.update, [name, metaJson, sealed, expectedVersion, owner]);
     }
     return rows[0]?.version;
   }
@@ -289,6 +315,17 @@ export class PostgresTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
     const rows = await this.#query(`lock "${name}"`, this.#sql.tryLock, [name, owner, Math.ceil(ttlMs)]);
+    return rows.length === 1;
+  }
+
+  async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    const rows = await this.#query(`renew the lock of "${name}"`, this.#sql.renewLock, [
+      name,
+      owner,
+      Math.ceil(ttlMs),
+    ]);
     return rows.length === 1;
   }
 

@@ -2,7 +2,8 @@
  * A TokenStore in Redis, for several hosts sharing connections.
  *
  * Keys (prefix `tokenkeeper:` by default):
- * - `<prefix>conn:<name>`  hash { meta (JSON), sealed, version, updated_at }
+ * - `<prefix>conn:<name>`  hash { meta (JSON), sealed, version, updated_at }; a deleted
+ *                          connection keeps only `version`, so versions never restart
  * - `<prefix>lock:<name>`  string: the owner token, with a PX expiry (Redis's clock)
  * - `<prefix>names`        set of connection names, so `list` never needs KEYS
  *
@@ -33,11 +34,13 @@ export interface RedisTokenStoreOptions {
   redis?: RedisOptions;
 }
 
-// KEYS: conn, names. ARGV: name, meta, sealed, expected ('' = any), updated_at.
-// Returns the new version, or 0 when the expectation failed.
+// KEYS: conn, names, lock. ARGV: name, meta, sealed, expected ('' = any), updated_at, fence ('' = none).
+// Returns the new version, or 0 when an expectation failed.
 const PUT_SCRIPT = `
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[6] then return 0 end
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= current then return 0 end
+local exists = redis.call('HEXISTS', KEYS[1], 'sealed') == 1
+if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= (exists and current or 0) then return 0 end
 local version = current + 1
 redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'sealed', ARGV[3], 'version', version, 'updated_at', ARGV[5])
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -45,11 +48,28 @@ return version
 `;
 
 // KEYS: conn, lock, names. ARGV: name. Returns 1 when the connection existed.
+// The version stays behind, so a connection created again under this name continues from it.
 const DELETE_SCRIPT = `
-local existed = redis.call('DEL', KEYS[1])
+local existed = redis.call('HEXISTS', KEYS[1], 'sealed')
+redis.call('HDEL', KEYS[1], 'meta', 'sealed', 'updated_at')
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return existed
+`;
+
+// KEYS: lock. ARGV: owner, ttl ms. Takes a free lock, or extends the owner's own: a command
+// resent after a lost reply finds the lock it took, not a stranger's.
+const LOCK_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+// KEYS: lock. ARGV: owner, ttl ms. Extends the lease only while the owner still holds it.
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 `;
 
 // KEYS: lock. ARGV: owner. Compare-and-delete.
@@ -62,12 +82,16 @@ interface TokenkeeperCommands {
   tokenkeeperPut(
     conn: string,
     names: string,
+    lock: string,
     name: string,
     meta: string,
     sealed: string,
     expected: string,
     updatedAt: string,
+    fence: string,
   ): Promise<number>;
+  tokenkeeperLock(lock: string, owner: string, ttlMs: string): Promise<number>;
+  tokenkeeperRenew(lock: string, owner: string, ttlMs: string): Promise<number>;
   tokenkeeperDelete(conn: string, lock: string, names: string, name: string): Promise<number>;
   tokenkeeperUnlock(lock: string, owner: string): Promise<number>;
 }
@@ -130,7 +154,9 @@ export class RedisTokenStore implements TokenStore {
     client.on('error', (error: unknown) => {
       lastError = error;
     });
-    client.defineCommand('tokenkeeperPut', { numberOfKeys: 2, lua: PUT_SCRIPT });
+    client.defineCommand('tokenkeeperPut', { numberOfKeys: 3, lua: PUT_SCRIPT });
+    client.defineCommand('tokenkeeperLock', { numberOfKeys: 1, lua: LOCK_SCRIPT });
+    client.defineCommand('tokenkeeperRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
     client.defineCommand('tokenkeeperDelete', { numberOfKeys: 3, lua: DELETE_SCRIPT });
     client.defineCommand('tokenkeeperUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
     try {
@@ -242,17 +268,20 @@ export class RedisTokenStore implements TokenStore {
     meta: ConnectionMeta,
     sealed: string,
     expectedVersion: number | null,
+    fence?: string,
   ): Promise<number | undefined> {
-    const metaJson = checkPut(name, meta, sealed, expectedVersion);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
     const version = await this.#run(`write "${name}"`, () =>
       this.#client.tokenkeeperPut(
         this.#connKey(name),
         this.#namesKey,
+        this.#lockKey(name),
         name,
         metaJson,
         sealed,
         expectedVersion === null ? '' : String(expectedVersion),
         String(Date.now()),
+        fence ?? '',
       ),
     );
     return version > 0 ? version : undefined;
@@ -269,10 +298,19 @@ export class RedisTokenStore implements TokenStore {
   async tryLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
-    const reply = await this.#run(`lock "${name}"`, () =>
-      this.#client.set(this.#lockKey(name), owner, 'PX', Math.ceil(ttlMs), 'NX'),
+    const taken = await this.#run(`lock "${name}"`, () =>
+      this.#client.tokenkeeperLock(this.#lockKey(name), owner, String(Math.ceil(ttlMs))),
     );
-    return reply === 'OK';
+    return taken === 1;
+  }
+
+  async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    const renewed = await this.#run(`renew the lock of "${name}"`, () =>
+      this.#client.tokenkeeperRenew(this.#lockKey(name), owner, String(Math.ceil(ttlMs))),
+    );
+    return renewed === 1;
   }
 
   async unlock(name: string, owner: string): Promise<boolean> {

@@ -7,7 +7,8 @@
  * SQLite gives its -wal and -shm files the mode of the database file.
  */
 
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { uptime } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
@@ -39,6 +40,34 @@ interface ConnectionRow {
   version: number;
 }
 
+interface LockRow {
+  owner: string;
+  expires_at: number;
+  pid: number | null;
+  boot_id: string | null;
+}
+
+/** Identifies this boot of this host: a pid is only meaningful within it. */
+const BOOT_ID = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // Not Linux: the boot time, to the minute, tells boots apart well enough.
+    return `boot-${Math.round((Date.now() - uptime() * 1000) / 60_000)}`;
+  }
+})();
+
+/** Whether the process `pid` of this host is still running. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 const MIGRATIONS: readonly string[] = [
   // 0 → 1
   `CREATE TABLE IF NOT EXISTS connections (
@@ -52,6 +81,14 @@ const MIGRATIONS: readonly string[] = [
      name TEXT PRIMARY KEY NOT NULL,
      owner TEXT NOT NULL,
      expires_at INTEGER NOT NULL
+   );`,
+  // 1 → 2: lock rows name their holder's process, so a dead holder on this host is taken
+  // over at once; deleted names keep their last version, so versions never restart.
+  `ALTER TABLE locks ADD COLUMN pid INTEGER;
+   ALTER TABLE locks ADD COLUMN boot_id TEXT;
+   CREATE TABLE IF NOT EXISTS retired_versions (
+     name TEXT PRIMARY KEY NOT NULL,
+     version INTEGER NOT NULL
    );`,
 ];
 
@@ -132,12 +169,17 @@ export class SqliteTokenStore implements TokenStore {
   readonly #listMeta: Statement;
   readonly #currentVersion: Statement;
   readonly #upsert: Statement;
-  readonly #deleteConnection: Statement;
-  readonly #deleteLock: Statement;
-  readonly #tryLock: Statement;
   readonly #unlock: Statement;
-  readonly #put: (name: string, meta: string, sealed: string, expected: number | null) => number | undefined;
+  readonly #renewLock: Statement;
+  readonly #put: (
+    name: string,
+    meta: string,
+    sealed: string,
+    expected: number | null,
+    fence: string | undefined,
+  ) => number | undefined;
   readonly #delete: (name: string) => boolean;
+  readonly #tryLock: (name: string, owner: string, ttlMs: number) => boolean;
 
   /**
    * Opens (creating if needed) the database at `path`. better-sqlite3 is loaded here, on
@@ -174,7 +216,8 @@ export class SqliteTokenStore implements TokenStore {
           if (opened.pragma('journal_mode', { simple: true }) !== 'wal') opened.pragma('journal_mode = WAL');
         });
       }
-      opened.pragma('synchronous = NORMAL');
+      // FULL: a committed rotation survives a power loss (NORMAL in WAL mode may lose the last commits).
+      opened.pragma('synchronous = FULL');
       await retryWhileBusy(deadline, () => migrate(opened, location));
       return new SqliteTokenStore(opened, location, options);
     } catch (error) {
@@ -196,31 +239,63 @@ export class SqliteTokenStore implements TokenStore {
        ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, sealed = excluded.sealed,
          version = excluded.version, updated_at = excluded.updated_at`,
     );
-    this.#deleteConnection = db.prepare('DELETE FROM connections WHERE name = ?');
-    this.#deleteLock = db.prepare('DELETE FROM locks WHERE name = ?');
-    // One statement: takes the lock when absent, or when the current lease ran out.
-    this.#tryLock = db.prepare(
-      `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-       WHERE locks.expires_at <= ?`,
+    const deleteConnection = db.prepare('DELETE FROM connections WHERE name = ? RETURNING version').pluck();
+    const deleteLock = db.prepare('DELETE FROM locks WHERE name = ?');
+    const retiredVersion = db.prepare('SELECT version FROM retired_versions WHERE name = ?').pluck();
+    const retire = db.prepare(
+      `INSERT INTO retired_versions (name, version) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET version = excluded.version`,
+    );
+    const unretire = db.prepare('DELETE FROM retired_versions WHERE name = ?');
+    const readLock = db.prepare('SELECT owner, expires_at, pid, boot_id FROM locks WHERE name = ?');
+    const writeLock = db.prepare(
+      `INSERT INTO locks (name, owner, expires_at, pid, boot_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+         pid = excluded.pid, boot_id = excluded.boot_id`,
     );
     this.#unlock = db.prepare('DELETE FROM locks WHERE name = ? AND owner = ? RETURNING expires_at').pluck();
+    this.#renewLock = db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?');
 
-    const put = db.transaction((name: string, meta: string, sealed: string, expected: number | null) => {
-      const current = (this.#currentVersion.get(name) as number | undefined) ?? 0;
-      if (expected !== null && expected !== current) return undefined;
-      const version = current + 1;
-      this.#upsert.run(name, meta, sealed, version, this.#clock.now());
-      return version;
-    });
+    const holds = (name: string, owner: string) => {
+      const lock = readLock.get(name) as LockRow | undefined;
+      return lock !== undefined && lock.owner === owner && lock.expires_at > this.#clock.now();
+    };
+    const put = db.transaction(
+      (name: string, meta: string, sealed: string, expected: number | null, fence: string | undefined) => {
+        if (fence !== undefined && !holds(name, fence)) return undefined;
+        const current = this.#currentVersion.get(name) as number | undefined;
+        if (expected !== null && expected !== (current ?? 0)) return undefined;
+        const version = (current ?? (retiredVersion.get(name) as number | undefined) ?? 0) + 1;
+        this.#upsert.run(name, meta, sealed, version, this.#clock.now());
+        if (current === undefined) unretire.run(name);
+        return version;
+      },
+    );
     // BEGIN IMMEDIATE: take the write lock before reading the version, so the compare
     // and the set happen with no other writer in between (and without deadlock-prone upgrades).
-    this.#put = (name, meta, sealed, expected) => put.immediate(name, meta, sealed, expected);
+    this.#put = (name, meta, sealed, expected, fence) => put.immediate(name, meta, sealed, expected, fence);
     const remove = db.transaction((name: string) => {
-      this.#deleteLock.run(name);
-      return this.#deleteConnection.run(name).changes > 0;
+      deleteLock.run(name);
+      const version = deleteConnection.get(name) as number | undefined;
+      if (version === undefined) return false;
+      retire.run(name, version);
+      return true;
     });
     this.#delete = (name) => remove.immediate(name);
+    const tryLock = db.transaction((name: string, owner: string, ttlMs: number) => {
+      const now = this.#clock.now();
+      const lock = readLock.get(name) as LockRow | undefined;
+      const free =
+        lock === undefined ||
+        lock.expires_at <= now ||
+        lock.owner === owner ||
+        // Its holder died on this host: no need to wait out the lease.
+        (lock.boot_id === BOOT_ID && lock.pid !== null && lock.pid !== process.pid && !isAlive(lock.pid));
+      if (!free) return false;
+      writeLock.run(name, owner, now + Math.ceil(ttlMs), process.pid, BOOT_ID);
+      return true;
+    });
+    this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
   }
 
   #assertOpen(): void {
@@ -270,11 +345,12 @@ export class SqliteTokenStore implements TokenStore {
     meta: ConnectionMeta,
     sealed: string,
     expectedVersion: number | null,
+    fence?: string,
   ): Promise<number | undefined> {
     this.#assertOpen();
-    const metaJson = checkPut(name, meta, sealed, expectedVersion);
+    const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
     try {
-      return this.#put(name, metaJson, sealed, expectedVersion);
+      return this.#put(name, metaJson, sealed, expectedVersion, fence);
     } catch (error) {
       throw wrap(this.location, `write "${name}"`, error);
     }
@@ -294,11 +370,21 @@ export class SqliteTokenStore implements TokenStore {
     this.#assertOpen();
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
-    const now = this.#clock.now();
     try {
-      return this.#tryLock.run(name, owner, now + Math.ceil(ttlMs), now).changes === 1;
+      return this.#tryLock(name, owner, ttlMs);
     } catch (error) {
       throw wrap(this.location, `lock "${name}"`, error);
+    }
+  }
+
+  async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertConnectionName(name);
+    assertLockArguments(owner, ttlMs);
+    try {
+      return this.#renewLock.run(this.#clock.now() + Math.ceil(ttlMs), name, owner).changes === 1;
+    } catch (error) {
+      throw wrap(this.location, `renew the lock of "${name}"`, error);
     }
   }
 

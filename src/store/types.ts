@@ -7,10 +7,15 @@
  * produced by store/encryption.ts that holds every secret (client secret,
  * password, API key, access and refresh tokens).
  *
- * Two primitives make multi-process refresh safe:
- * - `put` is a compare-and-set on `version`, so a writer that lost a race finds out;
- * - `tryLock`/`unlock` is a lease with an owner token, released by compare-and-delete,
- *   so a process whose lease expired can never release someone else's lock.
+ * Three primitives make multi-process refresh safe:
+ * - `put` is a compare-and-set on `version`, so a writer that lost a race finds out.
+ *   Versions never restart: a connection deleted and created again continues from the
+ *   deleted one's version, so a stale expectation can never match a newer connection;
+ * - `tryLock`/`renewLock`/`unlock` is a lease with an owner token, renewed while its
+ *   holder works and released by compare-and-delete, so a process whose lease expired can
+ *   never release someone else's lock;
+ * - a `put` fenced by an owner writes only while that owner holds the lease, so a holder
+ *   that lost its lease (paused, partitioned, too slow) cannot write over its successor.
  */
 
 /** Plain-JSON metadata of a connection; its shape belongs to the keeper, backends store it as is. */
@@ -22,7 +27,7 @@ export interface StoredConnection {
   meta: ConnectionMeta;
   /** Opaque ciphertext (see store/encryption.ts). */
   sealed: string;
-  /** 1 after the first write, +1 on every write. */
+  /** +1 on every write; the first write of a name continues from the version it had when deleted (1 for a new name). */
   version: number;
 }
 
@@ -46,23 +51,33 @@ export interface TokenStore {
   /**
    * Writes the connection if its stored version equals `expectedVersion`
    * (0 means "must not exist yet"; null means "write whatever is there").
-   * Resolves to the new version, or undefined when the expectation failed:
-   * someone else wrote first, nothing was changed.
+   * With `fence`, the write also requires that the owner `fence` holds the lock of
+   * `name` with a lease that has not run out, checked in the same atomic step.
+   * Resolves to the new version, or undefined when an expectation failed:
+   * someone else wrote first, or the fence's lease is gone; nothing was changed.
    */
   put(
     name: string,
     meta: ConnectionMeta,
     sealed: string,
     expectedVersion: number | null,
+    fence?: string,
   ): Promise<number | undefined>;
-  /** Resolves to true when something was deleted. Also drops the connection's lock. */
+  /** Resolves to true when something was deleted. Also drops the connection's lock; the version is kept. */
   delete(name: string): Promise<boolean>;
 
   /**
-   * Takes the refresh lock of `name` for `ttlMs` if nobody holds it or the holder's
-   * lease has run out (measured by the backend's own clock). True when taken.
+   * Takes the refresh lock of `name` for `ttlMs` if nobody holds it, the holder's lease
+   * has run out (measured by the backend's own clock), or `owner` holds it already (then
+   * the lease is extended: a resent request finds its own lock, not a stranger's). True
+   * when `owner` holds it afterwards.
    */
   tryLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Extends the lease of `owner` to `ttlMs` from now, if `owner` still holds the lock
+   * (nobody took it over). False when the lock is gone or someone else holds it.
+   */
+  renewLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lock only if `owner` still holds it. True when released. */
   unlock(name: string, owner: string): Promise<boolean>;
 

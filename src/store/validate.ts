@@ -95,10 +95,17 @@ export function closedError(kind: string, location: string): StoreError {
 }
 
 /** Checks a put's arguments the same way in every backend; returns the metadata as JSON to store. */
-export function checkPut(name: unknown, meta: unknown, sealed: unknown, expectedVersion: unknown): string {
+export function checkPut(
+  name: unknown,
+  meta: unknown,
+  sealed: unknown,
+  expectedVersion: unknown,
+  fence?: unknown,
+): string {
   assertConnectionName(name);
   assertExpectedVersion(expectedVersion);
   assertSealed(sealed);
+  if (fence !== undefined) assertLockArguments(fence);
   return serializeMeta(meta);
 }
 

@@ -151,8 +151,73 @@ export function runTokenStoreContract(
         assert.equal(await store.delete('gone'), true);
         assert.equal(await store.get('gone'), undefined);
         assert.equal(await store.delete('gone'), false);
-        // A deleted connection starts again at version 1.
-        assert.equal(await store.put('gone', {}, 's', 0), 1);
+      }));
+
+    it('continues a deleted name’s versions, so a stale expectation never matches the new connection', () =>
+      withStore(async (store) => {
+        assert.equal(await store.put('again', { n: 1 }, 's1', 0), 1);
+        assert.equal(await store.put('again', { n: 2 }, 's2', 1), 2);
+        assert.equal(await store.delete('again'), true);
+        // A writer that read version 2 before the delete must not resurrect the connection.
+        assert.equal(await store.put('again', { n: 'stale' }, 'stale', 2), undefined);
+        assert.equal(await store.get('again'), undefined);
+        assert.equal(await store.put('again', { n: 'new' }, 'new', 0), 3, 'created again after version 2');
+        assert.equal(await store.put('again', { n: 'stale' }, 'stale', 2), undefined);
+        assert.equal(await store.put('again', { n: 'stale' }, 'stale', 1), undefined);
+        assert.deepEqual(await store.get('again'), {
+          name: 'again',
+          meta: { n: 'new' },
+          sealed: 'new',
+          version: 3,
+        });
+        assert.deepEqual(
+          (await store.list()).map((row) => row.name),
+          ['again'],
+        );
+        assert.equal(await store.delete('again'), true);
+        assert.deepEqual(await store.list(), []);
+        assert.equal(await store.put('again', {}, 'x', null), 4, 'an unconditional write continues too');
+      }));
+
+    it('writes with a fence only while the fence owner holds a live lease', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        const b = owner('b');
+        // No lock at all: a fenced write is refused, an unfenced one is not.
+        assert.equal(await store.put('f', { n: 0 }, 's0', 0, a), undefined);
+        assert.equal(await store.get('f'), undefined);
+        assert.equal(await store.put('f', { n: 1 }, 's1', 0), 1);
+        assert.equal(await store.tryLock('f', a, SHORT_TTL), true);
+        assert.equal(await store.put('f', { n: 2 }, 's2', 1, b), undefined, 'not the holder');
+        assert.equal(await store.put('f', { n: 2 }, 's2', 1, a), 2, 'the holder writes');
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(await store.put('f', { n: 3 }, 's3', 2, a), undefined, 'the lease ran out');
+        assert.equal(await store.tryLock('f', b, LONG_TTL), true);
+        assert.equal(await store.put('f', { n: 3 }, 's3', 2, a), undefined, 'taken over by b');
+        assert.equal(await store.put('f', { n: 3 }, 's3', 2, b), 3);
+        assert.deepEqual(await store.get('f'), { name: 'f', meta: { n: 3 }, sealed: 's3', version: 3 });
+      }));
+
+    it('renews a lease only for its owner, and only while nobody took it over', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        const b = owner('b');
+        assert.equal(await store.renewLock('r', a, LONG_TTL), false, 'nothing to renew');
+        assert.equal(await store.tryLock('r', a, SHORT_TTL), true);
+        assert.equal(await store.renewLock('r', b, LONG_TTL), false);
+        assert.equal(await store.renewLock('r', a, LONG_TTL), true);
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(
+          await store.tryLock('r', b, LONG_TTL),
+          false,
+          'the renewed lease outlived its first length',
+        );
+        assert.equal(await store.unlock('r', a), true);
+        assert.equal(await store.tryLock('r', a, SHORT_TTL), true);
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(await store.tryLock('r', b, LONG_TTL), true);
+        assert.equal(await store.renewLock('r', a, LONG_TTL), false, 'b took it over');
+        assert.equal(await store.put('r', {}, 's', 0, b), 1);
       }));
 
     it('drops the lock along with the connection', () =>
@@ -177,13 +242,15 @@ export function runTokenStoreContract(
         assert.deepEqual((await store.get('copy'))?.meta, { nested: { a: 1 } });
       }));
 
-    it('lets one owner hold a lock; others, and the same owner again, are refused', () =>
+    it('lets one owner hold a lock; others are refused, the same owner again is told it holds it', () =>
       withStore(async (store) => {
         const a = owner('a');
         const b = owner('b');
         assert.equal(await store.tryLock('l', a, LONG_TTL), true);
         assert.equal(await store.tryLock('l', b, LONG_TTL), false);
-        assert.equal(await store.tryLock('l', a, LONG_TTL), false);
+        // Idempotent: a request resent after a lost reply must not lock its sender out.
+        assert.equal(await store.tryLock('l', a, LONG_TTL), true);
+        assert.equal(await store.tryLock('l', b, LONG_TTL), false);
         // Locks are per name, and need no stored connection.
         assert.equal(await store.tryLock('other', b, LONG_TTL), true);
       }));

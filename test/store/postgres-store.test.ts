@@ -142,7 +142,12 @@ describeWithServer('PostgresTokenStore', 'PostgreSQL', PG_URL, problem, () => {
       );
       assert.deepEqual(
         rows.map((r) => r.table_name),
-        ['tokenkeeper_connections', 'tokenkeeper_locks', 'tokenkeeper_schema_version'],
+        [
+          'tokenkeeper_connections',
+          'tokenkeeper_locks',
+          'tokenkeeper_retired_versions',
+          'tokenkeeper_schema_version',
+        ],
       );
     } finally {
       await Promise.all(stores.map((store) => store.close()));

@@ -87,7 +87,9 @@ describeWithServer('RedisTokenStore', 'Redis', REDIS_URL, problem, () => {
       const ttl = await admin.pttl(`${prefix}lock:acme:prod`);
       assert.ok(ttl > 25_000 && ttl <= 30_000, String(ttl));
       await a.delete('acme:prod');
-      assert.deepEqual(await keysUnder(prefix), []);
+      // Only the version stays behind, so the name's versions never restart.
+      assert.deepEqual(await keysUnder(prefix), [`${prefix}conn:acme:prod`]);
+      assert.deepEqual(await admin.hgetall(`${prefix}conn:acme:prod`), { version: '1' });
     }));
 
   it('lists from its set of names and skips names whose hash was removed by hand', () =>

@@ -78,7 +78,7 @@ describe('SqliteTokenStore', () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .pluck()
         .all();
-      assert.deepEqual(tables, ['connections', 'locks']);
+      assert.deepEqual(tables, ['connections', 'locks', 'retired_versions']);
     } finally {
       db.close();
     }
@@ -92,6 +92,28 @@ describe('SqliteTokenStore', () => {
     const second = await SqliteTokenStore.open(path);
     assert.deepEqual(await second.get('acme'), { name: 'acme', meta: { a: 1 }, sealed: 's', version: 1 });
     await second.close();
+  });
+
+  it('upgrades a database of schema 1 in place, keeping its rows and locks', async () => {
+    const path = join(root, 'schema-1.db');
+    const db = new Database(path);
+    db.exec(`CREATE TABLE connections (name TEXT PRIMARY KEY NOT NULL, meta TEXT NOT NULL,
+               sealed TEXT NOT NULL, version INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+             CREATE TABLE locks (name TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+             INSERT INTO connections VALUES ('old', '{"a":1}', 's', 7, 0);
+             INSERT INTO locks VALUES ('old', 'old-owner', ${Date.now() + 60_000});`);
+    db.pragma('user_version = 1');
+    db.close();
+    const store = await SqliteTokenStore.open(path);
+    try {
+      assert.deepEqual(await store.get('old'), { name: 'old', meta: { a: 1 }, sealed: 's', version: 7 });
+      // A lock row of the old schema names no process: its lease is waited out as before.
+      assert.equal(await store.tryLock('old', 'new-owner', 1000), false);
+      assert.equal(await store.delete('old'), true);
+      assert.equal(await store.put('old', {}, 's', 0), 8);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a database written by a newer tokenkeeper', async () => {
@@ -198,6 +220,15 @@ class StoreProcess {
     });
   }
 
+  /** Dies at once, as a crash would: nothing is closed or released. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   async stop(): Promise<void> {
     const child = this.#child;
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -231,6 +262,22 @@ describe('SqliteTokenStore across processes', () => {
       await Promise.all(procs.map((proc) => proc.stop()));
     }
   }
+
+  it('takes over at once the lock of a holder that died on this host, and respects a live one', () =>
+    withProcesses(2, async (path, [dying, living]) => {
+      assert.equal(await dying!.call('tryLock', ['dead-holder', 'dying-owner', 60_000]), true);
+      assert.equal(await living!.call('tryLock', ['live-holder', 'living-owner', 60_000]), true);
+      await dying!.kill();
+      const store = await SqliteTokenStore.open(path);
+      try {
+        // The dead holder's 60 s lease is not waited out: its process is gone.
+        assert.equal(await store.tryLock('dead-holder', 'successor', 60_000), true);
+        assert.equal(await store.tryLock('live-holder', 'successor', 60_000), false);
+        assert.equal(await living!.call('tryLock', ['dead-holder', 'living-owner', 60_000]), false);
+      } finally {
+        await store.close();
+      }
+    }));
 
   it('gives a lock to exactly one of 4 processes racing for it, again and again', () =>
     withProcesses(4, async (_path, procs) => {
