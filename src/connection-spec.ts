@@ -2,6 +2,7 @@
  * What a caller gives `connect` and how it becomes a connection record: checked
  * against the provider profile, with endpoints already resolved.
  */
+import { randomUUID } from 'node:crypto';
 import type { ConnectionRecord } from './connection.js';
 import { ConfigError } from './errors.js';
 import { type AuthorizationCodeResult, grantStrategy } from './grants/strategies.js';
@@ -75,6 +76,7 @@ export function buildConnectionRecord(
     clientAuthMethod,
     state: 'ok',
     createdAt: now,
+    generation: randomUUID(),
     secrets: {
       ...(spec.clientSecret ? { clientSecret: spec.clientSecret } : {}),
       ...(spec.username ? { username: spec.username } : {}),

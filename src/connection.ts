@@ -48,8 +48,25 @@ export interface ConnectionSecrets {
   tokens?: TokenSetData;
 }
 
+/** Kept in the store after a transient failure, so every process (a cold one too) waits it out. */
+export interface RefreshBackoff {
+  /** Consecutive transient failures. */
+  failures: number;
+  /** No token request before this instant (ms since the epoch), unless forced. */
+  until: number;
+  code: string;
+  message: string;
+}
+
 export interface ConnectionRecord
   extends Omit<ConnectionInfo, 'expiresAt' | 'obtainedAt' | 'hasRefreshToken'> {
+  /**
+   * Identifies one login. A refresh never writes into another generation than the one
+   * it read, so a late refresh cannot undo a newer login. Absent on records saved
+   * before generations existed.
+   */
+  generation?: string;
+  backoff?: RefreshBackoff;
   tokenUrl: string;
   authorizationUrl?: string;
   revocationUrl?: string;
@@ -121,10 +138,17 @@ export class ConnectionRepository {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Compare-and-set write; undefined when someone else wrote since `expectedVersion`. */
-  save(record: ConnectionRecord, expectedVersion: number | null): Promise<number | undefined> {
+  /**
+   * Compare-and-set write; undefined when someone else wrote since `expectedVersion`,
+   * or, with `fence`, when that lock owner's lease is gone.
+   */
+  save(
+    record: ConnectionRecord,
+    expectedVersion: number | null,
+    fence?: string,
+  ): Promise<number | undefined> {
     const sealed = this.secretBox.seal(JSON.stringify(record.secrets), record.name);
-    return this.store.put(record.name, metaOf(record), sealed, expectedVersion);
+    return this.store.put(record.name, metaOf(record), sealed, expectedVersion, fence);
   }
 
   delete(name: string): Promise<boolean> {
@@ -160,16 +184,25 @@ function metaOf(record: ConnectionRecord): ConnectionMeta {
   };
 }
 
-/** Drops the fields that are not for display (endpoints and client auth method). */
-function publicFields<T extends object>(
-  value: T,
-): Omit<T, 'tokenUrl' | 'authorizationUrl' | 'revocationUrl' | 'userinfoUrl' | 'clientAuthMethod'> {
+type InternalField =
+  | 'tokenUrl'
+  | 'authorizationUrl'
+  | 'revocationUrl'
+  | 'userinfoUrl'
+  | 'clientAuthMethod'
+  | 'generation'
+  | 'backoff';
+
+/** Drops the fields that are not for display (endpoints, client auth method, bookkeeping). */
+function publicFields<T extends object>(value: T): Omit<T, InternalField> {
   const {
     tokenUrl: _t,
     authorizationUrl: _a,
     revocationUrl: _r,
     userinfoUrl: _u,
     clientAuthMethod: _m,
+    generation: _g,
+    backoff: _b,
     ...rest
   } = value as T & Record<string, unknown>;
   return rest;

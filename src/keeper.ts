@@ -20,6 +20,7 @@ import type { Identity } from './identity.js';
 import { type KeeperOptions, resolveKeeperOptions } from './options.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { ProviderProfile } from './providers/types.js';
+import { withLease } from './refresh/lease.js';
 import { connectionNotFound } from './refresh/refresher.js';
 import { SessionServices } from './session/services.js';
 import { ConnectionSession } from './session/session.js';
@@ -166,9 +167,11 @@ class TokenKeeper implements Keeper {
     const tokens = await this.#firstTokens(strategy, record, spec, authorizationCode);
     record.secrets.tokens = tokens.toJSON();
     record.lastRefreshAt = services.clock.now();
-    const existing = await repository.load(name);
-    let version = await repository.save(record, existing?.version ?? 0);
-    if (version === undefined) version = await repository.save(record, null);
+    // Under the connection's lock, so a refresh in flight cannot write its older login over this one.
+    const version = await withLease(repository.store, name, services.settings, async (lease) => {
+      const existing = await repository.load(name);
+      return repository.save(record, existing?.version ?? 0, lease.owner);
+    });
     if (version === undefined)
       throw new TokenkeeperError('STORE', `Could not save connection "${name}"; try again.`);
     this.#events.emit('token', { connection: name, grant: record.grant, expiresAt: tokens.expiresAt });
@@ -263,14 +266,22 @@ class TokenKeeper implements Keeper {
   async forget(name: string): Promise<boolean> {
     const { repository } = await this.#services.storage();
     this.#dropSession(name);
-    return repository.delete(name);
+    return withLease(repository.store, name, this.#services.settings, () => repository.delete(name));
   }
 
   async logout(name: string): Promise<LogoutResult> {
     const { repository } = await this.#services.storage();
-    const loaded = await repository.load(name);
-    if (!loaded) throw connectionNotFound(name);
-    const { record } = loaded;
+    return withLease(repository.store, name, this.#services.settings, async () => {
+      const loaded = await repository.load(name);
+      if (!loaded) throw connectionNotFound(name);
+      return this.#revokeAndDelete(loaded.record);
+    });
+  }
+
+  /** RFC 7009 revocation where the provider offers it, then the connection is forgotten. */
+  async #revokeAndDelete(record: ConnectionRecord): Promise<LogoutResult> {
+    const { name } = record;
+    const { repository } = await this.#services.storage();
     const tokens = record.secrets.tokens;
     let revoked = false;
     if (record.revocationUrl && tokens && grantStrategy(record.grant).revocable) {

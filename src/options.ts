@@ -32,10 +32,16 @@ export interface KeeperOptions {
   proactiveRefresh?: boolean;
   /** Timeout of one request to an authorization server (token, discovery, revocation). Default 30 s. */
   requestTimeoutMs?: number;
-  /** A refresh lock is considered abandoned after this long. Default 60 s. */
+  /** The lease of a refresh lock: renewed every third of it while its holder works. Default 15 s. */
   lockTtlMs?: number;
-  /** Give up waiting for another process's refresh after this long. Default 45 s. */
+  /** Give up waiting for another process's refresh after this long (longer than a lease). Default 60 s. */
   lockWaitMs?: number;
+  /** Never two token requests for one connection closer than this, but on demand. Default 1 s. */
+  minRefreshIntervalMs?: number;
+  /** The schedule of retries after a transient token-endpoint failure (5xx, 429, network, timeout). */
+  tokenRetry?: Partial<BackoffPolicy>;
+  /** Timeout of one API request made through `fetch`, until its whole answer is read. Default 60 s. */
+  apiTimeoutMs?: number;
   /** Longest Retry-After that fetch waits out before returning the 429. Default 60 s. */
   maxRetryAfterSeconds?: number;
   /** Extra provider profiles. */
@@ -61,8 +67,18 @@ export interface KeeperSettings {
     /** How often to look at a lock someone else holds. */
     poll: BackoffPolicy;
   };
-  /** After a failed refresh: when the next attempt may run, while a valid token is still served. */
-  refreshBackoff: BackoffPolicy;
+  /** The least time between two token requests for one connection that nobody forced. */
+  minRefreshIntervalMs: number;
+  /** After a transient failure: when the next attempt may run, while a valid token is still served. */
+  tokenRetry: BackoffPolicy;
+  /** Saving rotated tokens is retried this often, under the lock, before failing closed. */
+  save: { attempts: number; backoff: BackoffPolicy };
+  api: {
+    timeoutMs: number;
+    /** Retries of an idempotent request after a network error, 502, 503 or 504. */
+    maxRetries: number;
+    backoff: BackoffPolicy;
+  };
   rateLimit: {
     maxRetryAfterMs: number;
     /** 429s in a row that fetch waits out before returning one. */
@@ -76,11 +92,18 @@ export interface KeeperSettings {
 export const DEFAULTS = {
   requestTimeoutMs: 30_000,
   preflightTimeoutMs: 15_000,
-  lockTtlMs: 60_000,
-  lockWaitMs: 45_000,
+  lockTtlMs: 15_000,
+  lockWaitMs: 60_000,
   maxRetryAfterSeconds: 60,
+  minRefreshIntervalMs: 1_000,
+  apiTimeoutMs: 60_000,
   lockPoll: { initialMs: 10, factor: 2, maxMs: 250, jitter: 'spread' },
-  refreshBackoff: { initialMs: 1_000, factor: 2, maxMs: 5 * 60_000, jitter: 'none' },
+  // Full jitter: many processes that failed together must not come back together.
+  tokenRetry: { initialMs: 1_000, factor: 2, maxMs: 60_000, jitter: 'full' },
+  saveRetry: { initialMs: 100, factor: 2, maxMs: 1_000, jitter: 'full' },
+  saveAttempts: 4,
+  apiRetry: { initialMs: 500, factor: 2, maxMs: 5_000, jitter: 'full' },
+  maxApiRetries: 2,
   // No jitter: one client retrying one request.
   rateLimitBackoff: { initialMs: 1_000, factor: 2, maxMs: 60_000, jitter: 'none' },
   maxRateLimitRetries: 2,
@@ -111,7 +134,19 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
       waitMs: positive(options.lockWaitMs, DEFAULTS.lockWaitMs, 'lockWaitMs'),
       poll: DEFAULTS.lockPoll,
     },
-    refreshBackoff: DEFAULTS.refreshBackoff,
+    minRefreshIntervalMs: positive(
+      options.minRefreshIntervalMs,
+      DEFAULTS.minRefreshIntervalMs,
+      'minRefreshIntervalMs',
+      true,
+    ),
+    tokenRetry: backoffPolicy(options.tokenRetry, DEFAULTS.tokenRetry, 'tokenRetry'),
+    save: { attempts: DEFAULTS.saveAttempts, backoff: DEFAULTS.saveRetry },
+    api: {
+      timeoutMs: positive(options.apiTimeoutMs, DEFAULTS.apiTimeoutMs, 'apiTimeoutMs'),
+      maxRetries: DEFAULTS.maxApiRetries,
+      backoff: DEFAULTS.apiRetry,
+    },
     rateLimit: {
       maxRetryAfterMs:
         positive(options.maxRetryAfterSeconds, DEFAULTS.maxRetryAfterSeconds, 'maxRetryAfterSeconds', true) *
@@ -121,6 +156,23 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
     },
     maxRedirects: DEFAULTS.maxRedirects,
   };
+}
+
+function backoffPolicy(
+  given: Partial<BackoffPolicy> | undefined,
+  fallback: BackoffPolicy,
+  name: string,
+): BackoffPolicy {
+  const policy = { ...fallback, ...given };
+  positive(policy.initialMs, fallback.initialMs, `${name}.initialMs`);
+  positive(policy.maxMs, fallback.maxMs, `${name}.maxMs`);
+  if (!(Number.isFinite(policy.factor) && policy.factor >= 1)) {
+    throw new ConfigError(`${name}.factor must be a number >= 1, got ${policy.factor}.`);
+  }
+  if (!['none', 'full', 'spread'].includes(policy.jitter)) {
+    throw new ConfigError(`${name}.jitter must be none, full or spread, got ${String(policy.jitter)}.`);
+  }
+  return policy;
 }
 
 function positive(value: number | undefined, fallback: number, name: string, zeroAllowed = false): number {

@@ -43,10 +43,56 @@ export interface AuthFetchOptions {
   maxRateLimitRetries: number;
   /** How long to wait after a 429 that did not say. */
   rateLimitBackoff: BackoffPolicy;
+  /** Each attempt's limit, until its whole answer is read (ms). */
+  timeoutMs: number;
+  /** Retries of an idempotent request after a network error, 502, 503 or 504. */
+  maxRetries: number;
+  retryBackoff: BackoffPolicy;
   maxRedirects: number;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** The gateway said the server is unreachable or overloaded: the request may not have run. */
+const RETRYABLE_STATUSES = new Set([502, 503, 504]);
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/**
+ * Idempotent methods may be sent again after a failure. Others only when the caller
+ * opts in with an `Idempotency-Key` header, which tells the server to run them once.
+ */
+function isSafeToRepeat(method: string, headers: RequestInit['headers']): boolean {
+  if (IDEMPOTENT_METHODS.has(method)) return true;
+  return headers !== undefined && new Headers(headers).has('idempotency-key');
+}
+
+/** Every attempt gets a timeout, combined with the caller's own signal. */
+function withTimeout(init: RequestInit, options: AuthFetchOptions): RequestInit {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  return { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout };
+}
+
+/** A TokenkeeperError for a request that got no answer; undefined for anything else (the caller's abort). */
+function describeNetworkFailure(
+  error: unknown,
+  href: string,
+  timeoutMs: number,
+): TokenkeeperError | undefined {
+  const origin = new URL(href).origin;
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return new TokenkeeperError(
+      'NETWORK',
+      `${origin} did not answer within ${Math.round(timeoutMs / 1000)} s. Check your network, or try again later.`,
+    );
+  }
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    return new TokenkeeperError(
+      'NETWORK',
+      `Could not reach ${origin}${typeof code === 'string' ? ` (${code})` : ''}. Check the base URL and your network.`,
+    );
+  }
+  return undefined;
+}
 
 export async function authFetch(
   options: AuthFetchOptions,
@@ -57,15 +103,45 @@ export async function authFetch(
   const target = resolveRequestTarget(options.baseUrl, pathOrUrl);
   const method = (init.method ?? 'GET').toUpperCase();
   const replayable = isReplayable(init.body);
+  const retryable = replayable && isSafeToRepeat(method, init.headers);
   const first = credentials.current();
   let credential = first instanceof Promise ? await first : first;
   let renewedAfter401 = false;
   let rateLimitRetries = 0;
+  let retries = 0;
 
   for (;;) {
     const slot = options.gate?.acquire(method, target.path);
     if (slot) await slot;
-    const response = await sendFollowingRedirects(options, target.href, init, method, credential);
+    let response: Response;
+    try {
+      response = await sendFollowingRedirects(
+        options,
+        target.href,
+        withTimeout(init, options),
+        method,
+        credential,
+      );
+    } catch (error) {
+      const failure = describeNetworkFailure(error, target.href, options.timeoutMs);
+      if (failure === undefined) throw error;
+      if (retryable && retries < options.maxRetries) {
+        await options.clock.sleep(backoffDelay(options.retryBackoff, retries++, Math.random));
+        continue;
+      }
+      throw failure;
+    }
+
+    if (RETRYABLE_STATUSES.has(response.status) && retryable && retries < options.maxRetries) {
+      const told = parseRetryAfter(response.headers, options.clock.now());
+      const delay = told ?? backoffDelay(options.retryBackoff, retries, Math.random);
+      if (delay <= options.maxRetryAfterMs) {
+        retries++;
+        await response.body?.cancel();
+        await options.clock.sleep(delay);
+        continue;
+      }
+    }
 
     if (response.status === 401 && !renewedAfter401 && replayable) {
       renewedAfter401 = true;

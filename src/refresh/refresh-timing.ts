@@ -29,17 +29,22 @@ export function effectiveMarginMs(lifetimeMs: number, options: RefreshTimingOpti
 /**
  * The instant after which a token counts as stale; Infinity for a token that
  * never expires. `random` is a number in [0, 1).
+ *
+ * Never earlier than `minIntervalMs` after the token was requested: a token that
+ * arrives already stale (`expires_in: 0`, a JWT `exp` in the past, a skewed clock)
+ * is used as it is for that long rather than refreshed in a loop.
  */
 export function refreshAt(
   token: { expiresAt: number | null; obtainedAt: number },
   options: RefreshTimingOptions,
   random: number,
+  minIntervalMs = 0,
 ): number {
   if (token.expiresAt === null) return Number.POSITIVE_INFINITY;
   const lifetime = Math.max(0, token.expiresAt - token.obtainedAt);
   const margin = effectiveMarginMs(lifetime, options);
   const jitter = margin * options.jitterFraction * random;
-  return token.expiresAt - margin - jitter;
+  return Math.max(token.expiresAt - margin - jitter, token.obtainedAt + minIntervalMs);
 }
 
 /** Fresh enough to hand out, judged by the margin alone (no jitter): used when adopting a stored token. */
@@ -47,6 +52,7 @@ export function isFresh(
   token: { expiresAt: number | null; obtainedAt: number },
   now: number,
   options: RefreshTimingOptions,
+  minIntervalMs = 0,
 ): boolean {
-  return now < refreshAt(token, options, 0);
+  return now < refreshAt(token, options, 0, minIntervalMs);
 }

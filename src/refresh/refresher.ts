@@ -11,7 +11,6 @@
  * credentials logs in again by itself; only then is it marked for re-login.
  * In-process de-duplication (single-flight) is the caller's job (the session).
  */
-import { randomUUID } from 'node:crypto';
 import {
   type ConnectionRecord,
   type ConnectionRepository,
@@ -19,13 +18,15 @@ import {
   loginInputOf,
   type VersionedRecord,
 } from '../connection.js';
-import { LockTimeoutError, ReauthRequiredError, StoreError, TokenkeeperError } from '../errors.js';
+import { ReauthRequiredError, StoreError, TokenkeeperError } from '../errors.js';
 import type { KeeperEventEmitter } from '../events.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.js';
 import { backoffDelay } from '../http/backoff.js';
 import type { KeeperSettings } from '../options.js';
 import type { TokenSet, TokenSetData } from '../token-set.js';
+import { isTerminalOAuthError, isTransient } from './failures.js';
+import { acquireLease, type Lease } from './lease.js';
 import { isFresh } from './refresh-timing.js';
 
 export interface RefreshTrigger {
@@ -36,11 +37,23 @@ export interface RefreshTrigger {
   seenAccessToken?: string;
   /** Replace the tokens even if they look fresh (`tokenkeeper refresh`). */
   force?: boolean;
+  /** Only take a newer token another process saved; never ask the provider. */
+  adoptOnly?: boolean;
 }
 
 export interface RefresherOptions {
   repository: ConnectionRepository;
-  settings: Pick<KeeperSettings, 'clock' | 'pacingClock' | 'random' | 'refreshTiming' | 'lock'>;
+  settings: Pick<
+    KeeperSettings,
+    | 'clock'
+    | 'pacingClock'
+    | 'random'
+    | 'refreshTiming'
+    | 'lock'
+    | 'minRefreshIntervalMs'
+    | 'tokenRetry'
+    | 'save'
+  >;
   events: KeeperEventEmitter;
   /** Builds a TokenSet from a grant result, with the provider's expiry rules. */
   toTokenSet(record: ConnectionRecord, result: GrantResult, previous?: TokenSetData): TokenSet;
@@ -66,36 +79,41 @@ export class Refresher {
       if (seen !== undefined) this.#emitAdopt(before);
       return before;
     }
+    if (trigger.adoptOnly) return before;
+    if (!trigger.force) this.#assertNotBackingOff(before);
 
-    const owner = randomUUID();
-    const adopted = await this.#lockOrAdopt(name, owner, seen);
-    if (adopted) {
-      this.#emitAdopt(adopted);
-      return adopted;
-    }
-    try {
-      // Re-read under the lock: whoever held it before us may have refreshed already.
+    const taken = await acquireLease(repository.store, name, this.options.settings, async () => {
       const current = await repository.load(name);
       if (!current) throw notFound(name);
-      if (current.record.state === 'reauth_required') {
-        throw new ReauthRequiredError(
-          name,
-          current.record.lastError?.message ?? 'it was marked for re-login',
-        );
-      }
+      if (this.#adoptable(current, seen)) return current;
+      if (current.record.state === 'reauth_required') throw reauthRequired(current);
+      return undefined;
+    });
+    if ('instead' in taken) {
+      this.#emitAdopt(taken.instead);
+      return taken.instead;
+    }
+    const { lease } = taken;
+    let current: VersionedRecord | undefined;
+    try {
+      // Re-read under the lock: whoever held it before us may have refreshed already.
+      current = await repository.load(name);
+      if (!current) throw notFound(name);
+      if (current.record.state === 'reauth_required') throw reauthRequired(current);
       if (this.#adoptable(current, seen)) {
         if (current.version !== before.version) this.#emitAdopt(current);
         return current;
       }
-      const obtained = await this.#obtain(current);
+      const obtained = await this.#obtain(current, lease);
       if (obtained.kind === 'adopt') {
         this.#emitAdopt(obtained.current);
         return obtained.current;
       }
-      const saved = await this.#persist(current, obtained.tokens);
+      const saved = await this.#persist(current, obtained.tokens, lease);
       this.#emitObtained(saved.record, obtained);
       return saved;
     } catch (error) {
+      if (current && isTransient(error)) await this.#backOffInStore(current, error, lease);
       if (error instanceof TokenkeeperError && error.code !== 'REAUTH_REQUIRED') {
         this.options.events.emit('refresh_failed', {
           connection: name,
@@ -105,7 +123,7 @@ export class Refresher {
       }
       throw error;
     } finally {
-      await this.options.repository.store.unlock(name, owner).catch(() => undefined);
+      await lease.release();
     }
   }
 
@@ -114,40 +132,38 @@ export class Refresher {
     const tokens = current.record.secrets.tokens;
     if (!tokens || current.record.state !== 'ok') return false;
     if (seen !== undefined && tokens.accessToken === seen) return false;
-    return isFresh(tokens, this.options.settings.clock.now(), this.options.settings.refreshTiming);
+    const { clock, refreshTiming, minRefreshIntervalMs } = this.options.settings;
+    return isFresh(tokens, clock.now(), refreshTiming, minRefreshIntervalMs);
   }
 
   /**
-   * Takes the lock, or returns the record another holder refreshed while we
-   * waited. Polls with back-off on the pacing clock: a lock is shared with other
-   * processes, which do not follow the token clock.
+   * Another process failed moments ago and the provider is having trouble: do not ask
+   * again before the shared back-off ends (a cold process has no memory of its own).
    */
-  async #lockOrAdopt(
-    name: string,
-    owner: string,
-    seen: string | undefined,
-  ): Promise<VersionedRecord | undefined> {
-    const { repository } = this.options;
-    const { pacingClock, lock, random } = this.options.settings;
-    const started = pacingClock.now();
-    for (let attempt = 0; ; attempt++) {
-      if (await repository.store.tryLock(name, owner, lock.ttlMs)) return undefined;
-      const current = await repository.load(name);
-      if (!current) throw notFound(name);
-      if (this.#adoptable(current, seen)) return current;
-      if (current.record.state === 'reauth_required') {
-        throw new ReauthRequiredError(
-          name,
-          current.record.lastError?.message ?? 'it was marked for re-login',
-        );
-      }
-      const waited = pacingClock.now() - started;
-      if (waited > lock.waitMs) throw new LockTimeoutError(name, waited);
-      await pacingClock.sleep(backoffDelay(lock.poll, attempt, random));
-    }
+  #assertNotBackingOff(current: VersionedRecord): void {
+    const backoff = current.record.backoff;
+    const now = this.options.settings.clock.now();
+    if (!backoff || now >= backoff.until) return;
+    throw new TokenkeeperError(
+      backoff.code as TokenkeeperError['code'],
+      `${backoff.message} tokenkeeper tries again in ${Math.ceil((backoff.until - now) / 1000)} s.`,
+      { connection: current.record.name },
+    );
   }
 
-  async #obtain(current: VersionedRecord): Promise<Obtained> {
+  /** Records a transient failure in the store (best effort, fenced), with the shared retry schedule. */
+  async #backOffInStore(current: VersionedRecord, error: TokenkeeperError, lease: Lease): Promise<void> {
+    const { clock, tokenRetry, random, minRefreshIntervalMs } = this.options.settings;
+    const failures = (current.record.backoff?.failures ?? 0) + 1;
+    const delay = Math.max(minRefreshIntervalMs, backoffDelay(tokenRetry, failures - 1, random));
+    const record: ConnectionRecord = {
+      ...current.record,
+      backoff: { failures, until: clock.now() + delay, code: error.code, message: error.message },
+    };
+    await this.options.repository.save(record, current.version, lease.owner).catch(() => undefined);
+  }
+
+  async #obtain(current: VersionedRecord, lease: Lease): Promise<Obtained> {
     const { repository } = this.options;
     const { record } = current;
     const previous = record.secrets.tokens;
@@ -163,26 +179,39 @@ export class Refresher {
         const tokens = this.options.toTokenSet(record, result, previous);
         return { kind: 'tokens', tokens, via: 'refresh', rotated: tokens.refreshToken !== refreshToken };
       } catch (error) {
-        if (!isInvalidGrant(error)) throw error;
+        if (isTerminalOAuthError(error, 'invalid_client', 'unauthorized_client')) {
+          // The client itself was refused: no grant of this client can succeed until a person fixes it.
+          throw await this.#markReauthRequired(
+            current,
+            `the provider refused the client (${(error as TokenkeeperError).error})`,
+            lease,
+          );
+        }
+        if (!isTerminalOAuthError(error, 'invalid_grant')) throw error;
         // Before declaring the refresh token dead: a sibling whose lock had run out may have rotated it.
         const latest = await repository.load(record.name);
         const latestTokens = latest?.record.secrets.tokens;
-        if (latest && latestTokens && latestTokens.refreshToken !== refreshToken) {
+        if (
+          latest &&
+          latestTokens &&
+          latest.record.generation === record.generation &&
+          latestTokens.refreshToken !== refreshToken
+        ) {
           return { kind: 'adopt', current: latest };
         }
-        return this.#startOver(latest ?? current, 'the provider rejected the saved refresh token');
+        return this.#startOver(latest ?? current, 'the provider rejected the saved refresh token', lease);
       }
     }
-    return this.#startOver(current, 'there is no refresh token');
+    return this.#startOver(current, 'there is no refresh token', lease);
   }
 
   /** The refresh path is closed: log in again unattended if the connection can, else ask for a person. */
-  async #startOver(current: VersionedRecord, reason: string): Promise<Obtained> {
+  async #startOver(current: VersionedRecord, reason: string, lease: Lease): Promise<Obtained> {
     const { events } = this.options;
     const { record } = current;
     const strategy = grantStrategy(record.grant);
     if (!strategy.canRunUnattended({ ...record.secrets, clientId: record.clientId })) {
-      throw await this.#markReauthRequired(current, reason);
+      throw await this.#markReauthRequired(current, reason, lease);
     }
     events.emit('refresh_failed', {
       connection: record.name,
@@ -202,61 +231,80 @@ export class Refresher {
         rotated: false,
       };
     } catch (error) {
-      if (!isInvalidGrant(error) && !isInvalidClient(error)) throw error;
+      if (!isTerminalOAuthError(error)) throw error;
       throw await this.#markReauthRequired(
         current,
         `${reason}, and the saved ${record.grant} credentials were rejected too (${(error as TokenkeeperError).error})`,
+        lease,
       );
     }
   }
 
-  async #markReauthRequired(current: VersionedRecord, reason: string): Promise<ReauthRequiredError> {
+  async #markReauthRequired(
+    current: VersionedRecord,
+    reason: string,
+    lease: Lease,
+  ): Promise<ReauthRequiredError> {
     const error = new ReauthRequiredError(current.record.name, reason);
+    const { backoff: _cleared, ...rest } = current.record;
     const marked: ConnectionRecord = {
-      ...current.record,
+      ...rest,
       state: 'reauth_required',
       lastError: { code: error.code, message: reason, at: this.options.settings.clock.now() },
     };
-    // Best effort: if someone else wrote meanwhile, their state wins and the next call re-reads it.
-    await this.options.repository.save(marked, current.version).catch(() => undefined);
+    // Best effort, fenced: if someone else wrote meanwhile (a new login), their state wins.
+    await this.options.repository.save(marked, current.version, lease.owner).catch(() => undefined);
     this.options.events.emit('reauth_required', { connection: current.record.name, reason });
     return error;
   }
 
   /**
-   * Saves new tokens before anyone may use them. With a rotating refresh token
-   * the old one is already dead, so if the save fails we fail closed: the new
-   * tokens are dropped and the caller learns why.
+   * Saves new tokens before anyone may use them. With a rotating refresh token the old
+   * one is already dead, so a failed save is retried under the lock; only then do we
+   * fail closed: the new tokens are dropped and the caller learns why.
+   *
+   * A refused write (compare-and-set or fence) is read again: a logout, or a newer login,
+   * wins over these tokens; tokens another holder saved later win too.
    */
-  async #persist(current: VersionedRecord, tokens: TokenSet): Promise<VersionedRecord> {
+  async #persist(current: VersionedRecord, tokens: TokenSet, lease: Lease): Promise<VersionedRecord> {
     const { repository } = this.options;
-    const { clock } = this.options.settings;
-    const { lastError: _dropped, ...rest } = current.record;
+    const { clock, pacingClock, random, save, lock } = this.options.settings;
+    const name = current.record.name;
+    const { lastError: _dropped, backoff: _cleared, ...rest } = current.record;
     const next: ConnectionRecord = {
       ...rest,
       state: 'ok',
       lastRefreshAt: clock.now(),
       secrets: { ...current.record.secrets, tokens: tokens.toJSON() },
     };
-    try {
-      let version = await repository.save(next, current.version);
-      if (version === undefined) {
-        // Our lock ran out and someone else wrote. Keep whichever tokens the provider issued last.
-        const theirs = await repository.load(current.record.name);
-        const theirTokens = theirs?.record.secrets.tokens;
-        if (theirs && theirTokens && theirTokens.obtainedAt > tokens.obtainedAt) return theirs;
-        version = await repository.save(next, theirs?.version ?? 0);
+    let expected = current.version;
+    let lastFailure: unknown;
+    for (let attempt = 0; attempt < save.attempts; attempt++) {
+      if (attempt > 0) await pacingClock.sleep(backoffDelay(save.backoff, attempt - 1, random));
+      try {
+        const version = await repository.save(next, expected, lease.owner);
+        if (version !== undefined) return { record: next, version };
+        const theirs = await repository.load(name);
+        if (!theirs) throw removedMeanwhile(name);
+        if (theirs.record.generation !== current.record.generation) return theirs; // a newer login
+        const theirTokens = theirs.record.secrets.tokens;
+        if (theirTokens && theirTokens.obtainedAt > tokens.obtainedAt) return theirs;
+        // Same login, older tokens: our lease ran out. Take the lock again if nobody holds it.
+        if (!(await repository.store.tryLock(name, lease.owner, lock.ttlMs))) {
+          throw new Error('the refresh lock passed to another process before the new tokens were saved');
+        }
+        expected = theirs.version;
+      } catch (error) {
+        if (error instanceof TokenkeeperError && error.code === 'NOT_FOUND') throw error;
+        lastFailure = error;
       }
-      if (version === undefined) throw new Error('the connection kept changing under us');
-      return { record: next, version };
-    } catch (error) {
-      throw new StoreError(
-        `Obtained new tokens for "${current.record.name}" but could not save them (${describe(error)}). ` +
-          'They were discarded and not used. Fix the store, then run ' +
-          `\`tokenkeeper refresh ${current.record.name}\`; if that fails, run \`tokenkeeper login ${current.record.name}\`.`,
-        { connection: current.record.name, cause: error },
-      );
     }
+    throw new StoreError(
+      `Obtained new tokens for "${name}" but could not save them (${describe(lastFailure)}). ` +
+        'They were discarded and not used. Fix the store, then run ' +
+        `\`tokenkeeper refresh ${name}\`; if that fails, run \`tokenkeeper login ${name}\`.`,
+      { connection: name, cause: lastFailure },
+    );
   }
 
   #emitObtained(record: ConnectionRecord, obtained: Extract<Obtained, { kind: 'tokens' }>): void {
@@ -276,15 +324,19 @@ export class Refresher {
   }
 }
 
-function isInvalidGrant(error: unknown): boolean {
-  return (
-    error instanceof TokenkeeperError && error.code === 'TOKEN_ENDPOINT' && error.error === 'invalid_grant'
+function reauthRequired(current: VersionedRecord): ReauthRequiredError {
+  return new ReauthRequiredError(
+    current.record.name,
+    current.record.lastError?.message ?? 'it was marked for re-login',
   );
 }
 
-function isInvalidClient(error: unknown): boolean {
-  return (
-    error instanceof TokenkeeperError && error.code === 'TOKEN_ENDPOINT' && error.error === 'invalid_client'
+function removedMeanwhile(name: string): TokenkeeperError {
+  return new TokenkeeperError(
+    'NOT_FOUND',
+    `Connection "${name}" was logged out while it was being refreshed; the new tokens were discarded. ` +
+      `Run \`tokenkeeper login ${name}\` to use it again.`,
+    { connection: name },
   );
 }
 

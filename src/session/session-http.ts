@@ -11,7 +11,7 @@ export { authFetch };
 
 /** What stays the same across a connection's requests, built once per base URL. */
 export function requestOptionsFor(
-  settings: Pick<KeeperSettings, 'fetch' | 'pacingClock' | 'rateLimit' | 'maxRedirects'>,
+  settings: Pick<KeeperSettings, 'fetch' | 'pacingClock' | 'rateLimit' | 'maxRedirects' | 'api'>,
   baseUrl: string,
   rateLimits: readonly RateLimitRule[],
 ): AuthFetchOptions {
@@ -25,5 +25,8 @@ export function requestOptionsFor(
     maxRateLimitRetries: settings.rateLimit.maxRetries,
     rateLimitBackoff: settings.rateLimit.backoff,
     maxRedirects: settings.maxRedirects,
+    timeoutMs: settings.api.timeoutMs,
+    maxRetries: settings.api.maxRetries,
+    retryBackoff: settings.api.backoff,
   };
 }

@@ -29,6 +29,8 @@ export interface HeldToken {
   readonly expiresAt: number | null;
   /** From this instant on, the token is renewed before use. */
   readonly staleAt: number;
+  /** When the request for it started. */
+  readonly obtainedAt: number;
   readonly baseUrl: string;
   readonly provider: string;
   readonly grant: GrantType;
@@ -109,7 +111,8 @@ export class ConnectionSession implements Schedulable {
     const token: HeldToken = {
       accessToken: data.accessToken,
       expiresAt: data.expiresAt,
-      staleAt: refreshAt(data, settings.refreshTiming, settings.random()),
+      staleAt: refreshAt(data, settings.refreshTiming, settings.random(), settings.minRefreshIntervalMs),
+      obtainedAt: data.obtainedAt,
       baseUrl: record.baseUrl,
       provider: record.provider,
       grant: record.grant,
@@ -170,8 +173,9 @@ export class ConnectionSession implements Schedulable {
         throw error;
       }
       const count = (failing?.count ?? 0) + 1;
-      const { refreshBackoff, random } = this.services.settings;
-      const retryNotBefore = clock.now() + backoffDelay(refreshBackoff, count - 1, random);
+      const { tokenRetry, random, minRefreshIntervalMs } = this.services.settings;
+      const delay = Math.max(minRefreshIntervalMs, backoffDelay(tokenRetry, count - 1, random));
+      const retryNotBefore = clock.now() + delay;
       this.#failing = { count, retryNotBefore, lastError: error };
       this.services.scheduler?.schedule(this, retryNotBefore);
       if (!isExpired(held, clock.now()) && !trigger.force) return { token: held };
@@ -207,7 +211,15 @@ export class ConnectionSession implements Schedulable {
         if (latest && this.#credentialOf(latest).value !== rejected.value) return this.#credentialOf(latest);
         // A credential that cannot be renewed (an API key): the 401 goes back to the caller.
         if (!latest || !grantStrategy(latest.grant).refreshable) return rejected;
-        const renewed = await this.#renew({ seenAccessToken: latest.accessToken, force: true });
+        // A token this young was just issued: a 401 on it is the API's answer, not an expiry,
+        // unless another process has replaced it in the store already.
+        const { clock, settings } = this.services;
+        const young = clock.now() - latest.obtainedAt < settings.minRefreshIntervalMs;
+        const renewed = await this.#renew(
+          young
+            ? { seenAccessToken: latest.accessToken, adoptOnly: true }
+            : { seenAccessToken: latest.accessToken, force: true },
+        );
         return this.#credentialOf(renewed.token);
       },
     };

@@ -23,6 +23,8 @@ describe('keeper.fetch', () => {
 
     it('forces one refresh and retries once; concurrent callers share that refresh', async () => {
       // The provider considers the token expired while our clock does not (clock skew, early revocation).
+      // The token is older than the minimum refresh interval, so its 401 means it was revoked.
+      await rig.clock.advance(2_000);
       await emulatorClock.advance(2 * HOUR);
       rig.emulator.resetStats();
       const events = recordEvents(rig.keeper);
@@ -157,6 +159,7 @@ describe('keeper.fetch', () => {
     });
 
     it('retries a 401 exactly once, then returns it', async () => {
+      await rig.clock.advance(2_000); // past the minimum refresh interval: a 401 is worth one renewal
       seen.length = 0;
       const response = await rig.keeper.fetch('front', '/always-401');
       assert.equal(response.status, 401);

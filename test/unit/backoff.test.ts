@@ -48,9 +48,17 @@ describe('backoffDelay', () => {
     );
   });
 
-  it('keeps today’s schedules: refresh back-off 1 s doubling to 5 min, lock polling 10 ms to 250 ms', () => {
-    const refresh = [0, 1, 8, 9, 20].map((n) => backoffDelay(DEFAULTS.refreshBackoff, n, () => 0));
-    assert.deepEqual(refresh, [1_000, 2_000, 256_000, 300_000, 300_000]);
+  it('default schedules: token retries 1 s doubling to 1 min with full jitter, lock polling 10 ms to 250 ms', () => {
+    const refresh = [0, 1, 5, 6, 20].map((n) => backoffDelay(DEFAULTS.tokenRetry, n, () => 0.999999));
+    assert.deepEqual(
+      refresh.map((ms) => Math.round(ms)),
+      [1_000, 2_000, 32_000, 60_000, 60_000],
+    );
+    assert.equal(
+      backoffDelay(DEFAULTS.tokenRetry, 3, () => 0),
+      0,
+      'full jitter reaches down to 0',
+    );
     const poll = [0, 4, 5, 9].map((n) => backoffDelay(DEFAULTS.lockPoll, n, () => 0.5));
     assert.deepEqual(poll, [10, 160, 250, 250]);
   });
