@@ -96,7 +96,7 @@ export interface TokenAuthorityOptions {
   refreshTtlSeconds: number;
   rotation?: RotationMode;
   graceSeconds?: number;
-  /** Revoke the access token paired with a refresh token when it is used. Default: every mode but `grace`. */
+  /** Revoke the access token paired with a refresh token when it is used. Default: every mode but `grace` and `on-first-use` (league and Doorkeeper alike). */
   revokeAccessTokenOnRefresh?: boolean;
   /** What a rotated-away refresh token presented again does: only fail (default), or also revoke its whole family. */
   onRefreshTokenReuse?: 'reject' | 'revoke-family';

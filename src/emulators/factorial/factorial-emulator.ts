@@ -260,7 +260,6 @@ export async function startFactorialEmulator(
     refreshTtlSeconds: settings.refreshTtlSeconds,
     rotation: settings.rotation,
     graceSeconds: settings.graceSeconds,
-    revokeAccessTokenOnRefresh: settings.rotation !== 'grace',
     now,
   });
   const applications = new Map<string, RegisteredApplication>();

@@ -100,8 +100,6 @@ export async function startFactusEmulator(
     refreshTtlSeconds: settings.refreshTtlSeconds,
     rotation: settings.rotation,
     graceSeconds: settings.graceSeconds,
-    // league revokes the old access token on every refresh; grace mode leaves it to expire.
-    revokeAccessTokenOnRefresh: settings.rotation !== 'grace',
     now,
     formatAccessToken: (draft) =>
       signer.sign({
