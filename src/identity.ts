@@ -57,10 +57,15 @@ export function summariseIdentity(body: unknown): Record<string, string> {
   const source = first(body);
   if (!source || typeof source !== 'object') return {};
   const summary: Record<string, string> = {};
+  // Factorial's credentials endpoint answers a user with email/login_email/full_name/role
+  // and a company (token or API key) with name/legal_name/tin; show whichever is there.
   const fields = [
     'email',
+    'login_email',
     'full_name',
     'name',
+    'legal_name',
+    'tin',
     'preferred_username',
     'sub',
     'id',

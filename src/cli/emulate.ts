@@ -37,6 +37,11 @@ interface EmulatorSettings {
   redirectUris?: string[];
   postLimitV1PerMinute?: number;
   postLimitV2PerMinute?: number;
+  appScopes?: string[];
+  redirectUriMatching?: 'loopback-any-port' | 'exact';
+  retiredVersions?: 'oldest' | 'not-found';
+  dianPendingSends?: number;
+  userRights?: 'all' | 'none';
 }
 
 interface StartedEmulator {
@@ -82,7 +87,7 @@ const emulators: Record<string, EmulatorEntry> = {
       { key: 'username', label: 'username', env: factusProfile.credentialEnv.username },
       { key: 'password', label: 'password', env: factusProfile.credentialEnv.password },
     ],
-    flags: ['rate-limit'],
+    flags: ['rate-limit', 'dian-pending-sends', 'user-rights'],
     loginCommands: (provider, url) => [
       `tokenkeeper login ${provider}-emulator --provider ${provider} --base-url ${url}`,
     ],
@@ -96,7 +101,16 @@ const emulators: Record<string, EmulatorEntry> = {
       { key: 'redirectUris', label: 'redirect URIs' },
       { key: 'apiKey', label: 'API key', env: factorialProfile.credentialEnv.apiKey },
     ],
-    flags: ['consent', 'reused-code', 'redirect-uri', 'post-limit-v1', 'post-limit-v2'],
+    flags: [
+      'consent',
+      'reused-code',
+      'redirect-uri',
+      'post-limit-v1',
+      'post-limit-v2',
+      'app-scopes',
+      'redirect-matching',
+      'retired-versions',
+    ],
     bannerRows(credentials, settings) {
       const user = credentials.user as { email: string; password: string };
       const consent =
@@ -126,10 +140,11 @@ const emulators: Record<string, EmulatorEntry> = {
 
 const USAGE =
   'tokenkeeper emulate <provider> [--port N] [--access-ttl S] [--refresh-ttl S] ' +
-  '[--rotation strict|grace|off] [--grace S] [--json]\n' +
-  '  factus:    [--rate-limit N]\n' +
+  '[--rotation strict|grace|off|on-first-use] [--grace S] [--json]\n' +
+  '  factus:    [--rate-limit N] [--dian-pending-sends N] [--user-rights all|none]\n' +
   '  factorial: [--consent auto|form] [--reused-code same-token|invalid_grant] [--redirect-uri URI]... ' +
-  '[--post-limit-v1 N] [--post-limit-v2 N]\n' +
+  '[--post-limit-v1 N] [--post-limit-v2 N] [--app-scopes "employees documents"] ' +
+  '[--redirect-matching loopback-any-port|exact] [--retired-versions oldest|not-found]\n' +
   `Providers: ${Object.keys(emulators).join(', ')}. --port 0 (the default) picks a free port.`;
 
 class BadUsage extends Error {}
@@ -210,6 +225,11 @@ function parseEmulateArgs(
         'redirect-uri': { type: 'string', multiple: true },
         'post-limit-v1': { type: 'string' },
         'post-limit-v2': { type: 'string' },
+        'app-scopes': { type: 'string' },
+        'redirect-matching': { type: 'string' },
+        'retired-versions': { type: 'string' },
+        'dian-pending-sends': { type: 'string' },
+        'user-rights': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -265,6 +285,16 @@ function parseEmulateArgs(
   if (v1Limit !== undefined) settings.postLimitV1PerMinute = v1Limit;
   const v2Limit = integerFlag(values, 'post-limit-v2', 1);
   if (v2Limit !== undefined) settings.postLimitV2PerMinute = v2Limit;
+  const appScopes = values['app-scopes'];
+  if (typeof appScopes === 'string') settings.appScopes = appScopes.split(/[\s,+]+/).filter(Boolean);
+  const matching = oneOfFlag(values, 'redirect-matching', ['loopback-any-port', 'exact'] as const);
+  if (matching !== undefined) settings.redirectUriMatching = matching;
+  const retired = oneOfFlag(values, 'retired-versions', ['oldest', 'not-found'] as const);
+  if (retired !== undefined) settings.retiredVersions = retired;
+  const pendingSends = integerFlag(values, 'dian-pending-sends', 0);
+  if (pendingSends !== undefined) settings.dianPendingSends = pendingSends;
+  const rights = oneOfFlag(values, 'user-rights', ['all', 'none'] as const);
+  if (rights !== undefined) settings.userRights = rights;
   const redirectUris = values['redirect-uri'];
   if (Array.isArray(redirectUris)) {
     for (const uri of redirectUris) {

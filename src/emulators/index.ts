@@ -28,11 +28,15 @@ export type {
   RunningEmulator,
 } from './core/oauth-emulator.js';
 export { startOAuthEmulator } from './core/oauth-emulator.js';
+export type { RedirectUriMatching } from './core/redirect-uris.js';
+export { REDIRECT_URI_MATCHINGS } from './core/redirect-uris.js';
 export type { EmulatorRequest, EmulatorResponse, RouteHandler } from './core/router.js';
 export type { EmulatorStats, OptionalCounter } from './core/stats.js';
 export type { IssueTokenOptions, RotationMode, TokenAuthorityOptions } from './core/token-authority.js';
 export { ROTATION_MODES, TokenAuthority } from './core/token-authority.js';
 export type { GrantContext, GrantHandler, GrantOutcome } from './core/token-endpoint.js';
+export type { RetiredVersionMode } from './factorial/api-versions.js';
+export { FACTORIAL_DEFAULT_API_VERSIONS, RETIRED_VERSION_MODES } from './factorial/api-versions.js';
 export type { ConsentMode } from './factorial/authorize-endpoint.js';
 export { CONSENT_MODES } from './factorial/authorize-endpoint.js';
 export { doorkeeperErrorStyle } from './factorial/doorkeeper-error-style.js';
@@ -50,13 +54,16 @@ export {
   FACTORIAL_EMULATOR_DEFAULTS,
   startFactorialEmulator,
 } from './factorial/factorial-emulator.js';
+export { FACTORIAL_LEGACY_SCOPES, FACTORIAL_RESOURCE_SCOPES, FACTORIAL_SCOPES } from './factorial/scopes.js';
 export type {
   FactusCredentials,
   FactusEmulatorOptions,
   FactusRunningEmulator,
+  FactusUserRights,
 } from './factus/factus-emulator.js';
 export {
   FACTUS_EMULATOR_CREDENTIALS,
   FACTUS_EMULATOR_DEFAULTS,
+  FACTUS_USER_RIGHTS,
   startFactusEmulator,
 } from './factus/factus-emulator.js';

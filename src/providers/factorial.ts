@@ -9,8 +9,9 @@ export const factorialProfile: ProviderProfile = {
   displayName: 'Factorial',
   environments: {
     production: { baseUrl: 'https://api.factorialhr.com' },
-    // The demo host differs between doc versions: --base-url overrides it.
-    demo: { baseUrl: 'https://api.demo.factorialhr.com' },
+    // The demo API host of production-and-demo.md. Partners may be handed another host
+    // (the partner guide names others): --base-url overrides it.
+    demo: { baseUrl: 'https://api.eu2.demo.factorial.dev' },
   },
   defaultEnvironment: 'production',
   tokenPath: '/oauth/token',
@@ -22,6 +23,9 @@ export const factorialProfile: ProviderProfile = {
   clientAuthMethod: 'client_secret_post',
   // Factorial does not use PKCE.
   pkce: false,
+  // Apps registered today have per-resource scopes (`employees documents`, each read and
+  // write within its resources), space-separated; pass them with --scope. Without one,
+  // older apps' `read write` is asked for.
   scopeDelimiter: ' ',
   defaultScope: 'read write',
   defaultRedirectUri: 'http://127.0.0.1:8765/callback',

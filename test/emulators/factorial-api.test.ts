@@ -115,7 +115,7 @@ describe('Factorial API authentication', () => {
       apiKey: emulator.credentials.apiKey,
     });
     assert.equal(keyWins.status, 200);
-    assert.equal(keyWins.body.data[0]?.resource_owner_type, 'api_key');
+    assert.equal(keyWins.body.data[0]?.employee_id, null, 'answered for the API key, not the user');
 
     const badKey = await call(emulator, '/api/v1/me', { bearer: access_token, apiKey: 'wrong-key' });
     assert.equal(badKey.status, 401);
@@ -221,13 +221,13 @@ describe('Factorial API authentication', () => {
       {
         id: 1,
         company_id: 1,
-        company_name: 'Integrations - Factorial Emulator',
-        scopes: ['read'],
-        email: 'demo@factorial.example',
         employee_id: 1,
+        email: 'demo@factorial.example',
+        login_email: 'demo@factorial.example',
         full_name: 'Ada Lovelace',
+        first_name: 'Ada',
+        last_name: 'Lovelace',
         role: 'admin',
-        resource_owner_type: 'user',
       },
     ]);
     assert.deepEqual(userReply.body.meta, {
@@ -243,13 +243,17 @@ describe('Factorial API authentication', () => {
     const companyReply = await call<Page>(emulator, '/api/v2/resources/api_public/credentials', {
       bearer: company.access_token,
     });
-    assert.equal(companyReply.body.data[0]?.resource_owner_type, 'company');
-    assert.equal(companyReply.body.data[0]?.email, null);
-    assert.equal(companyReply.body.data[0]?.company_id, 1);
+    const companyOwner = {
+      company_id: 1,
+      employee_id: null,
+      name: 'Integrations - Factorial Emulator',
+      legal_name: 'Factorial Emulator S.L.',
+      tin: 'B00000000',
+    };
+    assert.deepEqual(companyReply.body.data, [{ id: 1, ...companyOwner }]);
 
     const keyReply = await call<Page>(emulator, CREDENTIALS, { apiKey: emulator.credentials.apiKey });
-    assert.equal(keyReply.body.data[0]?.resource_owner_type, 'api_key');
-    assert.deepEqual(keyReply.body.data[0]?.scopes, ['read', 'write']);
+    assert.deepEqual(keyReply.body.data, [{ id: 1, ...companyOwner }]);
   });
 });
 

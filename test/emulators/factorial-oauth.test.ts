@@ -291,8 +291,8 @@ describe('Factorial authorization endpoint', () => {
         "The requested redirect uri is malformed or doesn't match client redirect URI.",
       ],
       [
-        'a redirect_uri on another port',
-        { redirect_uri: 'http://127.0.0.1:8766/callback' },
+        'a loopback redirect_uri with another path (any port is fine, the path is not)',
+        { redirect_uri: 'http://127.0.0.1:8766/elsewhere' },
         400,
         'invalid_redirect_uri',
         "The requested redirect uri is malformed or doesn't match client redirect URI.",
@@ -630,7 +630,9 @@ describe('Factorial token endpoint', () => {
       }),
     );
     assert.equal(credentials.status, 200);
-    assert.equal(credentials.body.data[0]?.resource_owner_type, 'company');
+    // A company token acts for the company and no employee: it carries the company's legal name.
+    assert.equal(credentials.body.data[0]?.employee_id, null);
+    assert.equal(credentials.body.data[0]?.legal_name, 'Factorial Emulator S.L.');
 
     const fresh = await exchange(emulator, await getCode(emulator, { resource_owner_type: 'company' }));
     const refreshed = await refresh(emulator, fresh.body.refresh_token as string);

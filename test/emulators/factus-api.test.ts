@@ -226,15 +226,14 @@ describe('Factus emulator bills API', () => {
     assert.equal(range?.prefix, 'SETP');
   });
 
-  test('v2 mirrors v1', async () => {
-    const created = await api('/v2/bills/validate', { method: 'POST', json: validBill('REF-V2') });
-    assert.equal(created.status, 201);
+  test('v2 is not v1 under /v2: the v1 shape of a path is unknown there, and a v1 body is refused', async () => {
+    const created = await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-V1-ONLY') });
     const number = (created.body.data.bill as { number: string }).number;
-    assert.equal((await api(`/v2/bills/show/${number}`)).status, 200);
-    assert.equal((await api('/v2/bills')).status, 200);
-    assert.equal((await api('/v2/numbering-ranges')).status, 200);
-    assert.equal((await api(`/v2/bills/download-pdf/${number}`)).status, 200);
-    assert.equal((await api('/v2/bills/destroy/reference/REF-V2', { method: 'DELETE' })).status, 200);
+    assert.equal((await api(`/v2/bills/show/${number}`)).status, 404);
+    assert.equal((await api(`/v2/bills/download-pdf/${number}`)).status, 404);
+    const v1Body = await api('/v2/bills/validate', { method: 'POST', json: validBill('REF-V1-BODY') });
+    assert.equal(v1Body.status, 422);
+    assert.ok('payment_details' in (v1Body.body.data.errors as object));
   });
 
   test('API routes need a token; a wrong method is 405', async () => {

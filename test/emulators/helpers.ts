@@ -125,3 +125,33 @@ export function validBill(referenceCode: string): Record<string, unknown> {
     ],
   };
 }
+
+/** A v2 bill request (payment_details, items with a taxes list) that passes validation. */
+export function validBillV2(referenceCode: string, identification = '123456789'): Record<string, unknown> {
+  return {
+    reference_code: referenceCode,
+    numbering_range_id: 8,
+    observation: '',
+    payment_details: [{ payment_form: '1', payment_method_code: '10', amount: '119000.00' }],
+    customer: {
+      identification,
+      dv: '3',
+      names: 'Alan Turing',
+      address: 'calle 1 # 2-68',
+      email: 'alanturing@enigmasas.com',
+      phone: '1234567890',
+    },
+    items: [
+      {
+        code_reference: '12345',
+        name: 'producto de prueba',
+        quantity: 2,
+        discount_rate: 0,
+        price: 59500,
+        unit_measure_code: '94',
+        standard_code: '999',
+        taxes: [{ code: '01', rate: '19.00' }],
+      },
+    ],
+  };
+}

@@ -75,7 +75,7 @@ describe('waits go through the injected pacing clock', () => {
       waiting.catch(() => undefined);
       await pacingClock.advance(1_000);
       assert.equal(settled, false, 'still waiting for the holder after 1 s');
-      await pacingClock.advance(45_000);
+      await pacingClock.advance(60_000); // the default wait, longer than one lease
       await assert.rejects(waiting, (error: TokenkeeperError) => {
         assert.equal(error.code, 'LOCK_TIMEOUT');
         return true;

@@ -64,6 +64,12 @@ export interface ApiGuardOptions {
   apiKey?: ApiKeyAuthentication;
   /** The scopes a request needs; one missing → `errorStyle.insufficientScope` (403). Default: none. */
   requiredScopes?: (request: EmulatorRequest) => readonly string[];
+  /**
+   * For scope rules that are not "all of these" (any one of several scopes will do): the
+   * scopes to name in the 403 when the credential may not make the request, else undefined.
+   * Checked after `requiredScopes`.
+   */
+  missingScopes?: (request: EmulatorRequest, auth: ApiAuth) => readonly string[] | undefined;
   faults?: FaultInjector;
 }
 
@@ -86,8 +92,13 @@ export function createApiGuard(options: ApiGuardOptions): ApiGuard {
       }
       const { auth } = authenticated;
 
+      // Doorkeeper revokes the previous refresh token as soon as it authenticates the new access token.
+      if (auth.accessToken) options.authority.markUsed(auth.accessToken);
+
       const required = options.requiredScopes?.(request) ?? [];
       if (required.some((scope) => !auth.scopes.includes(scope))) return insufficientScope(required);
+      const missing = options.missingScopes?.(request, auth);
+      if (missing !== undefined) return insufficientScope(missing);
 
       const bucket = rateLimitKey(request, auth);
       if (bucket === undefined) return handler(request, auth);

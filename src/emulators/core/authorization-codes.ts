@@ -45,6 +45,11 @@ export interface AuthorizationCodeStoreOptions {
   now?: () => number;
   /** Default: 64 random hex characters. */
   formatCode?: () => string;
+  /**
+   * Whether the token request's `redirect_uri` matches the one the code was issued for.
+   * Default: exactly equal (Doorkeeper applies its loopback any-port rule here too).
+   */
+  redirectUriMatches?: (requested: string, issuedFor: string) => boolean;
 }
 
 export interface NewAuthorizationCode {
@@ -68,6 +73,7 @@ export class AuthorizationCodeStore {
   readonly reusedCode: ReusedCodeMode;
   readonly #now: () => number;
   readonly #formatCode: () => string;
+  readonly #redirectUriMatches: (requested: string, issuedFor: string) => boolean;
   readonly #codes = new Map<string, AuthorizationCodeRecord>();
   #issuesSincePrune = 0;
 
@@ -76,6 +82,8 @@ export class AuthorizationCodeStore {
     this.reusedCode = options.reusedCode ?? 'invalid_grant';
     this.#now = options.now ?? Date.now;
     this.#formatCode = options.formatCode ?? (() => randomHex(32));
+    this.#redirectUriMatches =
+      options.redirectUriMatches ?? ((requested, issuedFor) => requested === issuedFor);
   }
 
   issue(request: NewAuthorizationCode): AuthorizationCodeRecord {
@@ -107,7 +115,8 @@ export class AuthorizationCodeStore {
     if (!record) return { ok: false, reason: 'unknown' };
     if (record.clientId !== request.clientId) return { ok: false, reason: 'wrong_client' };
     if (this.#now() >= record.expiresAtMs) return { ok: false, reason: 'expired' };
-    if (record.redirectUri !== request.redirectUri) return { ok: false, reason: 'redirect_uri_mismatch' };
+    if (!this.#redirectUriMatches(request.redirectUri, record.redirectUri))
+      return { ok: false, reason: 'redirect_uri_mismatch' };
     if (record.tokens) {
       const reusable =
         this.reusedCode === 'same-token' && authority.verifyAccessToken(record.tokens.accessToken.token).ok;

@@ -43,6 +43,8 @@ export interface OAuthEmulatorConfig {
   apiKey?: ApiGuardOptions['apiKey'];
   /** The scopes an API request needs. */
   requiredScopes?: ApiGuardOptions['requiredScopes'];
+  /** Scope rules beyond "all of these" (see ApiGuardOptions). */
+  missingScopes?: ApiGuardOptions['missingScopes'];
   /** Extra counters in the stats (`authorizations`, `revocations`). */
   optionalCounters?: readonly OptionalCounter[];
   /** Ignored when `clock` is given. */
@@ -125,6 +127,7 @@ export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<O
     rateLimitKey: config.rateLimitKey,
     apiKey: config.apiKey,
     requiredScopes: config.requiredScopes,
+    missingScopes: config.missingScopes,
     faults,
   });
   config.routes({ router, api, stats, faults });

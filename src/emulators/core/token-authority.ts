@@ -10,11 +10,14 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * What a successful refresh does to the refresh token it consumed:
  * - `strict`: revoked at once, any reuse fails;
  * - `grace`: still usable for `graceSeconds` after the first rotation (each use returns a new pair);
- * - `off`: no rotation, the response carries no new refresh token and the old one stays valid.
+ * - `off`: no rotation, the response carries no new refresh token and the old one stays valid;
+ * - `on-first-use`: Doorkeeper's `refresh_token_revoked_on_use`: the old refresh token (and
+ *   the access token issued with it) stay valid until the NEW access token is first used on
+ *   the API, then die; until then the old refresh token can be exchanged again.
  */
-export type RotationMode = 'strict' | 'grace' | 'off';
+export type RotationMode = 'strict' | 'grace' | 'off' | 'on-first-use';
 
-export const ROTATION_MODES: readonly RotationMode[] = ['strict', 'grace', 'off'];
+export const ROTATION_MODES: readonly RotationMode[] = ['strict', 'grace', 'off', 'on-first-use'];
 
 export interface ClientRecord {
   readonly id: string;
@@ -39,6 +42,8 @@ export interface AccessTokenRecord {
   /** `Infinity` for a token that never expires. */
   readonly expiresAtMs: number;
   revoked: boolean;
+  /** `on-first-use` rotation: the refresh token this one was issued from, revoked when this one is first used. */
+  previousRefreshToken?: string;
 }
 
 export interface RefreshTokenRecord {
@@ -91,7 +96,7 @@ export interface TokenAuthorityOptions {
   refreshTtlSeconds: number;
   rotation?: RotationMode;
   graceSeconds?: number;
-  /** Revoke the access token paired with a refresh token when it is used. Default: every mode but `grace`. */
+  /** Revoke the access token paired with a refresh token when it is used. Default: every mode but `grace` and `on-first-use` (league and Doorkeeper alike). */
   revokeAccessTokenOnRefresh?: boolean;
   /** What a rotated-away refresh token presented again does: only fail (default), or also revoke its whole family. */
   onRefreshTokenReuse?: 'reject' | 'revoke-family';
@@ -151,7 +156,9 @@ export class TokenAuthority {
     this.refreshTtlSeconds = options.refreshTtlSeconds;
     this.rotation = options.rotation ?? 'strict';
     this.graceSeconds = options.graceSeconds ?? 30;
-    this.#revokeAccessTokenOnRefresh = options.revokeAccessTokenOnRefresh ?? this.rotation !== 'grace';
+    // The old access token lives on in `grace` (until it expires) and `on-first-use` (until the new one is used).
+    this.#revokeAccessTokenOnRefresh =
+      options.revokeAccessTokenOnRefresh ?? (this.rotation !== 'grace' && this.rotation !== 'on-first-use');
     this.#onReuse = options.onRefreshTokenReuse ?? 'reject';
     this.#now = options.now ?? Date.now;
     this.#formatAccessToken = options.formatAccessToken ?? (() => randomHex(32));
@@ -226,6 +233,18 @@ export class TokenAuthority {
       record.accessTokenId = accessToken.id;
       return { ok: true, tokens: { accessToken, ...this.#expiresIn(accessToken) } };
     }
+    if (this.rotation === 'on-first-use') {
+      // Doorkeeper leaves the old row alone here; the first use of the new access token revokes it.
+      accessToken.previousRefreshToken = record.token;
+      return {
+        ok: true,
+        tokens: {
+          accessToken,
+          refreshToken: this.#issueRefreshToken(accessToken),
+          ...this.#expiresIn(accessToken),
+        },
+      };
+    }
     record.rotatedAtMs ??= now;
     if (this.rotation === 'strict') record.revoked = true;
     const refreshToken = this.#issueRefreshToken(accessToken);
@@ -239,6 +258,32 @@ export class TokenAuthority {
     if (record.revoked || this.#revokedFamilies.has(record.familyId)) return { ok: false, reason: 'revoked' };
     if (this.#now() >= record.expiresAtMs) return { ok: false, reason: 'expired' };
     return { ok: true, record };
+  }
+
+  /**
+   * An access token was accepted by the API. Under `on-first-use` rotation this revokes the
+   * refresh token it was issued from, with that token's access token (one row in Doorkeeper's
+   * `oauth_access_tokens`, so both go together), and forgets the link so it happens once.
+   */
+  markUsed(record: AccessTokenRecord): void {
+    const previous = record.previousRefreshToken;
+    if (previous === undefined) return;
+    record.previousRefreshToken = undefined;
+    this.revokeRefreshToken(previous);
+  }
+
+  /**
+   * Revokes every access and refresh token issued to a client: what Factorial does when an
+   * app's registered scopes change. Returns how many tokens were still valid.
+   */
+  revokeClientTokens(clientId: string): number {
+    let revoked = 0;
+    for (const record of [...this.#accessByToken.values(), ...this.#refreshByToken.values()]) {
+      if (record.clientId !== clientId || record.revoked) continue;
+      record.revoked = true;
+      revoked += 1;
+    }
+    return revoked;
   }
 
   /** The record of an access token this authority issued (revoked and expired ones included). */

@@ -13,6 +13,7 @@
 import type { AuthorizationCodeStore } from '../core/authorization-codes.js';
 import { parseFormBody } from '../core/body.js';
 import type { FaultInjector } from '../core/faults.js';
+import { type RedirectUriMatching, redirectUriMatches } from '../core/redirect-uris.js';
 import {
   type EmulatorRequest,
   type EmulatorResponse,
@@ -39,12 +40,15 @@ export type ResourceOwnerType = 'user' | 'company';
 export interface RegisteredApplication {
   clientId: string;
   name: string;
-  /** Matched exactly. */
+  /** Matched as `redirectUriMatching` says. */
   redirectUris: readonly string[];
+  /** The scopes the app is registered with; an authorization request may ask for these only. */
+  scopes: readonly string[];
 }
 
 export interface AuthorizeEndpointOptions {
   applications: ReadonlyMap<string, RegisteredApplication>;
+  redirectUriMatching: RedirectUriMatching;
   codes: AuthorizationCodeStore;
   consent: ConsentMode;
   /** The one user who can sign in; user tokens are issued to `subject`. */
@@ -115,7 +119,7 @@ export function registerAuthorizeRoutes(router: Router, options: AuthorizeEndpoi
 
   router.add('GET', AUTHORIZE_PATH, (request) =>
     options.faults.around('authorize', request, async () => {
-      const checked = checkAuthorizationRequest(request, options.applications);
+      const checked = checkAuthorizationRequest(request, options.applications, options.redirectUriMatching);
       if (!checked.ok) return checked.response;
       if (prefersJson(request)) return jsonResponse(200, preAuthorizationJson(checked.authorization));
       return options.consent === 'auto'
@@ -168,6 +172,7 @@ type CheckedRequest =
 function checkAuthorizationRequest(
   request: EmulatorRequest,
   applications: ReadonlyMap<string, RegisteredApplication>,
+  matching: RedirectUriMatching,
 ): CheckedRequest {
   const query = request.url.searchParams;
   const fail = (response: EmulatorResponse): CheckedRequest => ({ ok: false, response });
@@ -182,7 +187,7 @@ function checkAuthorizationRequest(
   if (!redirectUri) {
     return fail(errorResponse(request, 400, 'invalid_request', missingParameterMessage('redirect_uri')));
   }
-  if (!application.redirectUris.includes(redirectUri)) {
+  if (!application.redirectUris.some((registered) => redirectUriMatches(redirectUri, registered, matching))) {
     return fail(
       errorResponse(request, 400, 'invalid_redirect_uri', DOORKEEPER_MESSAGES.invalid_redirect_uri),
     );
@@ -205,7 +210,7 @@ function checkAuthorizationRequest(
       ),
     );
   }
-  const scopes = parseFactorialScopes(query.get('scope'));
+  const scopes = parseFactorialScopes(query.get('scope'), application.scopes);
   if (!scopes.ok)
     return fail(redirectError(request, base, 'invalid_scope', DOORKEEPER_MESSAGES.invalid_scope));
   const ownerType = query.get('resource_owner_type') || 'user';

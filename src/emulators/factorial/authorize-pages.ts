@@ -68,6 +68,10 @@ const SCOPE_WORDS: Record<string, string> = {
   write: 'Create, change and delete your Factorial data',
 };
 
+function scopeWords(scope: string): string {
+  return SCOPE_WORDS[scope] ?? `Read and change your ${scope.replace(/_/g, ' ')} data`;
+}
+
 /** Sign-in and consent in one form; both buttons submit it, `commit` says which one. */
 export function consentPage(data: ConsentPageData): string {
   const owner =
@@ -75,7 +79,7 @@ export function consentPage(data: ConsentPageData): string {
       ? 'your company (a company token, which does not expire)'
       : 'your account';
   const scopes = data.scopes
-    .map((scope) => `<li><code>${escapeHtml(scope)}</code>: ${escapeHtml(SCOPE_WORDS[scope] ?? scope)}</li>`)
+    .map((scope) => `<li><code>${escapeHtml(scope)}</code>: ${escapeHtml(scopeWords(scope))}</li>`)
     .join('');
   const notice = data.notice
     ? `<p class="notice" id="notice" role="alert">${escapeHtml(data.notice)}</p>\n`

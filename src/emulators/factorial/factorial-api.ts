@@ -2,7 +2,9 @@
  * The Factorial API routes, behind the Bearer / `x-api-key` guard:
  * - who owns the credential: `GET /api/v1/me` and `GET /api/{version}/resources/api_public/credentials`;
  * - employees, current shape with cursor pagination: `GET|POST /api/{version}/resources/employees/employees`
- *   and `GET …/employees/{id}`, where `{version}` is `v2` or a date (`2026-07-01`);
+ *   and `GET …/employees/{id}`, where `{version}` is `v2` or a dated version (see api-versions.ts);
+ * - documents (a second resource, so per-resource scopes have something to refuse):
+ *   `GET /api/{version}/resources/documents/documents`;
  * - employees, legacy v1 shape (plain arrays and objects): `GET|POST /api/v1/employees`, `GET /api/v1/employees/{id}`.
  */
 import type { ApiAuth, ApiGuard, ApiHandler } from '../core/api-guard.js';
@@ -14,11 +16,10 @@ import {
   type RouteHandler,
   type Router,
 } from '../core/router.js';
+import { type ApiVersionPolicy, SERVED_VERSION_HEADER, servedVersion } from './api-versions.js';
 import { paginateByCursor } from './cursor-pagination.js';
+import { FACTORIAL_EMULATOR_DOCUMENTS } from './documents.js';
 import type { Employee, EmployeeStore } from './employee-store.js';
-
-/** `v2` or a dated version such as `2026-07-01`. */
-export const FACTORIAL_RESOURCE_VERSION = /^(?:v2|\d{4}-\d{2}-\d{2})$/;
 
 /** Token subjects: `user:<access id>`, `company:<company id>`, `api_key:<key id>`. */
 export const USER_SUBJECT_PREFIX = 'user:';
@@ -34,24 +35,28 @@ export interface FactorialIdentity {
     lastName: string;
     role: string;
   };
-  company: { id: number; name: string };
-  apiKey: { id: number; name: string };
+  company: { id: number; name: string; legalName: string; tin: string };
+  apiKey: { id: number };
 }
 
 export interface FactorialApiOptions {
   employees: EmployeeStore;
   identity: FactorialIdentity;
+  versions: ApiVersionPolicy;
   notFound: (request: EmulatorRequest) => EmulatorResponse;
 }
 
 export function registerFactorialApi(router: Router, api: ApiGuard, options: FactorialApiOptions): void {
   const { employees, identity } = options;
+  // The version is checked before authentication: an unknown version is an unknown route.
   const versioned =
     (handler: ApiHandler): RouteHandler =>
-    (request) =>
-      FACTORIAL_RESOURCE_VERSION.test(request.params.version ?? '')
-        ? api(handler)(request)
-        : options.notFound(request);
+    async (request) => {
+      const served = servedVersion(request.params.version ?? '', options.versions);
+      if (served === undefined) return options.notFound(request);
+      const response = await api(handler)(request);
+      return { ...response, headers: { ...response.headers, [SERVED_VERSION_HEADER]: served } };
+    };
   const resources = '/api/:version/resources';
 
   router.add(
@@ -111,6 +116,15 @@ export function registerFactorialApi(router: Router, api: ApiGuard, options: Fac
 
   router.add(
     'GET',
+    `${resources}/documents/documents`,
+    versioned((request) => {
+      const listed = paginateByCursor(FACTORIAL_EMULATOR_DOCUMENTS, request.url.searchParams);
+      return listed.ok ? jsonResponse(200, listed.page) : badRequest(listed.message);
+    }),
+  );
+
+  router.add(
+    'GET',
     '/api/v1/employees',
     api(() =>
       jsonResponse(
@@ -141,30 +155,47 @@ export function isIdentityPath(path: string): boolean {
   return path === '/api/v1/me' || /^\/api\/[^/]+\/resources\/api_public\/credentials$/.test(path);
 }
 
-/** Who the credential belongs to, as the credentials endpoint lists it. */
+/** Resource namespaces whose scope has another name (oauth-scopes.md: Teams belong to `employees`). */
+const NAMESPACE_SCOPES: Readonly<Record<string, string>> = { teams: 'employees' };
+
+/**
+ * The per-resource scope an API path belongs to: the namespace after `resources/`, and
+ * `employees` for the legacy `/api/v1/employees` routes; undefined for paths of no resource.
+ */
+export function resourceScopeOf(path: string): string | undefined {
+  const namespace = path.match(/^\/api\/[^/]+\/resources\/([^/]+)\//)?.[1];
+  if (namespace !== undefined) return NAMESPACE_SCOPES[namespace] ?? namespace;
+  return /^\/api\/v1\/employees(?:\/|$)/.test(path) ? 'employees' : undefined;
+}
+
+/**
+ * The fields depend on who owns the credential (the official SDK's Credentials model):
+ * always `id`, `company_id` and `employee_id`; a user adds `email`, `login_email`,
+ * `full_name` (and its parts) and `role`; a company token or an API key, which act for
+ * the company and no employee, add `name`, `legal_name` and `tin`.
+ */
 function credentialEntry(identity: FactorialIdentity, auth: ApiAuth): Record<string, unknown> {
   const { user, company } = identity;
-  const base = { company_id: company.id, company_name: company.name, scopes: [...auth.scopes] };
   if (auth.subject.startsWith(USER_SUBJECT_PREFIX)) {
     return {
       id: user.accessId,
-      ...base,
-      email: user.email,
+      company_id: company.id,
       employee_id: user.employeeId,
+      email: user.email,
+      login_email: user.email,
       full_name: `${user.firstName} ${user.lastName}`,
+      first_name: user.firstName,
+      last_name: user.lastName,
       role: user.role,
-      resource_owner_type: 'user',
     };
   }
-  const apiKey = auth.subject.startsWith(API_KEY_SUBJECT_PREFIX);
   return {
-    id: apiKey ? identity.apiKey.id : company.id,
-    ...base,
-    email: null,
+    id: auth.subject.startsWith(API_KEY_SUBJECT_PREFIX) ? identity.apiKey.id : company.id,
+    company_id: company.id,
     employee_id: null,
-    full_name: apiKey ? identity.apiKey.name : company.name,
-    role: 'admin',
-    resource_owner_type: apiKey ? 'api_key' : 'company',
+    name: company.name,
+    legal_name: company.legalName,
+    tin: company.tin,
   };
 }
 

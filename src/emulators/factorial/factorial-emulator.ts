@@ -1,30 +1,46 @@
 /**
  * Factorial emulator: Doorkeeper (Rails) authorization server with the authorization_code
  * and refresh_token grants, opaque 64-hex tokens with `created_at`, company tokens that
- * never expire, RFC 7009 revocation, `x-api-key` API keys, read/write scopes, and the
- * employees API with cursor pagination behind per-version POST limits (100/min on
- * `/api/v1`, 200/min on `/api/v2` and dated versions).
+ * never expire, RFC 7009 revocation, JWT-shaped `x-api-key` API keys, per-resource scopes
+ * (and the legacy read/write), loopback redirect URIs on any port, dated API versions, and
+ * the employees and documents API with cursor pagination behind per-version POST limits
+ * (100/min on `/api/v1`, 200/min on `/api/v2` and dated versions). docs/emulators.md lists
+ * every behaviour with its source.
  */
 import { ConfigError } from '../../errors.js';
+import type { ApiAuth } from '../core/api-guard.js';
 import {
   AuthorizationCodeStore,
   REUSED_CODE_MODES,
   type ReusedCodeMode,
 } from '../core/authorization-codes.js';
+import { parseJsonBody } from '../core/body.js';
+import { CONTROL_PREFIX } from '../core/control-routes.js';
 import { EmulatorClock } from '../core/emulator-clock.js';
 import { FAULT_POINTS } from '../core/faults.js';
 import { authorizationCodeGrant, refreshTokenGrant } from '../core/grants.js';
 import type { RunningEmulator } from '../core/oauth-emulator.js';
 import { startOAuthEmulator } from '../core/oauth-emulator.js';
-import type { EmulatorRequest } from '../core/router.js';
+import {
+  REDIRECT_URI_MATCHINGS,
+  type RedirectUriMatching,
+  redirectUriMatches,
+} from '../core/redirect-uris.js';
+import { type EmulatorRequest, jsonResponse } from '../core/router.js';
 import type { EmulatorStats } from '../core/stats.js';
 import {
   type IssuedTokens,
   ROTATION_MODES,
   type RotationMode,
-  safeEqual,
   TokenAuthority,
 } from '../core/token-authority.js';
+import { apiKeyMatches, emulatorApiKey, isJwtShaped } from './api-keys.js';
+import {
+  FACTORIAL_DEFAULT_API_VERSIONS,
+  isQuarterlyVersion,
+  RETIRED_VERSION_MODES,
+  type RetiredVersionMode,
+} from './api-versions.js';
 import {
   AUTHORIZE_PATH,
   CONSENT_MODES,
@@ -41,10 +57,17 @@ import {
   type FactorialIdentity,
   isIdentityPath,
   registerFactorialApi,
+  resourceScopeOf,
   USER_SUBJECT_PREFIX,
 } from './factorial-api.js';
 import { REVOKE_PATH, registerRevokeRoute } from './revoke-endpoint.js';
-import { FACTORIAL_SCOPES } from './scopes.js';
+import {
+  FACTORIAL_LEGACY_SCOPES,
+  FACTORIAL_SCOPES,
+  scopeAllows,
+  splitScopes,
+  unknownScopes,
+} from './scopes.js';
 
 /** The seeded user: signs in on the consent form, owns user tokens, is employee 1. */
 export interface FactorialUser {
@@ -62,9 +85,9 @@ export interface FactorialCredentials {
   clientSecret: string;
   /** The first registered redirect URI (the loopback one by default). */
   redirectUri: string;
-  /** Every registered redirect URI of the client, matched exactly. */
+  /** Every registered redirect URI of the client (loopback ones match on any port unless `redirectUriMatching: 'exact'`). */
   redirectUris: readonly string[];
-  /** Sent as `x-api-key`; never expires, full access. */
+  /** Sent as `x-api-key`; JWT-shaped, never expires, full access. */
   apiKey: string;
   user: Readonly<FactorialUser>;
 }
@@ -75,6 +98,8 @@ export interface FactorialApplication {
   clientSecret: string;
   /** Default: the main client's redirect URIs. */
   redirectUris?: readonly string[];
+  /** Default: the main client's scopes. */
+  scopes?: readonly string[];
 }
 
 export interface FactorialEmulatorOptions {
@@ -92,8 +117,23 @@ export interface FactorialEmulatorOptions {
   reusedCode?: ReusedCodeMode;
   /** `auto` (default): the authorize URL redirects with a code at once; `form`: sign-in and consent page first. */
   consent?: ConsentMode;
-  /** The client's registered redirect URIs, matched exactly. Default {@link FACTORIAL_DEFAULT_REDIRECT_URIS}. */
+  /** The client's registered redirect URIs. Default {@link FACTORIAL_DEFAULT_REDIRECT_URIS}. */
   redirectUris?: readonly string[];
+  /**
+   * `loopback-any-port` (default, Doorkeeper and RFC 8252 §7.3): a registered loopback IP
+   * redirect URI matches on any port; `exact`: character for character.
+   */
+  redirectUriMatching?: RedirectUriMatching;
+  /**
+   * The scopes the app is registered with; authorization requests may ask for these only.
+   * Default: every scope the emulator knows (`read`, `write` and each per-resource scope).
+   * Change them later with `setAppScopes` (which invalidates the app's tokens).
+   */
+  appScopes?: readonly string[];
+  /** Supported dated API versions. Default {@link FACTORIAL_DEFAULT_API_VERSIONS} (one year of quarters). */
+  apiVersions?: readonly string[];
+  /** What a request to a retired version gets: `oldest` (default, the oldest supported version answers) or `not-found`. */
+  retiredVersions?: RetiredVersionMode;
   /** POST requests per minute per token owner (or API key) on `/api/v1`. Default 100. */
   postLimitV1PerMinute?: number;
   /** POST requests per minute per token owner (or API key) on `/api/v2` and dated versions. Default 200. */
@@ -117,6 +157,15 @@ export type FactorialEmulatorStats = EmulatorStats & { authorizations: number; r
 
 export interface FactorialRunningEmulator extends RunningEmulator<FactorialCredentials> {
   stats(): FactorialEmulatorStats;
+  /**
+   * Changes the scopes an app is registered with (default: the main client), as an admin
+   * would in Factorial's settings. When they differ from before, every token already issued
+   * to the app stops working (oauth-scopes.md); returns how many tokens were revoked. Also
+   * served as `POST /__emulator/app-scopes` with `{"scopes": "…", "client_id"?: "…"}`.
+   */
+  setAppScopes(scopes: readonly string[], clientId?: string): number;
+  /** The scopes an app is registered with now (default: the main client). */
+  appScopes(clientId?: string): readonly string[];
   /** `GET` it in a browser (or follow it) to get a code. */
   readonly authorizeUrl: string;
   /** RFC 7009 revocation endpoint. */
@@ -144,14 +193,22 @@ export const FACTORIAL_EMULATOR_CREDENTIALS: Readonly<FactorialCredentials> = Ob
   clientSecret: 'factorial-emulator-secret-3b8e1f6a9c2d4705',
   redirectUri: FACTORIAL_DEFAULT_REDIRECT_URIS[0] as string,
   redirectUris: FACTORIAL_DEFAULT_REDIRECT_URIS,
-  apiKey: 'factorial-emulator-api-key-9d41c7e2a05b6f38',
+  apiKey: emulatorApiKey(1, 1),
   user: FACTORIAL_EMULATOR_USER,
 });
 
-export const FACTORIAL_EMULATOR_COMPANY = Object.freeze({ id: 1, name: 'Integrations - Factorial Emulator' });
+export const FACTORIAL_EMULATOR_COMPANY = Object.freeze({
+  id: 1,
+  name: 'Integrations - Factorial Emulator',
+  legalName: 'Factorial Emulator S.L.',
+  tin: 'B00000000',
+});
 
 type FactorialSettings = Required<
-  Omit<FactorialEmulatorOptions, 'now' | 'random' | 'credentials' | 'additionalClients' | 'redirectUris'>
+  Omit<
+    FactorialEmulatorOptions,
+    'now' | 'random' | 'credentials' | 'additionalClients' | 'redirectUris' | 'appScopes' | 'apiVersions'
+  >
 >;
 
 export const FACTORIAL_EMULATOR_DEFAULTS: Readonly<FactorialSettings> = Object.freeze({
@@ -166,6 +223,8 @@ export const FACTORIAL_EMULATOR_DEFAULTS: Readonly<FactorialSettings> = Object.f
   postLimitV2PerMinute: 200,
   codeTtlSeconds: 600,
   tokenErrorChallenges: true,
+  redirectUriMatching: 'loopback-any-port',
+  retiredVersions: 'oldest',
 });
 
 const API_KEY_HEADER = 'x-api-key';
@@ -180,10 +239,13 @@ export async function startFactorialEmulator(
     credentials: _credentials,
     additionalClients = [],
     redirectUris = FACTORIAL_DEFAULT_REDIRECT_URIS,
+    appScopes = FACTORIAL_SCOPES,
+    apiVersions = FACTORIAL_DEFAULT_API_VERSIONS,
     ...given
   } = options;
   const settings: FactorialSettings = { ...FACTORIAL_EMULATOR_DEFAULTS, ...withoutUndefined(given) };
   checkSettings(settings, redirectUris, additionalClients);
+  checkScopesAndVersions(appScopes, additionalClients, apiVersions);
   // Skewed by POST /__emulator/clock; everything below reads this `now`.
   const clock = new EmulatorClock(options.now);
   const now = clock.now;
@@ -194,39 +256,49 @@ export async function startFactorialEmulator(
     redirectUri: redirectUris[0] as string,
     redirectUris: Object.freeze([...redirectUris]),
   };
+  if (!isJwtShaped(credentials.apiKey)) {
+    throw new ConfigError(
+      'Factorial emulator: credentials.apiKey must be JWT-shaped (three base64url segments).',
+    );
+  }
 
   const authority = new TokenAuthority({
     accessTtlSeconds: settings.accessTtlSeconds,
     refreshTtlSeconds: settings.refreshTtlSeconds,
     rotation: settings.rotation,
     graceSeconds: settings.graceSeconds,
-    revokeAccessTokenOnRefresh: settings.rotation !== 'grace',
     now,
   });
   const applications = new Map<string, RegisteredApplication>();
-  const register = (clientId: string, clientSecret: string, uris: readonly string[], name: string) => {
-    authority.addClient({ id: clientId, secret: clientSecret });
-    applications.set(clientId, { clientId, name, redirectUris: [...uris] });
+  const register = (client: FactorialApplication, name: string) => {
+    authority.addClient({ id: client.clientId, secret: client.clientSecret });
+    applications.set(client.clientId, {
+      clientId: client.clientId,
+      name,
+      redirectUris: [...(client.redirectUris ?? redirectUris)],
+      scopes: [...(client.scopes ?? appScopes)],
+    });
   };
-  register(
-    credentials.clientId,
-    credentials.clientSecret,
-    credentials.redirectUris,
-    'tokenkeeper (emulated app)',
-  );
-  for (const [index, client] of additionalClients.entries()) {
-    register(
-      client.clientId,
-      client.clientSecret,
-      client.redirectUris ?? redirectUris,
-      `Other app ${index + 1}`,
-    );
-  }
+  register(credentials, 'tokenkeeper (emulated app)');
+  for (const [index, client] of additionalClients.entries()) register(client, `Other app ${index + 1}`);
+
+  const setAppScopes = (scopes: readonly string[], clientId = credentials.clientId): number => {
+    const application = applications.get(clientId);
+    if (!application) throw new ConfigError(`Factorial emulator: no app with client id ${clientId}.`);
+    checkAppScopes(scopes, `app ${clientId}`);
+    const before = new Set(application.scopes);
+    const changed = scopes.length !== before.size || scopes.some((scope) => !before.has(scope));
+    applications.set(clientId, { ...application, scopes: [...new Set(scopes)] });
+    // "If you change the scopes in an already existing OAuth app, the already-generated tokens will become invalid."
+    return changed ? authority.revokeClientTokens(clientId) : 0;
+  };
 
   const codes = new AuthorizationCodeStore({
     ttlSeconds: settings.codeTtlSeconds,
     reusedCode: settings.reusedCode,
     now,
+    redirectUriMatches: (requested, issuedFor) =>
+      redirectUriMatches(requested, issuedFor, settings.redirectUriMatching),
   });
   const user = FACTORIAL_EMULATOR_USER;
   const identity: FactorialIdentity = {
@@ -239,7 +311,7 @@ export async function startFactorialEmulator(
       role: user.role,
     },
     company: { ...FACTORIAL_EMULATOR_COMPANY },
-    apiKey: { id: API_KEY_ID, name: 'Emulator API key' },
+    apiKey: { id: API_KEY_ID },
   };
   const userSubject = `${USER_SUBJECT_PREFIX}${identity.user.accessId}`;
   const companySubject = `${COMPANY_SUBJECT_PREFIX}${identity.company.id}`;
@@ -264,11 +336,11 @@ export async function startFactorialEmulator(
     apiKey: {
       header: API_KEY_HEADER,
       authenticate: (key) =>
-        safeEqual(key, credentials.apiKey)
+        apiKeyMatches(key, credentials.apiKey)
           ? { subject: `${API_KEY_SUBJECT_PREFIX}${API_KEY_ID}`, clientId: '', scopes: [...FACTORIAL_SCOPES] }
           : undefined,
     },
-    requiredScopes: requiredScopes,
+    missingScopes,
     optionalCounters: ['authorizations', 'revocations'],
     clock,
     random: options.random,
@@ -277,6 +349,7 @@ export async function startFactorialEmulator(
     routes: ({ router, api, stats, faults }) => {
       registerAuthorizeRoutes(router, {
         applications,
+        redirectUriMatching: settings.redirectUriMatching,
         codes,
         consent: settings.consent,
         user: { email: user.email, password: user.password, subject: userSubject },
@@ -286,7 +359,32 @@ export async function startFactorialEmulator(
         now,
       });
       registerRevokeRoute(router, { authority, errorStyle, stats, faults });
-      registerFactorialApi(router, api, { employees, identity, notFound: errorStyle.notFound });
+      registerFactorialApi(router, api, {
+        employees,
+        identity,
+        versions: { supported: [...apiVersions].sort(), retired: settings.retiredVersions },
+        notFound: errorStyle.notFound,
+      });
+      router.add('POST', `${CONTROL_PREFIX}/app-scopes`, (request) => {
+        const body = parseJsonBody(request) as { scopes?: unknown; client_id?: unknown } | undefined;
+        const scopes = typeof body?.scopes === 'string' ? splitScopes(body.scopes) : body?.scopes;
+        const clientId = typeof body?.client_id === 'string' ? body.client_id : credentials.clientId;
+        if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string')) {
+          return jsonResponse(400, {
+            message: 'Send {"scopes": "employees documents"} (a string or a list).',
+          });
+        }
+        try {
+          const revokedTokens = setAppScopes(scopes as string[], clientId);
+          return jsonResponse(200, {
+            client_id: clientId,
+            scopes: applications.get(clientId)?.scopes,
+            revoked_tokens: revokedTokens,
+          });
+        } catch (error) {
+          return jsonResponse(400, { message: (error as Error).message });
+        }
+      });
     },
   });
 
@@ -297,6 +395,8 @@ export async function startFactorialEmulator(
     revokeUrl: `${server.url}${REVOKE_PATH}`,
     credentials,
     stats: () => server.stats() as FactorialEmulatorStats,
+    setAppScopes,
+    appScopes: (clientId = credentials.clientId) => [...(applications.get(clientId)?.scopes ?? [])],
     resetStats: server.resetStats,
     faults: server.faults,
     setClockSkew: server.setClockSkew,
@@ -321,10 +421,19 @@ function doorkeeperTokenBody(tokens: IssuedTokens, nowMs: number): Record<string
   return body;
 }
 
-/** Reads need `read`, everything else `write`; who-am-I routes need nothing. */
-function requiredScopes(request: EmulatorRequest): readonly string[] {
-  if (isIdentityPath(request.path)) return [];
-  return request.method === 'GET' || request.method === 'HEAD' ? ['read'] : ['write'];
+/**
+ * Who-am-I routes answer any credential; a resource's routes need its per-resource scope
+ * or, for older apps, `read` (GET) / `write` (the rest). The 403 names the scope the token
+ * is missing in its own vocabulary: `read`/`write` for a legacy token, the resource scope
+ * otherwise.
+ */
+function missingScopes(request: EmulatorRequest, auth: ApiAuth): readonly string[] | undefined {
+  if (isIdentityPath(request.path)) return undefined;
+  const resource = resourceScopeOf(request.path);
+  if (resource === undefined || scopeAllows(auth.scopes, resource, request.method)) return undefined;
+  const legacy = auth.scopes.some((scope) => (FACTORIAL_LEGACY_SCOPES as readonly string[]).includes(scope));
+  if (!legacy) return [resource];
+  return [request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write'];
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
@@ -363,6 +472,8 @@ function checkSettings(
   oneOf('rotation', settings.rotation, ROTATION_MODES);
   oneOf('reusedCode', settings.reusedCode, REUSED_CODE_MODES);
   oneOf('consent', settings.consent, CONSENT_MODES);
+  oneOf('redirectUriMatching', settings.redirectUriMatching, REDIRECT_URI_MATCHINGS);
+  oneOf('retiredVersions', settings.retiredVersions, RETIRED_VERSION_MODES);
   const checkUris = (uris: readonly string[], whose: string) => {
     if (!Array.isArray(uris) || uris.length === 0) fail(`${whose} needs at least one redirect URI.`);
     for (const uri of uris) {
@@ -376,5 +487,38 @@ function checkSettings(
     if (!client.clientId || !client.clientSecret)
       fail('every additional client needs a clientId and a clientSecret.');
     if (client.redirectUris) checkUris(client.redirectUris, `client ${client.clientId}`);
+  }
+}
+
+function checkAppScopes(scopes: readonly string[], whose: string): void {
+  if (!Array.isArray(scopes) || scopes.length === 0) {
+    throw new ConfigError(`Factorial emulator: ${whose} needs at least one scope.`);
+  }
+  const unknown = unknownScopes(scopes);
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `Factorial emulator: ${whose} has unknown scopes ${unknown.join(', ')}; known: ${FACTORIAL_SCOPES.join(', ')}.`,
+    );
+  }
+}
+
+function checkScopesAndVersions(
+  appScopes: readonly string[],
+  additionalClients: readonly FactorialApplication[],
+  apiVersions: readonly string[],
+): void {
+  checkAppScopes(appScopes, 'appScopes');
+  for (const client of additionalClients) {
+    if (client.scopes) checkAppScopes(client.scopes, `client ${client.clientId}`);
+  }
+  if (!Array.isArray(apiVersions) || apiVersions.length === 0) {
+    throw new ConfigError('Factorial emulator: apiVersions needs at least one dated version.');
+  }
+  for (const version of apiVersions) {
+    if (typeof version !== 'string' || !isQuarterlyVersion(version)) {
+      throw new ConfigError(
+        `Factorial emulator: API version ${JSON.stringify(version)} must be the first day of a quarter, e.g. 2026-07-01.`,
+      );
+    }
   }
 }

@@ -29,12 +29,30 @@ export interface FactusItemTotals {
   total: number;
 }
 
+/** How a bill was received (v2 keeps bills DIAN did not validate; v1 never stores them). */
+export interface NewBillOptions {
+  createdAtMs?: number;
+  /** DIAN rule failures: the bill is kept, not validated, and blocks later sends until deleted. */
+  dianErrors?: Record<string, string>;
+  /** Sends (this one included) that DIAN leaves unanswered before it validates the bill (slow DIAN). */
+  unansweredSends?: number;
+  /** Identifies the request body, so a re-send of the same payload can be told from another bill. */
+  payloadDigest?: string;
+}
+
 export interface FactusBill {
   id: number;
   number: string;
   referenceCode: string;
-  /** 1 = validated by DIAN. */
+  /** 1 = validated by DIAN, 0 = not (yet). */
   status: number;
+  /** When DIAN validated the bill; null while it has not (rejected, or DIAN slow). */
+  validatedAtMs: number | null;
+  /** DIAN rule failures keyed by rule code; empty unless DIAN rejected the bill. */
+  dianErrors: Record<string, string>;
+  /** Further sends DIAN leaves unanswered before it validates this bill. */
+  unansweredSends: number;
+  payloadDigest: string | null;
   cufe: string;
   qr: string;
   createdAtMs: number;
@@ -151,7 +169,7 @@ export class FactusBillStore {
             },
           ],
         },
-        now - daysAgo * 86_400_000,
+        { createdAtMs: now - daysAgo * 86_400_000 },
       );
     }
   }
@@ -162,7 +180,34 @@ export class FactusBillStore {
 
   /** Ids a bill may be numbered from. */
   billRangeIds(): number[] {
-    return this.ranges.filter((range) => range.prefix === 'SETP' && range.isActive).map((range) => range.id);
+    return this.ranges
+      .filter((range) => range.documentCode === '21' && range.isActive)
+      .map((range) => range.id);
+  }
+
+  findById(id: number): FactusBill | undefined {
+    return this.#bills.find((bill) => bill.id === id);
+  }
+
+  /** A range created through the API: active, without a DIAN technical key, valid for ten years. */
+  addRange(
+    fields: Pick<
+      FactusNumberingRange,
+      'document' | 'prefix' | 'from' | 'to' | 'current' | 'resolutionNumber'
+    >,
+  ) {
+    const start = new Date(this.#now()).toISOString().slice(0, 10);
+    const range: FactusNumberingRange = {
+      ...fields,
+      id: Math.max(0, ...this.ranges.map((known) => known.id)) + 1,
+      documentCode: fields.document === 'Nota Crédito' ? '22' : '21',
+      startDate: start,
+      endDate: `${Number(start.slice(0, 4)) + 10}${start.slice(4)}`,
+      technicalKey: null,
+      isActive: true,
+    };
+    this.ranges.push(range);
+    return range;
   }
 
   findByNumber(number: string): FactusBill | undefined {
@@ -173,7 +218,11 @@ export class FactusBillStore {
     return this.#bills.find((bill) => bill.referenceCode === referenceCode);
   }
 
-  create(input: FactusBillInput, createdAtMs = this.#now()): FactusBill {
+  create(input: FactusBillInput, options: NewBillOptions = {}): FactusBill {
+    const createdAtMs = options.createdAtMs ?? this.#now();
+    const dianErrors = options.dianErrors ?? {};
+    const unansweredSends = Math.max(0, (options.unansweredSends ?? 0) - 1);
+    const answered = Object.keys(dianErrors).length === 0 && (options.unansweredSends ?? 0) === 0;
     const range = this.rangeById(input.numberingRangeId);
     if (!range) throw new Error(`numbering range ${input.numberingRangeId} does not exist`);
     range.current += 1;
@@ -189,7 +238,11 @@ export class FactusBillStore {
       id: this.#nextId++,
       number,
       referenceCode: input.referenceCode,
-      status: 1,
+      status: answered ? 1 : 0,
+      validatedAtMs: answered ? createdAtMs : null,
+      dianErrors,
+      unansweredSends,
+      payloadDigest: options.payloadDigest ?? null,
       cufe,
       qr: `https://catalogo-vpfe-hab.dian.gov.co/document/searchqr?documentkey=${cufe}`,
       createdAtMs,
@@ -199,6 +252,26 @@ export class FactusBillStore {
       totals,
     };
     this.#bills.push(bill);
+    return bill;
+  }
+
+  /** The first bill DIAN has not validated (rejected, or still waiting): it blocks other sends. */
+  blockingBill(): FactusBill | undefined {
+    return this.#bills.find((bill) => bill.validatedAtMs === null);
+  }
+
+  /**
+   * The same payload sent again for a bill DIAN has not answered: DIAN answers this time
+   * unless the bill still has unanswered sends left. A rejected bill stays rejected.
+   */
+  resend(bill: FactusBill): FactusBill {
+    if (bill.validatedAtMs !== null || Object.keys(bill.dianErrors).length > 0) return bill;
+    if (bill.unansweredSends > 0) {
+      bill.unansweredSends -= 1;
+      return bill;
+    }
+    bill.validatedAtMs = this.#now();
+    bill.status = 1;
     return bill;
   }
 

@@ -3,6 +3,15 @@
  * Spanish, then DIAN rule rejections keyed by rule code such as FAK24). The DIAN rule
  * texts are the emulator's own; only their shape follows the real API.
  */
+import {
+  type AddError,
+  isObject,
+  type Json,
+  optionalNumber,
+  optionalString,
+  requiredNumber,
+  requiredString,
+} from './field-checks.js';
 
 export interface FactusCustomerInput {
   identification: string;
@@ -30,6 +39,18 @@ export interface FactusItemInput {
   standardCodeId: number | null;
   isExcluded: boolean;
   tributeId: number | null;
+  /** v2 only: the item's taxes as sent (v1 has one `tax_rate`). */
+  taxes?: FactusItemTax[];
+  /** v2 only. */
+  unitMeasureCode?: string;
+  /** v2 only. */
+  standardCode?: string;
+}
+
+export interface FactusItemTax {
+  code: string;
+  rate: number;
+  isExcluded: boolean;
 }
 
 export interface FactusBillInput {
@@ -41,6 +62,15 @@ export interface FactusBillInput {
   paymentDueDate: string | null;
   customer: FactusCustomerInput;
   items: FactusItemInput[];
+  /** v2 only: the payment lines as sent (v1 has one top-level payment form and method). */
+  paymentDetails?: FactusPaymentDetail[];
+}
+
+export interface FactusPaymentDetail {
+  paymentForm: string;
+  paymentMethodCode: string;
+  amount: number;
+  dueDate: string | null;
 }
 
 /** Field → messages (Laravel), or rule code → "Regla: …, Rechazo: …" (DIAN). */
@@ -49,8 +79,6 @@ export type FactusValidationErrors = Record<string, string[] | string>;
 export type BillValidation =
   | { ok: true; input: FactusBillInput }
   | { ok: false; message: string; errors: FactusValidationErrors };
-
-type Json = Record<string, unknown>;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -87,14 +115,7 @@ export function validateBillRequest(body: unknown, knownRangeIds: readonly numbe
     }
   }
 
-  const fields = Object.keys(errors);
-  if (fields.length > 0) {
-    const all = Object.values(errors).flat();
-    const rest = all.length - 1;
-    const message =
-      rest > 0 ? `${all[0]} (y ${rest} ${rest === 1 ? 'error' : 'errores'} más)` : (all[0] as string);
-    return { ok: false, message, errors };
-  }
+  if (Object.keys(errors).length > 0) return { ok: false, message: firstErrorMessage(errors), errors };
 
   const bill: FactusBillInput = {
     referenceCode: referenceCode as string,
@@ -107,22 +128,34 @@ export function validateBillRequest(body: unknown, knownRangeIds: readonly numbe
     items,
   };
 
-  if (!/^\d{3,15}$/.test(bill.customer.identification)) {
-    return {
-      ok: false,
-      message: 'La factura fue rechazada por las reglas de validación de la DIAN.',
-      errors: {
-        FAK24:
-          'Regla: FAK24, Rechazo: El número de identificación del adquiriente no es válido (solo dígitos, de 3 a 15).',
-      },
-    };
-  }
+  const rejected = dianRuleErrors(bill);
+  if (rejected) return { ok: false, message: DIAN_REJECTION_MESSAGE, errors: rejected };
   return { ok: true, input: bill };
 }
 
-type AddError = (field: string, message: string) => void;
+/** Laravel's summary: the first message, then how many more. */
+export function firstErrorMessage(errors: Record<string, string[]>): string {
+  const all = Object.values(errors).flat();
+  const rest = all.length - 1;
+  return rest > 0 ? `${all[0]} (y ${rest} ${rest === 1 ? 'error' : 'errores'} más)` : (all[0] as string);
+}
 
-function validateCustomer(customer: Json, add: AddError): FactusCustomerInput | undefined {
+export const DIAN_REJECTION_MESSAGE = 'La factura fue rechazada por las reglas de validación de la DIAN.';
+
+/**
+ * The DIAN rules the emulator applies to a bill that passed input validation, keyed by
+ * rule code; undefined when it passes. One rule is modelled: FAK24 (the buyer's
+ * identification), which a client trips with letters in `customer.identification`.
+ */
+export function dianRuleErrors(bill: FactusBillInput): Record<string, string> | undefined {
+  if (/^\d{3,15}$/.test(bill.customer.identification)) return undefined;
+  return {
+    FAK24:
+      'Regla: FAK24, Rechazo: El número de identificación del adquiriente no es válido (solo dígitos, de 3 a 15).',
+  };
+}
+
+export function validateCustomer(customer: Json, add: AddError): FactusCustomerInput | undefined {
   const identification = requiredString(customer, 'identification', add, 'customer.');
   const names = optionalString(customer, 'names');
   const company = optionalString(customer, 'company');
@@ -197,62 +230,4 @@ function validateItem(item: unknown, prefix: string, add: AddError): FactusItemI
     isExcluded: isExcluded === 1,
     tributeId: tributeId ?? null,
   };
-}
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function requiredString(source: Json, key: string, add: AddError, prefix = ''): string | undefined {
-  const value = source[key];
-  const field = `${prefix}${key}`;
-  if (value === undefined || value === null || value === '') {
-    add(field, `El campo ${field} es obligatorio.`);
-    return undefined;
-  }
-  if (typeof value === 'number') return String(value);
-  if (typeof value !== 'string') {
-    add(field, `El campo ${field} debe ser una cadena de caracteres.`);
-    return undefined;
-  }
-  if (value.trim() === '') {
-    add(field, `El campo ${field} es obligatorio.`);
-    return undefined;
-  }
-  return value;
-}
-
-function optionalString(source: Json, key: string): string | null {
-  const value = source[key];
-  if (typeof value === 'number') return String(value);
-  return typeof value === 'string' && value.trim() !== '' ? value : null;
-}
-
-function toNumber(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && value.trim() !== '') {
-    const parsed = Number(value);
-    return Number.isFinite(parsed) ? parsed : undefined;
-  }
-  return undefined;
-}
-
-function requiredNumber(source: Json, key: string, add: AddError, prefix = ''): number | undefined {
-  const value = source[key];
-  const field = `${prefix}${key}`;
-  if (value === undefined || value === null || value === '') {
-    add(field, `El campo ${field} es obligatorio.`);
-    return undefined;
-  }
-  const parsed = toNumber(value);
-  if (parsed === undefined) add(field, `El campo ${field} debe ser numérico.`);
-  return parsed;
-}
-
-function optionalNumber(source: Json, key: string, add: AddError, prefix = ''): number | undefined {
-  const value = source[key];
-  if (value === undefined || value === null || value === '') return undefined;
-  const parsed = toNumber(value);
-  if (parsed === undefined) add(`${prefix}${key}`, `El campo ${prefix}${key} debe ser numérico.`);
-  return parsed;
 }

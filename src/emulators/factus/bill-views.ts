@@ -6,7 +6,7 @@ import { customerName, type FactusBill, type FactusNumberingRange } from './bill
 
 const BOGOTA_OFFSET_MS = -5 * 60 * 60 * 1000;
 
-const COMPANY = {
+export const FACTUS_EMULATOR_COMPANY = {
   url_logo: null,
   nit: '901082140',
   dv: '0',
@@ -23,7 +23,7 @@ const COMPANY = {
 
 const BILL_DOCUMENT = { code: '01', name: 'Factura electrónica de Venta' };
 
-const PAYMENT_FORMS: Record<string, string> = { '1': 'Pago de contado', '2': 'Pago a crédito' };
+export const PAYMENT_FORMS: Record<string, string> = { '1': 'Pago de contado', '2': 'Pago a crédito' };
 
 export function formatFactusDate(ms: number): string {
   const date = new Date(ms + BOGOTA_OFFSET_MS);
@@ -36,7 +36,7 @@ export function formatFactusDate(ms: number): string {
   );
 }
 
-function money(value: number): string {
+export function money(value: number): string {
   return value.toFixed(2);
 }
 
@@ -76,7 +76,7 @@ export function billSummaryView(bill: FactusBill) {
 export function billDetailView(bill: FactusBill) {
   const { customer } = bill.input;
   return {
-    company: COMPANY,
+    company: FACTUS_EMULATOR_COMPANY,
     customer: {
       identification: customer.identification,
       dv: customer.dv,

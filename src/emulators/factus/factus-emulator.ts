@@ -1,9 +1,12 @@
 /**
  * Factus emulator: Laravel Passport (league/oauth2-server) token endpoint with the
  * password and refresh_token grants, RS256 JWT access tokens, `def50200…` refresh
- * tokens, league-style errors, and the bills API behind an 80-per-minute limit.
+ * tokens, league-style errors, and the v1 and v2 APIs (bills, credit notes, numbering
+ * ranges) behind an 80-per-minute limit, with DIAN's validation, rejections and slowness
+ * as v2 shows them. docs/emulators.md lists every behaviour with its source.
  */
 import { ConfigError } from '../../errors.js';
+import type { ApiGuard } from '../core/api-guard.js';
 import { EmulatorClock } from '../core/emulator-clock.js';
 import { leagueErrorStyle } from '../core/error-style.js';
 import { passwordGrant, refreshTokenGrant } from '../core/grants.js';
@@ -15,7 +18,13 @@ import {
 } from '../core/oauth-emulator.js';
 import { ROTATION_MODES, type RotationMode, randomHex, TokenAuthority } from '../core/token-authority.js';
 import { FactusBillStore } from './bill-store.js';
+import { forbidden } from './envelope.js';
 import { registerFactusApi } from './factus-api.js';
+
+/** `all`: the seeded user may use every endpoint; `none`: its tokens are valid, but every API call is refused with 403. */
+export type FactusUserRights = 'all' | 'none';
+
+export const FACTUS_USER_RIGHTS: readonly FactusUserRights[] = ['all', 'none'];
 
 export type FactusCredentials = PasswordGrantCredentials;
 
@@ -32,6 +41,13 @@ export interface FactusEmulatorOptions {
   graceSeconds?: number;
   /** API requests per minute per user. Default 80. */
   rateLimitPerMinute?: number;
+  /**
+   * Slow DIAN: how many sends of a new v2 bill come back `is_validated: false` with no
+   * errors before DIAN validates it (each re-send of the same payload counts). Default 0.
+   */
+  dianPendingSends?: number;
+  /** What the seeded user may do; `none` makes every API call a 403 with a valid token. Default `all`. */
+  userRights?: FactusUserRights;
   /** Milliseconds since the epoch; default Date.now. Drives token expiry and the rate limit. */
   now?: () => number;
   /** Draws for fault rules' `ratio`, in [0, 1); default Math.random. Seed one for repeatable tests. */
@@ -62,6 +78,8 @@ export const FACTUS_EMULATOR_DEFAULTS: Readonly<FactusSettings> = Object.freeze(
   rotation: 'strict',
   graceSeconds: 30,
   rateLimitPerMinute: 80,
+  dianPendingSends: 0,
+  userRights: 'all',
 });
 
 /** The user id the seeded account's tokens carry as `sub`. */
@@ -87,8 +105,6 @@ export async function startFactusEmulator(
     refreshTtlSeconds: settings.refreshTtlSeconds,
     rotation: settings.rotation,
     graceSeconds: settings.graceSeconds,
-    // league revokes the old access token on every refresh; grace mode leaves it to expire.
-    revokeAccessTokenOnRefresh: settings.rotation !== 'grace',
     now,
     formatAccessToken: (draft) =>
       signer.sign({
@@ -120,7 +136,11 @@ export async function startFactusEmulator(
     rateLimitPerMinute: settings.rateLimitPerMinute,
     clock,
     random: options.random,
-    routes: ({ router, api }) => registerFactusApi(router, api, bills),
+    routes: ({ router, api }) => {
+      // The token is checked first (401), then the user's rights (403).
+      const guarded: ApiGuard = settings.userRights === 'all' ? api : () => api(() => forbidden());
+      registerFactusApi(router, guarded, bills, { dianPendingSends: settings.dianPendingSends, now });
+    },
   });
 
   return {
@@ -153,6 +173,16 @@ function checkSettings(settings: FactusSettings): void {
     if (!Number.isInteger(value) || value <= 0) {
       throw new ConfigError(`Factus emulator: ${name} must be a positive integer, got ${value}.`);
     }
+  }
+  if (!Number.isInteger(settings.dianPendingSends) || settings.dianPendingSends < 0) {
+    throw new ConfigError(
+      `Factus emulator: dianPendingSends must be a whole number, 0 or more, got ${settings.dianPendingSends}.`,
+    );
+  }
+  if (!FACTUS_USER_RIGHTS.includes(settings.userRights)) {
+    throw new ConfigError(
+      `Factus emulator: userRights must be one of ${FACTUS_USER_RIGHTS.join(', ')}, got ${String(settings.userRights)}.`,
+    );
   }
   if (!Number.isFinite(settings.graceSeconds) || settings.graceSeconds < 0) {
     throw new ConfigError(`Factus emulator: graceSeconds must be 0 or more, got ${settings.graceSeconds}.`);
