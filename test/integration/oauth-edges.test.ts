@@ -7,9 +7,13 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { TokenkeeperError } from '../../src/errors.js';
-import { checkAuthorizationRequest, createAuthorizationRequest } from '../../src/grants/authorization-code.js';
+import {
+  checkAuthorizationRequest,
+  createAuthorizationRequest,
+} from '../../src/grants/authorization-code.js';
 import { createKeeper } from '../../src/keeper.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { hasControlCharacter } from '../helpers/control-characters.js';
 
 const servers: Server[] = [];
 after(() => {
@@ -35,8 +39,6 @@ function loopbackOnlyFetch(asked: string[]): typeof fetch {
     return fetch(input, init);
   };
 }
-
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 describe('a discovered endpoint on a fake loopback name', () => {
   it('is refused before anything is sent to it', async () => {
@@ -146,7 +148,10 @@ describe('the pre-flight of the authorization URL', () => {
     const base = await serve((_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(
-        JSON.stringify({ error: 'invalid_client', error_description: 'no\u001b]0;owned\u0007 such\u001b[2J client' }),
+        JSON.stringify({
+          error: 'invalid_client',
+          error_description: 'no\u001b]0;owned\u0007 such\u001b[2J client',
+        }),
       );
     });
     const request = await createAuthorizationRequest({
@@ -156,7 +161,7 @@ describe('the pre-flight of the authorization URL', () => {
       pkce: false,
     });
     await assert.rejects(checkAuthorizationRequest(request, { fetch, timeoutMs: 10_000 }), (error: Error) => {
-      assert.equal(CONTROL.test(error.message), false, JSON.stringify(error.message));
+      assert.equal(hasControlCharacter(error.message), false, JSON.stringify(error.message));
       assert.match(error.message, /no\]0;owned such\[2J client/);
       return true;
     });
@@ -188,7 +193,7 @@ describe('a token endpoint error with escape sequences', () => {
         (error: TokenkeeperError) => {
           assert.equal(error.code, 'TOKEN_ENDPOINT');
           for (const text of [error.message, error.error ?? '', error.error_description ?? '']) {
-            assert.equal(CONTROL.test(text), false, JSON.stringify(text));
+            assert.equal(hasControlCharacter(text), false, JSON.stringify(text));
           }
           assert.match(error.message, /bad\[2J\]0;owned credentials fake: line/);
           return true;

@@ -37,7 +37,8 @@ describe('loopback', () => {
       assert.throws(
         () => validateServiceUrl(url, 'base URL'),
         (error: Error & { code?: string }) =>
-          error.code === 'CONFIG' && /uses plain http.*127\.0\.0\.0\/8, ::1 and localhost/.test(error.message),
+          error.code === 'CONFIG' &&
+          /uses plain http.*127\.0\.0\.0\/8, ::1 and localhost/.test(error.message),
         url,
       );
     }
