@@ -111,7 +111,7 @@ export function readAuthorizationResponse(
 ): string {
   const params = toParams(response);
   if (params === undefined) {
-    if (context.outOfBand) return bareCode(response as string);
+    if (context.outOfBand) return bareCode(String(response));
     throw new TokenkeeperError(
       'AUTHORIZATION',
       'Got a bare code where the whole redirect URL was expected: without its state it cannot be told from a forged one. ' +
