@@ -5,6 +5,7 @@
  */
 import { TokenkeeperError } from './errors.js';
 import { readBodyWithLimit } from './http/bounded-body.js';
+import { providerText } from './http/provider-text.js';
 
 /** Who owns a credential, as the provider's identity endpoint said. */
 export interface Identity {
@@ -46,7 +47,7 @@ export async function requestIdentity(
   });
 }
 
-/** The handful of fields people want to see, from the shapes providers use. */
+/** The handful of fields people want to see, from the shapes providers use, made printable. */
 export function summariseIdentity(body: unknown): Record<string, string> {
   const first = (value: unknown): unknown =>
     value && typeof value === 'object' && Array.isArray((value as { data?: unknown }).data)
@@ -75,7 +76,8 @@ export function summariseIdentity(body: unknown): Record<string, string> {
   ];
   for (const field of fields) {
     const value = (source as Record<string, unknown>)[field];
-    if (typeof value === 'string' || typeof value === 'number') summary[field] = String(value);
+    // Printed as lines on a terminal: the provider's text is made printable.
+    if (typeof value === 'string' || typeof value === 'number') summary[field] = providerText(String(value));
   }
   return summary;
 }

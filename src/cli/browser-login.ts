@@ -70,7 +70,8 @@ export async function authorizeInBrowser(
         io,
         'Paste the code shown by the provider (or the whole URL you were sent to): ',
       );
-      code = readAuthorizationResponse(request, pasted, context);
+      // Pasted by the person at this terminal: a bare code is allowed, a URL's state is still checked.
+      code = readAuthorizationResponse(request, pasted, { ...context, outOfBand: true });
     }
     return {
       code,

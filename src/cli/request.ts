@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { GRANT_TYPES, grantStrategy } from '../grants/strategies.js';
+import { providerText } from '../http/provider-text.js';
 import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { withKeeper } from './open-keeper.js';
@@ -107,7 +108,7 @@ function render(text: string, contentType: string | null, pretty: boolean): stri
   return text.endsWith('\n') ? text : `${text}\n`;
 }
 
-/** The provider's own words for what went wrong, from the fields its profile names. */
+/** The provider's own words for what went wrong, from the fields its profile names, made printable. */
 export function errorMessageFrom(text: string, fields: string[]): string | undefined {
   let body: unknown;
   try {
@@ -123,7 +124,7 @@ export function errorMessageFrom(text: string, fields: string[]): string | undef
           node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined,
         body,
       );
-    if (typeof value === 'string' && value) return value;
+    if (typeof value === 'string' && value) return providerText(value);
   }
   return undefined;
 }

@@ -7,12 +7,17 @@
  */
 import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.js';
+import { readBodyWithLimit } from '../http/bounded-body.js';
+import { providerText } from '../http/provider-text.js';
 import {
   type ClientConfig,
   type GrantResult,
   requestTokens,
   type TokenRequestContext,
 } from './token-endpoint.js';
+
+/** An OAuth error answer is a few hundred bytes; the pre-flight reads no more of a body than this. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /** The redirect URI that makes a provider show the code in the browser, for pasting. */
 export const OUT_OF_BAND_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
@@ -74,29 +79,49 @@ export async function createAuthorizationRequest(
   return { url, state, ...(codeVerifier ? { codeVerifier } : {}), redirectUri: options.redirectUri };
 }
 
+/** What readAuthorizationResponse needs besides the request and the response. */
+export interface AuthorizationResponseContext {
+  /** The issuer, when known from discovery: an `iss` in the response must match it. */
+  issuer?: string;
+  /** Where the person fixes the OAuth client, named in error messages. */
+  clientRegistrationHint?: string;
+  /**
+   * The code comes through the person, not through a redirect: the provider showed it
+   * (redirect URI `urn:ietf:wg:oauth:2.0:oob`) and they pasted it. Only then is a bare
+   * code, with no state to check, accepted.
+   */
+  outOfBand?: boolean;
+}
+
 /**
- * Checks what came back to the redirect URI: the state must be ours (a different
- * one means the response was not for this login: possibly forged), and an error
- * is turned into plain words. `pasted` may be a whole redirected URL, its query
- * string, or, out of band, a bare code (then there is no state to check).
+ * Checks what came back to the redirect URI: the state must be ours (a different or
+ * missing one means the response was not for this login: possibly forged), and an
+ * error is turned into plain words. `response` may be the whole redirected URL or
+ * its query string, whose state is always checked; or, only with
+ * `{ outOfBand: true }`, a bare code as the provider showed it.
+ *
+ * @example
+ * const code = readAuthorizationResponse(request, callbackUrl);                        // a web app
+ * const code = readAuthorizationResponse(request, pasted, { outOfBand: true });        // a pasted code
  */
 export function readAuthorizationResponse(
   request: Pick<AuthorizationRequest, 'state'>,
-  pasted: URL | URLSearchParams | string,
-  context: { issuer?: string; clientRegistrationHint?: string } = {},
+  response: URL | URLSearchParams | string,
+  context: AuthorizationResponseContext = {},
 ): string {
-  const params = toParams(pasted);
+  const params = toParams(response);
+  if (params === undefined) {
+    if (context.outOfBand) return bareCode(String(response));
+    throw new TokenkeeperError(
+      'AUTHORIZATION',
+      'Got a bare code where the whole redirect URL was expected: without its state it cannot be told from a forged one. ' +
+        'Pass the URL the browser came back to; for a code the provider showed for pasting, pass { outOfBand: true }.',
+    );
+  }
   const as: oauth.AuthorizationServer = { issuer: context.issuer ?? 'urn:tokenkeeper:unknown-issuer' };
   const client: oauth.Client = { client_id: 'tokenkeeper' };
-  const bareCode = !params.has('state') && !params.has('error') && params.has('code');
   try {
-    const validated = oauth.validateAuthResponse(
-      as,
-      client,
-      params,
-      bareCode ? oauth.skipStateCheck : request.state,
-    );
-    const code = validated.get('code');
+    const code = oauth.validateAuthResponse(as, client, params, request.state).get('code');
     if (!code) throw new TokenkeeperError('AUTHORIZATION', 'The authorization response carried no code.');
     return code;
   } catch (error) {
@@ -113,17 +138,19 @@ export function readAuthorizationResponse(
     }
     throw new TokenkeeperError(
       'AUTHORIZATION',
-      `The authorization response is not valid (${message}); run the login again.`,
+      `The authorization response is not valid (${providerText(message)}); run the login again.`,
     );
   }
 }
 
-/** Authorization-server errors in plain words, with what to fix. */
+/** Authorization-server errors in plain words, with what to fix. The provider's words are made printable. */
 export function describeAuthorizationError(
-  error: string,
-  description: string | undefined,
+  providerError: string,
+  providerDescription: string | undefined,
   registrationHint = 'the OAuth application’s settings at the provider',
 ): TokenkeeperError {
+  const error = providerText(providerError);
+  const description = providerDescription === undefined ? undefined : providerText(providerDescription);
   const detail = description ? ` (${description})` : '';
   const advice: Record<string, string> = {
     access_denied: 'Access was declined in the browser. Run the login again and choose Authorize.',
@@ -137,7 +164,7 @@ export function describeAuthorizationError(
   };
   return new TokenkeeperError(
     'AUTHORIZATION',
-    `The provider refused the authorization: ${error}${detail}. ${advice[error] ?? 'Run the login again.'}`,
+    `The provider refused the authorization: ${error}${detail}. ${Object.hasOwn(advice, error) ? advice[error] : 'Run the login again.'}`,
     { error, ...(description ? { errorDescription: description } : {}) },
   );
 }
@@ -165,9 +192,8 @@ export async function checkAuthorizationRequest(
       `Could not reach the authorization endpoint at ${request.url.origin}${code ? ` (${code})` : ''}. Check the URL and your network.`,
     );
   }
-  const text = await response.text().catch(() => '');
   if (response.status >= 400) {
-    const body = parseJsonObject(text);
+    const body = parseJsonObject(await readErrorBody(response));
     if (typeof body?.error === 'string') {
       throw describeAuthorizationError(
         body.error,
@@ -181,6 +207,8 @@ export async function checkAuthorizationRequest(
       { status: response.status },
     );
   }
+  // A login page or a redirect: its body says nothing the pre-flight needs.
+  await response.body?.cancel();
   const location = response.headers.get('location');
   if (location?.startsWith(request.redirectUri)) {
     const params = new URL(location, request.url).searchParams;
@@ -191,6 +219,15 @@ export async function checkAuthorizationRequest(
         params.get('error_description') ?? undefined,
         options.clientRegistrationHint,
       );
+  }
+}
+
+/** An error page is read up to MAX_ERROR_BODY_BYTES; a longer one is not an OAuth error, so it reads as ''. */
+async function readErrorBody(response: Response): Promise<string> {
+  try {
+    return Buffer.from(await readBodyWithLimit(response, MAX_ERROR_BODY_BYTES)).toString('utf8');
+  } catch {
+    return '';
   }
 }
 
@@ -231,11 +268,26 @@ export function exchangeAuthorizationCode(
   );
 }
 
-function toParams(pasted: URL | URLSearchParams | string): URLSearchParams {
-  if (pasted instanceof URL) return pasted.searchParams;
-  if (pasted instanceof URLSearchParams) return pasted;
-  const text = pasted.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return new URL(text).searchParams;
+/** The query of a URL or query string; undefined for a bare code (no scheme, no `=`). */
+function toParams(response: URL | URLSearchParams | string): URLSearchParams | undefined {
+  if (response instanceof URL) return response.searchParams;
+  if (response instanceof URLSearchParams) return response;
+  const text = response.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    if (!URL.canParse(text)) {
+      throw new TokenkeeperError(
+        'AUTHORIZATION',
+        'The URL given is not valid; pass the whole address the browser came back to.',
+      );
+    }
+    return new URL(text).searchParams;
+  }
   if (text.includes('=')) return new URLSearchParams(text.startsWith('?') ? text.slice(1) : text);
-  return new URLSearchParams({ code: text });
+  return undefined;
+}
+
+function bareCode(pasted: string): string {
+  const code = pasted.trim();
+  if (!code) throw new TokenkeeperError('AUTHORIZATION', 'No code was given; run the login again.');
+  return code;
 }

@@ -1,7 +1,8 @@
 /**
  * The one-shot listener that receives the browser's redirect after the user
  * approves: bound to a loopback address only, on the path and port of the
- * registered redirect URI, answering exactly one authorization response.
+ * registered redirect URI. Only the response that carries this login's state
+ * ends the wait; anything else gets a 400 page and is otherwise ignored.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,8 @@ export interface LoopbackReceiverOptions {
   /** The state this login sent; anything else is refused. */
   expectedState: string;
   timeoutMs: number;
+  /** Ends the wait (Ctrl-C): the result rejects with "cancelled". */
+  signal?: AbortSignal;
 }
 
 export function isLoopbackRedirectUri(value: string): boolean {
@@ -33,8 +36,9 @@ export function isLoopbackRedirectUri(value: string): boolean {
 }
 
 /**
- * Listens once on a loopback redirect URI (127.0.0.1 or ::1, never a resolved name) for the
- * provider's redirect, checking the state. For command-line tools.
+ * Listens on a loopback redirect URI (127.0.0.1 or ::1, never a resolved name) for the
+ * provider's redirect with this login's state. The wait ends with that redirect, the
+ * timeout, `signal` or close(). For command-line tools.
  *
  * @example
  * const receiver = await startLoopbackReceiver({ redirectUri: 'http://127.0.0.1:8765/callback', expectedState: request.state, timeoutMs: 300_000 });
@@ -47,6 +51,7 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions): P
       `${options.redirectUri} is not a loopback redirect URI (http://127.0.0.1:PORT/path).`,
     );
   }
+  if (options.signal?.aborted) throw cancelled();
   // Only ever listen on loopback: "localhost" could resolve elsewhere, so it binds 127.0.0.1.
   const host = target.hostname === '[::1]' ? '::1' : '127.0.0.1';
   let settle!: { resolve(params: URLSearchParams): void; reject(error: Error): void };
@@ -55,25 +60,24 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions): P
   });
   result.catch(() => undefined); // observed by the caller; avoid an unhandled rejection if they close first
 
+  // Requests are parsed against a fixed origin: the Host header and odd request targets
+  // (`//[`) come from whoever sends them, and must not be able to throw here.
+  const origin = `http://${target.host}`;
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
-    if (req.method !== 'GET' || url.pathname !== target.pathname) {
+    const url = URL.canParse(req.url ?? '', origin) ? new URL(req.url ?? '', origin) : undefined;
+    if (req.method !== 'GET' || url?.pathname !== target.pathname) {
       page(res, 404, 'Not found', 'This address only receives the login redirect.');
       return;
     }
     const params = url.searchParams;
     if (params.get('state') !== options.expectedState) {
+      // Any web page can send a request here (an <img> is enough): refuse it, and keep
+      // waiting for the login's own redirect, so a stray request cannot end the login.
       page(
         res,
         400,
         'Login refused',
-        'This response does not belong to the login that is waiting. Nothing was saved.',
-      );
-      finish(
-        new TokenkeeperError(
-          'AUTHORIZATION',
-          'The browser came back with a state that this login did not send: the response may be forged. Nothing was saved; run the login again.',
-        ),
+        'This response does not belong to the login that is waiting, so it was ignored. Nothing was saved.',
       );
       return;
     }
@@ -102,6 +106,9 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions): P
   }, options.timeoutMs);
   timer.unref();
 
+  const cancel = () => finish(cancelled());
+  options.signal?.addEventListener('abort', cancel, { once: true });
+
   let finished = false;
   function finish(outcome: URLSearchParams | Error): void {
     if (finished) return;
@@ -114,6 +121,7 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions): P
 
   async function close(): Promise<void> {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', cancel);
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -139,11 +147,15 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions): P
     close: async () => {
       if (!finished) {
         finished = true;
-        settle.reject(new TokenkeeperError('AUTHORIZATION', 'The login was cancelled.'));
+        settle.reject(cancelled());
       }
       await close();
     },
   };
+}
+
+function cancelled(): TokenkeeperError {
+  return new TokenkeeperError('AUTHORIZATION', 'The login was cancelled; nothing was saved.');
 }
 
 function page(res: ServerResponse, status: number, title: string, text: string): void {

@@ -7,6 +7,7 @@
 import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.js';
 import { BodyTooLargeError, bufferResponse } from '../http/bounded-body.js';
+import { providerText } from '../http/provider-text.js';
 import { parseRetryAfter } from '../http/retry-after.js';
 import { isLoopbackUrl } from '../http/urls.js';
 import type { ClientAuthMethod } from './types.js';
@@ -114,22 +115,10 @@ export async function describeTokenEndpointFailure(
             ? `; try again in ${Math.ceil(retryAfterMs / 1000)} s`
             : '; try again later'
         }.`,
-        { status: 429, connection, error: error.error },
+        { status: 429, connection, error: providerText(error.error) },
       );
     }
-    return new TokenkeeperError(
-      'TOKEN_ENDPOINT',
-      `The token endpoint at ${where} refused the request (HTTP ${error.status}, ${error.error}${
-        error.error_description ? `: ${error.error_description}` : ''
-      }). ${adviceFor(error.error, ctx.loginHint)}`,
-      {
-        status: error.status,
-        connection,
-        error: error.error,
-        ...(error.error_description ? { errorDescription: error.error_description } : {}),
-        response,
-      },
-    );
+    return refusal(where, error.status, error.error, error.error_description, ctx, response);
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     // Doorkeeper sends a challenge with every token error; the JSON body still says the most.
@@ -137,19 +126,7 @@ export async function describeTokenEndpointFailure(
     const body = await oauthErrorBody(error.response);
     const code = body?.error ?? challenge.error ?? 'invalid_client';
     const description = body?.error_description ?? challenge.error_description;
-    return new TokenkeeperError(
-      'TOKEN_ENDPOINT',
-      `The token endpoint at ${where} refused the request (HTTP ${error.status}, ${code}${
-        description ? `: ${description}` : ''
-      }). ${adviceFor(code, ctx.loginHint)}`,
-      {
-        status: error.status,
-        connection,
-        error: code,
-        ...(description ? { errorDescription: description } : {}),
-        response: error.response,
-      },
-    );
+    return refusal(where, error.status, code, description, ctx, error.response);
   }
   if (error instanceof BodyTooLargeError) {
     return new TokenkeeperError(
@@ -165,7 +142,7 @@ export async function describeTokenEndpointFailure(
         ? 'something that is not JSON'
         : error.code === oauth.RESPONSE_IS_NOT_CONFORM
           ? 'an unexpected HTTP status and no OAuth error'
-          : `a token response that does not conform (${stripQuotes(error.message)})`;
+          : `a token response that does not conform (${providerText(stripQuotes(error.message))})`;
     const retry =
       status !== undefined && status >= 500
         ? ' The provider seems to be having trouble; try again later.'
@@ -193,10 +170,39 @@ export async function describeTokenEndpointFailure(
   }
   return new TokenkeeperError(
     'TOKEN_RESPONSE',
-    `Talking to the token endpoint at ${where} failed unexpectedly (${
-      error instanceof Error ? error.message : String(error)
-    }). If it persists, run \`${ctx.loginHint}\` again.`,
+    `Talking to the token endpoint at ${where} failed unexpectedly (${providerText(
+      error instanceof Error ? error.message : String(error),
+    )}). If it persists, run \`${ctx.loginHint}\` again.`,
     { connection },
+  );
+}
+
+/**
+ * The provider said no. Its `error` and `error_description` are its own text: they are
+ * made printable before they enter the message or the error's fields.
+ */
+function refusal(
+  where: string,
+  status: number,
+  providerError: string,
+  providerDescription: string | undefined,
+  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint'>,
+  response: Response,
+): TokenkeeperError {
+  const error = providerText(providerError);
+  const description = providerDescription ? providerText(providerDescription) : '';
+  return new TokenkeeperError(
+    'TOKEN_ENDPOINT',
+    `The token endpoint at ${where} refused the request (HTTP ${status}, ${error}${
+      description ? `: ${description}` : ''
+    }). ${adviceFor(error, ctx.loginHint)}`,
+    {
+      status,
+      connection: ctx.connection,
+      error,
+      ...(description ? { errorDescription: description } : {}),
+      response,
+    },
   );
 }
 

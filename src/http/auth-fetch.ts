@@ -268,10 +268,14 @@ function send(
     merged.delete('authorization');
     merged.delete(credential.header);
     if (withCredential) merged.set(credential.header, credential.value);
+    else for (const name of CALLER_CREDENTIAL_HEADERS) merged.delete(name);
     headers = merged;
   }
   return options.fetch(url, { ...init, method, headers, redirect });
 }
+
+/** What the caller may have sent for the connection's origin that must not follow a redirect off it. */
+const CALLER_CREDENTIAL_HEADERS = ['cookie', 'proxy-authorization'];
 
 function isReplayable(body: RequestInit['body']): boolean {
   return !(body instanceof ReadableStream) && !isAsyncIterable(body);

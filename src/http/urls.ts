@@ -4,6 +4,7 @@
  * bottom of the stack so that http/, grants/ and providers/ can all use them
  * without depending on each other.
  */
+import { isIPv4 } from 'node:net';
 import { ConfigError } from '../errors.js';
 
 /** Appends a path to a base URL that may itself carry a path prefix. */
@@ -11,10 +12,16 @@ export function joinUrl(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
+/**
+ * True for `localhost`, `::1` and the IPv4 literals 127.0.0.0/8. A name that only
+ * looks like one (`127.attacker.example`, `127.0.0.1.nip.io`) resolves wherever its
+ * owner wants, so it is not loopback. (The URL parser has already turned shorthand
+ * such as `127.1` into `127.0.0.1`.)
+ */
 export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.');
+  const host = url.hostname;
+  if (host === 'localhost' || host === '[::1]') return true;
+  return isIPv4(host) && host.startsWith('127.');
 }
 
 /**
@@ -35,7 +42,7 @@ export function validateServiceUrl(value: string, what: string): URL {
   }
   if (url.protocol === 'http:' && !isLoopbackUrl(url)) {
     throw new ConfigError(
-      `The ${what} ${url.origin} uses plain http; tokens would travel unencrypted. Use https (http is only allowed on 127.0.0.1/localhost).`,
+      `The ${what} ${url.origin} uses plain http; tokens would travel unencrypted. Use https (plain http is only allowed on loopback: 127.0.0.0/8, ::1 and localhost).`,
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {

@@ -5,6 +5,7 @@
 import * as oauth from 'oauth4webapi';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 import { bufferResponse } from '../http/bounded-body.js';
+import { providerText } from '../http/provider-text.js';
 import { isLoopbackUrl, validateServiceUrl } from '../http/urls.js';
 
 export interface DiscoveredServer {
@@ -56,7 +57,7 @@ export async function discoverAuthorizationServer(
       lastError = error;
     }
   }
-  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  const reason = providerText(lastError instanceof Error ? lastError.message : String(lastError));
   throw new ConfigError(
     `Could not discover the authorization server at ${issuer} (tried /.well-known/openid-configuration and ` +
       `/.well-known/oauth-authorization-server: ${reason}). Check --issuer, or give --token-url and --authorize-url.`,

@@ -157,14 +157,35 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
     assert.match(result.stderr, /as connection "hr-oob"/);
   });
 
-  it('refuses a redirect that carries another state, and saves nothing', async () => {
-    const { result, landing } = await loginThroughBrowser('forged', [], (callback) => {
-      callback.searchParams.set('state', 'not-the-one-we-sent');
-    });
-    assert.equal(landing.status, 400);
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /may be forged/);
-    assert.equal((await cli.run(['status', 'forged'])).code, 1);
+  it('answers a redirect that carries another state with a 400, and keeps waiting for the real one', async () => {
+    const { login, url } = await startBrowserLogin(
+      [
+        'login',
+        'forged',
+        '--provider',
+        'factorial',
+        '--base-url',
+        emulator.url,
+        '--redirect-uri',
+        redirectUri,
+        '--no-browser',
+      ],
+      cli.env,
+    );
+    const approval = await fetch(url, { redirect: 'manual' });
+    const callback = new URL(approval.headers.get('location')!);
+    const forged = new URL(callback);
+    forged.searchParams.set('state', 'not-the-one-we-sent');
+    const refused = await fetch(forged);
+    assert.equal(refused.status, 400);
+    await refused.text();
+    assert.equal((await cli.run(['status', 'forged'])).code, 1, 'nothing saved yet');
+    const landing = await fetch(callback);
+    assert.equal(landing.status, 200);
+    await landing.text();
+    const result = await login.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /as connection "forged"/);
   });
 
   it('shows provider errors in plain words before any browser opens', async () => {

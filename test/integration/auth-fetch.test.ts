@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
 import { type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
 
 const HOUR = 3600_000;
+const API_KEY = 'front-api-key-5c1e';
 
 describe('keeper.fetch', () => {
   describe('401 from the API', () => {
@@ -67,8 +74,13 @@ describe('keeper.fetch', () => {
     let other: Server;
     let frontUrl: string;
     let otherUrl: string;
-    const seen: Array<{ server: string; path: string; authorization: string | undefined; method: string }> =
-      [];
+    const seen: Array<{
+      server: string;
+      path: string;
+      authorization: string | undefined;
+      method: string;
+      headers: IncomingHttpHeaders;
+    }> = [];
     let rateLimitedOnce = false;
 
     before(async () => {
@@ -79,6 +91,7 @@ describe('keeper.fetch', () => {
           path: req.url ?? '',
           authorization: req.headers.authorization,
           method: req.method ?? '',
+          headers: req.headers,
         });
         json(res, 200, { where: 'other' });
       });
@@ -91,6 +104,7 @@ describe('keeper.fetch', () => {
           path,
           authorization: req.headers.authorization,
           method: req.method ?? '',
+          headers: req.headers,
         });
         if (path === '/oauth/token') {
           const body = await readBody(req);
@@ -120,12 +134,21 @@ describe('keeper.fetch', () => {
           }
         } else if (path === '/loop') {
           res.writeHead(302, { location: '/loop' }).end();
+        } else if (path.startsWith('/api/')) {
+          // Factorial's identity endpoints, which check an API key before it is saved.
+          json(res, req.headers['x-api-key'] === API_KEY ? 200 : 401, { data: [{ id: 1 }] });
         } else {
           json(res, 404, {});
         }
       });
       frontUrl = urlOf(front);
       await rig.keeper.connect('front', { ...rig.spec, baseUrl: frontUrl });
+      await rig.keeper.connect('front-key', {
+        provider: 'factorial',
+        baseUrl: frontUrl,
+        grant: 'api_key',
+        apiKey: API_KEY,
+      });
     });
     after(async () => {
       await rig.close();
@@ -135,13 +158,38 @@ describe('keeper.fetch', () => {
       }
     });
 
-    it('drops the Authorization header when a redirect leaves the origin', async () => {
-      seen.length = 0;
-      const response = await rig.keeper.fetch('front', '/cross');
-      assert.deepEqual(await response.json(), { where: 'other' });
-      assert.equal(seen.find((s) => s.server === 'front')?.authorization?.startsWith('Bearer '), true);
-      assert.equal(seen.find((s) => s.server === 'other')?.authorization, undefined);
-    });
+    // Headers a caller may pass for the connection's own origin; none may follow a redirect off it.
+    const callerHeaders = {
+      authorization: 'Bearer caller-token',
+      'x-api-key': 'caller-key',
+      cookie: 'session=caller-cookie',
+      'proxy-authorization': 'Basic caller-proxy',
+      'x-request-id': 'r-1',
+    };
+
+    for (const { connection, credential } of [
+      { connection: 'front', credential: 'authorization' },
+      { connection: 'front-key', credential: 'x-api-key' },
+    ]) {
+      it(`sends no credential or caller cookie along a redirect that leaves the origin (${credential})`, async () => {
+        for (const init of [{}, { headers: callerHeaders }]) {
+          seen.length = 0;
+          const response = await rig.keeper.fetch(connection, '/cross', init);
+          assert.deepEqual(await response.json(), { where: 'other' });
+          const atFront = seen.find((s) => s.server === 'front')!.headers;
+          const atOther = seen.find((s) => s.server === 'other')!.headers;
+          assert.ok(atFront[credential], `the connection's own origin gets its ${credential}`);
+          assert.notEqual(atFront[credential], callerHeaders[credential as keyof typeof callerHeaders]);
+          for (const header of new Set([credential, 'authorization', 'cookie', 'proxy-authorization'])) {
+            assert.equal(atOther[header], undefined, `${header} followed the redirect to another origin`);
+          }
+          if (init.headers) {
+            assert.equal(atFront.cookie, callerHeaders.cookie, 'the caller’s cookie goes to its own origin');
+            assert.equal(atOther['x-request-id'], 'r-1', 'other caller headers are kept');
+          }
+        }
+      });
+    }
 
     it('keeps it on a same-origin redirect, and turns a 303 into a GET', async () => {
       assert.deepEqual(await (await rig.keeper.fetch('front', '/same')).json(), { authorization: 'present' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import type { TokenkeeperError } from '../../src/errors.js';
 import { isLoopbackRedirectUri, startLoopbackReceiver } from '../../src/grants/loopback-receiver.js';
 
 const redirectUri = 'http://127.0.0.1:0/callback';
@@ -23,16 +23,33 @@ describe('the loopback receiver', () => {
     );
   });
 
-  it('refuses a redirect whose state is not ours and fails the login', async () => {
+  it('answers a wrong or missing state with a 400 page and keeps waiting for the login', async () => {
     const receiver = await startLoopbackReceiver({ redirectUri, expectedState: 's1', timeoutMs: 5000 });
-    const response = await fetch(`${receiver.redirectUri}?code=abc&state=forged`);
-    assert.equal(response.status, 400);
+    // What any web page can make a browser send (an <img> aimed at the port), and odd requests.
+    for (const query of ['?code=abc&state=forged', '?code=abc', '?error=access_denied', '']) {
+      const response = await fetch(`${receiver.redirectUri}${query}`);
+      assert.equal(response.status, 400, query);
+      assert.match(await response.text(), /does not belong to the login that is waiting/);
+    }
+    assert.equal(await rawRequest(receiver.redirectUri, 'GET //[ HTTP/1.1'), 404, 'an unparseable target');
+    const response = await fetch(`${receiver.redirectUri}?code=real&state=s1`);
+    assert.equal(response.status, 200);
     await response.text();
-    await assert.rejects(receiver.result, (error: TokenkeeperError) => {
-      assert.equal(error.code, 'AUTHORIZATION');
-      assert.match(error.message, /may be forged/);
-      return true;
+    assert.equal((await receiver.result).get('code'), 'real');
+  });
+
+  it('ends the wait when its signal aborts (Ctrl-C)', async () => {
+    const controller = new AbortController();
+    const receiver = await startLoopbackReceiver({
+      redirectUri,
+      expectedState: 's1',
+      timeoutMs: 5000,
+      signal: controller.signal,
     });
+    controller.abort();
+    await assert.rejects(receiver.result, /The login was cancelled/);
+    await assert.rejects(fetch(`${receiver.redirectUri}?code=late&state=s1`), 'no longer listening');
+    await receiver.close();
   });
 
   it('passes a provider error on to be described', async () => {
@@ -80,3 +97,19 @@ describe('the loopback receiver page', () => {
     await receiver.result;
   });
 });
+
+/** Sends a request line that fetch would never produce; resolves to the status code. */
+function rawRequest(url: string, requestLine: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.end(`${requestLine}\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
+    );
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
+  });
+}

@@ -7,8 +7,10 @@ import {
   describeAuthorizationError,
   readAuthorizationResponse,
 } from '../../src/grants/authorization-code.js';
+import { providerText } from '../../src/http/provider-text.js';
 import { summariseIdentity } from '../../src/identity.js';
 import { pickClientAuth } from '../../src/providers/connection-endpoints.js';
+import { hasControlCharacter } from '../helpers/control-characters.js';
 
 describe('authorization requests', () => {
   it('carries client, redirect URI, scope, a random state and, when asked, a PKCE S256 challenge', async () => {
@@ -55,8 +57,37 @@ describe('reading the authorization response', () => {
     );
   });
 
-  it('accepts a bare pasted code (out of band: there is no state to check)', () => {
-    assert.equal(readAuthorizationResponse(request, '  4f2a9c  '), '4f2a9c');
+  it('accepts a bare pasted code only when the caller says the flow is out of band', () => {
+    assert.equal(readAuthorizationResponse(request, '  4f2a9c  ', { outOfBand: true }), '4f2a9c');
+    assert.throws(
+      () => readAuthorizationResponse(request, '4f2a9c'),
+      (error: TokenkeeperError) => error.code === 'AUTHORIZATION' && /outOfBand: true/.test(error.message),
+    );
+  });
+
+  it('checks the state of every URL or query string, out of band too (no login CSRF)', () => {
+    // An attacker's own code, sent to the victim's callback without a state.
+    const forged = [
+      'https://app.example/callback?code=ATTACKER',
+      '?code=ATTACKER',
+      'code=ATTACKER',
+      new URL('https://app.example/callback?code=ATTACKER'),
+      new URLSearchParams({ code: 'ATTACKER' }),
+    ];
+    for (const outOfBand of [false, true]) {
+      for (const response of forged) {
+        assert.throws(
+          () => readAuthorizationResponse(request, response, { outOfBand }),
+          (error: TokenkeeperError) =>
+            error.code === 'AUTHORIZATION' && /possibly forged/.test(error.message),
+          `${response} was accepted (outOfBand: ${outOfBand})`,
+        );
+      }
+    }
+    assert.equal(
+      readAuthorizationResponse(request, '?code=abc&state=expected-state', { outOfBand: true }),
+      'abc',
+    );
   });
 
   it('refuses a response whose state is not ours, or that lost it', () => {
@@ -86,6 +117,28 @@ describe('reading the authorization response', () => {
       /Check the client id/,
     );
     assert.match(describeAuthorizationError('weird', undefined).message, /Run the login again/);
+    assert.match(describeAuthorizationError('constructor', undefined).message, /Run the login again\.$/);
+  });
+
+  it('strips control characters from the provider’s words before they reach a terminal', () => {
+    const error = describeAuthorizationError(
+      'invalid_client\u001b[2J',
+      'unknown\u001b]0;owned\u0007 client\r\nDone \u009b31m',
+    );
+    assert.equal(hasControlCharacter(error.message), false, JSON.stringify(error.message));
+    assert.equal(hasControlCharacter(error.error_description ?? ''), false);
+    assert.match(error.message, /unknown\]0;owned client Done 31m/);
+    assert.equal(error.error, 'invalid_client[2J');
+  });
+});
+
+describe('provider text', () => {
+  it('turns line breaks into a space, drops other control characters, and cuts long text', () => {
+    assert.equal(providerText('a\u001b[31mb\u0000\u0007c\u007f\u0085d\u202ee\u009b'), 'a[31mbcde');
+    assert.equal(providerText(' tab\there\r\n\r\nnext\n'), 'tab here next');
+    assert.equal(providerText('plain words, ñ and 漢字'), 'plain words, ñ and 漢字');
+    assert.equal(providerText('x'.repeat(600)), `${'x'.repeat(500)}…`);
+    assert.equal(providerText('x'.repeat(20), 10), `${'x'.repeat(10)}…`);
   });
 });
 
@@ -119,5 +172,8 @@ describe('small decisions', () => {
       full_name: 'X Y',
     });
     assert.deepEqual(summariseIdentity('nope'), {});
+    assert.deepEqual(summariseIdentity({ email: 'evil\u001b[2J@example.com' }), {
+      email: 'evil[2J@example.com',
+    });
   });
 });
