@@ -135,29 +135,19 @@ describe('fuzz: parseFormBody', () => {
   });
 
   it('reads back multipart fields as a browser sends them', async () => {
-    // Names and values without CR or LF: a multipart encoder rewrites those by design.
+    // Without CR or LF, which a multipart encoder rewrites by design; names also without " and %,
+    // since the encoder writes " and LF in a name as %22 and %0A, so a literal "%0A" cannot round-trip.
     const text = fc.string({ maxLength: 10 }).filter((value) => !/[\r\n]/.test(value));
+    const name = fc.oneof(fc.string({ maxLength: 10 }), fieldName).filter((n) => !/[\r\n"%]/.test(n));
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.tuple(
-            fc.oneof(
-              text,
-              fieldName.filter((n) => !/[\r\n]/.test(n)),
-            ),
-            text,
-          ),
-          { maxLength: 5 },
-        ),
-        async (fields) => {
-          const form = new FormData();
-          for (const [name, value] of fields) form.append(name, value);
-          const encoded = new Request('http://127.0.0.1/', { method: 'POST', body: form });
-          const body = Buffer.from(await encoded.arrayBuffer());
-          const parsed = await parseFormBody(requestOf(encoded.headers.get('content-type') ?? '', body));
-          assert.deepEqual(ownFields(parsed), ownFields(lastWins(fields)));
-        },
-      ),
+      fc.asyncProperty(fc.array(fc.tuple(name, text), { maxLength: 5 }), async (fields) => {
+        const form = new FormData();
+        for (const [name, value] of fields) form.append(name, value);
+        const encoded = new Request('http://127.0.0.1/', { method: 'POST', body: form });
+        const body = Buffer.from(await encoded.arrayBuffer());
+        const parsed = await parseFormBody(requestOf(encoded.headers.get('content-type') ?? '', body));
+        assert.deepEqual(ownFields(parsed), ownFields(lastWins(fields)));
+      }),
       fuzzParams(200),
     );
   });
@@ -221,7 +211,7 @@ describe('fuzz: form bodies at a running emulator', () => {
         fc.constantFrom('urlencoded', 'json', 'multipart'),
         fc.array(
           fc.tuple(
-            fieldName.filter((name) => !(name in fields) && !/[\r\n]/.test(name)),
+            fieldName.filter((name) => !Object.hasOwn(fields, name) && !/[\r\n]/.test(name)),
             fc.string({ maxLength: 8 }).filter((value) => !/[\r\n]/.test(value)),
           ),
           { maxLength: 3 },
