@@ -111,10 +111,13 @@ export const DEFAULTS = {
 } as const satisfies Record<string, number | BackoffPolicy>;
 
 export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
-  const requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 'requestTimeoutMs');
+  // Whole milliseconds: AbortSignal.timeout throws a RangeError for a fraction.
+  const requestTimeoutMs = Math.ceil(
+    positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 'requestTimeoutMs'),
+  );
   const margin = options.refreshMarginSeconds;
   if (margin !== undefined && !(Number.isFinite(margin) && margin >= 0)) {
-    throw new ConfigError(`refreshMarginSeconds must be a number of seconds >= 0, got ${margin}.`);
+    throw new ConfigError(`refreshMarginSeconds must be a number of seconds >= 0, got ${String(margin)}.`);
   }
   return {
     clock: options.clock ?? systemClock,
@@ -130,7 +133,7 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
     requestTimeoutMs,
     preflightTimeoutMs: Math.min(DEFAULTS.preflightTimeoutMs, requestTimeoutMs),
     lock: {
-      ttlMs: positive(options.lockTtlMs, DEFAULTS.lockTtlMs, 'lockTtlMs'),
+      ttlMs: positive(options.lockTtlMs, DEFAULTS.lockTtlMs, 'lockTtlMs', { min: 1 }),
       waitMs: positive(options.lockWaitMs, DEFAULTS.lockWaitMs, 'lockWaitMs'),
       poll: DEFAULTS.lockPoll,
     },
@@ -138,7 +141,7 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
       options.minRefreshIntervalMs,
       DEFAULTS.minRefreshIntervalMs,
       'minRefreshIntervalMs',
-      true,
+      { zeroAllowed: true },
     ),
     tokenRetry: backoffPolicy(options.tokenRetry, DEFAULTS.tokenRetry, 'tokenRetry'),
     save: { attempts: DEFAULTS.saveAttempts, backoff: DEFAULTS.saveRetry },
@@ -149,8 +152,10 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
     },
     rateLimit: {
       maxRetryAfterMs:
-        positive(options.maxRetryAfterSeconds, DEFAULTS.maxRetryAfterSeconds, 'maxRetryAfterSeconds', true) *
-        1000,
+        positive(options.maxRetryAfterSeconds, DEFAULTS.maxRetryAfterSeconds, 'maxRetryAfterSeconds', {
+          zeroAllowed: true,
+          max: MAX_TIMER_MS / 1000,
+        }) * 1000,
       maxRetries: DEFAULTS.maxRateLimitRetries,
       backoff: DEFAULTS.rateLimitBackoff,
     },
@@ -175,10 +180,30 @@ function backoffPolicy(
   return policy;
 }
 
-function positive(value: number | undefined, fallback: number, name: string, zeroAllowed = false): number {
+/** The longest wait a timer can hold (about 24.8 days): past it, setTimeout fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function positive(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  {
+    zeroAllowed = false,
+    min = 0,
+    max = MAX_TIMER_MS,
+  }: { zeroAllowed?: boolean; min?: number; max?: number } = {},
+): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0)) {
-    throw new ConfigError(`${name} must be a positive number, got ${value}.`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (!zeroAllowed && value <= 0)
+  ) {
+    throw new ConfigError(
+      `${name} must be a positive number${min > 0 ? ` of at least ${min}` : ''} and at most ${max}, got ${String(value)}.`,
+    );
   }
   return value;
 }

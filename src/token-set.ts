@@ -117,12 +117,24 @@ function computeExpiresAt(response: TokenResponseFields, options: FromTokenRespo
       createdAtMs !== undefined && Number.isFinite(createdAtMs)
         ? Math.min(requestStartedAt, createdAtMs)
         : requestStartedAt;
-    return start + Math.max(0, response.expires_in) * 1000;
+    return toInstant(start + Math.max(0, response.expires_in) * 1000);
   }
   const fromJwt = expiryFromJwt(response.access_token, requestStartedAt);
   if (fromJwt !== undefined) return fromJwt;
   if (options.missingExpiryMeansNever) return null;
-  return requestStartedAt + options.defaultLifetimeSeconds * 1000;
+  return toInstant(requestStartedAt + options.defaultLifetimeSeconds * 1000);
+}
+
+/** The latest instant a Date can hold (ECMA-262 §21.4.1.22). */
+const MAX_INSTANT_MS = 8.64e15;
+
+/**
+ * An absurd lifetime (`expires_in: 1e306`, a JWT `exp` of 1e300) is capped at the last
+ * instant a Date can hold: it must not overflow to Infinity, which a store writes as null,
+ * i.e. "never expires", nor to an instant that cannot be printed.
+ */
+function toInstant(ms: number): number {
+  return Math.min(Math.max(ms, -MAX_INSTANT_MS), MAX_INSTANT_MS);
 }
 
 /**
@@ -136,9 +148,9 @@ export function expiryFromJwt(token: string, requestStartedAt: number): number |
   if (!payload || typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return undefined;
   const absolute = payload.exp * 1000;
   if (typeof payload.iat === 'number' && Number.isFinite(payload.iat) && payload.exp >= payload.iat) {
-    return Math.min(absolute, requestStartedAt + (payload.exp - payload.iat) * 1000);
+    return toInstant(Math.min(absolute, requestStartedAt + (payload.exp - payload.iat) * 1000));
   }
-  return absolute;
+  return toInstant(absolute);
 }
 
 function decodeJwtPayload(token: string): Record<string, unknown> | undefined {

@@ -45,4 +45,30 @@ describe('resolveKeeperOptions', () => {
     assert.throws(() => resolveKeeperOptions({ refreshMarginSeconds: -1 }), /refreshMarginSeconds/);
     assert.throws(() => resolveKeeperOptions({ maxRetryAfterSeconds: -5 }), /maxRetryAfterSeconds/);
   });
+
+  it('refuses durations no timer can wait, and rounds the request timeout up to whole ms', () => {
+    // Found by the fuzz suite: requestTimeoutMs 1e20 or 0.5 made every token request fail with
+    // AbortSignal.timeout's RangeError; maxRetryAfterSeconds 1e7 let fetch sleep past setTimeout's
+    // range, which fires at once; lockTtlMs 0.5 was refused by every store at the first refresh.
+    for (const options of [
+      { requestTimeoutMs: 1e20 },
+      { requestTimeoutMs: 2 ** 31 },
+      { lockWaitMs: 2 ** 31 },
+      { lockTtlMs: 0.5 },
+      { maxRetryAfterSeconds: 1e7 },
+    ]) {
+      assert.throws(
+        () => resolveKeeperOptions({ ...options, env: {} }),
+        { code: 'CONFIG' },
+        JSON.stringify(options),
+      );
+    }
+    const settings = resolveKeeperOptions({ requestTimeoutMs: 0.5, env: {} });
+    assert.equal(settings.requestTimeoutMs, 1);
+    AbortSignal.timeout(settings.requestTimeoutMs);
+    assert.equal(
+      resolveKeeperOptions({ maxRetryAfterSeconds: 86_400, env: {} }).rateLimit.maxRetryAfterMs,
+      86_400_000,
+    );
+  });
 });

@@ -133,4 +133,23 @@ describe('TokenSet.fromTokenResponse', () => {
     assert.doesNotMatch(shown, /SECRET/);
     assert.match(inspect(set), /refreshToken: \[present\]/);
   });
+
+  it('caps an absurd expires_in or JWT exp at the last instant a Date holds, never "never expires"', () => {
+    // Found by the fuzz suite: expires_in 1e306 gave expiresAt Infinity, which JSON stores as null
+    // (a token that never expires) and which util.inspect could not print (RangeError).
+    for (const response of [
+      { access_token: 'a', token_type: 'bearer', expires_in: 1e306 },
+      { access_token: 'a', token_type: 'bearer', expires_in: 1e13 },
+      { access_token: jwt({ exp: 1e306 }), token_type: 'bearer' },
+    ]) {
+      const set = TokenSet.fromTokenResponse(response, {
+        requestStartedAt: start,
+        defaultLifetimeSeconds: 10,
+      });
+      assert.equal(set.expiresAt, 8.64e15);
+      assert.equal((JSON.parse(JSON.stringify(set)) as { expiresAt: number }).expiresAt, 8.64e15);
+      assert.match(inspect(set), /expiresAt: \+275760-09-13T00:00:00.000Z/);
+    }
+    assert.equal(expiryFromJwt(jwt({ exp: -1e306 }), start), -8.64e15);
+  });
 });

@@ -47,7 +47,8 @@ export function mediaType(request: EmulatorRequest): string {
 /**
  * Form fields from a urlencoded, multipart or JSON-object body (what Laravel merges into
  * its input). Anything else, or a body that does not parse, gives no fields. When a name
- * repeats, the last value wins (as in PHP). File parts are ignored.
+ * repeats, the last value wins (as in PHP). File parts are ignored. Every name becomes an own
+ * property, `__proto__` included (built with Object.fromEntries, never by assignment).
  */
 export async function parseFormBody(request: EmulatorRequest): Promise<Record<string, string>> {
   const type = mediaType(request);
@@ -59,11 +60,11 @@ export async function parseFormBody(request: EmulatorRequest): Promise<Record<st
     try {
       const contentType = headerValue(request, 'content-type') ?? '';
       const form = await new Response(request.body, { headers: { 'content-type': contentType } }).formData();
-      const fields: Record<string, string> = {};
+      const fields: [string, string][] = [];
       for (const [name, value] of form) {
-        if (typeof value === 'string') fields[name] = value;
+        if (typeof value === 'string') fields.push([name, value]);
       }
-      return fields;
+      return Object.fromEntries(fields);
     } catch {
       return {};
     }
@@ -71,13 +72,13 @@ export async function parseFormBody(request: EmulatorRequest): Promise<Record<st
   if (type === 'application/json' || type.endsWith('+json')) {
     const value = parseJsonBody(request);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
-    const fields: Record<string, string> = {};
+    const fields: [string, string][] = [];
     for (const [name, field] of Object.entries(value)) {
       if (typeof field === 'string' || typeof field === 'number' || typeof field === 'boolean') {
-        fields[name] = String(field);
+        fields.push([name, String(field)]);
       }
     }
-    return fields;
+    return Object.fromEntries(fields);
   }
   return {};
 }
