@@ -92,7 +92,10 @@ export interface Keeper {
   /** The provider profile with this id: a built-in one, or one passed in `providers`. */
   profile(id: string): ProviderProfile;
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void;
-  /** Stops every timer and closes the store if the keeper opened it. */
+  /**
+   * Stops every timer, lets a refresh under way save its tokens (bounded by `closeGraceMs`),
+   * and closes the store if the keeper opened it. Call it on SIGINT/SIGTERM before exiting.
+   */
   close(): Promise<void>;
 }
 
@@ -328,8 +331,8 @@ class TokenKeeper implements Keeper {
     this.#closed = true;
     for (const session of this.#sessions.values()) session.close();
     this.#sessions.clear();
+    await this.#services.close(this.#services.settings.closeGraceMs);
     this.#events.removeAll();
-    await this.#services.close();
   }
 
   /** Runs `work` on the connection's session; a session that ends up holding nothing is not kept. */

@@ -42,6 +42,8 @@ export interface KeeperOptions {
   tokenRetry?: Partial<BackoffPolicy>;
   /** Timeout of one API request made through `fetch`, until its whole answer is read. Default 60 s. */
   apiTimeoutMs?: number;
+  /** How long close() waits for a refresh under way to save its result. Default 10 s. */
+  closeGraceMs?: number;
   /** Longest Retry-After that fetch waits out before returning the 429. Default 60 s. */
   maxRetryAfterSeconds?: number;
   /** Extra provider profiles. */
@@ -87,6 +89,7 @@ export interface KeeperSettings {
     backoff: BackoffPolicy;
   };
   maxRedirects: number;
+  closeGraceMs: number;
 }
 
 export const DEFAULTS = {
@@ -97,6 +100,7 @@ export const DEFAULTS = {
   maxRetryAfterSeconds: 60,
   minRefreshIntervalMs: 1_000,
   apiTimeoutMs: 60_000,
+  closeGraceMs: 10_000,
   lockPoll: { initialMs: 10, factor: 2, maxMs: 250, jitter: 'spread' },
   // Full jitter: many processes that failed together must not come back together.
   tokenRetry: { initialMs: 1_000, factor: 2, maxMs: 60_000, jitter: 'full' },
@@ -160,6 +164,7 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
       backoff: DEFAULTS.rateLimitBackoff,
     },
     maxRedirects: DEFAULTS.maxRedirects,
+    closeGraceMs: positive(options.closeGraceMs, DEFAULTS.closeGraceMs, 'closeGraceMs', { zeroAllowed: true }),
   };
 }
 

@@ -36,6 +36,8 @@ export class SessionServices {
   readonly scheduler: RefreshScheduler | undefined;
   #storage: Promise<Storage> | undefined;
   #http: SessionHttp | undefined;
+  /** Refreshes under way: close() lets them save what the provider already rotated. */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(
     readonly settings: KeeperSettings,
@@ -52,8 +54,11 @@ export class SessionServices {
     return this.#storage;
   }
 
-  async refresh(name: string, trigger: RefreshTrigger): Promise<VersionedRecord> {
-    return (await this.storage()).refresher.refresh(name, trigger);
+  refresh(name: string, trigger: RefreshTrigger): Promise<VersionedRecord> {
+    const running = this.storage().then((storage) => storage.refresher.refresh(name, trigger));
+    const tracked = running.catch(() => undefined).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+    return running;
   }
 
   http(): SessionHttp | Promise<SessionHttp> {
@@ -81,8 +86,17 @@ export class SessionServices {
     };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the schedule, lets refreshes under way finish (at most `graceMs`: a refresh the
+   * provider already answered must be saved, or its rotated refresh token is lost), then
+   * closes the store if this keeper opened it.
+   */
+  async close(graceMs: number): Promise<void> {
     this.scheduler?.close();
+    if (this.#inFlight.size > 0) {
+      const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
+    }
     const storage = await this.#storage?.catch(() => undefined);
     if (storage?.ownsStore) await storage.repository.store.close();
   }

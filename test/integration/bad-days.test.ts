@@ -446,3 +446,34 @@ describe('API requests on a bad day', () => {
     }
   });
 });
+
+describe('shutting down in the middle of a refresh', () => {
+  it('close() lets the refresh save the rotated tokens before the store closes', async () => {
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({
+      clock,
+      emulator: { rotation: 'strict' },
+      keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
+    });
+    const next = createKeeper({ store, encryptionKey: KEY, clock, proactiveRefresh: false });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      await clock.advance(STALE);
+      rig.emulator.faults.add({ point: 'token', delayMs: 700, count: 1 });
+      const refreshing = rig.keeper.getAccessToken('acme');
+      await sleep(100); // the provider is answering now
+      await rig.keeper.close();
+      const token = await refreshing;
+      // The next process finds the rotated tokens saved: no invalid_grant, no password fallback.
+      assert.equal(await next.getAccessToken('acme'), token);
+      await clock.advance(3600_000);
+      assert.ok(await next.getAccessToken('acme'));
+      assert.equal(rig.emulator.stats().invalidGrant, 0);
+      assert.equal(rig.emulator.stats().tokenRequests.password, 1);
+    } finally {
+      await next.close();
+      await rig.emulator.stop();
+    }
+  });
+});

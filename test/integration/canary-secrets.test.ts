@@ -40,12 +40,15 @@ import {
 } from '../store/servers.js';
 
 const TAG = randomBytes(6).toString('hex');
+/** Factorial API keys are JWT-shaped (three base64url segments); the canary keeps that shape. */
+const jwtShaped = (label: string) =>
+  `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(`{"canary":"${label}"}`).toString('base64url')}.${label}`;
 const CANARIES = {
   clientSecret: `canary-client-secret-${TAG}`,
   password: `canary-password-${TAG}`,
-  apiKey: `canary-api-key-${TAG}`,
+  apiKey: jwtShaped(`canary-api-key-${TAG}`),
   wrongPassword: `canary-wrong-password-${TAG}`,
-  wrongApiKey: `canary-wrong-api-key-${TAG}`,
+  wrongApiKey: jwtShaped(`canary-wrong-api-key-${TAG}`),
 };
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
 
@@ -71,6 +74,9 @@ const CLEAR_METADATA_KEYS = new Set([
   'expiresAt',
   'obtainedAt',
   'hasRefreshToken',
+  // Bookkeeping of the refresh protocol: a random login id, and the shared back-off (code and message only).
+  'generation',
+  'backoff',
 ]);
 /** `v1.<keyId>.<iv>.<tag>.<ciphertext>`, base64url parts: 6-byte key id, 12-byte IV, 16-byte tag. */
 const SEALED = /^v1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/;

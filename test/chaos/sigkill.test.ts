@@ -1,0 +1,126 @@
+/**
+ * Chaos: processes killed at random moments while they read, refresh and rotate
+ * tokens on one SQLite store, against a Factus emulator with strict rotation and
+ * 2-second tokens. Every loop is bounded; the kills are SIGKILL, as a crash or the
+ * OOM killer would deliver them, so nothing is released or saved on the way out.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import { cliPath, createCliSandbox } from '../helpers/cli.js';
+
+const PROCESSES = 4;
+const KILLS_PER_PROCESS = 25;
+/** The default lease: no caller that was not killed may wait longer. */
+const LEASE_MS = 15_000;
+
+interface Run {
+  code: number | null;
+  killed: boolean;
+  ms: number;
+  stderr: string;
+}
+
+/** Runs the CLI; with `killAfterMs`, sends SIGKILL then if it is still running. */
+function runOnce(args: string[], env: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let killed = false;
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const killer =
+      killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = child.exitCode === null && child.kill('SIGKILL');
+          }, killAfterMs);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      if (killer) clearTimeout(killer);
+      resolve({ code, killed, ms: Date.now() - started, stderr });
+    });
+  });
+}
+
+describe('chaos: SIGKILL at random moments, 4 processes on one SQLite store (Factus, strict rotation)', () => {
+  it('never loses the connection, never makes a survivor wait a lease, invalid_grant only after a kill', async () => {
+    const emulator = await startFactusEmulator({ accessTtlSeconds: 2, rotation: 'strict' });
+    const sandbox = await createCliSandbox({
+      FACTUS_CLIENT_ID: emulator.credentials.clientId,
+      FACTUS_CLIENT_SECRET: emulator.credentials.clientSecret,
+      FACTUS_USERNAME: emulator.credentials.username,
+      FACTUS_PASSWORD: emulator.credentials.password,
+    });
+    try {
+      const login = await runOnce(
+        ['login', 'acme', '--provider', 'factus', '--base-url', emulator.url],
+        sandbox.env,
+      );
+      assert.equal(login.code, 0, login.stderr);
+
+      const runs: Run[] = [];
+      let seed = 20261129;
+      const random = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      await Promise.all(
+        Array.from({ length: PROCESSES }, async (_, worker) => {
+          for (let kills = 0; kills < KILLS_PER_PROCESS; ) {
+            const args =
+              (kills + worker) % 2 === 0
+                ? ['token', 'acme']
+                : ['request', 'acme', 'GET', '/v1/numbering-ranges'];
+            // Every other run is killed somewhere between start-up and the end of a refresh.
+            const victim = random() < 0.5;
+            const run = await runOnce(
+              args,
+              sandbox.env,
+              victim ? 80 + Math.floor(random() * 400) : undefined,
+            );
+            runs.push(run);
+            if (run.killed) kills++;
+            // Let tokens go stale now and then, so kills land inside refreshes too.
+            if (random() < 0.2) await sleep(1_000 + Math.floor(random() * 1_500));
+          }
+        }),
+      );
+
+      const killed = runs.filter((run) => run.killed);
+      const survivors = runs.filter((run) => !run.killed);
+      assert.ok(killed.length >= PROCESSES * KILLS_PER_PROCESS, `${killed.length} kills`);
+      for (const run of survivors) {
+        assert.equal(run.code, 0, `a run that was not killed failed: ${run.stderr}`);
+        assert.ok(run.ms < LEASE_MS, `a survivor waited ${run.ms} ms`);
+      }
+      // Strict rotation: a kill after the provider rotated but before the save costs that
+      // refresh token, and the password fallback recovers. Nothing else may meet invalid_grant.
+      const stats = emulator.stats();
+      const fallbacks = (stats.tokenRequests.password ?? 0) - 1;
+      assert.ok(
+        stats.invalidGrant <= killed.length,
+        `${stats.invalidGrant} invalid_grant for ${killed.length} kills`,
+      );
+      assert.ok(fallbacks <= stats.invalidGrant, 'a password login only after a lost rotation');
+
+      // The connection survived: after the storm, it still answers without a new login.
+      await sleep(2_500);
+      const after = await runOnce(['request', 'acme', 'GET', '/v1/numbering-ranges'], sandbox.env);
+      assert.equal(after.code, 0, after.stderr);
+      process.stdout.write(
+        `# chaos: ${runs.length} runs, ${killed.length} SIGKILLs, ${stats.tokenRequests.refresh_token} refreshes, ` +
+          `${stats.invalidGrant} invalid_grant, ${fallbacks} password fallbacks\n`,
+      );
+    } finally {
+      await sandbox.cleanup();
+      await emulator.stop();
+    }
+  });
+});
