@@ -164,7 +164,9 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
       backoff: DEFAULTS.rateLimitBackoff,
     },
     maxRedirects: DEFAULTS.maxRedirects,
-    closeGraceMs: positive(options.closeGraceMs, DEFAULTS.closeGraceMs, 'closeGraceMs', { zeroAllowed: true }),
+    closeGraceMs: positive(options.closeGraceMs, DEFAULTS.closeGraceMs, 'closeGraceMs', {
+      zeroAllowed: true,
+    }),
   };
 }
 
