@@ -77,6 +77,8 @@ export interface KeeperCredential {
   header: { name: string; value: string };
   /** Whether a rejected credential can be renewed (false for an API key). */
   refreshable: boolean;
+  /** The origin of the connection's API (`https://api.example.com`): the only place it is sent. */
+  origin: string;
 }
 
 /** ConnectionInfo plus what only the sealed part of the record knows, cut to what is safe to show. */
@@ -293,6 +295,7 @@ class TokenKeeper implements Keeper {
       expiresAt: tokens.expiresAt,
       header: { name: header.header, value: header.value },
       refreshable: strategy.refreshable,
+      origin: new URL(record.baseUrl).origin,
     };
     this.#credentials.set(name, { forToken: accessToken, credential });
     return credential;
