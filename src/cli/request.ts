@@ -32,9 +32,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const parsed = parseCommandArgs(argv, options, usage, io);
   if (!parsed) return ExitCode.ok;
   const { values, positionals } = parsed;
-  // The name may be left out (the default connection): then two arguments remain.
+  // The name may be left out (the default connection): then a method comes first.
   const [givenName, rawMethod, path] =
-    positionals.length === 2
+    positionals.length === 2 && METHODS.has(positionals[0]!.toUpperCase())
       ? [undefined, ...(positionals as [string, string])]
       : (requirePositionals(positionals, ['<name>', '<METHOD>', '<path>'], usage) as [
           string,

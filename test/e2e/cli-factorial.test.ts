@@ -234,7 +234,8 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
         env: { FACTORIAL_API_KEY: 'wrong-key' },
       },
     );
-    assert.equal(wrong.code, 2);
+    // The provider's refusal, not a usage error.
+    assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /rejected the API key \(HTTP 401\); nothing was saved/);
     assert.equal((await cli.run(['status', 'hr-badkey'])).code, 1);
   });
