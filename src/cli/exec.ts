@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseCommandArgs, UsageError } from './args.js';
-import { connectionName } from './connection-name.js';
 import { ExitCode } from './exit-codes.js';
 import { credentialVariables } from './handover.js';
-import { withKeeper } from './open-keeper.js';
+import { connectionName, withKeeper } from './open-keeper.js';
 import { type CliIO, say } from './output.js';
 
 export const usage =

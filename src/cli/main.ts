@@ -4,7 +4,6 @@
  * only when it runs, so `tokenkeeper token` starts as fast as Node allows.
  */
 import module from 'node:module';
-import { CancelledError } from './args.js';
 import { COMMANDS, type CommandModule, commandNames } from './commands.js';
 import { ExitCode } from './exit-codes.js';
 import { type CliIO, processIO } from './output.js';
@@ -92,7 +91,7 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
   const [commandName, commandArgs] = name === 'help' ? [rest[0]!, ['--help']] : [name, rest];
   const command = COMMANDS[commandName];
   if (!command) {
-    const { didYouMean } = await import('./suggest.js');
+    const { didYouMean } = await import('./args.js');
     const close = didYouMean(commandName, commandNames());
     io.stderr.write(
       `Unknown command "${commandName}".${close ? ` Did you mean \`tokenkeeper ${close}\`?` : ''}\n` +
@@ -104,10 +103,7 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
     const loaded: CommandModule = await command.load();
     return await loaded.run(commandArgs, io);
   } catch (error) {
-    if (error instanceof CancelledError) {
-      io.stderr.write('Cancelled.\n');
-      return ExitCode.interrupted;
-    }
+    // Loaded only now: a command that succeeds never pays for the error wording.
     const { reportError } = await import('./report-error.js');
     return reportError(error, io);
   }

@@ -4,6 +4,7 @@
  * ("fetch failed", "EACCES: …"), and never a stack unless TOKENKEEPER_DEBUG asks.
  */
 import { isTokenkeeperError } from '../errors.js';
+import { CancelledError } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import type { CliIO } from './output.js';
 
@@ -11,6 +12,10 @@ import type { CliIO } from './output.js';
 const UNUSABLE_PATH = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENOENT', 'ENOSPC']);
 
 export async function reportError(error: unknown, io: CliIO): Promise<number> {
+  if (error instanceof CancelledError) {
+    io.stderr.write('Cancelled.\n');
+    return ExitCode.interrupted;
+  }
   if (isTokenkeeperError(error)) {
     if (error.code === 'NOT_FOUND' && error.connection) {
       io.stderr.write(`${await notFoundMessage(error.connection, io)}\n`);
@@ -75,7 +80,7 @@ function storeUnusable(io: CliIO, code: string): string {
 async function notFoundMessage(name: string, io: CliIO): Promise<string> {
   const [{ withKeeper }, { similar }, { newLoginCommands }] = await Promise.all([
     import('./open-keeper.js'),
-    import('./suggest.js'),
+    import('./args.js'),
     import('./hints.js'),
   ]);
   const names = await withKeeper(io, async (keeper) => (await keeper.list()).map((c) => c.name)).catch(

@@ -2,9 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { GRANT_TYPES, grantStrategy } from '../grants/strategies.js';
 import type { PaginationStyle } from '../providers/types.js';
 import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
-import { connectionName } from './connection-name.js';
 import { ExitCode } from './exit-codes.js';
-import { withKeeper } from './open-keeper.js';
+import { connectionName, withKeeper } from './open-keeper.js';
 import type { CliIO } from './output.js';
 
 export const usage =

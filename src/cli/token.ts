@@ -1,7 +1,6 @@
 import { parseCommandArgs, UsageError } from './args.js';
-import { connectionName } from './connection-name.js';
 import { ExitCode } from './exit-codes.js';
-import { withKeeper } from './open-keeper.js';
+import { connectionName, withKeeper } from './open-keeper.js';
 import { type CliIO, headerLine } from './output.js';
 
 export const usage =

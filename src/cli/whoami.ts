@@ -1,8 +1,7 @@
 import { summariseIdentity } from '../identity.js';
 import { parseCommandArgs, UsageError } from './args.js';
-import { connectionName } from './connection-name.js';
 import { ExitCode } from './exit-codes.js';
-import { withKeeper } from './open-keeper.js';
+import { connectionName, withKeeper } from './open-keeper.js';
 import type { CliIO } from './output.js';
 
 export const usage =
