@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import axios, { type AxiosError } from 'axios';
 import ky, { type HTTPError } from 'ky';
@@ -126,6 +127,18 @@ describe('adapters with a Factus connection (Bearer, refreshable)', () => {
       } as unknown as RequestInit);
       assert.equal(fetched.status, 200);
       assert.equal(((await fetched.json()) as { status: string }).status, 'OK');
+      assert.equal(refreshes(), before + 2);
+
+      // A streamed body cannot be sent twice: the 401 comes back, and nothing is renewed.
+      rejectNext(1);
+      const streamed = await undiciRequest(`${emulator.url}/v1/bills/validate`, {
+        dispatcher,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: Readable.from([JSON.stringify(bill('undici-stream'))]),
+      });
+      assert.equal(streamed.statusCode, 401);
+      await streamed.body.text();
       assert.equal(refreshes(), before + 2);
 
       const elsewhere = await undiciRequest(`${echo.url}/x`, { dispatcher });

@@ -90,6 +90,9 @@ describe('the CLI from scripts', () => {
     assert.equal(access.stdout, token);
     const failing = await cli.run(['exec', 'acme', '--', 'node', '-e', 'process.exit(7)']);
     assert.equal(failing.code, 7);
+    const notFound = await cli.run(['exec', 'acme', '--', 'no-such-command-for-tokenkeeper']);
+    assert.equal(notFound.code, 127);
+    assert.match(notFound.stderr, /command not found/);
     const missing = await cli.run(['exec', 'acme']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /after --/);
