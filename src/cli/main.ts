@@ -79,7 +79,12 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
     io.stderr.write(`${help()}\n`);
     return ExitCode.usage;
   }
-  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+  // `help`, `help help` and `help version` are all the top-level help.
+  if (
+    name === '--help' ||
+    name === '-h' ||
+    (name === 'help' && [undefined, 'help', 'version'].includes(rest[0]))
+  ) {
     io.stdout.write(`${help()}\n`);
     return ExitCode.ok;
   }

@@ -23,6 +23,8 @@ interface ConnectionStatus
   extends Omit<ConnectionDetails, 'expiresAt' | 'obtainedAt' | 'lastRefreshAt' | 'createdAt' | 'lastError'> {
   expiry: string;
   needsLogin: boolean;
+  /** False for a credential that is its own token (an API key), as the grant strategy says. */
+  refreshable: boolean;
   expiresAt?: string | null;
   obtainedAt?: string;
   lastRefreshAt?: string;
@@ -71,9 +73,11 @@ async function detailsOf(keeper: Keeper, info: ConnectionInfo): Promise<Connecti
 function statusOf(details: ConnectionDetails, now: number): ConnectionStatus {
   const { expiresAt, obtainedAt, lastRefreshAt, createdAt, lastError, ...rest } = details;
   const iso = (ms: number) => new Date(ms).toISOString();
-  const apiKey = !grantStrategy(details.grant).refreshable;
+  const { refreshable } = grantStrategy(details.grant);
+  const apiKey = !refreshable;
   return {
     ...rest,
+    refreshable,
     // An API key is its own credential: it has no scopes of its own to show.
     ...(apiKey ? { scope: undefined, grantedScope: undefined } : {}),
     expiry: expiryOf(details, apiKey, now),
@@ -113,9 +117,7 @@ function describe(c: ConnectionStatus): string {
     `  expiry:        ${c.expiry}`,
     `  state:         ${state}`,
     ...(c.lastRefreshAt ? [`  last refresh:  ${formatInstant(Date.parse(c.lastRefreshAt))}`] : []),
-    ...(c.grant !== 'api_key'
-      ? [`  refresh token: ${c.hasRefreshToken ? 'saved (encrypted)' : 'none'}`]
-      : []),
+    ...(c.refreshable ? [`  refresh token: ${c.hasRefreshToken ? 'saved (encrypted)' : 'none'}`] : []),
   ];
   return lines.join('\n');
 }
