@@ -1,7 +1,7 @@
 /**
  * Where the CLI finds credentials: the provider's own environment variables,
- * then the generic TOKENKEEPER_CLIENT_ID / TOKENKEEPER_CLIENT_SECRET, then what
- * the connection already had (non-secret fields only), then a hidden prompt.
+ * then the generic TOKENKEEPER_CLIENT_ID / TOKENKEEPER_CLIENT_SECRET, then (for a
+ * new login of a saved connection) what the store kept, then a hidden prompt.
  * Never a flag: flags end up in shell history and process listings.
  */
 
