@@ -25,7 +25,7 @@ function help(): string {
     'Run `tokenkeeper help <command>` (or `tokenkeeper <command> --help`) for a command’s options.',
     'Global option: --store LOCATION, where connections are kept (default: TOKENKEEPER_STORE, else',
     'the SQLite file in your data directory). TOKENKEEPER_KEY: the encryption key.',
-    'Commands that take a <name> use TOKENKEEPER_CONNECTION, or the only connection, when it is left out.',
+    'Where a command’s usage shows [<name>], it may be left out: TOKENKEEPER_CONNECTION, else the only connection.',
   ].join('\n');
 }
 
