@@ -293,6 +293,7 @@ describe('the CLI from scripts', () => {
       const program = [
         script.stdout,
         `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's array expansion, not a template.
         '_tokenkeeper; printf "%s\\n" "${COMPREPLY[@]}"',
       ].join('\n');
       const result = spawnSync('bash', ['-c', program], {
