@@ -84,3 +84,52 @@ export function buildConnectionRecord(
     },
   };
 }
+
+/**
+ * A new login of a saved connection: what `spec` leaves out comes from `saved`, when both
+ * are of the same provider and grant. A saved secret is reused only with what it belongs
+ * to: the client secret with the same client id, the password with the same user name.
+ */
+export function withSavedSpec(
+  spec: ConnectionSpec,
+  saved: ConnectionRecord,
+  profile: ProviderProfile,
+): ConnectionSpec {
+  if (saved.provider !== spec.provider || (spec.grant ?? profile.defaultGrant) !== saved.grant) return spec;
+  const { secrets } = saved;
+  const clientId = spec.clientId ?? saved.clientId;
+  const username = spec.username ?? secrets.username;
+  const where: ConnectionSpec = { provider: spec.provider };
+  const choosesEndpoints = Boolean(spec.environment || spec.baseUrl || spec.issuer || spec.tokenUrl);
+  if (!choosesEndpoints) {
+    if (!profile.endpointsFromConnection) {
+      if (saved.environment) where.environment = saved.environment;
+      else where.baseUrl = saved.baseUrl;
+    } else if (saved.issuer) {
+      // Discovered endpoints are found again from the issuer, not pinned to the old answer.
+      where.issuer = saved.issuer;
+      where.apiBaseUrl = saved.baseUrl;
+    } else {
+      where.tokenUrl = saved.tokenUrl;
+      where.authorizationUrl = saved.authorizationUrl;
+      where.revocationUrl = saved.revocationUrl;
+      where.userinfoUrl = saved.userinfoUrl;
+      where.apiBaseUrl = saved.baseUrl;
+    }
+    where.clientAuthMethod = saved.clientAuthMethod;
+  }
+  return {
+    ...where,
+    ...withoutUndefined(spec),
+    grant: saved.grant,
+    clientId,
+    clientSecret: spec.clientSecret ?? (clientId === saved.clientId ? secrets.clientSecret : undefined),
+    username,
+    password: spec.password ?? (username === secrets.username ? secrets.password : undefined),
+    scope: spec.scope ?? saved.scope,
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

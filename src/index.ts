@@ -24,10 +24,12 @@ export type { AuthorizationCodeResult } from './grants/strategies.js';
 export type { Identity } from './identity.js';
 export {
   type AuthorizationPrompt,
+  type ConnectionDetails,
   type ConnectionSpec,
   type ConnectOptions,
   createKeeper,
   type Keeper,
+  type KeeperCredential,
   type KeeperOptions,
   type LogoutResult,
 } from './keeper.js';
@@ -38,6 +40,7 @@ export type {
   ClientAuthMethod,
   CredentialEnvNames,
   GrantType,
+  PaginationStyle,
   ProviderEnvironment,
   ProviderProfile,
   RateLimitRule,

@@ -24,7 +24,7 @@ import { withLease } from './refresh/lease.js';
 import { connectionNotFound } from './refresh/refresher.js';
 import { SessionServices } from './session/services.js';
 import { ConnectionSession } from './session/session.js';
-import type { TokenSet } from './token-set.js';
+import { decodeJwtPayload, type TokenSet } from './token-set.js';
 
 export type { ConnectionSpec } from './connection-spec.js';
 export type { KeeperOptions } from './options.js';
@@ -58,6 +58,38 @@ export interface ConnectOptions {
    * login is one; a web application sends its own redirect instead.
    */
   authorize?(prompt: AuthorizationPrompt): Promise<AuthorizationCodeResult>;
+  /**
+   * Logging in again: what the spec leaves out is taken from the connection saved under
+   * this name, when it has the same provider and grant: endpoints, client id, scope, client
+   * secret (for the same client id), user name, and password (for the same user). So
+   * `tokenkeeper login acme` asks only for what is missing, such as a new password.
+   */
+  reuseSaved?: boolean;
+}
+
+/** A connection's current credential as it is sent; see Keeper.credential. */
+export interface KeeperCredential {
+  accessToken: string;
+  /** As the token endpoint said (e.g. "Bearer"), or "ApiKey". */
+  tokenType: string;
+  /** Absolute expiry (ms since the epoch); null: never expires. */
+  expiresAt: number | null;
+  /** The header it goes in, e.g. `authorization: Bearer …` or `x-api-key: …`. */
+  header: { name: string; value: string };
+  /** Whether a rejected credential can be renewed (false for an API key). */
+  refreshable: boolean;
+  /** The origin of the connection's API (`https://api.example.com`): the only place it is sent. */
+  origin: string;
+}
+
+/** ConnectionInfo plus what only the sealed part of the record knows, cut to what is safe to show. */
+export interface ConnectionDetails extends ConnectionInfo {
+  /** The user name a password-grant connection logs in with. */
+  account?: string;
+  /** The scopes the token endpoint granted, when it said. */
+  grantedScope?: string;
+  /** The first 4 characters of the credential, to tell credentials apart (as gh does). */
+  credentialPrefix?: string;
 }
 
 /** Always-fresh credentials for named connections; see createKeeper. */
@@ -72,6 +104,11 @@ export interface Keeper {
   /** A fresh access token, refreshed first if needed. */
   getAccessToken(name: string): Promise<string>;
   /**
+   * A fresh credential with the header it goes in, for HTTP clients other than `fetch`
+   * (tokenkeeper/axios, /undici, /ky, /openapi-fetch). Reads the store once per new token.
+   */
+  credential(name: string): Promise<KeeperCredential>;
+  /**
    * fetch() against the connection's base URL with its credentials: waits for a rate-limit
    * slot, renews once and retries on a 401, waits out a 429 as long as Retry-After says.
    *
@@ -82,6 +119,8 @@ export interface Keeper {
   /** Replaces the tokens now, even if they look fresh. */
   refresh(name: string): Promise<ConnectionInfo>;
   info(name: string): Promise<ConnectionInfo>;
+  /** info() plus the account, granted scopes and the credential's first characters (needs the key). */
+  details(name: string): Promise<ConnectionDetails>;
   list(): Promise<ConnectionInfo[]>;
   /** Forgets the connection locally, without telling the provider. */
   forget(name: string): Promise<boolean>;
@@ -115,6 +154,8 @@ class TokenKeeper implements Keeper {
   readonly #sessions = new Map<string, ConnectionSession>();
   readonly #services: SessionServices;
   readonly #events = new KeeperEventEmitter();
+  /** The last credential built per connection, and the session token it was built for: see credential(). */
+  readonly #credentials = new Map<string, { forToken: string; credential: KeeperCredential }>();
   #closed = false;
 
   constructor(options: KeeperOptions) {
@@ -127,14 +168,18 @@ class TokenKeeper implements Keeper {
     );
   }
 
-  async connect(name: string, spec: ConnectionSpec, options: ConnectOptions = {}): Promise<ConnectionInfo> {
+  async connect(name: string, given: ConnectionSpec, options: ConnectOptions = {}): Promise<ConnectionInfo> {
     this.#assertOpen();
-    const { buildConnectionRecord, grantOf, validateName } = await import('./connection-spec.js');
+    const { buildConnectionRecord, grantOf, validateName, withSavedSpec } = await import(
+      './connection-spec.js'
+    );
     const { resolveConnectionEndpoints } = await import('./providers/connection-endpoints.js');
     validateName(name);
     const services = this.#services;
     const { repository } = await services.storage();
-    const profile = this.profile(spec.provider);
+    const profile = this.profile(given.provider);
+    const saved = options.reuseSaved ? (await repository.load(name))?.record : undefined;
+    const spec = saved ? withSavedSpec(given, saved, profile) : given;
     const strategy = grantStrategy(grantOf(name, spec, profile)); // fail on a bad spec before any request
     const endpoints = await resolveConnectionEndpoints(
       profile,
@@ -239,6 +284,29 @@ class TokenKeeper implements Keeper {
     return this.#withSession(name, (session) => session.getAccessToken());
   }
 
+  async credential(name: string): Promise<KeeperCredential> {
+    const accessToken = await this.getAccessToken(name);
+    const known = this.#credentials.get(name);
+    if (known?.forToken === accessToken) return known.credential;
+    const { repository } = await this.#services.storage();
+    const record = (await repository.load(name))?.record;
+    const tokens = record?.secrets.tokens;
+    if (!record || !tokens) throw connectionNotFound(name);
+    // The store holds this token, or a newer one another process saved: both may be sent.
+    const strategy = grantStrategy(record.grant);
+    const header = strategy.credential(tokens.accessToken, this.profile(record.provider));
+    const credential: KeeperCredential = {
+      accessToken: tokens.accessToken,
+      tokenType: tokens.tokenType,
+      expiresAt: tokens.expiresAt,
+      header: { name: header.header, value: header.value },
+      refreshable: strategy.refreshable,
+      origin: new URL(record.baseUrl).origin,
+    };
+    this.#credentials.set(name, { forToken: accessToken, credential });
+    return credential;
+  }
+
   fetch(name: string, pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
     return this.#withSession(name, (session) => session.fetch(pathOrUrl, init));
   }
@@ -259,6 +327,21 @@ class TokenKeeper implements Keeper {
     const loaded = await repository.load(name);
     if (!loaded) throw connectionNotFound(name);
     return infoOf(loaded.record);
+  }
+
+  async details(name: string): Promise<ConnectionDetails> {
+    const { repository } = await this.#services.storage();
+    const loaded = await repository.load(name);
+    if (!loaded) throw connectionNotFound(name);
+    const { record } = loaded;
+    const tokens = record.secrets.tokens;
+    const grantedScope = tokens && (tokens.scope ?? scopeClaim(decodeJwtPayload(tokens.accessToken)));
+    return {
+      ...infoOf(record),
+      ...(record.secrets.username ? { account: record.secrets.username } : {}),
+      ...(grantedScope !== undefined ? { grantedScope } : {}),
+      ...(tokens?.accessToken ? { credentialPrefix: tokens.accessToken.slice(0, 4) } : {}),
+    };
   }
 
   async list(): Promise<ConnectionInfo[]> {
@@ -357,10 +440,18 @@ class TokenKeeper implements Keeper {
   #dropSession(name: string): void {
     this.#sessions.get(name)?.close();
     this.#sessions.delete(name);
+    this.#credentials.delete(name);
   }
 
   #assertOpen(): void {
     if (this.#closed)
       throw new TokenkeeperError('CONFIG', 'This keeper was closed; create a new one with createKeeper().');
   }
+}
+
+/** The scopes a JWT access token carries (`scope` as a string, or Passport's `scopes` array). */
+function scopeClaim(claims: Record<string, unknown> | undefined): string | undefined {
+  if (typeof claims?.scope === 'string') return claims.scope;
+  if (Array.isArray(claims?.scopes)) return claims.scopes.filter((s) => typeof s === 'string').join(' ');
+  return undefined;
 }

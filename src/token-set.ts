@@ -153,7 +153,8 @@ export function expiryFromJwt(token: string, requestStartedAt: number): number |
   return toInstant(absolute);
 }
 
-function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
+/** The claims of a JWT, unverified: only for showing what a token says about itself. */
+export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts[1]) return undefined;
   try {

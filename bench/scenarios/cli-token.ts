@@ -1,10 +1,14 @@
 /**
  * 5. `tokenkeeper token <name>` wall time, spawned as a script would, against a
- * store logged in beforehand, next to a bare `node -e 0`.
+ * store logged in beforehand, next to a bare `node -e 0`; and a `token` that has
+ * to refresh first (a token request to the Factus emulator on every run).
  */
 import { join } from 'node:path';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import { createKeeper } from '../../src/keeper.js';
 import { childScript, LineChild, runTimed, type SpawnTiming } from '../lib/child.js';
 import { CLI_MAIN, cliEnv, REST_STEP } from '../lib/cli.js';
+import { BENCH_CREDENTIALS } from '../lib/factus.js';
 import { loginOnce } from '../lib/prepared-store.js';
 import type { ScenarioResult } from '../lib/report.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
@@ -12,10 +16,13 @@ import { formatMs, formatRatio, formatSpread, median } from '../lib/stats.js';
 
 const GOAL_RATIO = 1.6;
 const NAME = 'cli';
+const STALE_NAME = 'cli-stale';
 
 interface Command {
   label: string;
   args: string[];
+  /** Another environment (store) than the fresh token's. */
+  env?: NodeJS.ProcessEnv;
   /** Checks that the run did what it should; a broken command must not look fast. */
   check(run: SpawnTiming): boolean;
 }
@@ -28,6 +35,8 @@ export const cliToken: Scenario = {
     const storePath = join(ctx.tmpDir, 'cli.db');
     await loginOnce(storePath, NAME);
     const env = cliEnv(storePath);
+    const stale = await staleConnection(join(ctx.tmpDir, 'cli-stale.db'));
+    const refreshesBefore = stale.refreshes();
 
     const commands: Command[] = [
       { label: '`node -e 0` (baseline)', args: ['-e', '0'], check: (r) => r.code === 0 },
@@ -42,17 +51,36 @@ export const cliToken: Scenario = {
         // A JWT access token and a newline.
         check: (r) => r.code === 0 && r.stdoutBytes > 100,
       },
+      {
+        label: `\`tokenkeeper token ${STALE_NAME}\` (refreshes first)`,
+        args: [CLI_MAIN, 'token', STALE_NAME],
+        env: stale.env,
+        check: (r) => r.code === 0 && r.stdoutBytes > 100,
+      },
     ];
     const times = new Map<Command, number[]>(commands.map((c) => [c, []]));
     for (let round = 0; round < sizes.warmup + sizes.rounds; round++) {
       // Interleaved, so a busy moment of the machine hits every command alike.
       for (const command of commands) {
-        const run = await runTimed(process.execPath, command.args, { env, timeoutMs: 30_000 });
+        const run = await runTimed(process.execPath, command.args, {
+          env: command.env ?? env,
+          timeoutMs: 30_000,
+        });
         if (!command.check(run)) {
           throw new Error(`${command.label} failed (exit ${run.code}): ${run.stderr.trim().slice(-500)}`);
         }
         if (round >= sizes.warmup) times.get(command)?.push(run.ms);
       }
+    }
+
+    // Every run of the stale command must have refreshed, or it measured something else.
+    const refreshed = stale.refreshes() - refreshesBefore;
+    await stale.stop();
+    const staleRuns = sizes.warmup + sizes.rounds;
+    if (refreshed !== staleRuns) {
+      throw new Error(
+        `\`token ${STALE_NAME}\` refreshed ${refreshed} times in ${staleRuns} runs; expected every run`,
+      );
     }
 
     const stages = await measureStages(storePath, sizes.rounds);
@@ -64,7 +92,10 @@ export const cliToken: Scenario = {
       method:
         `Each command spawned ${sizes.rounds} times (after ${sizes.warmup} warm-up runs), interleaved, timed ` +
         'from spawn to exit; the store (TOKENKEEPER_STORE, a temporary SQLite file with its key file) holds one ' +
-        'connection logged in beforehand through the library, so `token` only reads and decrypts. Median.',
+        'connection logged in beforehand through the library, so `token` only reads and decrypts. Median. ' +
+        'The refreshing `token` uses another store whose connection the Factus emulator on loopback (in the ' +
+        'benchmark process) always answers with `expires_in: 0`: every run takes the lock, runs the refresh ' +
+        'grant, saves the rotated tokens and prints the new token.',
       tables: [
         {
           head: ['Command', 'wall time (median)', 'min – max', 'vs node -e 0'],
@@ -96,6 +127,7 @@ export const cliToken: Scenario = {
       ],
       notes: [
         '`tokenkeeper --version` loads only the CLI entry: the difference to `token` is the library, the native SQLite driver and the store.',
+        'A `token` that refreshes also loads the grant modules (oauth4webapi) and makes one token request; it has no goal of its own.',
         ...(token / baseline <= GOAL_RATIO ? [] : [missNote(stages, token, baseline)]),
       ],
       data: {
@@ -106,6 +138,26 @@ export const cliToken: Scenario = {
     };
   },
 };
+
+/**
+ * A store with one connection whose tokens are always stale: the emulator it logs in to
+ * hands out tokens with `expires_in: 0`, so every `token` has to refresh first.
+ */
+async function staleConnection(storePath: string) {
+  const emulator = await startFactusEmulator({ rateLimitPerMinute: 1_000_000_000 });
+  emulator.faults.add({ point: 'token', expiresIn: 0 });
+  const keeper = createKeeper({ store: storePath, proactiveRefresh: false, env: {} });
+  try {
+    await keeper.connect(STALE_NAME, { provider: 'factus', baseUrl: emulator.url, ...BENCH_CREDENTIALS });
+  } finally {
+    await keeper.close();
+  }
+  return {
+    env: cliEnv(storePath),
+    refreshes: () => emulator.stats().tokenRequests.refresh_token ?? 0,
+    stop: () => emulator.stop(),
+  };
+}
 
 /** Why the goal was missed, in the figures of this run. */
 function missNote(stages: Array<[string, number]>, token: number, baseline: number): string {

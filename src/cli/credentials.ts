@@ -1,7 +1,7 @@
 /**
  * Where the CLI finds credentials: the provider's own environment variables,
- * then the generic TOKENKEEPER_CLIENT_ID / TOKENKEEPER_CLIENT_SECRET, then what
- * the connection already had (non-secret fields only), then a hidden prompt.
+ * then the generic TOKENKEEPER_CLIENT_ID / TOKENKEEPER_CLIENT_SECRET, then (for a
+ * new login of a saved connection) what the store kept, then a hidden prompt.
  * Never a flag: flags end up in shell history and process listings.
  */
 
@@ -31,34 +31,53 @@ const prompts: Record<Field, { label: string; hidden: boolean }> = {
   apiKey: { label: 'API key', hidden: true },
 };
 
+/**
+ * Which fields a new login of a saved connection (same provider and grant) takes from
+ * the store when the environment does not give them: `connect` fills them in
+ * (`reuseSaved`). The password is asked again on a terminal, since a new login usually
+ * means it changed; without a terminal the saved one is tried.
+ */
+const REUSED: ReadonlySet<Field> = new Set(['clientId', 'clientSecret', 'username']);
+
+/**
+ * The credentials of `grant`, from the environment or the terminal. Without a terminal,
+ * every missing variable is named in one message, so one run tells all.
+ */
 export async function gatherCredentials(
   io: CliIO,
   profile: ProviderProfile,
   grant: GrantType,
-  previous: { clientId?: string } | undefined,
+  relogin: boolean,
 ): Promise<Credentials> {
   const result: Credentials = {};
+  const toAsk: Array<{ field: Field; optional: boolean }> = [];
+  const missing: string[] = [];
+  const terminal = canPrompt(io);
   for (const { field, emptyForPublicClient } of grantStrategy(grant).fields) {
     const optional = Boolean(emptyForPublicClient && profile.allowsPublicClients);
-    const envNames = [profile.credentialEnv[field], genericEnv[field]].filter((name): name is string =>
-      Boolean(name),
-    );
+    const envNames = envNamesOf(profile, field);
     const fromEnv = envNames.map((name) => io.env[name]).find(Boolean);
     if (fromEnv) {
       result[field] = fromEnv;
       continue;
     }
-    if (field === 'clientId' && previous?.clientId) {
-      result[field] = previous.clientId;
-      continue;
-    }
-    const { label, hidden } = prompts[field];
-    if (!canPrompt(io)) {
-      if (optional) continue;
-      throw new UsageError(
-        `No ${label.toLowerCase()} for ${profile.displayName}: set ${envNames.join(' or ')} (there is no terminal to ask on).`,
+    if (relogin && (REUSED.has(field) || (field === 'password' && !terminal))) continue;
+    if (terminal) toAsk.push({ field, optional });
+    else if (!optional) {
+      const [first, ...others] = envNames;
+      missing.push(
+        `  ${first}${others.length > 0 ? ` (or ${others.join(', ')})` : ''}: ${prompts[field].label.toLowerCase()}`,
       );
     }
+  }
+  if (missing.length > 0) {
+    throw new UsageError(
+      `Missing credentials for ${profile.displayName}, and there is no terminal to ask for them. ` +
+        `Set these variables and run the command again:\n${missing.join('\n')}`,
+    );
+  }
+  for (const { field, optional } of toAsk) {
+    const { label, hidden } = prompts[field];
     const answer = await ask(io, `${profile.displayName} ${label}${optional ? ' (empty for none)' : ''}: `, {
       hidden,
     });
@@ -66,4 +85,8 @@ export async function gatherCredentials(
     else if (!optional) throw new UsageError(`${label} cannot be empty.`);
   }
   return result;
+}
+
+function envNamesOf(profile: ProviderProfile, field: Field): string[] {
+  return [profile.credentialEnv[field], genericEnv[field]].filter((name): name is string => Boolean(name));
 }

@@ -27,6 +27,8 @@ import type { CliIO } from './output.js';
 const usage =
   'tokenkeeper demo [--seconds N]\nRuns against in-process Factus and Factorial emulators; needs no account, network or setup.';
 
+export const options = { seconds: { type: 'string' } } as const;
+
 const ACCESS_TTL_SECONDS = 6;
 const REQUEST_INTERVAL_MS = 300;
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
@@ -38,7 +40,7 @@ interface DemoCall {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const parsed = parseCommandArgs(argv, { seconds: { type: 'string' } }, usage, io);
+  const parsed = parseCommandArgs(argv, options, usage, io);
   if (!parsed) return ExitCode.ok;
   const { values } = parsed;
   const seconds = values.seconds === undefined ? 20 : Number(values.seconds);

@@ -17,6 +17,7 @@ import {
 } from '../emulators/index.js';
 import { factorialProfile } from '../providers/factorial.js';
 import { factusProfile } from '../providers/factus.js';
+import { checkFlags } from './args.js';
 
 export interface EmulateIO {
   stdout: { write(chunk: string): unknown };
@@ -203,36 +204,40 @@ export async function runEmulate(argv: string[], io: EmulateIO = processIO): Pro
   return 0;
 }
 
+/** Every emulator's flags; each emulator accepts the common ones and its own (see `flags`). */
+export const EMULATE_OPTIONS = {
+  port: { type: 'string' },
+  'access-ttl': { type: 'string' },
+  'refresh-ttl': { type: 'string' },
+  rotation: { type: 'string' },
+  grace: { type: 'string' },
+  'rate-limit': { type: 'string' },
+  consent: { type: 'string' },
+  'reused-code': { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
+  'post-limit-v1': { type: 'string' },
+  'post-limit-v2': { type: 'string' },
+  'app-scopes': { type: 'string' },
+  'redirect-matching': { type: 'string' },
+  'retired-versions': { type: 'string' },
+  'dian-pending-sends': { type: 'string' },
+  'user-rights': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parseEmulateArgs(
   argv: string[],
 ): { entry: EmulatorEntry; provider: string; settings: EmulatorSettings; json: boolean } | 'help' {
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
+    checkFlags(argv, EMULATE_OPTIONS, '');
     ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {
-        port: { type: 'string' },
-        'access-ttl': { type: 'string' },
-        'refresh-ttl': { type: 'string' },
-        rotation: { type: 'string' },
-        grace: { type: 'string' },
-        'rate-limit': { type: 'string' },
-        consent: { type: 'string' },
-        'reused-code': { type: 'string' },
-        'redirect-uri': { type: 'string', multiple: true },
-        'post-limit-v1': { type: 'string' },
-        'post-limit-v2': { type: 'string' },
-        'app-scopes': { type: 'string' },
-        'redirect-matching': { type: 'string' },
-        'retired-versions': { type: 'string' },
-        'dian-pending-sends': { type: 'string' },
-        'user-rights': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: EMULATE_OPTIONS,
     }));
   } catch (error) {
     throw new BadUsage((error as Error).message);

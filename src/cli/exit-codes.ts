@@ -7,6 +7,8 @@ export const ExitCode = {
   usage: 2,
   reauthRequired: 3,
   unreachable: 4,
+  /** Ctrl-C, as shells report a process ended by SIGINT (128 + 2). */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -14,6 +16,8 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export function exitCodeFor(code: ErrorCode, status?: number): ExitCodeValue {
   switch (code) {
     case 'CONFIG':
+      // A setting the provider refused (an API key it rejected) is its refusal, not a usage error.
+      return status === 401 || status === 403 ? ExitCode.failure : ExitCode.usage;
     case 'USAGE':
     case 'STORE_KEY':
       return ExitCode.usage;

@@ -8,10 +8,12 @@ import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { authorizeInBrowser } from './browser-login.js';
 import { gatherCredentials } from './credentials.js';
 import { ExitCode } from './exit-codes.js';
+import { newLoginCommands } from './hints.js';
 import { withKeeper } from './open-keeper.js';
 import { type CliIO, describeConnection, formatInstant, say } from './output.js';
+import { canPrompt, confirm } from './prompt.js';
 
-const usage = `tokenkeeper login <name> --provider factus|factorial|oauth2 [options]
+export const usage = `tokenkeeper login <name> --provider factus|factorial|oauth2 [options]
   --env NAME                 provider environment (factus: sandbox|production; factorial: production|demo)
   --base-url URL             the provider's API base URL instead (emulators, proxies)
   --grant GRANT              password | authorization_code | client_credentials | api_key (default: the provider's)
@@ -27,7 +29,9 @@ const usage = `tokenkeeper login <name> --provider factus|factorial|oauth2 [opti
   --client-auth basic|post|none
 Secrets come from environment variables (FACTUS_*, FACTORIAL_CLIENT_ID/_SECRET/FACTORIAL_API_KEY,
 TOKENKEEPER_CLIENT_ID/_SECRET) or a hidden prompt, never from flags.
-Run it again for an existing connection to log in anew with the same settings.`;
+  --force                    replace a connection of another provider or grant (revokes it first)
+Run \`tokenkeeper login <name>\` alone to log in again to a saved connection: it reuses the provider,
+endpoints, client id and secret and user name, and asks only for the password or a new browser login.`;
 
 const CLIENT_AUTH: Record<string, ClientAuthMethod> = {
   basic: 'client_secret_basic',
@@ -35,29 +39,27 @@ const CLIENT_AUTH: Record<string, ClientAuthMethod> = {
   none: 'none',
 };
 
+export const options = {
+  provider: { type: 'string' },
+  env: { type: 'string' },
+  'base-url': { type: 'string' },
+  grant: { type: 'string' },
+  'api-key': { type: 'boolean' },
+  scope: { type: 'string' },
+  'redirect-uri': { type: 'string' },
+  'no-browser': { type: 'boolean' },
+  timeout: { type: 'string' },
+  issuer: { type: 'string' },
+  'token-url': { type: 'string' },
+  'authorize-url': { type: 'string' },
+  'revocation-url': { type: 'string' },
+  'api-base-url': { type: 'string' },
+  'client-auth': { type: 'string' },
+  force: { type: 'boolean' },
+} as const;
+
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const parsed = parseCommandArgs(
-    argv,
-    {
-      provider: { type: 'string' },
-      env: { type: 'string' },
-      'base-url': { type: 'string' },
-      grant: { type: 'string' },
-      'api-key': { type: 'boolean' },
-      scope: { type: 'string' },
-      'redirect-uri': { type: 'string' },
-      'no-browser': { type: 'boolean' },
-      timeout: { type: 'string' },
-      issuer: { type: 'string' },
-      'token-url': { type: 'string' },
-      'authorize-url': { type: 'string' },
-      'revocation-url': { type: 'string' },
-      'api-base-url': { type: 'string' },
-      'client-auth': { type: 'string' },
-    },
-    usage,
-    io,
-  );
+  const parsed = parseCommandArgs(argv, options, usage, io);
   if (!parsed) return ExitCode.ok;
   const { values, positionals } = parsed;
   const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
@@ -72,32 +74,49 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 
   return withKeeper(io, async (keeper) => {
-    const previous = await existing(keeper, name);
-    const providerId = values.provider ?? previous?.provider;
-    if (!providerId)
-      throw new UsageError(`Connection "${name}" does not exist yet: say which --provider.`, usage);
-    const profile = keeper.profile(providerId);
+    let previous = await existing(keeper, name);
+    if (!previous && !values.provider) {
+      throw new UsageError(
+        `Connection "${name}" does not exist yet; say which provider it is for:\n${newLoginCommands(name).join('\n')}`,
+      );
+    }
+    const profile = keeper.profile(values.provider ?? previous!.provider);
     const same = previous?.provider === profile.id ? previous : undefined;
     const grant = chooseGrant(profile, values.grant, values['api-key'], same?.grant);
+    // Gathered before anything is replaced: a missing variable must not cost the old connection.
+    const replacing =
+      previous !== undefined && (previous.provider !== profile.id || previous.grant !== grant);
+    const credentials = await gatherCredentials(io, profile, grant, !replacing && previous !== undefined);
+    if (previous && replacing) {
+      await confirmReplace(io, keeper, previous, profile, grant, Boolean(values.force));
+      previous = undefined;
+    }
 
-    const where: ConnectionSpec = {
+    const spec: ConnectionSpec = {
       provider: profile.id,
-      ...whereFrom(values, same, profile),
-      ...(values.issuer ? { issuer: values.issuer } : same?.issuer ? { issuer: same.issuer } : {}),
+      grant,
+      ...(values.env ? { environment: values.env } : {}),
+      ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
+      ...(values.issuer ? { issuer: values.issuer } : {}),
       ...(values['token-url'] ? { tokenUrl: values['token-url'] } : {}),
       ...(values['authorize-url'] ? { authorizationUrl: values['authorize-url'] } : {}),
       ...(values['revocation-url'] ? { revocationUrl: values['revocation-url'] } : {}),
       ...(values['api-base-url'] ? { apiBaseUrl: values['api-base-url'] } : {}),
       ...(clientAuth ? { clientAuthMethod: CLIENT_AUTH[clientAuth] } : {}),
+      ...credentials,
     };
-    const scope = normaliseScope(values.scope ?? same?.scope ?? profile.defaultScope, profile.scopeDelimiter);
-    const credentials = await gatherCredentials(io, profile, grant, same);
-    const spec: ConnectionSpec = { ...where, grant, ...(scope ? { scope } : {}), ...credentials };
+    // A new login keeps the saved scope unless --scope says otherwise (connect reuses it).
+    const scope = normaliseScope(
+      values.scope ?? (previous ? undefined : profile.defaultScope),
+      profile.scopeDelimiter,
+    );
+    if (scope) spec.scope = scope;
 
     const info = await keeper.connect(name, spec, {
+      reuseSaved: previous !== undefined,
       authorize: (prompt) =>
         authorizeInBrowser(io, prompt, {
-          redirectUri: values['redirect-uri'] ?? same?.redirectUri ?? profile.defaultRedirectUri ?? '',
+          redirectUri: values['redirect-uri'] ?? previous?.redirectUri ?? profile.defaultRedirectUri ?? '',
           openBrowser: !values['no-browser'],
           timeoutMs: timeoutSeconds * 1000,
           ...(profile.clientRegistrationHint
@@ -114,6 +133,42 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       );
     return ExitCode.ok;
   });
+}
+
+/**
+ * A login under a name that holds a connection of another provider or grant replaces it
+ * only when the person says so: --force, or yes on a terminal. Its tokens are revoked first.
+ */
+async function confirmReplace(
+  io: CliIO,
+  keeper: Keeper,
+  previous: ConnectionInfo,
+  profile: ProviderProfile,
+  grant: GrantType,
+  force: boolean,
+): Promise<void> {
+  const name = previous.name;
+  const what = `a ${keeper.profile(previous.provider).displayName} connection (${previous.grant.replace(/_/g, ' ')})`;
+  const instead = `${profile.displayName} (${grant.replace(/_/g, ' ')})`;
+  if (!force) {
+    if (!canPrompt(io)) {
+      throw new UsageError(
+        `"${name}" is already ${what}; it was kept. To log in to ${instead}, use another name, or add --force ` +
+          `to replace it (its tokens are revoked first). To log in to it again: tokenkeeper login ${name}`,
+      );
+    }
+    if (!(await confirm(io, `"${name}" is ${what}. Revoke it and replace it with ${instead}?`))) {
+      throw new UsageError(`Kept "${name}". To log in to it again: tokenkeeper login ${name}`);
+    }
+  }
+  try {
+    await keeper.logout(name);
+    say(io, `Replaced "${name}": its tokens were revoked where the provider allows it.`);
+  } catch (error) {
+    await keeper.forget(name);
+    const reason = isTokenkeeperError(error) ? ` (${error.message})` : '';
+    say(io, `Replaced "${name}", but its tokens could not be revoked at the provider${reason}.`);
+  }
 }
 
 function chooseGrant(
@@ -134,18 +189,6 @@ function chooseGrant(
     );
   }
   return grant;
-}
-
-function whereFrom(
-  values: { env?: string | undefined; 'base-url'?: string | undefined },
-  previous: ConnectionInfo | undefined,
-  profile: ProviderProfile,
-): Pick<ConnectionSpec, 'environment' | 'baseUrl'> {
-  if (values.env) return { environment: values.env };
-  if (values['base-url']) return { baseUrl: values['base-url'] };
-  // Discovered endpoints are found again from the issuer, not pinned to the old base URL.
-  if (!previous || profile.endpointsFromConnection) return {};
-  return previous.environment ? { environment: previous.environment } : { baseUrl: previous.baseUrl };
 }
 
 /** "read,write", "read write" and "read+write" all mean the same scope set. */

@@ -4,45 +4,28 @@
  * only when it runs, so `tokenkeeper token` starts as fast as Node allows.
  */
 import module from 'node:module';
-import { isTokenkeeperError } from '../errors.js';
-import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { COMMANDS, type CommandModule, commandNames } from './commands.js';
+import { ExitCode } from './exit-codes.js';
 import { type CliIO, processIO } from './output.js';
 
 // Node 22.1+ can keep compiled modules between runs; older Node starts as before.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-type CommandModule = { run(argv: string[], io: CliIO): Promise<number> };
-
-const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  login: { summary: 'Log in and save a connection', load: () => import('./login.js') },
-  status: { summary: 'Show connections, expiry and state', load: () => import('./status.js') },
-  token: { summary: 'Print a fresh access token (for scripts)', load: () => import('./token.js') },
-  request: { summary: 'Call the API with a connection’s credentials', load: () => import('./request.js') },
-  refresh: { summary: 'Refresh a connection’s tokens now', load: () => import('./refresh.js') },
-  whoami: { summary: 'Show who owns a connection’s credential', load: () => import('./whoami.js') },
-  logout: { summary: 'Revoke and forget a connection', load: () => import('./logout.js') },
-  demo: { summary: 'Watch tokens refresh and rotate against an emulator', load: () => import('./demo.js') },
-  emulate: {
-    summary: 'Run a provider emulator (factus, factorial)',
-    load: async () => {
-      const { runEmulate } = await import('./emulate.js');
-      return { run: (argv) => runEmulate(argv) };
-    },
-  },
-};
-
 function help(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const names = commandNames();
+  const width = Math.max(...names.map((c) => c.length));
   return [
     'tokenkeeper: keeps API credentials alive.',
     '',
-    'Usage: tokenkeeper <command> [options]',
+    'Usage: tokenkeeper [--store LOCATION] <command> [options]',
     '',
     'Commands:',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    ...names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name]!.summary}`),
     '',
-    'Run `tokenkeeper <command> --help` for a command’s options.',
-    'Environment: TOKENKEEPER_STORE (where connections are kept), TOKENKEEPER_KEY (encryption key).',
+    'Run `tokenkeeper help <command>` (or `tokenkeeper <command> --help`) for a command’s options.',
+    'Global option: --store LOCATION, where connections are kept (default: TOKENKEEPER_STORE, else',
+    'the SQLite file in your data directory). TOKENKEEPER_KEY: the encryption key.',
+    'Where a command’s usage shows [<name>], it may be left out: TOKENKEEPER_CONNECTION, else the only connection.',
   ].join('\n');
 }
 
@@ -63,33 +46,81 @@ async function packageVersion(): Promise<string> {
   return 'unknown';
 }
 
-export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(`${help()}\n`);
-    return name === undefined ? ExitCode.usage : ExitCode.ok;
+/**
+ * `--store LOCATION` may come anywhere before a `--` (after it, the arguments belong
+ * to the program `exec` runs). It is handed on as TOKENKEEPER_STORE, which every
+ * command and the keeper already read.
+ */
+function takeStoreOption(argv: string[], env: NodeJS.ProcessEnv): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const rest: string[] = [];
+  let store: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--store' && i + 1 < argv.length) {
+      store = argv[++i];
+    } else if (arg.startsWith('--store=')) {
+      store = arg.slice('--store='.length);
+    } else {
+      rest.push(arg);
+    }
   }
-  if (name === '--version' || name === '-v') {
+  return { argv: rest, env: store === undefined ? env : { ...env, TOKENKEEPER_STORE: store } };
+}
+
+export async function main(argv: string[], baseIO: CliIO = processIO): Promise<number> {
+  const global = takeStoreOption(argv, baseIO.env);
+  const io: CliIO = { ...baseIO, env: global.env };
+  const [name, ...rest] = global.argv;
+  if (name === undefined) {
+    io.stderr.write(`${help()}\n`);
+    return ExitCode.usage;
+  }
+  // `help`, `help help` and `help version` are all the top-level help.
+  if (
+    name === '--help' ||
+    name === '-h' ||
+    (name === 'help' && [undefined, 'help', 'version'].includes(rest[0]))
+  ) {
+    io.stdout.write(`${help()}\n`);
+    return ExitCode.ok;
+  }
+  if (name === 'version' || name === '--version' || name === '-v') {
     io.stdout.write(`${await packageVersion()}\n`);
     return ExitCode.ok;
   }
-  const command = commands[name];
+  // `help login` is `login --help`.
+  const [commandName, commandArgs] = name === 'help' ? [rest[0]!, ['--help']] : [name, rest];
+  const command = COMMANDS[commandName];
   if (!command) {
-    io.stderr.write(`Unknown command "${name}".\n\n${help()}\n`);
+    const { didYouMean } = await import('./args.js');
+    const close = didYouMean(commandName, commandNames());
+    io.stderr.write(
+      `Unknown command "${commandName}".${close ? ` Did you mean \`tokenkeeper ${close}\`?` : ''}\n` +
+        'Run `tokenkeeper help` to list the commands.\n',
+    );
     return ExitCode.usage;
   }
   try {
-    return await (await command.load()).run(rest, io);
+    const loaded: CommandModule = await command.load();
+    return await loaded.run(commandArgs, io);
   } catch (error) {
-    if (isTokenkeeperError(error)) {
-      io.stderr.write(`${error.message}\n`);
-      return exitCodeFor(error.code, error.status);
-    }
-    io.stderr.write(`Unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (io.env.TOKENKEEPER_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
-    return ExitCode.failure;
+    // Loaded only now: a command that succeeds never pays for the error wording.
+    const { reportError } = await import('./report-error.js');
+    return reportError(error, io);
   }
 }
+
+// Ctrl-C while a command waits (for the browser, the network): stop at once, as a shell would.
+// A prompt catches it itself (CancelledError); `exec` lets its child decide.
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') > 1) return;
+  process.stderr.write('\nCancelled.\n');
+  process.exit(ExitCode.interrupted);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -37,6 +37,21 @@ export function humanDuration(ms: number): string {
   return `${Math.round(h / 24)}d`;
 }
 
-export function describeConnection(info: ConnectionInfo): string {
+export function describeConnection(
+  info: Pick<ConnectionInfo, 'provider' | 'environment' | 'baseUrl'>,
+): string {
   return `${info.provider}${info.environment ? ` (${info.environment})` : ` (${info.baseUrl})`}`;
+}
+
+/**
+ * A credential header as people write it: `Authorization` capitalised as in the HTTP
+ * specification; any other header (an API key's) as its provider names it.
+ */
+export function headerLine(header: { name: string; value: string }): {
+  name: string;
+  value: string;
+  line: string;
+} {
+  const name = header.name.toLowerCase() === 'authorization' ? 'Authorization' : header.name;
+  return { name, value: header.value, line: `${name}: ${header.value}` };
 }

@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { UsageError } from './args.js';
+import { CancelledError } from './args.js';
 import type { CliIO } from './output.js';
 
 export function canPrompt(io: CliIO): boolean {
@@ -25,7 +25,7 @@ export function ask(io: CliIO, question: string, options: { hidden?: boolean } =
     rl.on('SIGINT', () => {
       rl.close();
       io.stderr.write('\n');
-      reject(new UsageError('Cancelled.'));
+      reject(new CancelledError());
     });
     rl.question(question, (answer) => {
       rl.close();
@@ -34,4 +34,10 @@ export function ask(io: CliIO, question: string, options: { hidden?: boolean } =
     });
     muted = Boolean(options.hidden);
   });
+}
+
+/** A yes/no question on the terminal; anything but y or yes is no. */
+export async function confirm(io: CliIO, question: string): Promise<boolean> {
+  const answer = await ask(io, `${question} [y/N] `);
+  return /^y(es)?$/i.test(answer);
 }

@@ -1,57 +1,152 @@
+import { existsSync } from 'node:fs';
 import type { ConnectionInfo } from '../connection.js';
-import { parseCommandArgs } from './args.js';
+import { isTokenkeeperError } from '../errors.js';
+import { grantStrategy } from '../grants/strategies.js';
+import type { ConnectionDetails, Keeper } from '../keeper.js';
+import { parseStoreLocation } from '../store/open-store.js';
+import { redactConnectionUrl } from '../store/redact-url.js';
+import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
+import { newLoginCommands } from './hints.js';
 import { withKeeper } from './open-keeper.js';
-import { type CliIO, describeConnection, formatInstant } from './output.js';
+import { type CliIO, describeConnection, formatInstant, humanDuration } from './output.js';
 
-const usage =
-  'tokenkeeper status [<name>] [--json]\nShows each connection’s provider, environment, expiry, last refresh and state; never a secret.\n' +
-  'Exits 3 when the named connection needs a new login.';
+export const usage =
+  'tokenkeeper status [<name>] [--json]\nShows where connections are kept, and for each its account, scopes, credential (first 4\n' +
+  'characters), expiry and state. --json prints an object for one connection, an array for all.\n' +
+  'Exits 1 when a connection it shows needs a new login.';
+
+export const options = { json: { type: 'boolean' } } as const;
+
+/** What status shows of one connection; also its --json form. Never more than 4 characters of a secret. */
+interface ConnectionStatus
+  extends Omit<ConnectionDetails, 'expiresAt' | 'obtainedAt' | 'lastRefreshAt' | 'createdAt' | 'lastError'> {
+  expiry: string;
+  needsLogin: boolean;
+  /** False for a credential that is its own token (an API key), as the grant strategy says. */
+  refreshable: boolean;
+  expiresAt?: string | null;
+  obtainedAt?: string;
+  lastRefreshAt?: string;
+  createdAt?: string;
+  lastError?: { code: string; message: string; at?: string };
+}
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const parsed = parseCommandArgs(argv, { json: { type: 'boolean' } }, usage, io);
+  const parsed = parseCommandArgs(argv, options, usage, io);
   if (!parsed) return ExitCode.ok;
   const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}".`, usage);
   const [name] = positionals;
-  const connections = await withKeeper(io, async (keeper) =>
-    name ? [await keeper.info(name)] : keeper.list(),
-  );
+  const now = Date.now();
+  const store = describeStore(io.env);
+  const connections = await withKeeper(io, async (keeper) => {
+    const infos = name ? [await keeper.info(name)] : await keeper.list();
+    return Promise.all(infos.map(async (info) => statusOf(await detailsOf(keeper, info), now)));
+  });
 
   if (values.json) {
-    io.stdout.write(`${JSON.stringify(connections.map(toJson), null, 2)}\n`);
-  } else if (connections.length === 0) {
-    io.stderr.write('No connections yet. Create one with `tokenkeeper login <name> --provider factus`.\n');
+    const json = name ? connections[0] : connections;
+    io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    io.stdout.write(`${connections.map((c) => describe(c)).join('\n\n')}\n`);
+    io.stdout.write(`Store: ${store.location}\nKey:   ${store.key}\n`);
+    if (connections.length === 0) {
+      io.stderr.write(`No connections yet. Create one with:\n${newLoginCommands('NAME').join('\n')}\n`);
+    } else {
+      io.stdout.write(`\n${connections.map((c) => describe(c)).join('\n\n')}\n`);
+    }
   }
-  const needsLogin = connections.some((c) => c.state === 'reauth_required');
-  return name && needsLogin ? ExitCode.reauthRequired : ExitCode.ok;
+  // As gh does: a status that lists a connection needing a login is not a success.
+  return connections.some((c) => c.needsLogin) ? ExitCode.failure : ExitCode.ok;
 }
 
-function describe(info: ConnectionInfo, now = Date.now()): string {
-  const state =
-    info.state === 'ok'
-      ? 'ok'
-      : `re-authorization required: run \`tokenkeeper login ${info.name}\`${info.lastError ? ` (${info.lastError.message})` : ''}`;
-  return [
-    `${info.name}`,
-    `  provider:      ${describeConnection(info)}`,
-    `  grant:         ${info.grant}${info.scope ? `, scope ${info.scope}` : ''}`,
-    `  state:         ${state}`,
-    `  token expires: ${formatInstant(info.expiresAt, now)}`,
-    `  last refresh:  ${formatInstant(info.lastRefreshAt, now)}`,
-    `  refresh token: ${info.hasRefreshToken ? 'saved (encrypted)' : 'none'}`,
-  ].join('\n');
+/** The details need the encryption key; without it status still shows the metadata. */
+async function detailsOf(keeper: Keeper, info: ConnectionInfo): Promise<ConnectionDetails> {
+  try {
+    return await keeper.details(info.name);
+  } catch (error) {
+    if (isTokenkeeperError(error) && error.code === 'STORE_KEY') return info;
+    throw error;
+  }
 }
 
-function toJson(info: ConnectionInfo) {
-  const iso = (ms: number | null | undefined) => (typeof ms === 'number' ? new Date(ms).toISOString() : ms);
+function statusOf(details: ConnectionDetails, now: number): ConnectionStatus {
+  const { expiresAt, obtainedAt, lastRefreshAt, createdAt, lastError, ...rest } = details;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const { refreshable } = grantStrategy(details.grant);
+  const apiKey = !refreshable;
   return {
-    ...info,
-    expiresAt: iso(info.expiresAt),
-    obtainedAt: iso(info.obtainedAt),
-    lastRefreshAt: iso(info.lastRefreshAt),
-    createdAt: iso(info.createdAt),
-    ...(info.lastError ? { lastError: { ...info.lastError, at: iso(info.lastError.at) } } : {}),
+    ...rest,
+    refreshable,
+    // An API key is its own credential: it has no scopes of its own to show.
+    ...(apiKey ? { scope: undefined, grantedScope: undefined } : {}),
+    expiry: expiryOf(details, apiKey, now),
+    needsLogin: details.state === 'reauth_required',
+    ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : iso(expiresAt) } : {}),
+    ...(obtainedAt !== undefined ? { obtainedAt: iso(obtainedAt) } : {}),
+    ...(lastRefreshAt !== undefined ? { lastRefreshAt: iso(lastRefreshAt) } : {}),
+    createdAt: iso(createdAt),
+    ...(lastError ? { lastError: { ...lastError, at: iso(lastError.at) } } : {}),
   };
+}
+
+/** Expiry as it will play out: tokenkeeper refreshes on use; nothing runs in between. */
+function expiryOf(details: ConnectionDetails, apiKey: boolean, now: number): string {
+  if (apiKey) return 'API key, does not expire';
+  const { expiresAt } = details;
+  if (expiresAt === null) return 'does not expire';
+  if (expiresAt === undefined) return 'unknown';
+  if (details.state === 'reauth_required')
+    return `needs a new login (token ${expiresAt <= now ? 'expired' : 'rejected'})`;
+  if (expiresAt <= now) return `expired ${humanDuration(now - expiresAt)} ago; refreshes on next use`;
+  return `valid until ${formatInstant(expiresAt, now)}; refreshes on next use after that`;
+}
+
+function describe(c: ConnectionStatus): string {
+  const state = c.needsLogin
+    ? `re-authorization required: run \`tokenkeeper login ${c.name}\`${c.lastError ? ` (${c.lastError.message})` : ''}`
+    : 'ok';
+  const scopes = c.grantedScope ?? c.scope;
+  const lines = [
+    c.name,
+    `  provider:      ${describeConnection(c)}`,
+    ...(c.account ? [`  account:       ${c.account}`] : []),
+    `  grant:         ${c.grant.replace(/_/g, ' ')}`,
+    ...(scopes !== undefined ? [`  scopes:        ${scopes || 'none'}`] : []),
+    ...(c.credentialPrefix ? [`  credential:    ${c.credentialPrefix}${'*'.repeat(8)}`] : []),
+    `  expiry:        ${c.expiry}`,
+    `  state:         ${state}`,
+    ...(c.lastRefreshAt ? [`  last refresh:  ${formatInstant(Date.parse(c.lastRefreshAt))}`] : []),
+    ...(c.refreshable ? [`  refresh token: ${c.hasRefreshToken ? 'saved (encrypted)' : 'none'}`] : []),
+  ];
+  return lines.join('\n');
+}
+
+/** Where the store is and where its key comes from, without a password or the key. */
+function describeStore(env: NodeJS.ProcessEnv): { location: string; key: string } {
+  const fromEnvKey = Boolean(env.TOKENKEEPER_KEY?.trim());
+  let target: ReturnType<typeof parseStoreLocation>;
+  try {
+    target = parseStoreLocation(env.TOKENKEEPER_STORE || undefined, { env });
+  } catch {
+    return { location: '(TOKENKEEPER_STORE cannot be read)', key: '-' };
+  }
+  switch (target.kind) {
+    case 'memory':
+      return {
+        location: 'memory (this process only)',
+        key: fromEnvKey ? 'TOKENKEEPER_KEY' : 'random, this process only',
+      };
+    case 'sqlite':
+      return {
+        location: `${target.path} (SQLite)`,
+        key: fromEnvKey
+          ? 'TOKENKEEPER_KEY'
+          : `key file ${target.keyFile}${existsSync(target.keyFile) ? '' : ' (created at the first login)'}`,
+      };
+    case 'postgres':
+      return { location: `${redactConnectionUrl(target.url)} (PostgreSQL)`, key: 'TOKENKEEPER_KEY' };
+    case 'redis':
+      return { location: `${redactConnectionUrl(target.url)} (Redis)`, key: 'TOKENKEEPER_KEY' };
+  }
 }

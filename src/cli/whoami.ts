@@ -1,17 +1,22 @@
 import { summariseIdentity } from '../identity.js';
-import { parseCommandArgs, requirePositionals } from './args.js';
+import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
-import { withKeeper } from './open-keeper.js';
+import { connectionName, withKeeper } from './open-keeper.js';
 import type { CliIO } from './output.js';
 
-const usage = 'tokenkeeper whoami <name> [--json]\nAsks the provider who owns the connection’s credential.';
+export const usage =
+  'tokenkeeper whoami [<name>] [--json]\nAsks the provider who owns the connection’s credential.';
+
+export const options = { json: { type: 'boolean' } } as const;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const parsed = parseCommandArgs(argv, { json: { type: 'boolean' } }, usage, io);
+  const parsed = parseCommandArgs(argv, options, usage, io);
   if (!parsed) return ExitCode.ok;
   const { values, positionals } = parsed;
-  const [name] = requirePositionals(positionals, ['<name>'], usage) as [string];
-  const identity = await withKeeper(io, (keeper) => keeper.whoami(name));
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}".`, usage);
+  const identity = await withKeeper(io, async (keeper) =>
+    keeper.whoami(await connectionName(keeper, io, positionals[0], usage)),
+  );
   if (values.json) {
     io.stdout.write(`${JSON.stringify(identity.body, null, 2)}\n`);
     return ExitCode.ok;

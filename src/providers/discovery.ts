@@ -5,7 +5,6 @@
 import * as oauth from 'oauth4webapi';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 import { bufferResponse } from '../http/bounded-body.js';
-import { providerText } from '../http/provider-text.js';
 import { isLoopbackUrl, validateServiceUrl } from '../http/urls.js';
 
 export interface DiscoveredServer {
@@ -25,7 +24,6 @@ export async function discoverAuthorizationServer(
   ctx: { fetch: typeof fetch; timeoutMs: number },
 ): Promise<DiscoveredServer> {
   const issuerUrl = validateServiceUrl(issuer.replace(/\/+$/, '') || issuer, 'issuer');
-  let lastError: unknown;
   for (const algorithm of ['oidc', 'oauth2'] as const) {
     try {
       const response = await oauth.discoveryRequest(issuerUrl, {
@@ -54,12 +52,30 @@ export async function discoverAuthorizationServer(
       };
     } catch (error) {
       if (error instanceof TokenkeeperError) throw error;
-      lastError = error;
+      const unreachable = unreachableReason(error);
+      if (unreachable !== undefined) {
+        throw new TokenkeeperError(
+          'NETWORK',
+          `Could not reach the issuer ${issuer} (${unreachable}). Check --issuer and your network.`,
+        );
+      }
     }
   }
-  const reason = providerText(lastError instanceof Error ? lastError.message : String(lastError));
+  // oauth4webapi's wording ("not a conform Authorization Server Metadata response") means
+  // nothing to a person: say what was asked for and what to do instead.
   throw new ConfigError(
-    `Could not discover the authorization server at ${issuer} (tried /.well-known/openid-configuration and ` +
-      `/.well-known/oauth-authorization-server: ${reason}). Check --issuer, or give --token-url and --authorize-url.`,
+    `${issuer} serves no usable authorization server metadata at /.well-known/openid-configuration ` +
+      'or /.well-known/oauth-authorization-server. Check --issuer, or give --token-url and --authorize-url.',
   );
+}
+
+/** Why the issuer could not be reached at all (refused, unknown host, timeout), or undefined. */
+function unreachableReason(error: unknown): string | undefined {
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
+    return 'no answer in time';
+  }
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  if (typeof code === 'string') return code;
+  if (error instanceof TypeError && error.message === 'fetch failed') return 'connection failed';
+  return undefined;
 }

@@ -50,6 +50,14 @@ export const factorialProfile: ProviderProfile = {
       pathPattern: /^\/api\/v1\//,
     },
   ],
+  // {"data":[…],"meta":{"has_next_page","end_cursor",…}}; the next page is ?after_id=<end_cursor>.
+  pagination: {
+    kind: 'cursor',
+    cursorParam: 'after_id',
+    itemsPath: 'data',
+    hasNextPath: 'meta.has_next_page',
+    nextCursorPath: 'meta.end_cursor',
+  },
   errorMessageFields: ['error_description', 'message', 'errors', 'error'],
   identityPaths: [`/api/${FACTORIAL_API_VERSION}/resources/api_public/credentials`, '/api/v1/me'],
   credentialEnv: {

@@ -19,6 +19,14 @@ export const factusProfile: ProviderProfile = {
   // Observed lifetime of a Factus access token; only used when a response says nothing.
   defaultTokenLifetimeSeconds: 3600,
   rateLimits: [{ label: 'Factus API (80 requests/minute per user)', limit: 80, windowMs: 60_000 }],
+  // Laravel pagination inside the envelope: {"data":{"data":[…],"pagination":{"current_page","last_page",…}}}
+  pagination: {
+    kind: 'page-number',
+    pageParam: 'page',
+    itemsPath: 'data.data',
+    currentPagePath: 'data.pagination.current_page',
+    lastPagePath: 'data.pagination.last_page',
+  },
   // Envelope: {"status":"…","message":"…","data":{"message":…,"errors":{…}}}
   errorMessageFields: ['message', 'data.message', 'error_description'],
   credentialEnv: {

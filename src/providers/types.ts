@@ -24,6 +24,28 @@ export interface CredentialEnvNames {
   apiKey?: string;
 }
 
+/**
+ * How an API pages its lists, for `tokenkeeper request --paginate`. Paths are dotted
+ * field names in the JSON body (`data.pagination.last_page`).
+ */
+export type PaginationStyle =
+  | {
+      /** Numbered pages: `?page=N`, up to a last page the body names. */
+      kind: 'page-number';
+      pageParam: string;
+      itemsPath: string;
+      currentPagePath: string;
+      lastPagePath: string;
+    }
+  | {
+      /** Opaque cursors: the next page is asked for with the cursor the body gives. */
+      kind: 'cursor';
+      cursorParam: string;
+      itemsPath: string;
+      hasNextPath: string;
+      nextCursorPath: string;
+    };
+
 /** A provider as data: hosts, environments, grants, limits and quirks. Pass your own in `providers`. */
 export interface ProviderProfile {
   id: string;
@@ -61,6 +83,8 @@ export interface ProviderProfile {
    */
   endpointsFromConnection?: boolean;
   rateLimits: RateLimitRule[];
+  /** How list endpoints page their results; absent: `--paginate` is refused. */
+  pagination?: PaginationStyle;
   /** Where to find a human-readable message in the provider's JSON error bodies. */
   errorMessageFields: string[];
   credentialEnv: CredentialEnvNames;

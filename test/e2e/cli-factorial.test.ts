@@ -78,6 +78,25 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
     assert.equal(emulator.stats().tokenRequests.authorization_code, 1);
   });
 
+  it('`login NAME` alone logs in again through the browser with the saved client, scope and redirect URI', async () => {
+    const before = emulator.stats().tokenRequests.authorization_code ?? 0;
+    // No client variables at all: the saved client id and secret are used.
+    const { login, url } = await startBrowserLogin(['login', 'hr', '--no-browser'], {
+      ...cli.env,
+      FACTORIAL_CLIENT_ID: '',
+      FACTORIAL_CLIENT_SECRET: '',
+    });
+    const authorizeUrl = new URL(url);
+    assert.equal(authorizeUrl.searchParams.get('client_id'), emulator.credentials.clientId);
+    assert.equal(authorizeUrl.searchParams.get('scope'), 'read write');
+    assert.equal(authorizeUrl.searchParams.get('redirect_uri'), redirectUri);
+    const approval = await fetch(url, { redirect: 'manual' });
+    await (await fetch(approval.headers.get('location')!)).text();
+    const result = await login.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(emulator.stats().tokenRequests.authorization_code, before + 1);
+  });
+
   it('whoami names the owner, from the credentials endpoint', async () => {
     const result = await cli.run(['whoami', 'hr']);
     assert.equal(result.code, 0, result.stderr);
@@ -255,7 +274,8 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
         env: { FACTORIAL_API_KEY: 'wrong-key' },
       },
     );
-    assert.equal(wrong.code, 2);
+    // The provider's refusal, not a usage error.
+    assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /rejected the API key \(HTTP 401\); nothing was saved/);
     assert.equal((await cli.run(['status', 'hr-badkey'])).code, 1);
   });

@@ -48,7 +48,89 @@ describe('prompts on a terminal', {
       await cli.cleanup();
     }
   });
+
+  it('a new login of a saved connection asks only for the password; Ctrl-C at a prompt exits 130', async () => {
+    const emulator = await startFactusEmulator();
+    const { clientId, clientSecret, username, password } = emulator.credentials;
+    const cli = await createCliSandbox();
+    try {
+      const first = await cli.run(['login', 'acme', '--provider', 'factus', '--base-url', emulator.url], {
+        env: { FACTUS_CLIENT_ID: clientId, FACTUS_CLIENT_SECRET: clientSecret, FACTUS_USERNAME: username },
+        input: '',
+      });
+      assert.equal(first.code, 2, 'without a terminal the password is missing');
+      const saved = await cli.run(['login', 'acme', '--provider', 'factus', '--base-url', emulator.url], {
+        env: {
+          FACTUS_CLIENT_ID: clientId,
+          FACTUS_CLIENT_SECRET: clientSecret,
+          FACTUS_USERNAME: username,
+          FACTUS_PASSWORD: password,
+        },
+      });
+      assert.equal(saved.code, 0, saved.stderr);
+
+      const again = onTerminal(cli.env, 'login acme');
+      await waitFor(() => /Password: /.test(again.screen()));
+      again.type(`${password}\r`);
+      assert.equal(await again.exit, 0, again.screen());
+      assert.doesNotMatch(again.screen(), /Client id|Client secret|User \(e-mail\)/);
+
+      const cancelled = onTerminal(cli.env, 'login acme');
+      await waitFor(() => /Password: /.test(cancelled.screen()));
+      cancelled.type('\x03');
+      assert.equal(await cancelled.exit, 130, cancelled.screen());
+    } finally {
+      await emulator.stop();
+      await cli.cleanup();
+    }
+  });
+
+  it('a login over a connection of another provider asks before replacing it, and keeps it on no', async () => {
+    const emulator = await startFactusEmulator();
+    const { clientId, clientSecret, username, password } = emulator.credentials;
+    const cli = await createCliSandbox({
+      FACTUS_CLIENT_ID: clientId,
+      FACTUS_CLIENT_SECRET: clientSecret,
+      FACTUS_USERNAME: username,
+      FACTUS_PASSWORD: password,
+      FACTORIAL_API_KEY: 'any-key',
+    });
+    try {
+      assert.equal(
+        (await cli.run(['login', 'acme', '--provider', 'factus', '--base-url', emulator.url])).code,
+        0,
+      );
+      const replace = onTerminal(cli.env, 'login acme --provider factorial --api-key');
+      await waitFor(() =>
+        /Revoke it and replace it with Factorial \(api key\)\? \[y\/N\]/.test(replace.screen()),
+      );
+      replace.type('n\r');
+      assert.equal(await replace.exit, 2, replace.screen());
+      assert.match(replace.screen(), /Kept "acme"/);
+      assert.equal((await cli.run(['token', 'acme'])).code, 0);
+    } finally {
+      await emulator.stop();
+      await cli.cleanup();
+    }
+  });
 });
+
+/** Runs the CLI on a pseudo-terminal; `screen()` is what the terminal showed so far. */
+function onTerminal(env: NodeJS.ProcessEnv, args: string) {
+  const child = spawn('script', ['-qec', `'${process.execPath}' '${cliPath}' ${args}`, '/dev/null'], {
+    env,
+    stdio: 'pipe',
+  });
+  let screen = '';
+  child.stdout.on('data', (chunk) => {
+    screen += chunk;
+  });
+  return {
+    screen: () => screen,
+    type: (text: string) => child.stdin.write(text),
+    exit: new Promise<number | null>((resolve) => child.on('close', resolve)),
+  };
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -24,7 +24,7 @@ describe('runEmulate arguments', () => {
     [['factus', '--rotation', 'sometimes'], /--rotation must be one of strict, grace, off/],
     [['factus', '--access-ttl', '0'], /--access-ttl must be a whole number 1 or more/],
     [['factus', '--rate-limit', '-3'], /--rate-limit/],
-    [['factus', '--bogus'], /Unknown option '--bogus'/],
+    [['factus', '--bogus'], /Unknown flag --bogus\./],
     [['factus', 'extra'], /unexpected argument "extra"/],
   ];
   for (const [argv, message] of bad) {

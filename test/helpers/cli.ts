@@ -21,7 +21,7 @@ export interface CliSandbox {
     args: string[],
     options?: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
   ): Promise<CliResult>;
-  /** Everything any command but `token` printed, to check that no secret ever appeared. */
+  /** Everything any command printed, but what `token`, `exec` and `env` hand over on stdout, to check that no secret ever appeared. */
   transcript(): string;
   cleanup(): Promise<void>;
 }
@@ -42,8 +42,9 @@ export async function createCliSandbox(baseEnv: NodeJS.ProcessEnv = {}): Promise
     env,
     async run(args, options = {}) {
       const result = await runCli(args, { ...env, ...options.env }, options.input, options.timeoutMs);
-      // `token` prints a secret on purpose; everything else must never.
-      outputs.push(args[0] === 'token' ? '' : result.stdout, result.stderr);
+      // `token`, `exec` and `env` hand a secret over on stdout on purpose; everything else must never.
+      const handsOver = ['token', 'exec', 'env'].some((command) => args.includes(command));
+      outputs.push(handsOver ? '' : result.stdout, result.stderr);
       return result;
     },
     transcript: () => outputs.join('\n'),

@@ -1,0 +1,82 @@
+/**
+ * The commands, by name, each loaded only when it runs. `help`, `completion` and the
+ * "did you mean" for a mistyped command all read this one list.
+ */
+import type { Options } from './args.js';
+import type { CliIO } from './output.js';
+
+export type CommandModule = {
+  run(argv: string[], io: CliIO): Promise<number>;
+  /** Its flags, for `completion`. */
+  options?: Options;
+};
+
+export interface CommandEntry {
+  summary: string;
+  load: () => Promise<CommandModule>;
+  /** Takes a connection name as its first argument (completion offers the saved names). */
+  takesConnection?: boolean;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
+  login: { takesConnection: true, summary: 'Log in and save a connection', load: () => import('./login.js') },
+  status: {
+    takesConnection: true,
+    summary: 'Show connections, accounts, expiry and state',
+    load: () => import('./status.js'),
+  },
+  token: {
+    takesConnection: true,
+    summary: 'Print a fresh access token (for scripts)',
+    load: () => import('./token.js'),
+  },
+  exec: {
+    takesConnection: true,
+    summary: 'Run a program with a fresh credential in its environment',
+    load: () => import('./exec.js'),
+  },
+  env: {
+    takesConnection: true,
+    summary: 'Print a fresh credential as export lines',
+    load: () => import('./env.js'),
+  },
+  request: {
+    takesConnection: true,
+    summary: 'Call the API with a connection’s credentials',
+    load: () => import('./request.js'),
+  },
+  refresh: {
+    takesConnection: true,
+    summary: 'Refresh a connection’s tokens now',
+    load: () => import('./refresh.js'),
+  },
+  whoami: {
+    takesConnection: true,
+    summary: 'Show who owns a connection’s credential',
+    load: () => import('./whoami.js'),
+  },
+  logout: {
+    takesConnection: true,
+    summary: 'Revoke and forget a connection',
+    load: () => import('./logout.js'),
+  },
+  completion: {
+    summary: 'Print shell completion for bash, zsh or fish',
+    load: () => import('./completion.js'),
+  },
+  demo: { summary: 'Watch tokens refresh and rotate against an emulator', load: () => import('./demo.js') },
+  emulate: {
+    summary: 'Run a provider emulator (factus, factorial)',
+    load: async () => {
+      const { runEmulate, EMULATE_OPTIONS } = await import('./emulate.js');
+      return { run: (argv) => runEmulate(argv), options: EMULATE_OPTIONS };
+    },
+  },
+  // version and help are answered by main.ts itself; listed for the help text, completion and "did you mean".
+  version: { summary: 'Print tokenkeeper’s version', load: async () => ({ run: async () => 0 }) },
+  help: { summary: 'Show help for tokenkeeper or one command', load: async () => ({ run: async () => 0 }) },
+};
+
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
