@@ -9,6 +9,8 @@ export const ExitCode = {
   unreachable: 4,
   /** Ctrl-C, as shells report a process ended by SIGINT (128 + 2). */
   interrupted: 130,
+  /** SIGTERM, by the shell convention 128 + 15. */
+  terminated: 143,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

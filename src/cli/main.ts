@@ -6,6 +6,7 @@
 import module from 'node:module';
 import { COMMANDS, type CommandModule, commandNames } from './commands.js';
 import { ExitCode } from './exit-codes.js';
+import { closeOpenKeepers } from './open-keepers.js';
 import { type CliIO, processIO } from './output.js';
 
 // Node 22.1+ can keep compiled modules between runs; older Node starts as before.
@@ -114,13 +115,22 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
   }
 }
 
-// Ctrl-C while a command waits (for the browser, the network): stop at once, as a shell would.
-// A prompt catches it itself (CancelledError); `exec` lets its child decide.
-process.on('SIGINT', () => {
-  if (process.listenerCount('SIGINT') > 1) return;
-  process.stderr.write('\nCancelled.\n');
-  process.exit(ExitCode.interrupted);
-});
+// Ctrl-C or SIGTERM while a command waits (for the browser, the network): stop, as a shell
+// would, but first let a refresh the provider already answered save its tokens (bounded by
+// keeper.close()); a second signal stops at once. A prompt catches SIGINT itself
+// (CancelledError); `exec` lets its child decide.
+let stopping = false;
+function stopOn(signal: NodeJS.Signals, code: number): void {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return;
+    if (stopping) process.exit(code);
+    stopping = true;
+    process.stderr.write('\nCancelled.\n');
+    void closeOpenKeepers().finally(() => process.exit(code));
+  });
+}
+stopOn('SIGINT', ExitCode.interrupted);
+stopOn('SIGTERM', ExitCode.terminated);
 
 main(process.argv.slice(2)).then(
   (code) => {

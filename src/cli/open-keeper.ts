@@ -1,5 +1,6 @@
 import { createKeeper, type Keeper } from '../keeper.js';
 import { UsageError } from './args.js';
+import { trackOpenKeeper } from './open-keepers.js';
 import type { CliIO } from './output.js';
 
 /** The CLI's keeper: one short-lived process, so no background refresh timers. */
@@ -9,9 +10,11 @@ export function openKeeper(io: CliIO): Keeper {
 
 export async function withKeeper<T>(io: CliIO, work: (keeper: Keeper) => Promise<T>): Promise<T> {
   const keeper = openKeeper(io);
+  const untrack = trackOpenKeeper(keeper);
   try {
     return await work(keeper);
   } finally {
+    untrack();
     await keeper.close();
   }
 }

@@ -132,8 +132,10 @@ export class Refresher {
     const tokens = current.record.secrets.tokens;
     if (!tokens || current.record.state !== 'ok') return false;
     if (seen !== undefined && tokens.accessToken === seen) return false;
-    const { clock, refreshTiming, minRefreshIntervalMs } = this.options.settings;
-    return isFresh(tokens, clock.now(), refreshTiming, minRefreshIntervalMs);
+    // No minimum interval here: a token another process just got that is already stale
+    // (expires_in: 0) is replaced for this caller; the interval paces one process's own loop.
+    const { clock, refreshTiming } = this.options.settings;
+    return isFresh(tokens, clock.now(), refreshTiming);
   }
 
   /**
