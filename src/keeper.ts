@@ -23,11 +23,12 @@ import type { ProviderProfile } from './providers/types.js';
 import { withLease } from './refresh/lease.js';
 import { connectionNotFound } from './refresh/refresher.js';
 import { SessionServices } from './session/services.js';
-import { ConnectionSession } from './session/session.js';
+import { ConnectionSession, type KeeperCredential } from './session/session.js';
 import { decodeJwtPayload, type TokenSet } from './token-set.js';
 
 export type { ConnectionSpec } from './connection-spec.js';
 export type { KeeperOptions } from './options.js';
+export type { KeeperCredential } from './session/session.js';
 
 /** What `logout` did at the provider. */
 export interface LogoutResult {
@@ -65,21 +66,6 @@ export interface ConnectOptions {
    * `tokenkeeper login acme` asks only for what is missing, such as a new password.
    */
   reuseSaved?: boolean;
-}
-
-/** A connection's current credential as it is sent; see Keeper.credential. */
-export interface KeeperCredential {
-  accessToken: string;
-  /** As the token endpoint said (e.g. "Bearer"), or "ApiKey". */
-  tokenType: string;
-  /** Absolute expiry (ms since the epoch); null: never expires. */
-  expiresAt: number | null;
-  /** The header it goes in, e.g. `authorization: Bearer …` or `x-api-key: …`. */
-  header: { name: string; value: string };
-  /** Whether a rejected credential can be renewed (false for an API key). */
-  refreshable: boolean;
-  /** The origin of the connection's API (`https://api.example.com`): the only place it is sent. */
-  origin: string;
 }
 
 /** ConnectionInfo plus what only the sealed part of the record knows, cut to what is safe to show. */
@@ -154,8 +140,6 @@ class TokenKeeper implements Keeper {
   readonly #sessions = new Map<string, ConnectionSession>();
   readonly #services: SessionServices;
   readonly #events = new KeeperEventEmitter();
-  /** The last credential built per connection, and the session token it was built for: see credential(). */
-  readonly #credentials = new Map<string, { forToken: string; credential: KeeperCredential }>();
   #closed = false;
 
   constructor(options: KeeperOptions) {
@@ -284,27 +268,8 @@ class TokenKeeper implements Keeper {
     return this.#withSession(name, (session) => session.getAccessToken());
   }
 
-  async credential(name: string): Promise<KeeperCredential> {
-    const accessToken = await this.getAccessToken(name);
-    const known = this.#credentials.get(name);
-    if (known?.forToken === accessToken) return known.credential;
-    const { repository } = await this.#services.storage();
-    const record = (await repository.load(name))?.record;
-    const tokens = record?.secrets.tokens;
-    if (!record || !tokens) throw connectionNotFound(name);
-    // The store holds this token, or a newer one another process saved: both may be sent.
-    const strategy = grantStrategy(record.grant);
-    const header = strategy.credential(tokens.accessToken, this.profile(record.provider));
-    const credential: KeeperCredential = {
-      accessToken: tokens.accessToken,
-      tokenType: tokens.tokenType,
-      expiresAt: tokens.expiresAt,
-      header: { name: header.header, value: header.value },
-      refreshable: strategy.refreshable,
-      origin: new URL(record.baseUrl).origin,
-    };
-    this.#credentials.set(name, { forToken: accessToken, credential });
-    return credential;
+  credential(name: string): Promise<KeeperCredential> {
+    return this.#withSession(name, (session) => session.credential());
   }
 
   fetch(name: string, pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
@@ -440,7 +405,6 @@ class TokenKeeper implements Keeper {
   #dropSession(name: string): void {
     this.#sessions.get(name)?.close();
     this.#sessions.delete(name);
-    this.#credentials.delete(name);
   }
 
   #assertOpen(): void {

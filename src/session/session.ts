@@ -22,6 +22,21 @@ import type { RefreshTrigger } from '../refresh/refresher.js';
 import type { Schedulable } from './refresh-scheduler.js';
 import type { SessionServices } from './services.js';
 
+/** A connection's current credential as it is sent; see Keeper.credential. */
+export interface KeeperCredential {
+  accessToken: string;
+  /** As the token endpoint said (e.g. "Bearer"), or "ApiKey". */
+  tokenType: string;
+  /** Absolute expiry (ms since the epoch); null: never expires. */
+  expiresAt: number | null;
+  /** The header it goes in, e.g. `authorization: Bearer …` or `x-api-key: …`. */
+  header: { name: string; value: string };
+  /** Whether a rejected credential can be renewed (false for an API key). */
+  refreshable: boolean;
+  /** The origin of the connection's API (`https://api.example.com`): the only place it is sent. */
+  origin: string;
+}
+
 /** The token a session hands out, and what sending it needs. Never a refresh token or secret. */
 export interface HeldToken {
   readonly accessToken: string;
@@ -34,6 +49,8 @@ export interface HeldToken {
   readonly baseUrl: string;
   readonly provider: string;
   readonly grant: GrantType;
+  /** As the token endpoint said (e.g. "Bearer"), or "ApiKey". */
+  readonly tokenType: string;
 }
 
 interface Failing {
@@ -93,6 +110,25 @@ export class ConnectionSession implements Schedulable {
     return http.authFetch(requests.options, this.#credentialsFor(token, requests), pathOrUrl, init);
   }
 
+  /** The credential to send, and where: for HTTP clients that inject it themselves (see adapters/). */
+  async credential(): Promise<KeeperCredential> {
+    const token =
+      this.freshToken() !== undefined ? (this.#token as HeldToken) : (await this.#renew(this.#seen())).token;
+    const strategy = grantStrategy(token.grant);
+    const { header, value } = strategy.credential(
+      token.accessToken,
+      this.services.registry.get(token.provider),
+    );
+    return {
+      accessToken: token.accessToken,
+      tokenType: token.tokenType,
+      expiresAt: token.expiresAt,
+      header: { name: header, value },
+      refreshable: strategy.refreshable,
+      origin: new URL(token.baseUrl).origin,
+    };
+  }
+
   /** Replaces the tokens now, even if they look fresh. */
   async refresh(): Promise<ConnectionInfo> {
     const renewal = await this.#renew({ ...this.#seen(), force: true });
@@ -116,6 +152,7 @@ export class ConnectionSession implements Schedulable {
       baseUrl: record.baseUrl,
       provider: record.provider,
       grant: record.grant,
+      tokenType: data.tokenType,
     };
     this.#token = token;
     this.#failing = undefined;

@@ -15,7 +15,7 @@ export const LEASE_MS = 15_000;
 /** A survivor may wait for a killed holder's lease (across hosts), plus start-up and one poll. */
 export const SHARED_STORE_WAIT_MS = LEASE_MS + 2_000;
 
-interface Run {
+export interface Run {
   args: string[];
   code: number | null;
   killed: boolean;
@@ -24,7 +24,7 @@ interface Run {
 }
 
 /** Runs the CLI; with `killAfterMs`, sends SIGKILL then if it is still running. */
-function runOnce(args: string[], env: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Run> {
+export function runOnce(args: string[], env: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });

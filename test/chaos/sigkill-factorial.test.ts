@@ -1,0 +1,107 @@
+/**
+ * Chaos with an authorization-code connection (Factorial, strict rotation, 2 s tokens):
+ * nothing can log in again without a person, so a kill that lands while the token request
+ * is in flight may lose the connection. It must then be reported as re-authorization
+ * required (exit 3), never as a crash or a hang.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
+import {
+  createAuthorizationRequest,
+  readAuthorizationResponse,
+} from '../../src/grants/authorization-code.js';
+import { createKeeper } from '../../src/keeper.js';
+import { createCliSandbox } from '../helpers/cli.js';
+import { LEASE_MS, type Run, runOnce } from './storm.js';
+
+const PROCESSES = 4;
+const KILLS_PER_PROCESS = 10;
+
+describe('chaos: SIGKILL with an authorization-code connection (Factorial)', () => {
+  it('a connection is lost only to a kill, and then says so with exit 3', async () => {
+    const emulator = await startFactorialEmulator({ accessTtlSeconds: 2, rotation: 'strict' });
+    const sandbox = await createCliSandbox();
+    const setup = createKeeper({ store: sandbox.storePath, proactiveRefresh: false, env: {} });
+    try {
+      const redirectUri = emulator.credentials.redirectUris[0] as string;
+      await setup.connect(
+        'hr',
+        {
+          provider: 'factorial',
+          baseUrl: emulator.url,
+          clientId: emulator.credentials.clientId,
+          clientSecret: emulator.credentials.clientSecret,
+        },
+        {
+          authorize: async (prompt) => {
+            const request = await createAuthorizationRequest({ ...prompt, redirectUri });
+            const answer = await fetch(request.url, { redirect: 'manual' });
+            return {
+              code: readAuthorizationResponse(request, answer.headers.get('location') ?? ''),
+              redirectUri,
+            };
+          },
+        },
+      );
+      await setup.close();
+
+      const runs: Run[] = [];
+      let seed = 4242;
+      const random = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      await Promise.all(
+        Array.from({ length: PROCESSES }, async (_, worker) => {
+          for (let kills = 0; kills < KILLS_PER_PROCESS; ) {
+            const args =
+              (kills + worker) % 2 === 0 ? ['token', 'hr'] : ['request', 'hr', 'GET', '/api/v1/me'];
+            const victim = random() < 0.5;
+            const run = await runOnce(
+              args,
+              sandbox.env,
+              victim ? 80 + Math.floor(random() * 400) : undefined,
+            );
+            runs.push(run);
+            if (run.killed) kills++;
+            if (random() < 0.2) await sleep(1_000 + Math.floor(random() * 1_500));
+          }
+        }),
+      );
+
+      const killed = runs.filter((run) => run.killed);
+      const survivors = runs.filter((run) => !run.killed);
+      for (const run of survivors) {
+        assert.ok(run.code === 0 || run.code === 3, `exit ${run.code}: ${run.stderr}`);
+        if (run.code === 3) assert.match(run.stderr, /tokenkeeper login hr/);
+        assert.ok(run.ms < LEASE_MS, `a survivor (${run.args.join(' ')}) waited ${run.ms} ms`);
+      }
+      const stats = emulator.stats();
+      const lost = survivors.some((run) => run.code === 3);
+      if (lost) {
+        assert.ok(
+          stats.invalidGrant >= 1,
+          'a loss comes from a refresh token the provider no longer accepts',
+        );
+        assert.ok(
+          stats.invalidGrant <= killed.length,
+          `${stats.invalidGrant} invalid_grant for ${killed.length} kills`,
+        );
+      } else {
+        assert.equal(stats.invalidGrant, 0, 'no invalid_grant without a loss');
+      }
+      const after = await runOnce(['request', 'hr', 'GET', '/api/v1/me'], sandbox.env);
+      assert.equal(after.code, lost ? 3 : 0, after.stderr);
+      process.stdout.write(
+        `# chaos (Factorial): ${runs.length} runs, ${killed.length} SIGKILLs, ` +
+          `${stats.tokenRequests.refresh_token ?? 0} refreshes, ${stats.invalidGrant} invalid_grant, ` +
+          `${lost ? 'connection lost (exit 3)' : 'connection kept'}\n`,
+      );
+    } finally {
+      await sandbox.cleanup();
+      await emulator.stop();
+    }
+  });
+});
