@@ -3,7 +3,7 @@
  * the user chose ("acme"). This module is its shape and the mapping to what a
  * store persists: non-secret metadata in clear, every secret sealed together.
  */
-import { ConfigError } from './errors.js';
+import { ConfigError, TokenkeeperError } from './errors.js';
 import type { LoginInput } from './grants/strategies.js';
 import type { ClientConfig } from './grants/token-endpoint.js';
 import type { ClientAuthMethod, GrantType } from './grants/types.js';
@@ -130,6 +130,13 @@ export class ConnectionRepository {
     return stored ? this.#decode(stored) : undefined;
   }
 
+  /** What is safe to show, from the clear metadata alone: no key is needed, nothing is opened. */
+  async loadInfo(name: string): Promise<ConnectionInfo | undefined> {
+    const stored = await this.store.get(name);
+    if (!stored) return undefined;
+    return { ...(publicFields(stored.meta) as Omit<ConnectionInfo, 'name'>), name: stored.name };
+  }
+
   /** Metadata only: no decryption, so listing thousands of connections stays cheap. */
   async listInfo(): Promise<ConnectionInfo[]> {
     const rows = this.store.listMeta ? await this.store.listMeta() : await this.store.list();
@@ -147,7 +154,11 @@ export class ConnectionRepository {
     expectedVersion: number | null,
     fence?: string,
   ): Promise<number | undefined> {
-    const sealed = this.secretBox.seal(JSON.stringify(record.secrets), record.name);
+    // The fields that decide where a secret goes are sealed with the secrets: see #decode.
+    const sealed = this.secretBox.seal(
+      JSON.stringify({ ...record.secrets, [BOUND]: boundFieldsOf(record) }),
+      record.name,
+    );
     return this.store.put(record.name, metaOf(record), sealed, expectedVersion, fence);
   }
 
@@ -156,7 +167,9 @@ export class ConnectionRepository {
   }
 
   #decode(stored: StoredConnection): VersionedRecord {
-    const secrets = JSON.parse(this.secretBox.open(stored.sealed, stored.name)) as ConnectionSecrets;
+    const { [BOUND]: bound, ...secrets } = JSON.parse(
+      this.secretBox.open(stored.sealed, stored.name),
+    ) as ConnectionSecrets & { [BOUND]?: Record<string, unknown> };
     const meta = stored.meta as Omit<ConnectionRecord, 'secrets' | 'name'>;
     const {
       expiresAt: _e,
@@ -168,8 +181,54 @@ export class ConnectionRepository {
       obtainedAt?: unknown;
       hasRefreshToken?: unknown;
     };
-    return { record: { ...rest, name: stored.name, secrets }, version: stored.version };
+    const record = { ...rest, name: stored.name, secrets } as ConnectionRecord;
+    // The clear copy is what status shows; the sealed copy is what a refresh may trust. A row
+    // sealed before binding existed has none, and is bound on its next write.
+    if (bound !== undefined) {
+      const changed = BOUND_FIELDS.filter((field) => !sameValue(bound[field], record[field]));
+      if (changed.length > 0) throw tampered(stored.name, changed);
+    }
+    return { record, version: stored.version };
   }
+}
+
+/** Where the sealed copy of the bound fields sits in the sealed JSON. */
+const BOUND = '$bound';
+
+/** Every field that decides where a secret is sent, or how. */
+const BOUND_FIELDS = [
+  'provider',
+  'environment',
+  'baseUrl',
+  'tokenUrl',
+  'authorizationUrl',
+  'revocationUrl',
+  'userinfoUrl',
+  'issuer',
+  'grant',
+  'clientId',
+  'clientAuthMethod',
+  'scope',
+  'redirectUri',
+  'generation',
+] as const satisfies ReadonlyArray<keyof ConnectionRecord>;
+
+function boundFieldsOf(record: ConnectionRecord): Record<string, unknown> {
+  return Object.fromEntries(BOUND_FIELDS.map((field) => [field, record[field] ?? null]));
+}
+
+function sameValue(sealed: unknown, clear: unknown): boolean {
+  return (sealed ?? null) === (clear ?? null);
+}
+
+function tampered(name: string, fields: readonly string[]): TokenkeeperError {
+  return new TokenkeeperError(
+    'STORE_TAMPERED',
+    `The stored settings of connection "${name}" were changed outside tokenkeeper (${fields.join(', ')}); ` +
+      'nothing was sent anywhere. If you did not change them, treat the store as compromised. ' +
+      `Run \`tokenkeeper login ${name}\` to set the connection up again.`,
+    { connection: name },
+  );
 }
 
 function metaOf(record: ConnectionRecord): ConnectionMeta {

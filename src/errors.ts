@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'USAGE'
   | 'STORE'
   | 'STORE_KEY'
+  /** The clear settings of a connection no longer match the sealed ones: nothing is sent. */
+  | 'STORE_TAMPERED'
   | 'LOCK_TIMEOUT'
   | 'NOT_FOUND'
   | 'REAUTH_REQUIRED'

@@ -289,9 +289,9 @@ class TokenKeeper implements Keeper {
 
   async info(name: string): Promise<ConnectionInfo> {
     const { repository } = await this.#services.storage();
-    const loaded = await repository.load(name);
-    if (!loaded) throw connectionNotFound(name);
-    return infoOf(loaded.record);
+    const info = await repository.loadInfo(name);
+    if (!info) throw connectionNotFound(name);
+    return info;
   }
 
   async details(name: string): Promise<ConnectionDetails> {

@@ -22,6 +22,7 @@ export function exitCodeFor(code: ErrorCode, status?: number): ExitCodeValue {
       return status === 401 || status === 403 ? ExitCode.failure : ExitCode.usage;
     case 'USAGE':
     case 'STORE_KEY':
+    case 'STORE_TAMPERED':
       return ExitCode.usage;
     case 'REAUTH_REQUIRED':
       return ExitCode.reauthRequired;

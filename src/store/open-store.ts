@@ -14,11 +14,11 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir as osHomedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { ConfigError, TokenkeeperError } from '../errors.js';
 import { createSecretBox, ENCRYPTION_KEY_BYTES, resolveEncryptionKey, type SecretBox } from './encryption.js';
 import type { TokenStore } from './types.js';
 
@@ -210,6 +210,7 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
       return { store: new MemoryTokenStore(), secretBox: createSecretBox(key) };
     }
     case 'sqlite': {
+      if (!hasEnvKey(env)) await refuseNewKeyForSealedRows(target.path, target.keyFile, options);
       // The key first: a bad TOKENKEEPER_KEY must not leave a fresh empty database behind.
       const key = await resolveEncryptionKey({ env, keyFile: target.keyFile, createIfMissing: true });
       const { SqliteTokenStore } = await import('./sqlite-store.js');
@@ -242,5 +243,34 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
       });
       return { store, secretBox: createSecretBox(key) };
     }
+  }
+}
+
+/**
+ * A missing key file beside a database that already holds connections is a lost key, not a
+ * first run: a new key could open none of them. Say which key they need instead.
+ */
+async function refuseNewKeyForSealedRows(
+  path: string,
+  keyFile: string,
+  options: OpenStoreOptions,
+): Promise<void> {
+  if (path === ':memory:' || existsSync(keyFile) || !existsSync(path)) return;
+  const { SqliteTokenStore } = await import('./sqlite-store.js');
+  const store = await SqliteTokenStore.open(
+    path,
+    options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
+  );
+  try {
+    const rows = await store.list();
+    if (rows.length === 0) return;
+    const keyIds = [...new Set(rows.map((row) => row.sealed.split('.')[1] ?? '?'))];
+    throw new TokenkeeperError(
+      'STORE_KEY',
+      `The store ${path} holds ${rows.length} connection(s) sealed with key ${keyIds.join(', ')}, but its key file ` +
+        `${keyFile} is missing. Restore the key file, or set TOKENKEEPER_KEY to that key; a new key could open none of them.`,
+    );
+  } finally {
+    await store.close();
   }
 }
