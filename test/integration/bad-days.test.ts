@@ -477,3 +477,59 @@ describe('shutting down in the middle of a refresh', () => {
     }
   });
 });
+
+describe('expiry and re-authorization, shown on a slow provider', () => {
+  it('expiry is counted from when the token request started, not from its answer', async () => {
+    const emulator = await startFactusEmulator();
+    const keeper = createKeeper({ store: new MemoryTokenStore(), proactiveRefresh: false, env: {} });
+    try {
+      emulator.faults.add({ point: 'token', delayMs: 1_500, count: 1 });
+      const asked = Date.now();
+      const info = await keeper.connect('acme', factusSpec(emulator));
+      const answered = Date.now();
+      assert.ok(answered - asked >= 1_500, 'the provider took its time');
+      assert.ok(
+        info.obtainedAt !== undefined && info.obtainedAt <= asked + 200,
+        'stamped at the request start',
+      );
+      assert.equal(info.expiresAt, info.obtainedAt! + 3600_000);
+      assert.ok(info.expiresAt! < answered + 3600_000 - 1_000, 'not an hour from the answer');
+    } finally {
+      await keeper.close();
+      await emulator.stop();
+    }
+  });
+
+  it('a connection that needs a new login stops serving its cached token', async () => {
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({
+      clock,
+      emulator: { rotation: 'strict' },
+      keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
+    });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      assert.ok(await rig.keeper.getAccessToken('acme'));
+      // Another process finds the connection dead and marks it (here: by hand, as it would).
+      const repository = new ConnectionRepository(store, createSecretBox(KEY));
+      const loaded = await repository.load('acme');
+      await repository.save(
+        {
+          ...loaded!.record,
+          state: 'reauth_required',
+          lastError: { code: 'REAUTH_REQUIRED', message: 'x', at: 0 },
+        },
+        loaded!.version,
+      );
+      // The cached token is still "fresh" by the clock, but the next renewal reads the mark.
+      await clock.advance(STALE);
+      await assert.rejects(rig.keeper.getAccessToken('acme'), code('REAUTH_REQUIRED'));
+      await assert.rejects(rig.keeper.getAccessToken('acme'), code('REAUTH_REQUIRED'));
+      await assert.rejects(rig.keeper.fetch('acme', '/v1/numbering-ranges'), code('REAUTH_REQUIRED'));
+      assert.equal(rig.emulator.stats().tokenRequests.refresh_token, 0, 'the token endpoint is not touched');
+    } finally {
+      await rig.close();
+    }
+  });
+});
