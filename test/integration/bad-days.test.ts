@@ -533,3 +533,37 @@ describe('expiry and re-authorization, shown on a slow provider', () => {
     }
   });
 });
+
+describe('terminal token-endpoint errors', () => {
+  it('invalid_client on a refresh marks the connection for re-login at once, with no password retry', async () => {
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({
+      clock,
+      keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
+    });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      // The client secret was rotated at the provider: what the store holds is refused now.
+      const repository = new ConnectionRepository(store, createSecretBox(KEY));
+      const loaded = await repository.load('acme');
+      const record = loaded!.record;
+      await repository.save(
+        { ...record, secrets: { ...record.secrets, clientSecret: 'rotated-away' } },
+        loaded!.version,
+      );
+      await clock.advance(3600_000);
+      const events = recordEvents(rig.keeper);
+      await assert.rejects(rig.keeper.getAccessToken('acme'), code('REAUTH_REQUIRED'));
+      assert.equal(events.count('reauth_required'), 1);
+      assert.equal(
+        rig.emulator.stats().tokenRequests.password,
+        1,
+        'no unattended login with a refused client',
+      );
+      assert.equal((await rig.keeper.info('acme')).state, 'reauth_required');
+    } finally {
+      await rig.close();
+    }
+  });
+});
