@@ -43,6 +43,8 @@ export interface AuthFetchOptions {
   maxRateLimitRetries: number;
   /** How long to wait after a 429 that did not say. */
   rateLimitBackoff: BackoffPolicy;
+  /** Every header the provider takes a credential in (its API-key header): never sent to another origin. */
+  credentialHeaders?: readonly string[];
   /** Each attempt's limit, until its whole answer is read (ms). */
   timeoutMs: number;
   /** Retries of an idempotent request after a network error, 502, 503 or 504. */
@@ -268,7 +270,11 @@ function send(
     merged.delete('authorization');
     merged.delete(credential.header);
     if (withCredential) merged.set(credential.header, credential.value);
-    else for (const name of CALLER_CREDENTIAL_HEADERS) merged.delete(name);
+    else {
+      for (const name of CALLER_CREDENTIAL_HEADERS) merged.delete(name);
+      // The provider's other credential header (an API key beside a Bearer token) stays home too.
+      for (const name of options.credentialHeaders ?? []) merged.delete(name);
+    }
     headers = merged;
   }
   return options.fetch(url, { ...init, method, headers, redirect });

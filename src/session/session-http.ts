@@ -14,6 +14,7 @@ export function requestOptionsFor(
   settings: Pick<KeeperSettings, 'fetch' | 'pacingClock' | 'rateLimit' | 'maxRedirects' | 'api'>,
   baseUrl: string,
   rateLimits: readonly RateLimitRule[],
+  credentialHeaders: readonly string[] = [],
 ): AuthFetchOptions {
   const gate = createRateLimitGate(rateLimits, settings.pacingClock);
   return {
@@ -25,6 +26,7 @@ export function requestOptionsFor(
     maxRateLimitRetries: settings.rateLimit.maxRetries,
     rateLimitBackoff: settings.rateLimit.backoff,
     maxRedirects: settings.maxRedirects,
+    credentialHeaders,
     timeoutMs: settings.api.timeoutMs,
     maxRetries: settings.api.maxRetries,
     retryBackoff: settings.api.backoff,

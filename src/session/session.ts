@@ -231,7 +231,12 @@ export class ConnectionSession implements Schedulable {
     const current = this.#requests;
     if (current !== undefined && current.options.baseUrl === token.baseUrl) return current;
     const profile = this.services.registry.get(token.provider);
-    const options = http.requestOptionsFor(this.services.settings, token.baseUrl, profile.rateLimits);
+    const options = http.requestOptionsFor(
+      this.services.settings,
+      token.baseUrl,
+      profile.rateLimits,
+      profile.apiKeyHeader ? [profile.apiKeyHeader] : [],
+    );
     this.#requests = { options, forToken: undefined, credentials: undefined };
     return this.#requests;
   }
