@@ -27,7 +27,7 @@ export function requestOptionsFor(
     rateLimitBackoff: settings.rateLimit.backoff,
     maxRedirects: settings.maxRedirects,
     credentialHeaders,
-    timeoutMs: settings.api.timeoutMs,
+    ...(settings.api.timeoutMs === undefined ? {} : { timeoutMs: settings.api.timeoutMs }),
     maxRetries: settings.api.maxRetries,
     retryBackoff: settings.api.backoff,
   };

@@ -426,6 +426,22 @@ describe('API requests on a bad day', () => {
     }
   });
 
+  it('with apiTimeoutMs, an API request that hangs ends as a NETWORK error, after the retries', async () => {
+    const rig = await startFactusRig({ keeper: { proactiveRefresh: false, apiTimeoutMs: 300 } });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      rig.emulator.faults.add({ point: 'api', delayMs: 2_000 });
+      await assert.rejects(rig.keeper.fetch('acme', '/v1/numbering-ranges'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'NETWORK');
+        assert.match(error.message, /did not answer within 0 s|did not answer within 1 s/);
+        return true;
+      });
+      assert.equal(rig.emulator.stats().faults.api, 3, 'the first attempt and two retries');
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('a dropped connection becomes a NETWORK error that names the host, after the retries', async () => {
     const rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
     try {
