@@ -20,6 +20,7 @@ import {
 } from './bill-validation.js';
 import {
   type AddError,
+  errorCollector,
   isObject,
   type Json,
   optionalNumber,
@@ -35,10 +36,7 @@ export type BillValidationV2 =
 
 /** `knownRangeIds`: ranges a bill may use; the first is the default when the body names none. */
 export function validateBillRequestV2(body: unknown, knownRangeIds: readonly number[]): BillValidationV2 {
-  const errors: Record<string, string[]> = {};
-  const add: AddError = (field, message) => {
-    errors[field] = [...(errors[field] ?? []), message];
-  };
+  const { errors, add } = errorCollector();
   const input: Json = isObject(body) ? body : {};
 
   const referenceCode = requiredString(input, 'reference_code', add);

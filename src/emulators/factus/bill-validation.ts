@@ -5,6 +5,7 @@
  */
 import {
   type AddError,
+  errorCollector,
   isObject,
   type Json,
   optionalNumber,
@@ -84,12 +85,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** `knownRangeIds`: numbering ranges a bill may use. */
 export function validateBillRequest(body: unknown, knownRangeIds: readonly number[]): BillValidation {
-  const errors: Record<string, string[]> = {};
-  const add = (field: string, message: string) => {
-    const list = errors[field] ?? [];
-    list.push(message);
-    errors[field] = list;
-  };
+  const { errors, add } = errorCollector();
   const input: Json = isObject(body) ? body : {};
 
   const referenceCode = requiredString(input, 'reference_code', add);

@@ -7,6 +7,15 @@ export type Json = Record<string, unknown>;
 
 export type AddError = (field: string, message: string) => void;
 
+/** Laravel-style validation errors: every message for a field, in the order found. */
+export function errorCollector(): { errors: Record<string, string[]>; add: AddError } {
+  const errors: Record<string, string[]> = {};
+  const add: AddError = (field, message) => {
+    errors[field] = [...(errors[field] ?? []), message];
+  };
+  return { errors, add };
+}
+
 export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

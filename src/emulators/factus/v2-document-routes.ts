@@ -14,7 +14,7 @@ import { list, validateItem } from './bill-validation-v2.js';
 import { formatFactusDate, money, numberingRangeView } from './bill-views.js';
 import type { FactusCreditNote, FactusCreditNoteStore } from './credit-note-store.js';
 import { conflict, notFound, ok, validationError } from './envelope.js';
-import { type AddError, isObject, optionalString, requiredNumber, requiredString } from './field-checks.js';
+import { errorCollector, isObject, optionalString, requiredNumber, requiredString } from './field-checks.js';
 import { paginate } from './pagination.js';
 
 export function registerV2CreditNoteRoutes(
@@ -30,10 +30,7 @@ export function registerV2CreditNoteRoutes(
     api((request) => {
       const body = parseJsonBody(request);
       const input = isObject(body) ? body : {};
-      const errors: Record<string, string[]> = {};
-      const add: AddError = (field, message) => {
-        errors[field] = [...(errors[field] ?? []), message];
-      };
+      const { errors, add } = errorCollector();
       const referenceCode = requiredString(input, 'reference_code', add);
       const correctionConceptCode = requiredString(input, 'correction_concept_code', add);
       const billId = requiredNumber(input, 'bill_id', add);
@@ -117,10 +114,7 @@ export function registerV2NumberingRangeRoutes(
     api((request) => {
       const body = parseJsonBody(request);
       const input = isObject(body) ? body : {};
-      const errors: Record<string, string[]> = {};
-      const add: AddError = (field, message) => {
-        errors[field] = [...(errors[field] ?? []), message];
-      };
+      const { errors, add } = errorCollector();
       const document = requiredString(input, 'document', add);
       const prefix = requiredString(input, 'prefix', add);
       const from = requiredNumber(input, 'from', add);
