@@ -81,5 +81,41 @@ export interface TokenStore {
   /** Releases the lock only if `owner` still holds it. True when released. */
   unlock(name: string, owner: string): Promise<boolean>;
 
+  /**
+   * When each connection next needs work, shared by every process on this store (see
+   * DueIndex). Optional: a backend without it serves one daemon, which keeps its
+   * schedule in memory.
+   */
+  readonly dueIndex?: DueIndex;
+
   close(): Promise<void>;
+}
+
+/**
+ * An index of due times shared through the store, so that several daemons on one
+ * PostgreSQL or Redis split the work and each due refresh is claimed by one of them.
+ *
+ * Claiming is a visibility timeout, as in a job queue: a claimed entry is pushed
+ * `leaseMs` into the future, so it stays invisible to other claimers while its claimer
+ * works, and comes due again one lease later if that claimer dies. The claimer then
+ * schedules the entry's real next due time. Times are epoch milliseconds from the
+ * caller's clock, so every caller on the store must agree on the time (NTP), as leases
+ * already require.
+ */
+export interface DueIndex {
+  /** Sets or moves when `name` next needs work. */
+  scheduleDue(name: string, dueAtMs: number): Promise<void>;
+  /** Drops `name` from the index (after a logout, or when the connection is gone). */
+  unscheduleDue(name: string): Promise<void>;
+  /**
+   * Claims up to `limit` entries due at or before `nowMs`, most overdue first, moving
+   * each to `nowMs + leaseMs`. Two concurrent claimers never receive the same name.
+   */
+  claimDue(nowMs: number, limit: number, leaseMs: number): Promise<string[]>;
+  /** The earliest due time in the index, or undefined when it is empty. */
+  nextDueAt(): Promise<number | undefined>;
+  /** Announces that daemon `id` is alive until `nowMs + ttlMs`. */
+  heartbeat(id: string, nowMs: number, ttlMs: number): Promise<void>;
+  /** Ids of the daemons whose heartbeat has not run out at `nowMs`. */
+  liveDaemons(nowMs: number): Promise<string[]>;
 }
