@@ -46,6 +46,11 @@ export interface ConnectionSecrets {
   password?: string;
   apiKey?: string;
   tokens?: TokenSetData;
+  /**
+   * Who owns the credential, as the provider's identity endpoint last said (a person's
+   * email, a company's name). Sealed with the secrets: it is personal data.
+   */
+  owner?: string;
 }
 
 /** Kept in the store after a transient failure, so every process (a cold one too) waits it out. */

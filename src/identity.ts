@@ -81,3 +81,15 @@ export function summariseIdentity(body: unknown): Record<string, string> {
   }
   return summary;
 }
+
+/**
+ * One line naming who owns a credential, for `tokenkeeper status`: a person's email or
+ * name, or a company's name. Undefined when the answer names nobody.
+ */
+export function ownerOf(body: unknown): string | undefined {
+  const summary = summariseIdentity(body);
+  const person = summary.email ?? summary.login_email ?? summary.preferred_username;
+  const name = summary.full_name ?? summary.name ?? summary.legal_name;
+  if (person && name && name !== person) return `${name} <${person}>`;
+  return person ?? name;
+}

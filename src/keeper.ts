@@ -70,7 +70,10 @@ export interface ConnectOptions {
 
 /** ConnectionInfo plus what only the sealed part of the record knows, cut to what is safe to show. */
 export interface ConnectionDetails extends ConnectionInfo {
-  /** The user name a password-grant connection logs in with. */
+  /**
+   * Whose credential it is: the user name a password-grant connection logs in with, else
+   * the owner the provider's identity endpoint named at login or at the last whoami().
+   */
   account?: string;
   /** The scopes the token endpoint granted, when it said. */
   grantedScope?: string;
@@ -229,9 +232,39 @@ class TokenKeeper implements Keeper {
       },
       services.requestContext(record.name),
     );
-    if (first.kind === 'response') return services.toTokenSet(record, first.result);
+    if (first.kind === 'response') {
+      const tokens = services.toTokenSet(record, first.result);
+      await this.#learnOwner(strategy, record, tokens);
+      return tokens;
+    }
     if (strategy.checkedAtLogin) await this.#checkWithProvider(strategy, record, first.tokens);
     return first.tokens;
+  }
+
+  /** Asks the provider's identity endpoint with tokens not saved yet; undefined when it has none. */
+  async #identify(strategy: GrantStrategy, record: ConnectionRecord, tokens: TokenSet) {
+    const profile = this.profile(record.provider);
+    if (!profile.identityPaths?.length) return undefined;
+    const credential = strategy.credential(tokens.accessToken, profile);
+    const [{ requestIdentity }, http] = await Promise.all([import('./identity.js'), this.#services.http()]);
+    const options = http.requestOptionsFor(this.#services.settings, record.baseUrl, profile.rateLimits);
+    const unrenewable = { current: () => credential, renew: async () => credential };
+    return requestIdentity((path) => http.authFetch(options, unrenewable, path), profile.identityPaths);
+  }
+
+  /**
+   * Notes who owns a new OAuth credential, so `status` can show it (as `gh auth login`
+   * does). Best effort: a login never fails because the identity endpoint did.
+   */
+  async #learnOwner(strategy: GrantStrategy, record: ConnectionRecord, tokens: TokenSet): Promise<void> {
+    if (record.secrets.username) return; // the account is the user name already
+    try {
+      const identity = await this.#identify(strategy, record, tokens);
+      const owner = identity && (await import('./identity.js')).ownerOf(identity.body);
+      if (owner) record.secrets.owner = owner;
+    } catch {
+      // Unknown owner: status simply shows none.
+    }
   }
 
   /** Tries a credential that cannot be refreshed (an API key) before saving it. */
@@ -240,16 +273,13 @@ class TokenKeeper implements Keeper {
     record: ConnectionRecord,
     tokens: TokenSet,
   ): Promise<void> {
-    const profile = this.profile(record.provider);
-    if (!profile.identityPaths?.length) return;
-    const credential = strategy.credential(tokens.accessToken, profile);
-    const [{ requestIdentity }, http] = await Promise.all([import('./identity.js'), this.#services.http()]);
-    const options = http.requestOptionsFor(this.#services.settings, record.baseUrl, profile.rateLimits);
-    const unrenewable = { current: () => credential, renew: async () => credential };
     try {
-      await requestIdentity((path) => http.authFetch(options, unrenewable, path), profile.identityPaths);
+      const identity = await this.#identify(strategy, record, tokens);
+      const owner = identity && (await import('./identity.js')).ownerOf(identity.body);
+      if (owner) record.secrets.owner = owner;
     } catch (error) {
       if (error instanceof TokenkeeperError && (error.status === 401 || error.status === 403)) {
+        const profile = this.profile(record.provider);
         const variable = profile.credentialEnv.apiKey;
         throw new ConfigError(
           `${profile.displayName} rejected the API key (HTTP ${error.status}); nothing was saved. Check the key${
@@ -303,7 +333,9 @@ class TokenKeeper implements Keeper {
     const grantedScope = tokens && (tokens.scope ?? scopeClaim(decodeJwtPayload(tokens.accessToken)));
     return {
       ...infoOf(record),
-      ...(record.secrets.username ? { account: record.secrets.username } : {}),
+      ...(record.secrets.username || record.secrets.owner
+        ? { account: record.secrets.username ?? record.secrets.owner }
+        : {}),
       ...(grantedScope !== undefined ? { grantedScope } : {}),
       ...(tokens?.accessToken ? { credentialPrefix: tokens.accessToken.slice(0, 4) } : {}),
     };
@@ -362,8 +394,25 @@ class TokenKeeper implements Keeper {
         `${profile.displayName} has no identity endpoint tokenkeeper knows of; \`tokenkeeper request ${name} GET <path>\` can call one you know.`,
       );
     }
-    const { requestIdentity } = await import('./identity.js');
-    return requestIdentity((endpoint) => this.fetch(name, endpoint), endpoints);
+    const { requestIdentity, ownerOf } = await import('./identity.js');
+    const identity = await requestIdentity((endpoint) => this.fetch(name, endpoint), endpoints);
+    const owner = loaded.record.secrets.username ? undefined : ownerOf(identity.body);
+    if (owner && owner !== loaded.record.secrets.owner) await this.#rememberOwner(name, loaded.record, owner);
+    return identity;
+  }
+
+  /**
+   * Saves a newly learnt owner, under the connection's lease so that it cannot race a
+   * refresh, and only into the login it was learnt for. Best effort: whoami has answered.
+   */
+  async #rememberOwner(name: string, learntFor: ConnectionRecord, owner: string): Promise<void> {
+    const { repository } = await this.#services.storage();
+    await withLease(repository.store, name, this.#services.settings, async (lease) => {
+      const current = await repository.load(name);
+      if (!current || current.record.generation !== learntFor.generation) return;
+      current.record.secrets.owner = owner;
+      await repository.save(current.record, current.version, lease.owner);
+    }).catch(() => undefined);
   }
 
   profile(id: string): ProviderProfile {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  FACTORIAL_EMULATOR_COMPANY,
+  FACTORIAL_EMULATOR_USER,
   type FactorialRunningEmulator,
   startFactorialEmulator,
 } from '../../src/emulators/factorial/factorial-emulator.js';
@@ -78,6 +80,22 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
     assert.equal(emulator.stats().tokenRequests.authorization_code, 1);
   });
 
+  it('status names the owner learnt at login, as gh does, without another request', async () => {
+    const { firstName, lastName, email } = FACTORIAL_EMULATOR_USER;
+    const apiRequests = emulator.stats().apiRequests;
+    const status = await cli.run(['status', 'hr', '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(
+      (JSON.parse(status.stdout) as { account?: string }).account,
+      `${firstName} ${lastName} <${email}>`,
+    );
+    assert.match(
+      (await cli.run(['status', 'hr'])).stdout,
+      new RegExp(`account: +${firstName} ${lastName} <`),
+    );
+    assert.equal(emulator.stats().apiRequests, apiRequests, 'status asks the provider nothing');
+  });
+
   it('`login NAME` alone logs in again through the browser with the saved client, scope and redirect URI', async () => {
     const before = emulator.stats().tokenRequests.authorization_code ?? 0;
     // No client variables at all: the saved client id and secret are used.
@@ -104,6 +122,25 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
     assert.match(result.stderr, /api_public\/credentials/);
     const json = await cli.run(['whoami', 'hr', '--json']);
     assert.ok(JSON.parse(json.stdout));
+  });
+
+  it('a login whose identity request fails still succeeds; whoami then records the owner', async () => {
+    await fetch(`${emulator.url}/__emulator/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ point: 'api', status: 403, count: 1 }),
+    });
+    const { result } = await loginThroughBrowser('hr-quiet');
+    assert.equal(result.code, 0, result.stderr);
+    const before = JSON.parse((await cli.run(['status', 'hr-quiet', '--json'])).stdout) as {
+      account?: string;
+    };
+    assert.equal(before.account, undefined, 'the owner is unknown, not guessed');
+    assert.equal((await cli.run(['whoami', 'hr-quiet'])).code, 0);
+    const after = JSON.parse((await cli.run(['status', 'hr-quiet', '--json'])).stdout) as {
+      account?: string;
+    };
+    assert.match(after.account ?? '', /<demo@factorial\.example>$/);
+    assert.equal((await cli.run(['logout', 'hr-quiet'])).code, 0);
   });
 
   it('request reads and writes the API with the Bearer token', async () => {
@@ -258,6 +295,9 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
     assert.match(login.stderr, /api key/);
     assert.match(login.stderr, /does not expire/);
     assert.equal(emulator.stats().apiRequests, before + 1, 'one verification request');
+    // The verification request named the owner: a company, for an API key.
+    const status = JSON.parse((await cli.run(['status', 'hr-key', '--json'])).stdout) as { account?: string };
+    assert.equal(status.account, FACTORIAL_EMULATOR_COMPANY.name);
     const whoami = await cli.run(['whoami', 'hr-key']);
     assert.equal(whoami.code, 0, whoami.stderr);
     const list = await cli.run(['request', 'hr-key', 'GET', `${EMPLOYEES}?limit=1`]);
