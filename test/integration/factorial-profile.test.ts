@@ -32,7 +32,11 @@ describe('Factorial profile', () => {
         clientSecret: 'secret',
         authorizationCode: { code: 'c', redirectUri: REDIRECT },
       });
-      assert.deepEqual(asked, ['https://api.eu2.demo.factorial.dev/oauth/token']);
+      // The token request, then the identity request that names the owner for `status`.
+      assert.deepEqual(asked, [
+        'https://api.eu2.demo.factorial.dev/oauth/token',
+        'https://api.eu2.demo.factorial.dev/api/2026-07-01/resources/api_public/credentials',
+      ]);
       assert.equal((await keeper.info('demo')).baseUrl, 'https://api.eu2.demo.factorial.dev');
     } finally {
       await keeper.close();
