@@ -7,6 +7,7 @@
 import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.js';
 import { BodyTooLargeError, bufferResponse } from '../http/bounded-body.js';
+import { codeSuffix, networkFailureOf } from '../http/network-errors.js';
 import { providerText } from '../http/provider-text.js';
 import { parseRetryAfter } from '../http/retry-after.js';
 import { isLoopbackUrl } from '../http/urls.js';
@@ -153,18 +154,18 @@ export async function describeTokenEndpointFailure(
       { connection, ...(status !== undefined ? { status } : {}) },
     );
   }
-  if (isAbort(error)) {
+  const failure = networkFailureOf(error);
+  if (failure?.kind === 'timeout') {
     return new TokenkeeperError(
       'NETWORK',
       `The token endpoint at ${where} did not answer in time. Check your network or try again later.`,
       { connection },
     );
   }
-  const code = networkCode(error);
-  if (code !== undefined || (error instanceof TypeError && error.message === 'fetch failed')) {
+  if (failure?.kind === 'unreachable') {
     return new TokenkeeperError(
       'NETWORK',
-      `Could not reach the token endpoint at ${where}${code ? ` (${code})` : ''}. Check the base URL and your network.`,
+      `Could not reach the token endpoint at ${where}${codeSuffix(failure)}. Check the base URL and your network.`,
       { connection },
     );
   }
@@ -243,13 +244,4 @@ function responseStatusOf(error: Error): number | undefined {
 
 function stripQuotes(message: string): string {
   return message.replace(/"/g, '');
-}
-
-function isAbort(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
-}
-
-function networkCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
 }

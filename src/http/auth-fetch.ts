@@ -8,6 +8,7 @@
 import type { Clock } from '../clock.js';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import { codeSuffix, networkFailureOf } from './network-errors.js';
 import { parseRetryAfter } from './retry-after.js';
 import { joinUrl } from './urls.js';
 
@@ -78,27 +79,27 @@ function withTimeout(init: RequestInit, options: AuthFetchOptions): RequestInit 
   return { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout };
 }
 
-/** A TokenkeeperError for a request that got no answer; undefined for anything else (the caller's abort). */
+/** A TokenkeeperError for a request that got no answer; undefined for anything else. */
 function describeNetworkFailure(
   error: unknown,
   href: string,
+  init: RequestInit,
   timeoutMs: number | undefined,
 ): TokenkeeperError | undefined {
+  if (init.signal?.aborted) return undefined; // the caller's own abort: theirs to handle
+  const failure = networkFailureOf(error);
+  if (failure === undefined) return undefined;
   const origin = new URL(href).origin;
-  if (error instanceof Error && error.name === 'TimeoutError') {
+  if (failure.kind === 'timeout') {
     return new TokenkeeperError(
       'NETWORK',
       `${origin} did not answer${timeoutMs === undefined ? ' in time' : ` within ${Math.round(timeoutMs / 1000)} s`}. Check your network, or try again later.`,
     );
   }
-  if (error instanceof TypeError && error.message === 'fetch failed') {
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
-    return new TokenkeeperError(
-      'NETWORK',
-      `Could not reach ${origin}${typeof code === 'string' ? ` (${code})` : ''}. Check the base URL and your network.`,
-    );
-  }
-  return undefined;
+  return new TokenkeeperError(
+    'NETWORK',
+    `Could not reach ${origin}${codeSuffix(failure)}. Check the base URL and your network.`,
+  );
 }
 
 export async function authFetch(
@@ -130,7 +131,7 @@ export async function authFetch(
         credential,
       );
     } catch (error) {
-      const failure = describeNetworkFailure(error, target.href, options.timeoutMs);
+      const failure = describeNetworkFailure(error, target.href, init, options.timeoutMs);
       if (failure === undefined) throw error;
       if (retryable && retries < options.maxRetries) {
         await options.clock.sleep(backoffDelay(options.retryBackoff, retries++, Math.random));

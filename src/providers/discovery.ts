@@ -5,6 +5,7 @@
 import * as oauth from 'oauth4webapi';
 import { ConfigError, TokenkeeperError } from '../errors.js';
 import { bufferResponse } from '../http/bounded-body.js';
+import { networkFailureOf } from '../http/network-errors.js';
 import { isLoopbackUrl, validateServiceUrl } from '../http/urls.js';
 
 export interface DiscoveredServer {
@@ -52,11 +53,13 @@ export async function discoverAuthorizationServer(
       };
     } catch (error) {
       if (error instanceof TokenkeeperError) throw error;
-      const unreachable = unreachableReason(error);
-      if (unreachable !== undefined) {
+      const failure = networkFailureOf(error);
+      if (failure !== undefined) {
+        const reason =
+          failure.kind === 'timeout' ? 'no answer in time' : (failure.code ?? 'connection failed');
         throw new TokenkeeperError(
           'NETWORK',
-          `Could not reach the issuer ${issuer} (${unreachable}). Check --issuer and your network.`,
+          `Could not reach the issuer ${issuer} (${reason}). Check --issuer and your network.`,
         );
       }
     }
@@ -67,15 +70,4 @@ export async function discoverAuthorizationServer(
     `${issuer} serves no usable authorization server metadata at /.well-known/openid-configuration ` +
       'or /.well-known/oauth-authorization-server. Check --issuer, or give --token-url and --authorize-url.',
   );
-}
-
-/** Why the issuer could not be reached at all (refused, unknown host, timeout), or undefined. */
-function unreachableReason(error: unknown): string | undefined {
-  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-    return 'no answer in time';
-  }
-  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  if (typeof code === 'string') return code;
-  if (error instanceof TypeError && error.message === 'fetch failed') return 'connection failed';
-  return undefined;
 }

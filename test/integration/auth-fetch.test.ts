@@ -132,6 +132,8 @@ describe('keeper.fetch', () => {
           } else {
             json(res, 200, { ok: true });
           }
+        } else if (path === '/hang') {
+          // Never answers: the caller gives up first.
         } else if (path === '/loop') {
           res.writeHead(302, { location: '/loop' }).end();
         } else if (path.startsWith('/api/')) {
@@ -221,6 +223,21 @@ describe('keeper.fetch', () => {
         rig.keeper.fetch('front', `${otherUrl}/x`),
         /Refusing to send this connection's credentials/,
       );
+    });
+
+    it("hands the caller's own abort back as it is, and does not send the request again", async () => {
+      seen.length = 0;
+      const controller = new AbortController();
+      const pending = rig.keeper.fetch('front', '/hang', { signal: controller.signal });
+      for (let i = 0; i < 200 && !seen.some((s) => s.path === '/hang'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      controller.abort();
+      await assert.rejects(pending, (error: Error) => {
+        assert.equal(error.name, 'AbortError', 'not turned into a network failure');
+        return true;
+      });
+      assert.equal(seen.filter((s) => s.path === '/hang').length, 1);
     });
 
     it('waits out a 429 for as long as Retry-After says, then succeeds', async () => {
