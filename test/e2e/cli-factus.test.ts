@@ -278,6 +278,17 @@ describe('tokenkeeper emulate and demo', () => {
       assert.match(result.stdout, /\d+ sent, \d+ succeeded, 0 failed/);
       assert.match(result.stdout, /Factus saw: .* 0 invalid_grant/);
       assert.match(result.stdout, /Factorial saw: .* 0 invalid_grant/);
+      // The closing line claims no more than the providers saw.
+      const unauthorized = [...result.stdout.matchAll(/(\d+) × 401/g)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+      assert.match(
+        result.stdout,
+        unauthorized === 0
+          ? /Every request carried a valid credential/
+          : /Every request succeeded\. .* met a 401/,
+      );
     } finally {
       await cli.cleanup();
     }
