@@ -1,3 +1,4 @@
+import type { RekeyFailure } from '../rekey.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { withKeeper } from './open-keeper.js';
@@ -8,7 +9,7 @@ export const usage =
   'Seals every connection again under the current key (TOKENKEEPER_KEY, or the key file), opening\n' +
   'each with that key or one listed in TOKENKEEPER_PREVIOUS_KEYS (comma-separated). Safe while other\n' +
   'processes refresh: each connection is re-sealed under its refresh lock. --json prints the result.\n' +
-  'Exits 1 when a connection could not be opened; it is left as it was.';
+  'Exits 1 when a connection could not be opened, or was busy; it is left as it was.';
 
 export const options = { json: { type: 'boolean' } } as const;
 
@@ -26,18 +27,33 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     `Re-sealed ${count(resealed.length)} under key ${keyId}; ${count(alreadyCurrent.length)} already ` +
       `${alreadyCurrent.length === 1 ? 'was' : 'were'}.`,
   );
-  if (failed.length === 0) return ExitCode.ok;
-  say(io, `Could not open ${count(failed.length)}; left as ${failed.length === 1 ? 'it was' : 'they were'}:`);
-  for (const failure of failed) {
+  const unopened = failed.filter((failure) => failure.code !== 'LOCK_TIMEOUT');
+  const busy = failed.filter((failure) => failure.code === 'LOCK_TIMEOUT');
+  if (unopened.length > 0) {
+    say(
+      io,
+      `Could not open ${count(unopened.length)}; left as ${unopened.length === 1 ? 'it was' : 'they were'}:`,
+    );
+    listFailures(io, unopened);
+    say(
+      io,
+      'Add the key each was sealed with to TOKENKEEPER_PREVIOUS_KEYS and run `tokenkeeper rekey` again, ' +
+        'or log in to it again (`tokenkeeper login <name>`) to replace it.',
+    );
+  }
+  if (busy.length > 0) {
+    say(io, `Could not re-seal ${count(busy.length)} while another process held its lock:`);
+    listFailures(io, busy);
+    say(io, 'Run `tokenkeeper rekey` again.');
+  }
+  return failed.length === 0 ? ExitCode.ok : ExitCode.failure;
+}
+
+function listFailures(io: CliIO, failures: RekeyFailure[]): void {
+  for (const failure of failures) {
     const sealedWith = failure.keyId ? ` (sealed with key ${failure.keyId})` : '';
     say(io, `  ${failure.name}${sealedWith}: ${failure.message}`);
   }
-  say(
-    io,
-    'Add the key each was sealed with to TOKENKEEPER_PREVIOUS_KEYS and run `tokenkeeper rekey` again, ' +
-      'or log in to it again (`tokenkeeper login <name>`) to replace it.',
-  );
-  return ExitCode.failure;
 }
 
 function count(n: number): string {

@@ -215,6 +215,29 @@ for (const backend of backends) {
         await store.close();
       }
     });
+
+    it('reports a connection whose lock stays taken, and leaves it for the next run', async () => {
+      const location = await backend.location();
+      const oldKey = randomBytes(32);
+      const newKey = randomBytes(32);
+      await host(location, oldKey).connect('acme', factusSpec(emulator));
+      const { store } = await openStore(location, { env: { TOKENKEEPER_KEY: b64(newKey) } });
+      try {
+        assert.equal(await store.tryLock('acme', 'a-refresh-that-hangs', 60_000), true);
+        const before = await store.get('acme');
+        const result = await host(location, newKey, [oldKey], { lockWaitMs: 200 }).rekey();
+        assert.deepEqual(result.resealed, []);
+        assert.deepEqual(
+          result.failed.map(({ name, code, keyId }) => ({ name, code, keyId })),
+          [{ name: 'acme', code: 'LOCK_TIMEOUT', keyId: encryptionKeyId(oldKey) }],
+        );
+        assert.deepEqual(await store.get('acme'), before);
+        await store.unlock('acme', 'a-refresh-that-hangs');
+        assert.deepEqual((await host(location, newKey, [oldKey]).rekey()).resealed, ['acme']);
+      } finally {
+        await store.close();
+      }
+    });
   });
 }
 
