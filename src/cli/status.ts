@@ -127,6 +127,13 @@ function describe(c: ConnectionStatus): string {
 
 /** Where the store is and where its key comes from, without a password or the key. */
 function describeStore(env: NodeJS.ProcessEnv): { location: string; key: string } {
+  const described = describeStoreKey(env);
+  // A rotation under way: say so, without reading or showing the keys.
+  if (!env.TOKENKEEPER_PREVIOUS_KEYS?.replace(/[\s,]/g, '')) return described;
+  return { ...described, key: `${described.key}; previous keys from TOKENKEEPER_PREVIOUS_KEYS` };
+}
+
+function describeStoreKey(env: NodeJS.ProcessEnv): { location: string; key: string } {
   const fromEnvKey = Boolean(env.TOKENKEEPER_KEY?.trim());
   let target: ReturnType<typeof parseStoreLocation>;
   try {

@@ -88,6 +88,9 @@ describe('tokenkeeper rekey', () => {
     );
     const text = await cli.run(['status', 'beta']);
     assert.match(text.stdout, new RegExp(`sealed with: +key ${idOf(newKey)}`));
+    assert.doesNotMatch(text.stdout, /previous keys/);
+    const during = await cli.run(['status', 'beta'], { env: { TOKENKEEPER_PREVIOUS_KEYS: oldKey } });
+    assert.match(during.stdout, /Key: +key file .*; previous keys from TOKENKEEPER_PREVIOUS_KEYS\n/);
   });
 
   it('reports a connection no key opens, exits 1, and re-seals the rest', async () => {
