@@ -22,6 +22,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   const { keyId, resealed, alreadyCurrent, failed } = result;
+  if (resealed.length + alreadyCurrent.length + failed.length === 0) {
+    say(io, `No connections to re-seal; the current key is ${keyId}.`);
+    return ExitCode.ok;
+  }
   say(
     io,
     `Re-sealed ${count(resealed.length)} under key ${keyId}; ${count(alreadyCurrent.length)} already ` +

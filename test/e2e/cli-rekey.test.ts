@@ -123,6 +123,12 @@ describe('tokenkeeper rekey', () => {
     assert.equal((JSON.parse(status.stdout) as { keyId: string }).keyId, idOf(lostKey));
   });
 
+  it('says so when there is nothing to re-seal', async () => {
+    const empty = await cli.run(['--store', 'memory:', 'rekey']);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stderr, /^No connections to re-seal; the current key is [A-Za-z0-9_-]{8}\.\n$/);
+  });
+
   it('refuses a malformed TOKENKEEPER_PREVIOUS_KEYS, naming the entry and not echoing it', async () => {
     const bad = 'not-a-key-at-all';
     const rekey = await cli.run(['rekey'], { env: { TOKENKEEPER_PREVIOUS_KEYS: `${oldKey},${bad}` } });
