@@ -7,7 +7,7 @@ import { ConfigError, TokenkeeperError } from './errors.js';
 import type { LoginInput } from './grants/strategies.js';
 import type { ClientConfig } from './grants/token-endpoint.js';
 import type { ClientAuthMethod, GrantType } from './grants/types.js';
-import type { SecretBox } from './store/encryption.js';
+import { type SecretBox, sealedKeyId } from './store/encryption.js';
 import type { ConnectionMeta, StoredConnection, TokenStore } from './store/types.js';
 import type { TokenSetData } from './token-set.js';
 
@@ -38,6 +38,11 @@ export interface ConnectionInfo {
   /** Why the connection is not ok, in words (never a secret). */
   lastError?: { code: string; message: string; at: number };
   createdAt: number;
+  /**
+   * The id (a fingerprint, never the key) of the key its secrets are sealed under. Set by
+   * info() and details(), which read the row; list() reads no sealed data and leaves it out.
+   */
+  keyId?: string;
 }
 
 export interface ConnectionSecrets {
@@ -83,6 +88,8 @@ export interface ConnectionRecord
 export interface VersionedRecord {
   record: ConnectionRecord;
   version: number;
+  /** The key its secrets were sealed under when read (see ConnectionInfo.keyId). */
+  keyId?: string;
 }
 
 /** Public view of a record: the metadata plus facts about its tokens, never the tokens. */
@@ -130,16 +137,29 @@ export class ConnectionRepository {
     private readonly secretBox: SecretBox,
   ) {}
 
+  /** The id of the key every write seals under. */
+  get keyId(): string {
+    return this.secretBox.keyId;
+  }
+
   async load(name: string): Promise<VersionedRecord | undefined> {
     const stored = await this.store.get(name);
     return stored ? this.#decode(stored) : undefined;
+  }
+
+  /** The stored version of `name` (0: none), without opening its secrets, for a write that replaces it. */
+  async currentVersion(name: string): Promise<number> {
+    return (await this.store.get(name))?.version ?? 0;
   }
 
   /** What is safe to show, from the clear metadata alone: no key is needed, nothing is opened. */
   async loadInfo(name: string): Promise<ConnectionInfo | undefined> {
     const stored = await this.store.get(name);
     if (!stored) return undefined;
-    return { ...(publicFields(stored.meta) as Omit<ConnectionInfo, 'name'>), name: stored.name };
+    // The key id is read from the sealed header, never taken from the clear part.
+    const { keyId: _clear, ...shown } = publicFields(stored.meta) as Omit<ConnectionInfo, 'name'>;
+    const keyId = sealedKeyId(stored.sealed);
+    return { ...shown, name: stored.name, ...(keyId ? { keyId } : {}) };
   }
 
   /** Metadata only: no decryption, so listing thousands of connections stays cheap. */
@@ -193,7 +213,8 @@ export class ConnectionRepository {
       const changed = BOUND_FIELDS.filter((field) => !sameValue(bound[field], record[field]));
       if (changed.length > 0) throw tampered(stored.name, changed);
     }
-    return { record, version: stored.version };
+    const keyId = sealedKeyId(stored.sealed);
+    return { record, version: stored.version, ...(keyId ? { keyId } : {}) };
   }
 }
 

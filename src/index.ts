@@ -32,6 +32,8 @@ export {
   type KeeperCredential,
   type KeeperOptions,
   type LogoutResult,
+  type RekeyFailure,
+  type RekeyResult,
 } from './keeper.js';
 export { factorialProfile } from './providers/factorial.js';
 export { factusProfile } from './providers/factus.js';
@@ -57,6 +59,7 @@ export {
   type SecretBox,
   SqliteTokenStore,
   type StoredConnection,
+  sealedKeyId,
   type TokenStore,
 } from './store/index.js';
 export { TokenSet, type TokenSetData } from './token-set.js';

@@ -22,12 +22,14 @@ import { ProviderRegistry } from './providers/registry.js';
 import type { ProviderProfile } from './providers/types.js';
 import { withLease } from './refresh/lease.js';
 import { connectionNotFound } from './refresh/refresher.js';
+import type { RekeyResult } from './rekey.js';
 import { SessionServices } from './session/services.js';
 import { ConnectionSession, type KeeperCredential } from './session/session.js';
 import { decodeJwtPayload, type TokenSet } from './token-set.js';
 
 export type { ConnectionSpec } from './connection-spec.js';
 export type { KeeperOptions } from './options.js';
+export type { RekeyFailure, RekeyResult } from './rekey.js';
 export type { KeeperCredential } from './session/session.js';
 
 /** What `logout` did at the provider. */
@@ -117,6 +119,13 @@ export interface Keeper {
   logout(name: string): Promise<LogoutResult>;
   /** Asks the provider who owns the connection's credential. */
   whoami(name: string): Promise<Identity>;
+  /**
+   * Seals every connection again under the current key, opening each with the current or a
+   * previous key (`previousEncryptionKeys`, TOKENKEEPER_PREVIOUS_KEYS). Each one is re-sealed
+   * under its refresh lock, so a refresh on another host is never lost. Connections that no
+   * key given opens are left as they were and listed in `failed`.
+   */
+  rekey(): Promise<RekeyResult>;
   /** The provider profile with this id: a built-in one, or one passed in `providers`. */
   profile(id: string): ProviderProfile;
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void;
@@ -203,10 +212,10 @@ class TokenKeeper implements Keeper {
     record.secrets.tokens = tokens.toJSON();
     record.lastRefreshAt = services.clock.now();
     // Under the connection's lock, so a refresh in flight cannot write its older login over this one.
-    const version = await withLease(repository.store, name, services.settings, async (lease) => {
-      const existing = await repository.load(name);
-      return repository.save(record, existing?.version ?? 0, lease.owner);
-    });
+    // Only the version is read: a connection whose secrets cannot be opened is replaced all the same.
+    const version = await withLease(repository.store, name, services.settings, async (lease) =>
+      repository.save(record, await repository.currentVersion(name), lease.owner),
+    );
     if (version === undefined)
       throw new TokenkeeperError('STORE', `Could not save connection "${name}"; try again.`);
     this.#events.emit('token', { connection: name, grant: record.grant, expiresAt: tokens.expiresAt });
@@ -333,6 +342,7 @@ class TokenKeeper implements Keeper {
     const grantedScope = tokens && (tokens.scope ?? scopeClaim(decodeJwtPayload(tokens.accessToken)));
     return {
       ...infoOf(record),
+      ...(loaded.keyId ? { keyId: loaded.keyId } : {}),
       ...(record.secrets.username || record.secrets.owner
         ? { account: record.secrets.username ?? record.secrets.owner }
         : {}),
@@ -413,6 +423,15 @@ class TokenKeeper implements Keeper {
       current.record.secrets.owner = owner;
       await repository.save(current.record, current.version, lease.owner);
     }).catch(() => undefined);
+  }
+
+  async rekey(): Promise<RekeyResult> {
+    this.#assertOpen();
+    const [{ repository }, { rekeyConnections }] = await Promise.all([
+      this.#services.storage(),
+      import('./rekey.js'),
+    ]);
+    return rekeyConnections(repository, this.#services.settings);
   }
 
   profile(id: string): ProviderProfile {

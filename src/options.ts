@@ -16,6 +16,12 @@ export interface KeeperOptions {
   store?: TokenStore | string;
   /** Encryption key (32 bytes, or its base64/hex) for a store passed as an instance. Default: TOKENKEEPER_KEY. */
   encryptionKey?: Buffer | string;
+  /**
+   * Keys that only open, for a store passed as an instance: secrets sealed under them (before
+   * a key rotation) are read, and sealed under `encryptionKey` on their next write.
+   * Default: TOKENKEEPER_PREVIOUS_KEYS (comma-separated).
+   */
+  previousEncryptionKeys?: ReadonlyArray<Buffer | string>;
   /** Token time: freshness, expiry and the proactive refresh timers. Tests pass a FakeClock. */
   clock?: Clock;
   /**

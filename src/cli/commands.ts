@@ -60,6 +60,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'Revoke and forget a connection',
     load: () => import('./logout.js'),
   },
+  rekey: {
+    summary: 'Seal every connection again under the current encryption key',
+    load: () => import('./rekey.js'),
+  },
   completion: {
     summary: 'Print shell completion for bash, zsh or fish',
     load: () => import('./completion.js'),

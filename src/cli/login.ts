@@ -29,7 +29,8 @@ export const usage = `tokenkeeper login <name> --provider factus|factorial|oauth
   --client-auth basic|post|none
 Secrets come from environment variables (FACTUS_*, FACTORIAL_CLIENT_ID/_SECRET/FACTORIAL_API_KEY,
 TOKENKEEPER_CLIENT_ID/_SECRET) or a hidden prompt, never from flags.
-  --force                    replace a connection of another provider or grant (revokes it first)
+  --force                    replace a connection of another provider or grant (revokes it first), or
+                             one whose saved secrets cannot be opened (wrong key, damaged)
 Run \`tokenkeeper login <name>\` alone to log in again to a saved connection: it reuses the provider,
 endpoints, client id and secret and user name, and asks only for the password or a new browser login.`;
 
@@ -75,14 +76,34 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   return withKeeper(io, async (keeper) => {
     let previous = await existing(keeper, name);
-    if (!previous && !values.provider) {
+    // A connection whose secrets cannot be opened is logged into afresh, as a new one: nothing
+    // of it is reused but its provider, environment name and scope, none of which can send a
+    // secret anywhere. It stays saved until the new login succeeds.
+    const unopenable = previous && (await whyUnopenable(keeper, name));
+    const broken = unopenable ? previous : undefined;
+    if (broken) previous = undefined;
+    const known = previous ?? broken;
+    if (!known && !values.provider) {
       throw new UsageError(
         `Connection "${name}" does not exist yet; say which provider it is for:\n${newLoginCommands(name).join('\n')}`,
       );
     }
-    const profile = keeper.profile(values.provider ?? previous!.provider);
-    const same = previous?.provider === profile.id ? previous : undefined;
+    const profile = keeper.profile(values.provider ?? known!.provider);
+    const same = known?.provider === profile.id ? known : undefined;
     const grant = chooseGrant(profile, values.grant, values['api-key'], same?.grant);
+    const environment = values.env ?? (values['base-url'] ? undefined : builtInEnvironment(broken, profile));
+    if (broken && unopenable) {
+      if (!environment && !values['base-url'] && !profile.endpointsFromConnection) {
+        const force = values.force || canPrompt(io) ? '' : ' and add --force to replace it';
+        throw new UsageError(
+          `The saved secrets of "${name}" cannot be opened, and its saved base URL is not trusted without them: ` +
+            `say where to log in with --base-url URL (or --env NAME)${force}. ${keepHint(name, broken)}`,
+          usage,
+        );
+      }
+      // Nothing is lost until the new login succeeds, so this may ask before the credentials.
+      await confirmReplaceUnopenable(io, broken, unopenable, Boolean(values.force));
+    }
     // Gathered before anything is replaced: a missing variable must not cost the old connection.
     const replacing =
       previous !== undefined && (previous.provider !== profile.id || previous.grant !== grant);
@@ -95,7 +116,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const spec: ConnectionSpec = {
       provider: profile.id,
       grant,
-      ...(values.env ? { environment: values.env } : {}),
+      ...(environment ? { environment } : {}),
       ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
       ...(values.issuer ? { issuer: values.issuer } : {}),
       ...(values['token-url'] ? { tokenUrl: values['token-url'] } : {}),
@@ -106,8 +127,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       ...credentials,
     };
     // A new login keeps the saved scope unless --scope says otherwise (connect reuses it).
+    const savedScope = broken && same === broken ? broken.scope : undefined;
     const scope = normaliseScope(
-      values.scope ?? (previous ? undefined : profile.defaultScope),
+      values.scope ?? (previous ? undefined : (savedScope ?? profile.defaultScope)),
       profile.scopeDelimiter,
     );
     if (scope) spec.scope = scope;
@@ -125,6 +147,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         }),
     });
     say(io, `Logged in to ${describeConnection(info)} as connection "${name}" (${describeGrant(info)}).`);
+    if (broken) {
+      say(
+        io,
+        `Replaced the connection whose secrets could not be opened; its old tokens were not revoked (they could not be read).`,
+      );
+    }
     if (info.expiresAt === null) say(io, 'The credential does not expire.');
     else
       say(
@@ -169,6 +197,60 @@ async function confirmReplace(
     const reason = isTokenkeeperError(error) ? ` (${error.message})` : '';
     say(io, `Replaced "${name}", but its tokens could not be revoked at the provider${reason}.`);
   }
+}
+
+/**
+ * Replacing a connection whose secrets cannot be opened loses them for good, so the person
+ * says so: --force, or yes on a terminal. Without either the connection is kept, and the
+ * message says both ways out: the key it was sealed with, or --force.
+ */
+async function confirmReplaceUnopenable(
+  io: CliIO,
+  broken: ConnectionInfo,
+  reason: string,
+  force: boolean,
+): Promise<void> {
+  if (force) return;
+  const name = broken.name;
+  const problem = `The saved secrets of "${name}" cannot be opened:\n  ${reason}`;
+  if (!canPrompt(io)) {
+    throw new UsageError(
+      `${problem}\n"${name}" was kept. To replace it with a new login, run the same command with --force ` +
+        `(its old tokens cannot be revoked). ${keepHint(name, broken)}`,
+    );
+  }
+  say(io, problem);
+  if (!(await confirm(io, `Replace "${name}" with a new login? Its old tokens cannot be revoked.`))) {
+    throw new UsageError(`Kept "${name}". ${keepHint(name, broken)}`);
+  }
+}
+
+/** How to keep an unopenable connection instead: the key its header names. */
+function keepHint(name: string, broken: ConnectionInfo): string {
+  const key = broken.keyId ? ` (key id ${broken.keyId})` : '';
+  return `To keep "${name}", set TOKENKEEPER_KEY, or add to TOKENKEEPER_PREVIOUS_KEYS, the key it was sealed with${key}.`;
+}
+
+/** Why the secrets of a saved connection cannot be opened, or undefined when they can. */
+async function whyUnopenable(keeper: Keeper, name: string): Promise<string | undefined> {
+  try {
+    await keeper.details(name);
+    return undefined;
+  } catch (error) {
+    if (isTokenkeeperError(error) && (error.code === 'STORE_KEY' || error.code === 'STORE_TAMPERED')) {
+      return error.message;
+    }
+    throw error;
+  }
+}
+
+/** The saved environment, when it names one of the profile's own (its URLs come from the profile). */
+function builtInEnvironment(
+  broken: ConnectionInfo | undefined,
+  profile: ProviderProfile,
+): string | undefined {
+  const saved = broken?.provider === profile.id ? broken.environment : undefined;
+  return saved !== undefined && Object.hasOwn(profile.environments, saved) ? saved : undefined;
 }
 
 function chooseGrant(

@@ -13,7 +13,8 @@ import { type CliIO, describeConnection, formatInstant, humanDuration } from './
 
 export const usage =
   'tokenkeeper status [<name>] [--json]\nShows where connections are kept, and for each its account, scopes, credential (first 4\n' +
-  'characters), expiry and state. --json prints an object for one connection, an array for all.\n' +
+  'characters), expiry, state and the id of the key its secrets are sealed with (keyId). --json\n' +
+  'prints an object for one connection, an array for all.\n' +
   'Exits 1 when a connection it shows needs a new login.';
 
 export const options = { json: { type: 'boolean' } } as const;
@@ -65,7 +66,8 @@ async function detailsOf(keeper: Keeper, info: ConnectionInfo): Promise<Connecti
   try {
     return await keeper.details(info.name);
   } catch (error) {
-    if (isTokenkeeperError(error) && error.code === 'STORE_KEY') return info;
+    if (isTokenkeeperError(error) && (error.code === 'STORE_KEY' || error.code === 'STORE_TAMPERED'))
+      return info;
     throw error;
   }
 }
@@ -118,12 +120,20 @@ function describe(c: ConnectionStatus): string {
     `  state:         ${state}`,
     ...(c.lastRefreshAt ? [`  last refresh:  ${formatInstant(Date.parse(c.lastRefreshAt))}`] : []),
     ...(c.refreshable ? [`  refresh token: ${c.hasRefreshToken ? 'saved (encrypted)' : 'none'}`] : []),
+    ...(c.keyId ? [`  sealed with:   key ${c.keyId}`] : []),
   ];
   return lines.join('\n');
 }
 
 /** Where the store is and where its key comes from, without a password or the key. */
 function describeStore(env: NodeJS.ProcessEnv): { location: string; key: string } {
+  const described = describeStoreKey(env);
+  // A rotation under way: say so, without reading or showing the keys.
+  if (!env.TOKENKEEPER_PREVIOUS_KEYS?.replace(/[\s,]/g, '')) return described;
+  return { ...described, key: `${described.key}; previous keys from TOKENKEEPER_PREVIOUS_KEYS` };
+}
+
+function describeStoreKey(env: NodeJS.ProcessEnv): { location: string; key: string } {
   const fromEnvKey = Boolean(env.TOKENKEEPER_KEY?.trim());
   let target: ReturnType<typeof parseStoreLocation>;
   try {

@@ -15,6 +15,7 @@ import {
   createSecretBox,
   generateEncryptionKey,
   parseEncryptionKey,
+  parsePreviousEncryptionKeys,
   type SecretBox,
 } from '../store/encryption.js';
 import { openStore } from '../store/open-store.js';
@@ -43,7 +44,7 @@ export class SessionServices {
     readonly settings: KeeperSettings,
     readonly registry: ProviderRegistry,
     readonly events: KeeperEventEmitter,
-    private readonly storeOptions: Pick<KeeperOptions, 'store' | 'encryptionKey'>,
+    private readonly storeOptions: Pick<KeeperOptions, 'store' | 'encryptionKey' | 'previousEncryptionKeys'>,
   ) {
     this.clock = settings.clock;
     this.scheduler = settings.proactiveRefresh ? new RefreshScheduler(settings.clock) : undefined;
@@ -117,7 +118,10 @@ export class SessionServices {
       ownsStore = true;
     } else {
       store = given;
-      secretBox = createSecretBox(keyFor(given, this.storeOptions.encryptionKey, env));
+      secretBox = createSecretBox(
+        keyFor(given, this.storeOptions.encryptionKey, env),
+        previousKeysFor(this.storeOptions.previousEncryptionKeys, env),
+      );
     }
     const repository = new ConnectionRepository(store, secretBox);
     const refresher = new Refresher({
@@ -137,5 +141,12 @@ function keyFor(store: TokenStore, key: Buffer | string | undefined, env: NodeJS
   if (store.kind === 'memory') return generateEncryptionKey();
   throw new ConfigError(
     'A store passed as an object needs an encryption key: pass `encryptionKey` or set TOKENKEEPER_KEY (32 random bytes, base64: `openssl rand -base64 32`).',
+  );
+}
+
+function previousKeysFor(keys: ReadonlyArray<Buffer | string> | undefined, env: NodeJS.ProcessEnv): Buffer[] {
+  if (keys === undefined) return parsePreviousEncryptionKeys(env.TOKENKEEPER_PREVIOUS_KEYS);
+  return keys.map((key, index) =>
+    typeof key === 'string' ? parseEncryptionKey(key, `previousEncryptionKeys[${index}]`) : key,
   );
 }

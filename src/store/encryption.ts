@@ -2,9 +2,14 @@
  * Secrets at rest: AES-256-GCM sealing, and where the 32-byte key comes from.
  *
  * A sealed value reads `v1.<keyId>.<iv>.<tag>.<ciphertext>` (base64url parts). The
- * key id is a short hash of the key, so opening with another key is told apart from
- * damaged data. The associated data (the connection name) and the header are
- * authenticated, so a value copied to another connection's row fails to open.
+ * key id is a short hash of the key, so a reader picks the key that opens a value
+ * without trying each one, and opening with another key is told apart from damaged
+ * data. The associated data (the connection name) and the header are authenticated,
+ * so a value copied to another connection's row fails to open.
+ *
+ * Rotation: a box seals under its current key and opens under that key or any of the
+ * previous keys it was given (TOKENKEEPER_PREVIOUS_KEYS), so a value sealed before a
+ * rotation still opens, and is sealed under the current key on its next write.
  */
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
@@ -19,10 +24,16 @@ const TAG_BYTES = 16;
 
 /** Seals and opens secrets; see createSecretBox. */
 export interface SecretBox {
-  /** Short, non-secret fingerprint of the key; part of every sealed value. */
+  /** Short, non-secret fingerprint of the current key; part of every value it seals. */
   readonly keyId: string;
+  /** Every key id this box opens: the current key's first, then the previous keys'. */
+  readonly keyIds: readonly string[];
+  /** Seals under the current key. */
   seal(plaintext: string, associatedData: string): string;
-  /** Throws TokenkeeperError code 'STORE_KEY' for another key, damaged data or other associated data. */
+  /**
+   * Opens a value sealed under the current key or a previous one. Throws TokenkeeperError
+   * code 'STORE_KEY' for an unknown key, damaged data or other associated data.
+   */
   open(sealed: string, associatedData: string): string;
 }
 
@@ -39,6 +50,19 @@ export function encryptionKeyId(key: Buffer): string {
 /** 32 fresh random bytes. */
 export function generateEncryptionKey(): Buffer {
   return randomBytes(ENCRYPTION_KEY_BYTES);
+}
+
+/**
+ * The key id in a sealed value's header, or undefined when the value is not in this
+ * format. Reads the header only: no key is needed and nothing is opened.
+ */
+export function sealedKeyId(sealed: string): string | undefined {
+  if (typeof sealed !== 'string') return undefined;
+  const parts = sealed.split('.', 3);
+  const keyId = parts[1];
+  return parts[0] === FORMAT_VERSION && parts.length === 3 && keyId && BASE64URL.test(keyId)
+    ? keyId
+    : undefined;
 }
 
 function headerOf(keyId: string): string {
@@ -65,18 +89,33 @@ function damaged(associatedData: string, detail: string): TokenkeeperError {
   );
 }
 
-/** AES-256-GCM sealing of a connection's secrets, bound to its name, under a 32-byte key. */
-export function createSecretBox(key: Buffer): SecretBox {
+function assertKeyLength(key: Buffer, what: string): void {
   if (!Buffer.isBuffer(key) || key.length !== ENCRYPTION_KEY_BYTES) {
     throw new ConfigError(
-      `An encryption key must be exactly ${ENCRYPTION_KEY_BYTES} bytes; create one with \`openssl rand -base64 32\`.`,
+      `${what} must be exactly ${ENCRYPTION_KEY_BYTES} bytes; create one with \`openssl rand -base64 32\`.`,
     );
   }
-  const secretKey = Buffer.from(key); // a private copy: the caller may wipe or reuse its buffer
+}
+
+/**
+ * AES-256-GCM sealing of a connection's secrets, bound to its name, under a 32-byte key.
+ * `previousKeys` only open: values sealed under them before a rotation.
+ */
+export function createSecretBox(key: Buffer, previousKeys: readonly Buffer[] = []): SecretBox {
+  assertKeyLength(key, 'An encryption key');
+  for (const previous of previousKeys) assertKeyLength(previous, 'A previous encryption key');
+  // Private copies: the caller may wipe or reuse its buffers.
+  const secretKey = Buffer.from(key);
   const keyId = encryptionKeyId(secretKey);
+  const keysById = new Map<string, Buffer>([[keyId, secretKey]]);
+  for (const previous of previousKeys) {
+    const id = encryptionKeyId(previous);
+    if (!keysById.has(id)) keysById.set(id, Buffer.from(previous));
+  }
 
   return {
     keyId,
+    keyIds: [...keysById.keys()],
     seal(plaintext, associatedData) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', secretKey, iv, { authTagLength: TAG_BYTES });
@@ -110,22 +149,16 @@ export function createSecretBox(key: Buffer): SecretBox {
       ) {
         throw damaged(associatedData, 'the stored value is malformed');
       }
-      if (sealedKeyId !== keyId) {
-        throw new TokenkeeperError(
-          'STORE_KEY',
-          'The store was encrypted with another key; set TOKENKEEPER_KEY to the key used when it was written, ' +
-            'or log in again.',
-          { connection: associatedData },
-        );
-      }
+      const openingKey = keysById.get(sealedKeyId);
+      if (openingKey === undefined) throw unknownKey(associatedData, sealedKeyId, keyId);
       const iv = Buffer.from(ivText, 'base64url');
       const tag = Buffer.from(tagText, 'base64url');
       if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
         throw damaged(associatedData, 'the stored value is malformed');
       }
       try {
-        const decipher = createDecipheriv('aes-256-gcm', secretKey, iv, { authTagLength: TAG_BYTES });
-        decipher.setAAD(additionalData(keyId, associatedData));
+        const decipher = createDecipheriv('aes-256-gcm', openingKey, iv, { authTagLength: TAG_BYTES });
+        decipher.setAAD(additionalData(sealedKeyId, associatedData));
         decipher.setAuthTag(tag);
         const plaintext = Buffer.concat([
           decipher.update(Buffer.from(ciphertextText, 'base64url')),
@@ -140,6 +173,18 @@ export function createSecretBox(key: Buffer): SecretBox {
       }
     },
   };
+}
+
+/** Sealed under a key this box was not given: name both key ids (fingerprints, never keys). */
+function unknownKey(associatedData: string, sealedKeyId: string, currentKeyId: string): TokenkeeperError {
+  return new TokenkeeperError(
+    'STORE_KEY',
+    `The store was encrypted with another key: the secrets of ${describeSubject(associatedData)} are sealed with ` +
+      `key ${sealedKeyId}, the current key is ${currentKeyId}. Set TOKENKEEPER_KEY to the key used when it was ` +
+      'written, or add that key to TOKENKEEPER_PREVIOUS_KEYS while you rotate keys, or log in again ' +
+      `(\`tokenkeeper login ${associatedData}\`) to replace the connection.`,
+    { connection: associatedData },
+  );
 }
 
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
@@ -162,6 +207,22 @@ export function parseEncryptionKey(text: string, source = 'TOKENKEEPER_KEY'): Bu
       '(44 characters, as printed by `openssl rand -base64 32`) or as 64 hex characters (`openssl rand -hex 32`); ' +
       `the value given is ${value.length} characters long.`,
   );
+}
+
+/**
+ * The keys listed in TOKENKEEPER_PREVIOUS_KEYS: comma-separated, each written as
+ * TOKENKEEPER_KEY is. Empty entries are skipped, so a trailing comma does no harm.
+ */
+export function parsePreviousEncryptionKeys(
+  text: string | undefined,
+  source = 'TOKENKEEPER_PREVIOUS_KEYS',
+): Buffer[] {
+  if (text === undefined) return [];
+  const keys: Buffer[] = [];
+  text.split(',').forEach((entry, index) => {
+    if (entry.trim() !== '') keys.push(parseEncryptionKey(entry, `${source} (entry ${index + 1})`));
+  });
+  return keys;
 }
 
 export interface ResolveEncryptionKeyOptions {

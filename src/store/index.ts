@@ -4,9 +4,11 @@ export {
   encryptionKeyId,
   generateEncryptionKey,
   parseEncryptionKey,
+  parsePreviousEncryptionKeys,
   type ResolveEncryptionKeyOptions,
   resolveEncryptionKey,
   type SecretBox,
+  sealedKeyId,
 } from './encryption.js';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store.js';
 export {

@@ -9,7 +9,8 @@
  *   redis://…, rediss://…          Redis (`?prefix=name:` sets the key prefix)
  *
  * Remote stores are shared by several hosts, which must all use the same key: for them the
- * key comes from TOKENKEEPER_KEY only. Drivers are imported on demand, so choosing one
+ * key comes from TOKENKEEPER_KEY only. TOKENKEEPER_PREVIOUS_KEYS lists keys that only open
+ * (a key rotation under way), for every kind of store. Drivers are imported on demand, so choosing one
  * backend never loads the others.
  */
 
@@ -19,7 +20,14 @@ import { homedir as osHomedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, TokenkeeperError } from '../errors.js';
-import { createSecretBox, ENCRYPTION_KEY_BYTES, resolveEncryptionKey, type SecretBox } from './encryption.js';
+import {
+  createSecretBox,
+  ENCRYPTION_KEY_BYTES,
+  parsePreviousEncryptionKeys,
+  resolveEncryptionKey,
+  type SecretBox,
+  sealedKeyId,
+} from './encryption.js';
 import type { TokenStore } from './types.js';
 
 export const DEFAULT_DATABASE_NAME = 'tokenkeeper.db';
@@ -198,16 +206,20 @@ function hasEnvKey(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * Opens the store at `location` (see the top of this file for the forms it takes) with the
- * SecretBox for its secrets. The caller reads TOKENKEEPER_STORE; this reads TOKENKEEPER_KEY.
+ * SecretBox for its secrets. The caller reads TOKENKEEPER_STORE; this reads TOKENKEEPER_KEY
+ * and TOKENKEEPER_PREVIOUS_KEYS.
  */
 export async function openStore(location?: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   const env = options.env ?? process.env;
   const target = parseStoreLocation(location, options);
+  // Parsed before anything is opened or created: a bad entry must not leave a new store behind.
+  const previousKeys = parsePreviousEncryptionKeys(env.TOKENKEEPER_PREVIOUS_KEYS);
+  const secretBoxFor = (key: Buffer) => createSecretBox(key, previousKeys);
   switch (target.kind) {
     case 'memory': {
       const key = hasEnvKey(env) ? await resolveEncryptionKey({ env }) : randomBytes(ENCRYPTION_KEY_BYTES);
       const { MemoryTokenStore } = await import('./memory-store.js');
-      return { store: new MemoryTokenStore(), secretBox: createSecretBox(key) };
+      return { store: new MemoryTokenStore(), secretBox: secretBoxFor(key) };
     }
     case 'sqlite': {
       if (!hasEnvKey(env)) await refuseNewKeyForSealedRows(target.path, target.keyFile, options);
@@ -218,7 +230,7 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
         target.path,
         options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
       );
-      return { store, secretBox: createSecretBox(key) };
+      return { store, secretBox: secretBoxFor(key) };
     }
     case 'postgres': {
       if (!hasEnvKey(env)) throw remoteKeyError('PostgreSQL');
@@ -230,7 +242,7 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
         ...(schema === undefined ? {} : { schema }),
         ...(options.postgresTablePrefix === undefined ? {} : { tablePrefix: options.postgresTablePrefix }),
       });
-      return { store, secretBox: createSecretBox(key) };
+      return { store, secretBox: secretBoxFor(key) };
     }
     case 'redis': {
       if (!hasEnvKey(env)) throw remoteKeyError('Redis');
@@ -241,7 +253,7 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
         url: target.url,
         ...(keyPrefix === undefined ? {} : { keyPrefix }),
       });
-      return { store, secretBox: createSecretBox(key) };
+      return { store, secretBox: secretBoxFor(key) };
     }
   }
 }
@@ -264,7 +276,7 @@ async function refuseNewKeyForSealedRows(
   try {
     const rows = await store.list();
     if (rows.length === 0) return;
-    const keyIds = [...new Set(rows.map((row) => row.sealed.split('.')[1] ?? '?'))];
+    const keyIds = [...new Set(rows.map((row) => sealedKeyId(row.sealed) ?? '?'))];
     throw new TokenkeeperError(
       'STORE_KEY',
       `The store ${path} holds ${rows.length} connection(s) sealed with key ${keyIds.join(', ')}, but its key file ` +

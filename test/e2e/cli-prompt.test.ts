@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import { cliPath, createCliSandbox } from '../helpers/cli.js';
@@ -108,6 +109,45 @@ describe('prompts on a terminal', {
       assert.equal(await replace.exit, 2, replace.screen());
       assert.match(replace.screen(), /Kept "acme"/);
       assert.equal((await cli.run(['token', 'acme'])).code, 0);
+    } finally {
+      await emulator.stop();
+      await cli.cleanup();
+    }
+  });
+
+  it('a login over a connection whose secrets cannot be opened asks first: no keeps it, yes replaces it', async () => {
+    const emulator = await startFactusEmulator();
+    const { clientId, clientSecret, username, password } = emulator.credentials;
+    const firstKey = randomBytes(32).toString('base64');
+    const otherKey = randomBytes(32).toString('base64');
+    const cli = await createCliSandbox({
+      FACTUS_CLIENT_ID: clientId,
+      FACTUS_CLIENT_SECRET: clientSecret,
+      FACTUS_USERNAME: username,
+      FACTUS_PASSWORD: password,
+    });
+    try {
+      const saved = await cli.run(['login', 'acme', '--provider', 'factus', '--base-url', emulator.url], {
+        env: { TOKENKEEPER_KEY: firstKey },
+      });
+      assert.equal(saved.code, 0, saved.stderr);
+      const otherHost = { ...cli.env, TOKENKEEPER_KEY: otherKey };
+      const question = /Replace "acme" with a new login\? Its old tokens cannot be revoked\. \[y\/N\]/;
+
+      const kept = onTerminal(otherHost, `login acme --base-url ${emulator.url}`);
+      await waitFor(() => question.test(kept.screen()));
+      assert.match(kept.screen(), /The saved secrets of "acme" cannot be opened:/);
+      kept.type('n\r');
+      assert.equal(await kept.exit, 2, kept.screen());
+      assert.match(kept.screen(), /Kept "acme"\. To keep "acme", set TOKENKEEPER_KEY/);
+      assert.equal((await cli.run(['token', 'acme'], { env: { TOKENKEEPER_KEY: firstKey } })).code, 0);
+
+      const replaced = onTerminal(otherHost, `login acme --base-url ${emulator.url}`);
+      await waitFor(() => question.test(replaced.screen()));
+      replaced.type('y\r');
+      assert.equal(await replaced.exit, 0, replaced.screen());
+      assert.match(replaced.screen(), /Logged in to factus .* as connection "acme"/);
+      assert.equal((await cli.run(['token', 'acme'], { env: { TOKENKEEPER_KEY: otherKey } })).code, 0);
     } finally {
       await emulator.stop();
       await cli.cleanup();

@@ -9,7 +9,11 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseCommandArgs } from '../../src/cli/args.js';
 import { resolveKeeperOptions } from '../../src/options.js';
-import { parseEncryptionKey, resolveEncryptionKey } from '../../src/store/encryption.js';
+import {
+  parseEncryptionKey,
+  parsePreviousEncryptionKeys,
+  resolveEncryptionKey,
+} from '../../src/store/encryption.js';
 import { openStore, parseStoreLocation } from '../../src/store/open-store.js';
 import { redactConnectionUrl } from '../../src/store/redact-url.js';
 import { assertTyped, fc, fuzzParams } from './fuzz-settings.js';
@@ -168,6 +172,32 @@ describe('fuzz: encryption keys', () => {
         },
       ),
       fuzzParams(1000),
+    );
+  });
+
+  it('parsePreviousEncryptionKeys gives 32-byte keys or a ConfigError naming the entry, never echoing it', () => {
+    const entry = fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('hex')),
+    );
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 4 }), (entries) => {
+        const text = entries.join(',');
+        try {
+          for (const key of parsePreviousEncryptionKeys(text)) assert.equal(key.length, 32);
+        } catch (error) {
+          assertTyped(error, ['CONFIG']);
+          assert.match(
+            error.message,
+            /^TOKENKEEPER_PREVIOUS_KEYS \(entry \d+\) is not a valid encryption key/,
+          );
+          for (const value of text.split(',').map((part) => part.trim())) {
+            if (value.length >= 8) assert.ok(!error.message.includes(value), 'no entry is echoed');
+          }
+        }
+      }),
+      fuzzParams(500),
     );
   });
 

@@ -108,6 +108,11 @@ describe('keeper.fetch', () => {
         });
         if (path === '/oauth/token') {
           const body = await readBody(req);
+          if (new URLSearchParams(body).get('grant_type') === 'authorization_code') {
+            // A Factorial-style OAuth login: a Bearer token for a provider that also has an API-key header.
+            json(res, 200, { access_token: 'front-bearer', token_type: 'Bearer', expires_in: 7200 });
+            return;
+          }
           const upstream = await fetch(rig.emulator.tokenUrl, {
             method: 'POST',
             headers: { 'content-type': String(req.headers['content-type']) },
@@ -145,6 +150,13 @@ describe('keeper.fetch', () => {
       });
       frontUrl = urlOf(front);
       await rig.keeper.connect('front', { ...rig.spec, baseUrl: frontUrl });
+      await rig.keeper.connect('front-oauth', {
+        provider: 'factorial',
+        baseUrl: frontUrl,
+        clientId: 'front-client',
+        clientSecret: 'front-secret',
+        authorizationCode: { code: 'front-code', redirectUri: 'http://127.0.0.1:8765/callback' },
+      });
       await rig.keeper.connect('front-key', {
         provider: 'factorial',
         baseUrl: frontUrl,
@@ -169,11 +181,13 @@ describe('keeper.fetch', () => {
       'x-request-id': 'r-1',
     };
 
+    // Factus: a Bearer token; Factorial: a Bearer token beside its API-key header, and an API key.
     for (const { connection, credential } of [
       { connection: 'front', credential: 'authorization' },
+      { connection: 'front-oauth', credential: 'authorization' },
       { connection: 'front-key', credential: 'x-api-key' },
     ]) {
-      it(`sends no credential or caller cookie along a redirect that leaves the origin (${credential})`, async () => {
+      it(`sends no credential or caller cookie along a redirect that leaves the origin (${connection}: ${credential})`, async () => {
         for (const init of [{}, { headers: callerHeaders }]) {
           seen.length = 0;
           const response = await rig.keeper.fetch(connection, '/cross', init);
@@ -182,7 +196,15 @@ describe('keeper.fetch', () => {
           const atOther = seen.find((s) => s.server === 'other')!.headers;
           assert.ok(atFront[credential], `the connection's own origin gets its ${credential}`);
           assert.notEqual(atFront[credential], callerHeaders[credential as keyof typeof callerHeaders]);
-          for (const header of new Set([credential, 'authorization', 'cookie', 'proxy-authorization'])) {
+          // The provider's API-key header stays home too, whichever credential the connection uses.
+          const apiKeyHeader = connection === 'front' ? [] : ['x-api-key'];
+          for (const header of new Set([
+            credential,
+            'authorization',
+            'cookie',
+            'proxy-authorization',
+            ...apiKeyHeader,
+          ])) {
             assert.equal(atOther[header], undefined, `${header} followed the redirect to another origin`);
           }
           if (init.headers) {

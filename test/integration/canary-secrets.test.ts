@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -302,6 +302,16 @@ describe('canary secrets through the CLI', () => {
     ]) {
       await ok(args);
     }
+    // A key rotation: the key file replaced, the old key given as a previous one, rekey.
+    const keyFile = join(cli.home, 'store', 'tokens.key');
+    const oldKey = (await readFile(keyFile, 'utf8')).trim();
+    await rename(keyFile, `${keyFile}.old`);
+    await writeFile(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    for (const args of [['rekey'], ['rekey', '--json']]) {
+      const rekey = await cli.run(args, { env: { TOKENKEEPER_PREVIOUS_KEYS: oldKey } });
+      assert.equal(rekey.code, 0, `tokenkeeper ${args.join(' ')}: ${rekey.stderr}`);
+    }
+    await rm(`${keyFile}.old`);
     await checkSqliteAtRest(join(cli.home, 'store'), 'tokens.db');
 
     await revokeLatestRefreshToken();
@@ -402,7 +412,11 @@ async function libraryRun(store: string, key: string, checkAtRest: () => Promise
     }
     await keeper.refresh('fx');
     await keeper.refresh('hr');
-    outputs.texts.push(JSON.stringify(await keeper.whoami('hr')), JSON.stringify(await keeper.list()));
+    outputs.texts.push(
+      JSON.stringify(await keeper.whoami('hr')),
+      JSON.stringify(await keeper.list()),
+      JSON.stringify(await keeper.rekey()),
+    );
     await checkAtRest();
 
     await revokeLatestRefreshToken();

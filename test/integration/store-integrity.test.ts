@@ -115,6 +115,30 @@ describe('operations that need no secret', () => {
   });
 });
 
+describe('connect over a connection whose secrets cannot be opened', () => {
+  it('replaces it, whether sealed under another key or damaged', async () => {
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({
+      keeper: { store, encryptionKey: generateEncryptionKey(), proactiveRefresh: false },
+    });
+    const otherKey = createKeeper({ store, encryptionKey: generateEncryptionKey(), proactiveRefresh: false });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      await otherKey.connect('acme', rig.spec);
+      assert.ok(await otherKey.getAccessToken('acme'));
+
+      const row = (await store.get('acme'))!;
+      await store.put('acme', row.meta, row.sealed.slice(0, -8), row.version);
+      await assert.rejects(otherKey.details('acme'), (error: TokenkeeperError) => error.code === 'STORE_KEY');
+      await otherKey.connect('acme', rig.spec);
+      assert.ok((await otherKey.details('acme')).credentialPrefix);
+    } finally {
+      await otherKey.close();
+      await rig.close();
+    }
+  });
+});
+
 describe('no silent new key', () => {
   it('refuses to create a key file beside a database that holds connections, naming the key it needs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tk-key-'));

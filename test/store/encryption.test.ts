@@ -9,7 +9,9 @@ import {
   createSecretBox,
   encryptionKeyId,
   parseEncryptionKey,
+  parsePreviousEncryptionKeys,
   resolveEncryptionKey,
+  sealedKeyId,
 } from '../../src/store/encryption.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tokenkeeper-key-'));
@@ -63,12 +65,17 @@ describe('createSecretBox', () => {
     assert.notEqual(createSecretBox(randomBytes(32)).keyId, box.keyId);
   });
 
-  it('refuses to open with another key: STORE_KEY telling to set TOKENKEEPER_KEY', () => {
+  it('refuses to open with another key: STORE_KEY naming both key ids and what to set', () => {
     const sealed = box.seal('secret', 'acme');
+    const other = createSecretBox(randomBytes(32));
     assert.throws(
-      () => createSecretBox(randomBytes(32)).open(sealed, 'acme'),
+      () => other.open(sealed, 'acme'),
       storeKeyError(
-        /encrypted with another key; set TOKENKEEPER_KEY to the key used when it was written, or log in again/,
+        new RegExp(
+          `encrypted with another key: .*"acme" are sealed with key ${box.keyId}, the current key is ${other.keyId}\\. ` +
+            'Set TOKENKEEPER_KEY to the key used when it was written, or add that key to TOKENKEEPER_PREVIOUS_KEYS.*' +
+            'tokenkeeper login acme',
+        ),
       ),
     );
   });
@@ -136,6 +143,76 @@ describe('createSecretBox', () => {
 
   it('refuses keys that are not 32 bytes', () => {
     assert.throws(() => createSecretBox(randomBytes(16)), { code: 'CONFIG' });
+  });
+});
+
+describe('createSecretBox with previous keys (rotation)', () => {
+  const oldKey = randomBytes(32);
+  const newKey = randomBytes(32);
+  const before = createSecretBox(oldKey);
+  const during = createSecretBox(newKey, [oldKey]);
+
+  it('opens what the previous key sealed, and seals under the current key only', () => {
+    const sealedBefore = before.seal('refresh-token', 'acme');
+    assert.equal(during.open(sealedBefore, 'acme'), 'refresh-token');
+    const sealedDuring = during.seal('refresh-token', 'acme');
+    assert.equal(sealedKeyId(sealedDuring), encryptionKeyId(newKey));
+    assert.equal(during.keyId, encryptionKeyId(newKey));
+    assert.deepEqual(during.keyIds, [encryptionKeyId(newKey), encryptionKeyId(oldKey)]);
+    // A host still on the old key alone cannot read it; once the previous key is dropped, nothing old opens.
+    assert.throws(() => before.open(sealedDuring, 'acme'), storeKeyError(/sealed with key/));
+    assert.throws(() => createSecretBox(newKey).open(sealedBefore, 'acme'), storeKeyError(/sealed with key/));
+  });
+
+  it('still binds a value sealed under a previous key to its connection and header', () => {
+    const sealedBefore = before.seal('secret', 'acme');
+    assert.throws(() => during.open(sealedBefore, 'other'), storeKeyError(/integrity check/));
+    // The header names the current key, but the value was sealed under the old one: refused, not trialled.
+    const relabelled = sealedBefore.split('.');
+    relabelled[1] = during.keyId;
+    assert.throws(() => during.open(relabelled.join('.'), 'acme'), storeKeyError(/integrity check/));
+  });
+
+  it('ignores a previous key equal to the current one, and refuses previous keys that are not 32 bytes', () => {
+    assert.deepEqual(createSecretBox(newKey, [newKey, oldKey, oldKey]).keyIds, during.keyIds);
+    assert.throws(() => createSecretBox(newKey, [randomBytes(16)]), {
+      code: 'CONFIG',
+      message: /A previous encryption key must be exactly 32 bytes/,
+    });
+  });
+
+  it('reads the key id of a sealed value without any key, and nothing from other text', () => {
+    assert.equal(sealedKeyId(before.seal('x', 'acme')), before.keyId);
+    for (const value of ['', 'plain', 'v2.abcdefgh.x.y.z', 'v1..x.y.z', 'v1.ab!cd.x.y.z', 'v1']) {
+      assert.equal(sealedKeyId(value), undefined, value);
+    }
+  });
+});
+
+describe('parsePreviousEncryptionKeys', () => {
+  const one = randomBytes(32);
+  const two = randomBytes(32);
+
+  it('reads comma-separated keys in any TOKENKEEPER_KEY format, skipping empty entries', () => {
+    assert.deepEqual(parsePreviousEncryptionKeys(undefined), []);
+    assert.deepEqual(parsePreviousEncryptionKeys(' '), []);
+    assert.deepEqual(parsePreviousEncryptionKeys(` ${one.toString('base64')} ,${two.toString('hex')},`), [
+      one,
+      two,
+    ]);
+  });
+
+  it('names the entry that is not a key, and never echoes it', () => {
+    const bad = 'not-a-key-but-maybe-a-secret';
+    assert.throws(
+      () => parsePreviousEncryptionKeys(`${one.toString('base64')},${bad}`),
+      (error: CodedError) => {
+        assert.equal(error.code, 'CONFIG');
+        assert.match(error.message, /^TOKENKEEPER_PREVIOUS_KEYS \(entry 2\) is not a valid encryption key/);
+        assert.ok(!error.message.includes(bad));
+        return true;
+      },
+    );
   });
 });
 

@@ -1,0 +1,260 @@
+/**
+ * Rotating the encryption key on SQLite, PostgreSQL and Redis (real servers), against the
+ * Factus emulator over HTTP: every reader accepts the previous keys, each connection is
+ * re-sealed under the current key on its next write, `rekey` re-seals the rest under each
+ * connection's lock, and a connection no key opens is reported and left alone.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { ConnectionRepository } from '../../src/connection.js';
+import type { FactusRunningEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import type { TokenkeeperError } from '../../src/errors.js';
+import { createKeeper, type Keeper, type KeeperOptions } from '../../src/keeper.js';
+import { createSecretBox, encryptionKeyId } from '../../src/store/encryption.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { TokenStore } from '../../src/store/types.js';
+import { factusSpec } from '../helpers/factus.js';
+import { PG_URL, probePostgres, probeRedis, REDIS_URL, uniqueName } from '../store/servers.js';
+
+interface Backend {
+  name: string;
+  /** A fresh, empty store location for one test. */
+  location(): Promise<string>;
+  problem?: string;
+}
+
+const scratch = await mkdtemp(join(tmpdir(), 'tk-rotation-'));
+const schemas: string[] = [];
+const prefixes: string[] = [];
+let counter = 0;
+
+const backends: Backend[] = [
+  { name: 'SQLite', location: async () => join(scratch, `store-${++counter}.db`) },
+  {
+    name: 'PostgreSQL',
+    problem: await probePostgres(),
+    location: async () => {
+      const schema = uniqueName('tk_rotation');
+      schemas.push(schema);
+      return `${PG_URL}?schema=${schema}`;
+    },
+  },
+  {
+    name: 'Redis',
+    problem: await probeRedis(),
+    location: async () => {
+      const prefix = `${uniqueName('tkrotation')}:`;
+      prefixes.push(prefix);
+      return `${REDIS_URL}?prefix=${prefix}`;
+    },
+  },
+];
+
+after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+  if (schemas.length > 0 && !backends[1]!.problem) {
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+  if (prefixes.length > 0 && !backends[2]!.problem) {
+    const admin = new Redis(REDIS_URL);
+    for (const prefix of prefixes) {
+      const keys = await admin.keys(`${prefix}*`);
+      if (keys.length > 0) await admin.del(...keys);
+    }
+    await admin.quit();
+  }
+});
+
+const b64 = (key: Buffer) => key.toString('base64');
+
+for (const backend of backends) {
+  const skip =
+    backend.problem && !process.env.CI ? `${backend.name} not reachable: ${backend.problem}` : false;
+
+  describe(`key rotation on ${backend.name}`, { skip }, () => {
+    let emulator: FactusRunningEmulator;
+    const keepers: Keeper[] = [];
+    before(async () => {
+      emulator = await startFactusEmulator();
+    });
+    after(async () => {
+      for (const keeper of keepers) await keeper.close();
+      await emulator.stop();
+    });
+
+    /** A host: a keeper on `location` with these keys in its environment. */
+    function host(
+      location: string,
+      key: Buffer,
+      previous: Buffer[] = [],
+      options: KeeperOptions = {},
+    ): Keeper {
+      const env = {
+        TOKENKEEPER_KEY: b64(key),
+        ...(previous.length > 0 ? { TOKENKEEPER_PREVIOUS_KEYS: previous.map(b64).join(',') } : {}),
+      };
+      const keeper = createKeeper({ store: location, env, proactiveRefresh: false, ...options });
+      keepers.push(keeper);
+      return keeper;
+    }
+
+    it('readers accept the previous key, a write re-seals under the current one, and rekey does the rest', async () => {
+      const location = await backend.location();
+      const oldKey = randomBytes(32);
+      const newKey = randomBytes(32);
+      const before = host(location, oldKey);
+      await before.connect('acme', factusSpec(emulator));
+      await before.connect('beta', factusSpec(emulator));
+      assert.equal((await before.info('acme')).keyId, encryptionKeyId(oldKey));
+
+      // A host that moved to the new key still reads what the old one sealed.
+      const moved = host(location, newKey, [oldKey]);
+      assert.ok(await moved.getAccessToken('acme'));
+      assert.equal((await moved.details('beta')).keyId, encryptionKeyId(oldKey));
+
+      // Its next write (a refresh) seals under the new key.
+      await moved.refresh('acme');
+      assert.equal((await moved.info('acme')).keyId, encryptionKeyId(newKey));
+      await assert.rejects(
+        host(location, oldKey).refresh('acme'),
+        (error: TokenkeeperError) =>
+          error.code === 'STORE_KEY' && error.message.includes('TOKENKEEPER_PREVIOUS_KEYS'),
+        'a host still on the old key alone cannot read it: every host needs both keys first',
+      );
+
+      const passwordLogins = emulator.stats().tokenRequests.password;
+      const result = await moved.rekey();
+      assert.deepEqual(result, {
+        keyId: encryptionKeyId(newKey),
+        resealed: ['beta'],
+        alreadyCurrent: ['acme'],
+        failed: [],
+      });
+      assert.deepEqual(await moved.rekey(), { ...result, resealed: [], alreadyCurrent: ['acme', 'beta'] });
+
+      // With the previous key dropped, both still work: the re-sealed refresh token is the live one.
+      const after = host(location, newKey);
+      for (const name of ['acme', 'beta']) {
+        assert.equal((await after.info(name)).keyId, encryptionKeyId(newKey));
+        await after.refresh(name);
+      }
+      assert.equal(emulator.stats().tokenRequests.password, passwordLogins, 'no refresh token was lost');
+    });
+
+    it('reports a connection no key opens, leaves it untouched, and re-seals the others', async () => {
+      const location = await backend.location();
+      const [lostKey, oldKey, newKey] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+      await host(location, lostKey).connect('lost', factusSpec(emulator));
+      await host(location, oldKey).connect('kept', factusSpec(emulator));
+      const rotating = host(location, newKey, [oldKey]);
+      const { store } = await openStore(location, { env: { TOKENKEEPER_KEY: b64(newKey) } });
+      try {
+        const untouched = await store.get('lost');
+        const result = await rotating.rekey();
+        assert.deepEqual(result.resealed, ['kept']);
+        assert.deepEqual(result.alreadyCurrent, []);
+        assert.equal(result.failed.length, 1);
+        const [failure] = result.failed;
+        assert.equal(failure!.name, 'lost');
+        assert.equal(failure!.code, 'STORE_KEY');
+        assert.equal(failure!.keyId, encryptionKeyId(lostKey));
+        assert.match(failure!.message, /TOKENKEEPER_PREVIOUS_KEYS/);
+        assert.deepEqual(await store.get('lost'), untouched);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a refresh that holds the lock when rekey arrives is re-sealed with its rotated refresh token', async () => {
+      const location = await backend.location();
+      const oldKey = randomBytes(32);
+      const newKey = randomBytes(32);
+      await host(location, oldKey).connect('acme', factusSpec(emulator));
+      const { store } = await openStore(location, { env: { TOKENKEEPER_KEY: b64(newKey) } });
+      const refresher = new ConnectionRepository(store, createSecretBox(oldKey));
+      const owner = 'a-refresh-on-another-host';
+      try {
+        // The other host's refresh holds the lock; when rekey first finds the lock taken,
+        // that refresh saves its rotated refresh token (sealed under the old key) and lets go.
+        assert.equal(await store.tryLock('acme', owner, 60_000), true);
+        let refreshSaved = false;
+        const watched = withTryLockHook(store, async () => {
+          if (refreshSaved) return;
+          refreshSaved = true;
+          const loaded = (await refresher.load('acme'))!;
+          loaded.record.secrets.tokens = {
+            ...loaded.record.secrets.tokens!,
+            refreshToken: 'rotated-by-the-refresh',
+          };
+          assert.ok(await refresher.save(loaded.record, loaded.version, owner));
+          await store.unlock('acme', owner);
+        });
+        const rotating = createKeeper({
+          store: watched,
+          encryptionKey: newKey,
+          previousEncryptionKeys: [oldKey],
+          proactiveRefresh: false,
+        });
+        keepers.push(rotating);
+        assert.deepEqual((await rotating.rekey()).resealed, ['acme']);
+        assert.ok(refreshSaved, 'rekey waited for the lock');
+        const after = await new ConnectionRepository(store, createSecretBox(newKey)).load('acme');
+        assert.equal(after?.keyId, encryptionKeyId(newKey));
+        assert.equal(after?.record.secrets.tokens?.refreshToken, 'rotated-by-the-refresh');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('reports a connection whose lock stays taken, and leaves it for the next run', async () => {
+      const location = await backend.location();
+      const oldKey = randomBytes(32);
+      const newKey = randomBytes(32);
+      await host(location, oldKey).connect('acme', factusSpec(emulator));
+      const { store } = await openStore(location, { env: { TOKENKEEPER_KEY: b64(newKey) } });
+      try {
+        assert.equal(await store.tryLock('acme', 'a-refresh-that-hangs', 60_000), true);
+        const before = await store.get('acme');
+        const result = await host(location, newKey, [oldKey], { lockWaitMs: 200 }).rekey();
+        assert.deepEqual(result.resealed, []);
+        assert.deepEqual(
+          result.failed.map(({ name, code, keyId }) => ({ name, code, keyId })),
+          [{ name: 'acme', code: 'LOCK_TIMEOUT', keyId: encryptionKeyId(oldKey) }],
+        );
+        assert.deepEqual(await store.get('acme'), before);
+        await store.unlock('acme', 'a-refresh-that-hangs');
+        assert.deepEqual((await host(location, newKey, [oldKey]).rekey()).resealed, ['acme']);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
+/** The same store, with `onRefused` run each time tryLock finds the lock held by someone else. */
+function withTryLockHook(store: TokenStore, onRefused: () => Promise<void>): TokenStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'close') return async () => {}; // the test closes the real store
+      if (property === 'tryLock') {
+        return async (name: string, owner: string, ttlMs: number) => {
+          const taken = await target.tryLock(name, owner, ttlMs);
+          if (!taken) await onRefused();
+          return taken;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
