@@ -14,6 +14,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
+import { SqliteDueIndex } from './sqlite-due-index.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
@@ -101,6 +102,22 @@ const MIGRATIONS: readonly string[] = [
      name TEXT PRIMARY KEY NOT NULL,
      version INTEGER NOT NULL
    );`,
+  // 2 → 3: the shared due index of a fleet (sqlite-due-index.ts) and the request log of the
+  // shared client-side rate limits (sqlite-rate-limits.ts).
+  `CREATE TABLE IF NOT EXISTS due (
+     name TEXT PRIMARY KEY NOT NULL,
+     due_at INTEGER NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS due_by_time ON due (due_at, name);
+   CREATE TABLE IF NOT EXISTS daemons (
+     id TEXT PRIMARY KEY NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS rate_limit_sends (
+     budget TEXT NOT NULL,
+     sent_at INTEGER NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS rate_limit_sends_by_budget ON rate_limit_sends (budget, sent_at);`,
 ];
 
 /** The schema this code reads and writes (PRAGMA user_version): one migration per version. */
@@ -191,6 +208,7 @@ export class SqliteTokenStore implements TokenStore {
   ) => number | undefined;
   readonly #delete: (name: string) => boolean;
   readonly #tryLock: (name: string, owner: string, ttlMs: number) => boolean;
+  readonly dueIndex: SqliteDueIndex;
 
   /**
    * Opens (creating if needed) the database at `path`. better-sqlite3 is loaded here, on
@@ -252,6 +270,7 @@ export class SqliteTokenStore implements TokenStore {
     );
     const deleteConnection = db.prepare('DELETE FROM connections WHERE name = ? RETURNING version').pluck();
     const deleteLock = db.prepare('DELETE FROM locks WHERE name = ?');
+    const deleteDue = db.prepare('DELETE FROM due WHERE name = ?');
     const retiredVersion = db.prepare('SELECT version FROM retired_versions WHERE name = ?').pluck();
     const retire = db.prepare(
       `INSERT INTO retired_versions (name, version) VALUES (?, ?)
@@ -287,6 +306,7 @@ export class SqliteTokenStore implements TokenStore {
     this.#put = (name, meta, sealed, expected, fence) => put.immediate(name, meta, sealed, expected, fence);
     const remove = db.transaction((name: string) => {
       deleteLock.run(name);
+      deleteDue.run(name);
       const version = deleteConnection.get(name) as number | undefined;
       if (version === undefined) return false;
       retire.run(name, version);
@@ -307,6 +327,16 @@ export class SqliteTokenStore implements TokenStore {
       return true;
     });
     this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
+    this.dueIndex = new SqliteDueIndex(db, (action, step) => this.#guard(action, step));
+  }
+
+  #guard<T>(action: string, step: () => T): T {
+    this.#assertOpen();
+    try {
+      return step();
+    } catch (error) {
+      throw wrap(this.location, action, error);
+    }
   }
 
   #assertOpen(): void {

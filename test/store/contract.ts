@@ -506,7 +506,9 @@ export function runTokenStoreContract(
           const index = dueIndexOf(store);
           const names = Array.from({ length: 120 }, (_, i) => `due-${String(i).padStart(3, '0')}`);
           await Promise.all(names.map((name, i) => index.scheduleDue(name, 1_000 + i)));
-          const claims = await Promise.all(Array.from({ length: 12 }, () => index.claimDue(5_000, 7, 60_000)));
+          const claims = await Promise.all(
+            Array.from({ length: 12 }, () => index.claimDue(5_000, 7, 60_000)),
+          );
           const claimed = claims.flat();
           assert.equal(new Set(claimed).size, claimed.length, 'no name claimed twice');
           assert.equal(claimed.length, 84, 'every claim got its full share');
