@@ -18,7 +18,7 @@ import {
   type SecretBox,
 } from '../store/encryption.js';
 import { openStore } from '../store/open-store.js';
-import type { TokenStore } from '../store/types.js';
+import type { SharedRateLimits, TokenStore } from '../store/types.js';
 import { type TokenResponseFields, TokenSet, type TokenSetData } from '../token-set.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 
@@ -35,6 +35,7 @@ export class SessionServices {
   /** Undefined when proactive refresh is off (the CLI: one short-lived process). */
   readonly scheduler: RefreshScheduler | undefined;
   #storage: Promise<Storage> | undefined;
+  #sharedRateLimits: SharedRateLimits | undefined;
   #http: SessionHttp | undefined;
   /** Refreshes under way: close() lets them save what the provider already rotated. */
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -59,6 +60,14 @@ export class SessionServices {
     const tracked = running.catch(() => undefined).finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
     return running;
+  }
+
+  /**
+   * The store's shared rate-limit budgets, once the store is open (a session holding a token
+   * read it from there); undefined for stores without them (memory), where each process counts alone.
+   */
+  get sharedRateLimits(): SharedRateLimits | undefined {
+    return this.#sharedRateLimits;
   }
 
   http(): SessionHttp | Promise<SessionHttp> {
@@ -119,6 +128,7 @@ export class SessionServices {
       store = given;
       secretBox = createSecretBox(keyFor(given, this.storeOptions.encryptionKey, env));
     }
+    this.#sharedRateLimits = store.rateLimits;
     const repository = new ConnectionRepository(store, secretBox);
     const refresher = new Refresher({
       repository,

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolConfig } from 'pg';
 import { ConfigError, StoreError } from '../errors.js';
+import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { PostgresDueIndex } from './postgres-due-index.js';
 import { redactConnectionUrl } from './redact-url.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
@@ -143,6 +144,7 @@ export class PostgresTokenStore implements TokenStore {
   readonly #pool: Pool;
   readonly #sql: Sql;
   readonly dueIndex: PostgresDueIndex;
+  readonly rateLimits: FlexibleRateLimits;
   #closed = false;
 
   /**
@@ -197,6 +199,23 @@ export class PostgresTokenStore implements TokenStore {
     this.location = location;
     this.#sql = sql;
     this.dueIndex = new PostgresDueIndex((action, text, values) => this.#query(action, text, values), sql);
+    // Windows are timed by each client's clock (rate-limiter-flexible writes Date.now()), so
+    // the hosts must agree on the time, as the due index already requires.
+    this.rateLimits = new FlexibleRateLimits(
+      (flexible, { points, durationMs, insuranceLimiter }) =>
+        new flexible.RateLimiterPostgres({
+          storeClient: pool,
+          storeType: 'pool',
+          ...(sql.rateLimits.schema === undefined ? {} : { schemaName: sql.rateLimits.schema }),
+          tableName: sql.rateLimits.table,
+          tableCreated: true,
+          clearExpiredByTimeout: false,
+          keyPrefix: 'budget',
+          points,
+          duration: durationMs / 1000,
+          insuranceLimiter,
+        }),
+    );
   }
 
   async #migrate(schema: string | undefined, prefix: string): Promise<void> {

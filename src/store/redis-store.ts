@@ -11,6 +11,7 @@
 
 import type { RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
+import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
 import { RedisDueIndex } from './redis-due-index.js';
@@ -80,6 +81,21 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// rate-limiter-flexible's counter script with a window in milliseconds (PX) instead of
+// whole seconds, so sub-windows such as 15.125 s keep their length.
+// KEYS: counter. ARGV: points, whole seconds, limit, duration in seconds (may have a fraction).
+const INCREMENT_IN_WINDOW_SCRIPT = `
+local ms = math.floor(tonumber(ARGV[4]) * 1000)
+redis.call('SET', KEYS[1], 0, 'PX', ms, 'NX')
+local consumed = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then
+  redis.call('PEXPIRE', KEYS[1], ms)
+  ttl = ms
+end
+return {consumed, ttl}
+`;
+
 interface TokenkeeperCommands {
   tokenkeeperPut(
     conn: string,
@@ -126,6 +142,7 @@ export class RedisTokenStore implements TokenStore {
   /** Whether the server is a Redis Cluster (detected on connect). */
   readonly cluster: boolean;
   readonly dueIndex: RedisDueIndex;
+  readonly rateLimits: FlexibleRateLimits;
   readonly #client: Client;
   readonly #prefix: string;
   readonly #keys: RedisKeys;
@@ -173,6 +190,18 @@ export class RedisTokenStore implements TokenStore {
     this.#keys = options.keys;
     this.cluster = options.cluster;
     this.dueIndex = new RedisDueIndex(client, options.keys, (action, command) => this.#run(action, command));
+    this.rateLimits = new FlexibleRateLimits(
+      (flexible, { points, durationMs, insuranceLimiter }) =>
+        new flexible.RateLimiterRedis({
+          storeClient: client,
+          keyPrefix: options.keys.rateLimits,
+          points,
+          // rate-limiter-flexible's Redis script counts whole seconds; ours below counts ms.
+          duration: Math.max(1, durationMs / 1000),
+          customIncrTtlLuaScript: INCREMENT_IN_WINDOW_SCRIPT,
+          insuranceLimiter,
+        }),
+    );
   }
 
   /** The prefix of every key this store writes. */

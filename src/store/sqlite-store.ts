@@ -13,6 +13,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
+import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
 import { SqliteDueIndex } from './sqlite-due-index.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
@@ -102,8 +103,8 @@ const MIGRATIONS: readonly string[] = [
      name TEXT PRIMARY KEY NOT NULL,
      version INTEGER NOT NULL
    );`,
-  // 2 → 3: the shared due index of a fleet (sqlite-due-index.ts) and the request log of the
-  // shared client-side rate limits (sqlite-rate-limits.ts).
+  // 2 → 3: the shared due index of a fleet (sqlite-due-index.ts), and rate-limiter-flexible's
+  // table (in its own shape) for the client-side rate limits the host's processes share.
   `CREATE TABLE IF NOT EXISTS due (
      name TEXT PRIMARY KEY NOT NULL,
      due_at INTEGER NOT NULL
@@ -113,11 +114,11 @@ const MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY NOT NULL,
      expires_at INTEGER NOT NULL
    );
-   CREATE TABLE IF NOT EXISTS rate_limit_sends (
-     budget TEXT NOT NULL,
-     sent_at INTEGER NOT NULL
-   );
-   CREATE INDEX IF NOT EXISTS rate_limit_sends_by_budget ON rate_limit_sends (budget, sent_at);`,
+   CREATE TABLE IF NOT EXISTS rate_limits (
+     key TEXT PRIMARY KEY,
+     points INTEGER NOT NULL DEFAULT 0,
+     expire INTEGER
+   );`,
 ];
 
 /** The schema this code reads and writes (PRAGMA user_version): one migration per version. */
@@ -209,6 +210,7 @@ export class SqliteTokenStore implements TokenStore {
   readonly #delete: (name: string) => boolean;
   readonly #tryLock: (name: string, owner: string, ttlMs: number) => boolean;
   readonly dueIndex: SqliteDueIndex;
+  readonly rateLimits: FlexibleRateLimits;
 
   /**
    * Opens (creating if needed) the database at `path`. better-sqlite3 is loaded here, on
@@ -328,6 +330,21 @@ export class SqliteTokenStore implements TokenStore {
     });
     this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
     this.dueIndex = new SqliteDueIndex(db, (action, step) => this.#guard(action, step));
+    // One upsert per request, atomic under SQLite's write lock: the host's processes share it.
+    this.rateLimits = new FlexibleRateLimits(
+      (flexible, { points, durationMs, insuranceLimiter }) =>
+        new flexible.RateLimiterSQLite({
+          storeClient: db,
+          storeType: 'better-sqlite3',
+          tableName: 'rate_limits',
+          tableCreated: true,
+          clearExpiredByTimeout: false,
+          keyPrefix: 'budget',
+          points,
+          duration: durationMs / 1000,
+          insuranceLimiter,
+        }),
+    );
   }
 
   #guard<T>(action: string, step: () => T): T {
