@@ -545,6 +545,34 @@ export function runTokenStoreContract(
         }));
     });
 
+    describe('shared rate limits', () => {
+      it('takes from a budget up to its sub-window’s share, then says how long to wait', () =>
+        withStore(async (store) => {
+          if (store.kind === 'memory') {
+            assert.equal(store.rateLimits, undefined, 'one process has nobody to share a budget with');
+            return;
+          }
+          const limits = store.rateLimits;
+          assert.ok(limits, `${label} shares rate limits`);
+          // 10 a minute: sub-windows of 2 requests per 15 s (fixed-windows.ts).
+          assert.equal(await limits.take('acme#0', 10, 60_000), 0);
+          assert.equal(await limits.take('acme#0', 10, 60_000), 0);
+          const wait = await limits.take('acme#0', 10, 60_000);
+          assert.ok(wait > 0 && wait <= 15_000, `wait ${wait} ms`);
+          assert.equal(await limits.take('acme#1', 10, 60_000), 0, 'budgets are separate');
+          assert.equal(await limits.take(`${'x'.repeat(300)}#0`, 10, 60_000), 0, 'long budget names work');
+        }));
+
+      it('holds a budget back after a 429, even with room left', () =>
+        withStore(async (store) => {
+          if (!store.rateLimits) return;
+          await store.rateLimits.holdOff('held#0', 10, 60_000, 5_000);
+          const wait = await store.rateLimits.take('held#0', 10, 60_000);
+          assert.ok(wait > 0 && wait <= 5_000, `wait ${wait} ms`);
+          assert.equal(await store.rateLimits.take('free#0', 10, 60_000), 0);
+        }));
+    });
+
     it('says it is closed when used after close()', async () => {
       const store = await makeStore();
       await store.close();

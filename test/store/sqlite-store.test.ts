@@ -78,14 +78,7 @@ describe('SqliteTokenStore', () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .pluck()
         .all();
-      assert.deepEqual(tables, [
-        'connections',
-        'daemons',
-        'due',
-        'locks',
-        'rate_limit_sends',
-        'retired_versions',
-      ]);
+      assert.deepEqual(tables, ['connections', 'daemons', 'due', 'locks', 'rate_limits', 'retired_versions']);
     } finally {
       db.close();
     }
