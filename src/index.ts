@@ -47,6 +47,7 @@ export type {
 } from './providers/types.js';
 export {
   createSecretBox,
+  type DueIndex,
   defaultDataDir,
   generateEncryptionKey,
   MemoryTokenStore,
@@ -55,6 +56,7 @@ export {
   PostgresTokenStore,
   RedisTokenStore,
   type SecretBox,
+  type SharedRateLimits,
   SqliteTokenStore,
   type StoredConnection,
   type TokenStore,
