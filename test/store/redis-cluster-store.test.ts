@@ -69,12 +69,27 @@ if (problem !== undefined && !process.env.CI) {
       }
     });
 
+    it('refuses a database number, which a cluster does not have, saying what to change', async () => {
+      await assert.rejects(
+        RedisTokenStore.connect({ url: `${cluster.url}/3`, keyPrefix: freshPrefix() }),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'CONFIG');
+          assert.match(
+            error.message,
+            /Redis Cluster, which has only database 0; remove \/3 from the store URL/,
+          );
+          return true;
+        },
+      );
+    });
+
     it('keeps a Factus connection on the cluster: a refresh by one keeper serves another', async () => {
       const emulator = await startFactusEmulator();
       const prefix = freshPrefix();
       const encryptionKey = generateEncryptionKey();
-      const first = createKeeper({ store: await connect(prefix), encryptionKey });
-      const second = createKeeper({ store: await connect(prefix), encryptionKey });
+      const stores = [await connect(prefix), await connect(prefix)];
+      const first = createKeeper({ store: stores[0], encryptionKey });
+      const second = createKeeper({ store: stores[1], encryptionKey });
       try {
         await first.connect('acme', factusSpec(emulator));
         const loggedIn = await first.getAccessToken('acme');
@@ -96,6 +111,8 @@ if (problem !== undefined && !process.env.CI) {
         await response.body?.cancel();
       } finally {
         await Promise.all([first.close(), second.close()]);
+        // A keeper closes only the stores it opened itself.
+        await Promise.all(stores.map((store) => store.close()));
         await emulator.stop();
       }
     });
