@@ -196,7 +196,7 @@ export class RedisTokenStore implements TokenStore {
           storeClient: client,
           keyPrefix: options.keys.rateLimits,
           points,
-          // rate-limiter-flexible's Redis script counts whole seconds; ours below counts ms.
+          // rate-limiter-flexible's own script counts whole seconds; INCREMENT_IN_WINDOW_SCRIPT counts ms.
           duration: Math.max(1, durationMs / 1000),
           customIncrTtlLuaScript: INCREMENT_IN_WINDOW_SCRIPT,
           insuranceLimiter,

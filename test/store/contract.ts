@@ -580,6 +580,8 @@ export function runTokenStoreContract(
       await assert.rejects(store.get('acme'), { code: 'STORE' });
       await assert.rejects(store.put('acme', {}, 's', 0), { code: 'STORE' });
       await assert.rejects(store.tryLock('acme', owner('a'), LONG_TTL), { code: 'STORE' });
+      await assert.rejects(store.dueIndex!.claimDue(1_000, 1, 1_000), { code: 'STORE' });
+      await assert.rejects(store.dueIndex!.scheduleDue('acme', 1_000), { code: 'STORE' });
     });
   });
 }
