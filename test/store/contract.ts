@@ -563,6 +563,18 @@ export function runTokenStoreContract(
           assert.equal(await limits.take(`${'x'.repeat(300)}#0`, 10, 60_000), 0, 'long budget names work');
         }));
 
+      it('counts in this process alone, without failing, when the store cannot be reached', async () => {
+        const store = await makeStore();
+        const limits = store.rateLimits;
+        if (!limits) return store.close();
+        assert.equal(await limits.take('acme#0', 10, 60_000), 0, 'the limiter for this shape exists');
+        await store.close();
+        // rate-limiter-flexible's in-memory insurance limiter takes over: still 2 per 15 s.
+        assert.equal(await limits.take('gone#0', 10, 60_000), 0);
+        assert.equal(await limits.take('gone#0', 10, 60_000), 0);
+        assert.ok((await limits.take('gone#0', 10, 60_000)) > 0);
+      });
+
       it('holds a budget back after a 429, even with room left', () =>
         withStore(async (store) => {
           if (!store.rateLimits) return;
