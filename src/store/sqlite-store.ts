@@ -258,7 +258,8 @@ export class SqliteTokenStore implements TokenStore {
         : () => {
             const counters = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
             counters.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-            counters.pragma('synchronous = OFF');
+            // NORMAL in WAL mode: no fsync per commit, yet checkpoints sync, so the file stays sound.
+            counters.pragma('synchronous = NORMAL');
             return counters;
           };
       return new SqliteTokenStore(opened, location, options, openCounters);
@@ -347,7 +348,7 @@ export class SqliteTokenStore implements TokenStore {
     this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
     this.dueIndex = new SqliteDueIndex(db, (action, step) => this.#guard(action, step));
     // One upsert per request, atomic under SQLite's write lock: the host's processes share it.
-    // Committed without fsync (synchronous = OFF on its own connection): 3 ms less per API
+    // Committed without an fsync (synchronous = NORMAL on its own connection): 3 ms less per API
     // request, and a counter lost to a power cut only lets one window start afresh.
     this.rateLimits = new FlexibleRateLimits(
       (flexible, { points, durationMs, insuranceLimiter }) =>
