@@ -1,5 +1,5 @@
 /**
- * Shared request budgets on rate-limiter-flexible, for the PostgreSQL and Redis stores:
+ * Shared request budgets on rate-limiter-flexible, for the PostgreSQL, Redis and SQLite stores:
  * one limiter per budget shape (limit, window), cut into fixed windows that keep the
  * sliding promise (fixed-windows.ts). When the store cannot be reached, each process
  * falls back to counting on its own (rate-limiter-flexible's insurance limiter) rather
