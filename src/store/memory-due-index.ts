@@ -42,8 +42,10 @@ export class MemoryDueIndex implements DueIndex {
     const now = checkEpochMs('nowMs', nowMs);
     const take = checkClaimLimit(limit);
     const until = now + checkDurationMs('leaseMs', leaseMs);
-    const claimed = [...this.#due]
-      .filter(([, dueAt]) => dueAt <= now)
+    // One pass over the map; only what is due gets sorted.
+    const due: Array<[string, number]> = [];
+    for (const [name, dueAt] of this.#due) if (dueAt <= now) due.push([name, dueAt]);
+    const claimed = due
       .sort(([nameA, a], [nameB, b]) => a - b || (nameA < nameB ? -1 : 1))
       .slice(0, take)
       .map(([name]) => name);
