@@ -33,37 +33,48 @@ return 1
 /** Runs one command; failures come back as StoreErrors saying what failed. */
 export type RedisRun = <T>(action: string, command: () => Promise<T>) => Promise<T>;
 
+interface DueCommands {
+  tokenkeeperClaimDue(due: string, now: number, limit: number, until: number): Promise<string[]>;
+  tokenkeeperHeartbeat(daemons: string, id: string, now: number, until: number): Promise<number>;
+}
+
 export class RedisDueIndex implements DueIndex {
+  readonly #client: RedisClient & DueCommands;
+
   constructor(
-    private readonly client: RedisClient,
+    client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly run: RedisRun,
-  ) {}
+  ) {
+    // Defined commands go out as EVALSHA: the script text is sent once per connection.
+    client.defineCommand('tokenkeeperClaimDue', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    client.defineCommand('tokenkeeperHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT });
+    this.#client = client as RedisClient & DueCommands;
+  }
 
   async scheduleDue(name: string, dueAtMs: number): Promise<void> {
     assertConnectionName(name);
     const dueAt = checkEpochMs('dueAtMs', dueAtMs);
-    await this.run(`schedule "${name}"`, () => this.client.zadd(this.keys.due, dueAt, name));
+    await this.run(`schedule "${name}"`, () => this.#client.zadd(this.keys.due, dueAt, name));
   }
 
   async unscheduleDue(name: string): Promise<void> {
     assertConnectionName(name);
-    await this.run(`unschedule "${name}"`, () => this.client.zrem(this.keys.due, name));
+    await this.run(`unschedule "${name}"`, () => this.#client.zrem(this.keys.due, name));
   }
 
   async claimDue(nowMs: number, limit: number, leaseMs: number): Promise<string[]> {
     const now = checkEpochMs('nowMs', nowMs);
     const take = checkClaimLimit(limit);
     const until = now + checkDurationMs('leaseMs', leaseMs);
-    return this.run(
-      'claim due connections',
-      () => this.client.eval(CLAIM_SCRIPT, 1, this.keys.due, now, take, until) as Promise<string[]>,
+    return this.run('claim due connections', () =>
+      this.#client.tokenkeeperClaimDue(this.keys.due, now, take, until),
     );
   }
 
   async nextDueAt(): Promise<number | undefined> {
     const [, score] = await this.run('read the next due time', () =>
-      this.client.zrange(this.keys.due, 0, 0, 'WITHSCORES'),
+      this.#client.zrange(this.keys.due, 0, 0, 'WITHSCORES'),
     );
     return score === undefined ? undefined : Number(score);
   }
@@ -73,14 +84,14 @@ export class RedisDueIndex implements DueIndex {
     const now = checkEpochMs('nowMs', nowMs);
     const until = now + checkDurationMs('ttlMs', ttlMs);
     await this.run('record a heartbeat', () =>
-      this.client.eval(HEARTBEAT_SCRIPT, 1, this.keys.daemons, id, now, until),
+      this.#client.tokenkeeperHeartbeat(this.keys.daemons, id, now, until),
     );
   }
 
   async liveDaemons(nowMs: number): Promise<string[]> {
     const now = checkEpochMs('nowMs', nowMs);
     const ids = await this.run('list live daemons', () =>
-      this.client.zrangebyscore(this.keys.daemons, `(${now}`, '+inf'),
+      this.#client.zrangebyscore(this.keys.daemons, `(${now}`, '+inf'),
     );
     return ids.sort();
   }
