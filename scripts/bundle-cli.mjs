@@ -20,6 +20,6 @@ await build({
   platform: 'node',
   target: 'node20.19',
   sourcemap: true,
-  external: ['better-sqlite3', 'better-sqlite3-napi', 'pg', 'ioredis', 'open'],
+  external: ['better-sqlite3', 'better-sqlite3-napi', 'pg', 'ioredis', 'rate-limiter-flexible', 'open'],
   logLevel: 'warning',
 });

@@ -49,6 +49,7 @@ export type {
 } from './providers/types.js';
 export {
   createSecretBox,
+  type DueIndex,
   defaultDataDir,
   generateEncryptionKey,
   MemoryTokenStore,
@@ -57,6 +58,7 @@ export {
   PostgresTokenStore,
   RedisTokenStore,
   type SecretBox,
+  type SharedRateLimits,
   SqliteTokenStore,
   type StoredConnection,
   sealedKeyId,

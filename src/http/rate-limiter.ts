@@ -52,7 +52,7 @@ export class SlidingWindowLimiter {
    * early.
    */
   get #horizonMs(): number {
-    return this.rule.windowMs + Math.min(SAFETY_MARGIN_MS, this.rule.windowMs * 0.01);
+    return countingWindowMs(this.rule);
   }
 
   /** The server said we were over: treat the window as full until `retryAfterMs` passes. */
@@ -75,6 +75,14 @@ export class SlidingWindowLimiter {
     while (expired < this.#sent.length && (this.#sent[expired] ?? 0) <= horizon) expired++;
     if (expired > 0) this.#sent.splice(0, expired);
   }
+}
+
+/**
+ * The window a client must count over: the rule's, plus a safety margin (at most 500 ms,
+ * 1% of the window) for the time between our count and the server's receipt.
+ */
+export function countingWindowMs(rule: Pick<RateLimitRule, 'windowMs'>): number {
+  return rule.windowMs + Math.min(SAFETY_MARGIN_MS, rule.windowMs * 0.01);
 }
 
 export function ruleApplies(rule: RateLimitRule, method: string, path: string): boolean {

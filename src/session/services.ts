@@ -19,7 +19,7 @@ import {
   type SecretBox,
 } from '../store/encryption.js';
 import { openStore } from '../store/open-store.js';
-import type { TokenStore } from '../store/types.js';
+import type { SharedRateLimits, TokenStore } from '../store/types.js';
 import { type TokenResponseFields, TokenSet, type TokenSetData } from '../token-set.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 
@@ -36,6 +36,7 @@ export class SessionServices {
   /** Undefined when proactive refresh is off (the CLI: one short-lived process). */
   readonly scheduler: RefreshScheduler | undefined;
   #storage: Promise<Storage> | undefined;
+  #sharedRateLimits: SharedRateLimits | undefined;
   #http: SessionHttp | undefined;
   /** Refreshes under way: close() lets them save what the provider already rotated. */
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -60,6 +61,14 @@ export class SessionServices {
     const tracked = running.catch(() => undefined).finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
     return running;
+  }
+
+  /**
+   * The store's shared rate-limit budgets, once the store is open (a session holding a token
+   * read it from there); undefined for stores without them (memory), where each process counts alone.
+   */
+  get sharedRateLimits(): SharedRateLimits | undefined {
+    return this.#sharedRateLimits;
   }
 
   http(): SessionHttp | Promise<SessionHttp> {
@@ -123,6 +132,7 @@ export class SessionServices {
         previousKeysFor(this.storeOptions.previousEncryptionKeys, env),
       );
     }
+    this.#sharedRateLimits = store.rateLimits;
     const repository = new ConnectionRepository(store, secretBox);
     const refresher = new Refresher({
       repository,

@@ -3,20 +3,25 @@
  * that only reads tokens never imports it.
  */
 import { type AuthFetchOptions, authFetch } from '../http/auth-fetch.js';
-import { createRateLimitGate } from '../http/rate-limit-gate.js';
+import { createRateLimitGate, type SharedBudgets } from '../http/rate-limit-gate.js';
 import type { RateLimitRule } from '../http/rate-limiter.js';
 import type { KeeperSettings } from '../options.js';
 
+export type { SharedBudgets };
 export { authFetch };
 
-/** What stays the same across a connection's requests, built once per base URL. */
+/**
+ * What stays the same across a connection's requests, built once per base URL. With
+ * `shared`, the rate limits are counted in the store, together with every other process.
+ */
 export function requestOptionsFor(
   settings: Pick<KeeperSettings, 'fetch' | 'pacingClock' | 'rateLimit' | 'maxRedirects' | 'api'>,
   baseUrl: string,
   rateLimits: readonly RateLimitRule[],
   credentialHeaders: readonly string[] = [],
+  shared?: SharedBudgets,
 ): AuthFetchOptions {
-  const gate = createRateLimitGate(rateLimits, settings.pacingClock);
+  const gate = createRateLimitGate(rateLimits, settings.pacingClock, shared);
   return {
     fetch: settings.fetch,
     baseUrl,

@@ -231,11 +231,14 @@ export class ConnectionSession implements Schedulable {
     const current = this.#requests;
     if (current !== undefined && current.options.baseUrl === token.baseUrl) return current;
     const profile = this.services.registry.get(token.provider);
+    const limits = this.services.sharedRateLimits;
     const options = http.requestOptionsFor(
       this.services.settings,
       token.baseUrl,
       profile.rateLimits,
       profile.apiKeyHeader ? [profile.apiKeyHeader] : [],
+      // Counted per connection: a connection is one user or key of the provider.
+      limits ? { limits, scope: this.name } : undefined,
     );
     this.#requests = { options, forToken: undefined, credentials: undefined };
     return this.#requests;

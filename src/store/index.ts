@@ -30,5 +30,12 @@ export {
 export { redactConnectionUrl } from './redact-url.js';
 export { RedisTokenStore, type RedisTokenStoreOptions } from './redis-store.js';
 export { SQLITE_SCHEMA_VERSION, SqliteTokenStore, type SqliteTokenStoreOptions } from './sqlite-store.js';
-export type { ConnectionMeta, StoredConnection, TokenStore } from './types.js';
+export type {
+  ConnectionMeta,
+  DueIndex,
+  SharedRateLimits,
+  StoredConnection,
+  StoredConnectionMeta,
+  TokenStore,
+} from './types.js';
 export { MAX_NAME_LENGTH } from './validate.js';

@@ -4,6 +4,7 @@
  */
 
 import { type Clock, systemClock } from '../clock.js';
+import { MemoryDueIndex } from './memory-due-index.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import { assertConnectionName, assertLockArguments, checkPut, closedError } from './validate.js';
 
@@ -32,6 +33,7 @@ export class MemoryTokenStore implements TokenStore {
   /** The last version of each deleted name: a new connection of that name continues from it. */
   readonly #retired = new Map<string, number>();
   readonly #clock: Pick<Clock, 'now'>;
+  readonly dueIndex = new MemoryDueIndex(() => this.#assertOpen());
   #closed = false;
 
   constructor(options: MemoryTokenStoreOptions = {}) {
@@ -96,6 +98,7 @@ export class MemoryTokenStore implements TokenStore {
     this.#assertOpen();
     assertConnectionName(name);
     this.#locks.delete(name);
+    this.dueIndex.drop(name);
     const row = this.#rows.get(name);
     if (!row) return false;
     this.#retired.set(name, row.version);

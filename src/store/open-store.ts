@@ -6,7 +6,8 @@
  *   memory:                        in this process only; a random key unless TOKENKEEPER_KEY
  *   ./path/to.db, sqlite:…, file:… SQLite there, key file beside it (`<name>.key`)
  *   postgres://…, postgresql://…   PostgreSQL (`?schema=name` keeps the tables in that schema)
- *   redis://…, rediss://…          Redis (`?prefix=name:` sets the key prefix)
+ *   redis://…, rediss://…          Redis (`?prefix=name:` sets the key prefix); a node of a
+ *                                  Redis Cluster stands for its cluster (redis-connect.ts)
  *
  * Remote stores are shared by several hosts, which must all use the same key: for them the
  * key comes from TOKENKEEPER_KEY only. TOKENKEEPER_PREVIOUS_KEYS lists keys that only open

@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolConfig } from 'pg';
 import { ConfigError, StoreError } from '../errors.js';
+import { FlexibleRateLimits } from './flexible-rate-limits.js';
+import { PostgresDueIndex } from './postgres-due-index.js';
 import { redactConnectionUrl } from './redact-url.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
@@ -18,7 +20,7 @@ import {
 } from './validate.js';
 
 /** The schema version this code reads and writes (kept in `<prefix>schema_version`). */
-export const POSTGRES_SCHEMA_VERSION = 2;
+export const POSTGRES_SCHEMA_VERSION = 3;
 
 export interface PostgresTokenStoreOptions {
   /** `postgres://user:password@host:port/database`; libpq query parameters (sslmode…) pass through to pg. */
@@ -48,6 +50,10 @@ interface Sql {
   connections: string;
   locks: string;
   retired: string;
+  due: string;
+  daemons: string;
+  /** rate-limiter-flexible's table, unquoted parts (it quotes them itself). */
+  rateLimits: { schema: string | undefined; table: string };
   get: string;
   list: string;
   listMeta: string;
@@ -66,6 +72,8 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
   const connections = qualify(`${prefix}connections`);
   const locks = qualify(`${prefix}locks`);
   const retired = qualify(`${prefix}retired_versions`);
+  const due = qualify(`${prefix}due`);
+  const daemons = qualify(`${prefix}daemons`);
   // $fence: NULL, or the owner whose live lease the write requires (checked in the same statement).
   const fenced = (fence: string) =>
     `(${fence}::text IS NULL OR EXISTS (SELECT 1 FROM ${locks} WHERE name = $1 AND owner = ${fence} AND expires_at > now()))`;
@@ -75,6 +83,9 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     connections,
     locks,
     retired,
+    due,
+    daemons,
+    rateLimits: { schema, table: `${prefix}rate_limits` },
     get: `SELECT name, meta, sealed, version FROM ${connections} WHERE name = $1`,
     list: `SELECT name, meta, sealed, version FROM ${connections} ORDER BY name COLLATE "C"`,
     listMeta: `SELECT name, meta, version FROM ${connections} ORDER BY name COLLATE "C"`,
@@ -89,6 +100,7 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     update: `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
              WHERE name = $1 AND version = $4 AND ${fenced('$5')} RETURNING version`,
     remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1),
+               dropped_due AS (DELETE FROM ${due} WHERE name = $1),
                gone AS (DELETE FROM ${connections} WHERE name = $1 RETURNING version)
              INSERT INTO ${retired} AS r (name, version) SELECT $1, version FROM gone
              ON CONFLICT (name) DO UPDATE SET version = excluded.version
@@ -131,6 +143,8 @@ export class PostgresTokenStore implements TokenStore {
   readonly location: string;
   readonly #pool: Pool;
   readonly #sql: Sql;
+  readonly dueIndex: PostgresDueIndex;
+  readonly rateLimits: FlexibleRateLimits;
   #closed = false;
 
   /**
@@ -184,6 +198,24 @@ export class PostgresTokenStore implements TokenStore {
     this.#pool = pool;
     this.location = location;
     this.#sql = sql;
+    this.dueIndex = new PostgresDueIndex((action, text, values) => this.#query(action, text, values), sql);
+    // Windows are timed by each client's clock (rate-limiter-flexible writes Date.now()), so
+    // the hosts must agree on the time, as the due index already requires.
+    this.rateLimits = new FlexibleRateLimits(
+      (flexible, { points, durationMs, insuranceLimiter }) =>
+        new flexible.RateLimiterPostgres({
+          storeClient: pool,
+          storeType: 'pool',
+          ...(sql.rateLimits.schema === undefined ? {} : { schemaName: sql.rateLimits.schema }),
+          tableName: sql.rateLimits.table,
+          tableCreated: true,
+          clearExpiredByTimeout: false,
+          keyPrefix: 'budget',
+          points,
+          duration: durationMs / 1000,
+          insuranceLimiter,
+        }),
+    );
   }
 
   async #migrate(schema: string | undefined, prefix: string): Promise<void> {
@@ -240,6 +272,37 @@ export class PostgresTokenStore implements TokenStore {
           `CREATE TABLE IF NOT EXISTS ${this.#sql.retired} (
              name text PRIMARY KEY,
              version integer NOT NULL
+           )`,
+        );
+      }
+      if (current < 3) {
+        // The fleet's shared due index (postgres-due-index.ts), its daemons' heartbeats, and
+        // rate-limiter-flexible's table for the shared client-side rate limits, in its shape.
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${this.#sql.due} (
+             name text PRIMARY KEY,
+             due_at bigint NOT NULL
+           )`,
+        );
+        await client.query(
+          `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`${prefix}due_by_time`)} ON ${this.#sql.due} (due_at)`,
+        );
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${this.#sql.daemons} (
+             id text PRIMARY KEY,
+             expires_at bigint NOT NULL
+           )`,
+        );
+        const { schema: limitsSchema, table: limitsTable } = this.#sql.rateLimits;
+        const limits =
+          limitsSchema === undefined
+            ? quoteIdentifier(limitsTable)
+            : `${quoteIdentifier(limitsSchema)}.${quoteIdentifier(limitsTable)}`;
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${limits} (
+             key varchar(255) PRIMARY KEY,
+             points integer NOT NULL DEFAULT 0,
+             expire bigint
            )`,
         );
       }

@@ -1,20 +1,22 @@
 /**
- * A TokenStore in Redis, for several hosts sharing connections.
+ * A TokenStore in Redis or Redis Cluster, for several hosts sharing connections.
  *
- * Keys (prefix `tokenkeeper:` by default):
- * - `<prefix>conn:<name>`  hash { meta (JSON), sealed, version, updated_at }; a deleted
- *                          connection keeps only `version`, so versions never restart
- * - `<prefix>lock:<name>`  string: the owner token, with a PX expiry (Redis's clock)
- * - `<prefix>names`        set of connection names, so `list` never needs KEYS
- *
- * Writes that must compare first (CAS put, delete, compare-and-delete unlock) are small
- * Lua scripts, which Redis runs atomically. Not for Redis Cluster: the scripts touch
- * several keys that may live in different slots.
+ * Where each thing lives is redis-keys.ts: every key of one connection carries the same
+ * hash tag, so each script below touches one slot. Writes that must compare first (CAS
+ * put, delete, compare-and-delete unlock) are small Lua scripts, which Redis runs
+ * atomically. The set of names and the due index live under the prefix's own tag; they
+ * are updated beside the scripts (a name is added before its first write and never
+ * removed, and listing skips names that hold no connection), so no script spans slots.
  */
 
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
+import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { redactConnectionUrl } from './redact-url.js';
+import { connectRedis, type RedisClient } from './redis-connect.js';
+import { RedisDueIndex } from './redis-due-index.js';
+import { type RedisKeys, redisKeys } from './redis-keys.js';
+import { upgradeRedisLayout } from './redis-layout.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
@@ -26,34 +28,35 @@ import {
 } from './validate.js';
 
 export interface RedisTokenStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. A node of a Redis
+   * Cluster is detected (`INFO cluster`) and the cluster is used through it.
+   */
   url: string;
   /** Prefix of every key. Default `tokenkeeper:`. */
   keyPrefix?: string;
-  /** More ioredis settings (tls, timeouts…). */
+  /** More ioredis settings (tls, timeouts…); on a cluster, the settings of each node's connection. */
   redis?: RedisOptions;
 }
 
-// KEYS: conn, names, lock. ARGV: name, meta, sealed, expected ('' = any), updated_at, fence ('' = none).
+// KEYS: conn, lock (one slot). ARGV: meta, sealed, expected ('' = any), updated_at, fence ('' = none).
 // Returns the new version, or 0 when an expectation failed.
 const PUT_SCRIPT = `
-if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[6] then return 0 end
+if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[5] then return 0 end
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local exists = redis.call('HEXISTS', KEYS[1], 'sealed') == 1
-if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= (exists and current or 0) then return 0 end
+if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= (exists and current or 0) then return 0 end
 local version = current + 1
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'sealed', ARGV[3], 'version', version, 'updated_at', ARGV[5])
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'sealed', ARGV[2], 'version', version, 'updated_at', ARGV[4])
 return version
 `;
 
-// KEYS: conn, lock, names. ARGV: name. Returns 1 when the connection existed.
+// KEYS: conn, lock (one slot). Returns 1 when the connection existed.
 // The version stays behind, so a connection created again under this name continues from it.
 const DELETE_SCRIPT = `
 local existed = redis.call('HEXISTS', KEYS[1], 'sealed')
 redis.call('HDEL', KEYS[1], 'meta', 'sealed', 'updated_at')
 redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
 return existed
 `;
 
@@ -78,12 +81,25 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// rate-limiter-flexible's counter script with a window in milliseconds (PX) instead of
+// whole seconds, so sub-windows such as 15.125 s keep their length.
+// KEYS: counter. ARGV: points, whole seconds, limit, duration in seconds (may have a fraction).
+const INCREMENT_IN_WINDOW_SCRIPT = `
+local ms = math.floor(tonumber(ARGV[4]) * 1000)
+redis.call('SET', KEYS[1], 0, 'PX', ms, 'NX')
+local consumed = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then
+  redis.call('PEXPIRE', KEYS[1], ms)
+  ttl = ms
+end
+return {consumed, ttl}
+`;
+
 interface TokenkeeperCommands {
   tokenkeeperPut(
     conn: string,
-    names: string,
     lock: string,
-    name: string,
     meta: string,
     sealed: string,
     expected: string,
@@ -92,11 +108,11 @@ interface TokenkeeperCommands {
   ): Promise<number>;
   tokenkeeperLock(lock: string, owner: string, ttlMs: string): Promise<number>;
   tokenkeeperRenew(lock: string, owner: string, ttlMs: string): Promise<number>;
-  tokenkeeperDelete(conn: string, lock: string, names: string, name: string): Promise<number>;
+  tokenkeeperDelete(conn: string, lock: string): Promise<number>;
   tokenkeeperUnlock(lock: string, owner: string): Promise<number>;
 }
 
-type Client = Redis & TokenkeeperCommands;
+type Client = RedisClient & TokenkeeperCommands;
 
 const LIST_BATCH = 500;
 
@@ -108,7 +124,9 @@ function wrap(location: string, action: string, error: unknown): StoreError {
     hint = 'check the user name and password in the store URL';
   } else if (/NOPERM/i.test(detail)) {
     hint =
-      "the Redis user lacks a permission (it needs hash, set, string, EVAL and EVALSHA on the store's keys)";
+      "the Redis user lacks a permission (it needs hash, set, sorted set, string, INFO, EVAL and EVALSHA on the store's keys)";
+  } else if (/CROSSSLOT/i.test(detail)) {
+    hint = 'a command spanned slots of a Redis Cluster; report this as a tokenkeeper bug';
   } else if (/READONLY/i.test(detail)) {
     hint = 'the server is a read-only replica; point the store URL at the primary';
   }
@@ -117,15 +135,24 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   });
 }
 
-/** A store in Redis, shared by many hosts (`redis://…?prefix=name:`). */
+/** A store in Redis or Redis Cluster, shared by many hosts (`redis://…?prefix=name:`). */
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis';
   readonly location: string;
+  /** Whether the server is a Redis Cluster (detected on connect). */
+  readonly cluster: boolean;
+  readonly dueIndex: RedisDueIndex;
+  readonly rateLimits: FlexibleRateLimits;
   readonly #client: Client;
   readonly #prefix: string;
+  readonly #keys: RedisKeys;
   #closed = false;
 
-  /** Connects; `ioredis` is loaded here, on first use, so other backends never load it. */
+  /**
+   * Connects (to the whole cluster when the server is a cluster node) and moves keys of an
+   * older layout to the current one. `ioredis` is loaded here, on first use, so other
+   * backends never load it.
+   */
   static async connect(options: RedisTokenStoreOptions): Promise<RedisTokenStore> {
     const location = redactConnectionUrl(options.url);
     const keyPrefix = options.keyPrefix ?? 'tokenkeeper:';
@@ -134,62 +161,52 @@ export class RedisTokenStore implements TokenStore {
         'The Redis key prefix must not be empty; keep the default `tokenkeeper:` or pick another.',
       );
     }
-    let RedisClass: typeof Redis;
+    const { client, cluster } = await connectRedis(options.url, options.redis ?? {}, (error) =>
+      wrap(location, 'connect', error),
+    );
+    const commands = client as Client;
+    commands.defineCommand('tokenkeeperPut', { numberOfKeys: 2, lua: PUT_SCRIPT });
+    commands.defineCommand('tokenkeeperLock', { numberOfKeys: 1, lua: LOCK_SCRIPT });
+    commands.defineCommand('tokenkeeperRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
+    commands.defineCommand('tokenkeeperDelete', { numberOfKeys: 2, lua: DELETE_SCRIPT });
+    commands.defineCommand('tokenkeeperUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
+    const keys = redisKeys(keyPrefix);
     try {
-      RedisClass = (await import('ioredis')).Redis;
-    } catch (error) {
-      throw new StoreError(
-        'Cannot load the `ioredis` package for the Redis store; install it (`npm install ioredis`) next to tokenkeeper.',
-        { cause: error },
-      );
-    }
-    const client = new RedisClass(options.url, {
-      lazyConnect: true,
-      connectTimeout: 10_000,
-      maxRetriesPerRequest: 3,
-      ...options.redis,
-    }) as Client;
-    // Without a listener ioredis prints connection errors itself; commands report them to their callers.
-    let lastError: unknown;
-    client.on('error', (error: unknown) => {
-      lastError = error;
-    });
-    client.defineCommand('tokenkeeperPut', { numberOfKeys: 3, lua: PUT_SCRIPT });
-    client.defineCommand('tokenkeeperLock', { numberOfKeys: 1, lua: LOCK_SCRIPT });
-    client.defineCommand('tokenkeeperRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
-    client.defineCommand('tokenkeeperDelete', { numberOfKeys: 3, lua: DELETE_SCRIPT });
-    client.defineCommand('tokenkeeperUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
-    try {
-      await client.connect();
+      await upgradeRedisLayout(client, keyPrefix, keys, { cluster, location });
     } catch (error) {
       client.disconnect();
-      // connect() only says "Connection is closed."; the 'error' event said why.
-      throw wrap(location, 'connect', lastError ?? error);
+      throw wrap(location, 'bring its keys to the current layout', error);
     }
-    return new RedisTokenStore(client, location, keyPrefix);
+    return new RedisTokenStore(commands, { location, prefix: keyPrefix, keys, cluster });
   }
 
-  private constructor(client: Client, location: string, prefix: string) {
+  private constructor(
+    client: Client,
+    options: { location: string; prefix: string; keys: RedisKeys; cluster: boolean },
+  ) {
     this.#client = client;
-    this.location = location;
-    this.#prefix = prefix;
+    this.location = options.location;
+    this.#prefix = options.prefix;
+    this.#keys = options.keys;
+    this.cluster = options.cluster;
+    this.dueIndex = new RedisDueIndex(client, options.keys, (action, command) => this.#run(action, command));
+    this.rateLimits = new FlexibleRateLimits(
+      (flexible, { points, durationMs, insuranceLimiter }) =>
+        new flexible.RateLimiterRedis({
+          storeClient: client,
+          keyPrefix: options.keys.rateLimits,
+          points,
+          // rate-limiter-flexible's own script counts whole seconds; INCREMENT_IN_WINDOW_SCRIPT counts ms.
+          duration: Math.max(1, durationMs / 1000),
+          customIncrTtlLuaScript: INCREMENT_IN_WINDOW_SCRIPT,
+          insuranceLimiter,
+        }),
+    );
   }
 
   /** The prefix of every key this store writes. */
   get keyPrefix(): string {
     return this.#prefix;
-  }
-
-  #connKey(name: string): string {
-    return `${this.#prefix}conn:${name}`;
-  }
-
-  #lockKey(name: string): string {
-    return `${this.#prefix}lock:${name}`;
-  }
-
-  get #namesKey(): string {
-    return `${this.#prefix}names`;
   }
 
   async #run<T>(action: string, command: () => Promise<T>): Promise<T> {
@@ -213,14 +230,14 @@ export class RedisTokenStore implements TokenStore {
 
   async get(name: string): Promise<StoredConnection | undefined> {
     assertConnectionName(name);
-    const hash = await this.#run(`read "${name}"`, () => this.#client.hgetall(this.#connKey(name)));
+    const hash = await this.#run(`read "${name}"`, () => this.#client.hgetall(this.#keys.conn(name)));
     return this.#toStored(name, hash);
   }
 
   async list(): Promise<StoredConnection[]> {
     return this.#listEach(
       'list connections',
-      (pipeline, key) => pipeline.hgetall(key),
+      (key) => this.#client.hgetall(key),
       (name, reply) => this.#toStored(name, reply as Record<string, string>),
     );
   }
@@ -228,7 +245,7 @@ export class RedisTokenStore implements TokenStore {
   async listMeta(): Promise<StoredConnectionMeta[]> {
     return this.#listEach(
       'list connections',
-      (pipeline, key) => pipeline.hmget(key, 'meta', 'version'),
+      (key) => this.#client.hmget(key, 'meta', 'version'),
       (name, reply) => {
         const [meta, version] = reply as [string | null, string | null];
         return meta === null || version === null
@@ -238,24 +255,23 @@ export class RedisTokenStore implements TokenStore {
     );
   }
 
-  /** Every connection in the names set, read in pipelined batches, in name order. */
+  /**
+   * Every connection in the names set, in name order. Reads go out in batches without
+   * waiting for each other (one round trip per batch; on a cluster, per node).
+   */
   #listEach<T>(
     action: string,
-    read: (pipeline: ReturnType<Client['pipeline']>, key: string) => unknown,
+    read: (key: string) => Promise<unknown>,
     convert: (name: string, reply: unknown) => T | undefined,
   ): Promise<T[]> {
     return this.#run(action, async () => {
-      const names = (await this.#client.smembers(this.#namesKey)).sort();
+      const names = (await this.#client.smembers(this.#keys.names)).sort();
       const result: T[] = [];
       for (let start = 0; start < names.length; start += LIST_BATCH) {
         const batch = names.slice(start, start + LIST_BATCH);
-        const pipeline = this.#client.pipeline();
-        for (const name of batch) read(pipeline, this.#connKey(name));
-        const replies = (await pipeline.exec()) ?? [];
+        const replies = await Promise.all(batch.map((name) => read(this.#keys.conn(name))));
         batch.forEach((name, index) => {
-          const [error, reply] = replies[index] ?? [new Error('no reply'), undefined];
-          if (error) throw error;
-          const item = convert(name, reply);
+          const item = convert(name, replies[index]);
           if (item) result.push(item);
         });
       }
@@ -271,27 +287,32 @@ export class RedisTokenStore implements TokenStore {
     fence?: string,
   ): Promise<number | undefined> {
     const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
-    const version = await this.#run(`write "${name}"`, () =>
-      this.#client.tokenkeeperPut(
-        this.#connKey(name),
-        this.#namesKey,
-        this.#lockKey(name),
-        name,
+    const version = await this.#run(`write "${name}"`, async () => {
+      // Named before the write: a crash in between leaves a name that lists as nothing,
+      // never a connection that does not list.
+      await this.#client.sadd(this.#keys.names, name);
+      return this.#client.tokenkeeperPut(
+        this.#keys.conn(name),
+        this.#keys.lock(name),
         metaJson,
         sealed,
         expectedVersion === null ? '' : String(expectedVersion),
         String(Date.now()),
         fence ?? '',
-      ),
-    );
+      );
+    });
     return version > 0 ? version : undefined;
   }
 
   async delete(name: string): Promise<boolean> {
     assertConnectionName(name);
-    const existed = await this.#run(`delete "${name}"`, () =>
-      this.#client.tokenkeeperDelete(this.#connKey(name), this.#lockKey(name), this.#namesKey, name),
-    );
+    const existed = await this.#run(`delete "${name}"`, async () => {
+      const deleted = await this.#client.tokenkeeperDelete(this.#keys.conn(name), this.#keys.lock(name));
+      // Another slot on a cluster, so not in the script: a daemon that claims a left-over
+      // entry finds no connection and unschedules it.
+      await this.#client.zrem(this.#keys.due, name);
+      return deleted;
+    });
     return existed > 0;
   }
 
@@ -299,7 +320,7 @@ export class RedisTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
     const taken = await this.#run(`lock "${name}"`, () =>
-      this.#client.tokenkeeperLock(this.#lockKey(name), owner, String(Math.ceil(ttlMs))),
+      this.#client.tokenkeeperLock(this.#keys.lock(name), owner, String(Math.ceil(ttlMs))),
     );
     return taken === 1;
   }
@@ -308,7 +329,7 @@ export class RedisTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
     const renewed = await this.#run(`renew the lock of "${name}"`, () =>
-      this.#client.tokenkeeperRenew(this.#lockKey(name), owner, String(Math.ceil(ttlMs))),
+      this.#client.tokenkeeperRenew(this.#keys.lock(name), owner, String(Math.ceil(ttlMs))),
     );
     return renewed === 1;
   }
@@ -317,7 +338,7 @@ export class RedisTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner);
     const released = await this.#run(`unlock "${name}"`, () =>
-      this.#client.tokenkeeperUnlock(this.#lockKey(name), owner),
+      this.#client.tokenkeeperUnlock(this.#keys.lock(name), owner),
     );
     return released > 0;
   }

@@ -13,7 +13,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
+import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
+import { SqliteDueIndex } from './sqlite-due-index.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import {
   assertConnectionName,
@@ -100,6 +102,22 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE IF NOT EXISTS retired_versions (
      name TEXT PRIMARY KEY NOT NULL,
      version INTEGER NOT NULL
+   );`,
+  // 2 → 3: the shared due index of a fleet (sqlite-due-index.ts), and rate-limiter-flexible's
+  // table (in its own shape) for the client-side rate limits the host's processes share.
+  `CREATE TABLE IF NOT EXISTS due (
+     name TEXT PRIMARY KEY NOT NULL,
+     due_at INTEGER NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS due_by_time ON due (due_at, name);
+   CREATE TABLE IF NOT EXISTS daemons (
+     id TEXT PRIMARY KEY NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS rate_limits (
+     key TEXT PRIMARY KEY,
+     points INTEGER NOT NULL DEFAULT 0,
+     expire INTEGER
    );`,
 ];
 
@@ -191,6 +209,9 @@ export class SqliteTokenStore implements TokenStore {
   ) => number | undefined;
   readonly #delete: (name: string) => boolean;
   readonly #tryLock: (name: string, owner: string, ttlMs: number) => boolean;
+  readonly dueIndex: SqliteDueIndex;
+  readonly rateLimits: FlexibleRateLimits;
+  #counters: Database | undefined;
 
   /**
    * Opens (creating if needed) the database at `path`. better-sqlite3 is loaded here, on
@@ -230,14 +251,30 @@ export class SqliteTokenStore implements TokenStore {
       // FULL: a committed rotation survives a power loss (NORMAL in WAL mode may lose the last commits).
       opened.pragma('synchronous = FULL');
       await retryWhileBusy(deadline, () => migrate(opened, location));
-      return new SqliteTokenStore(opened, location, options);
+      // Rate-limit counters are written on every API request and need no durability: they get
+      // their own connection, without an fsync per commit.
+      const openCounters = inMemory
+        ? () => opened
+        : () => {
+            const counters = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
+            counters.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+            // NORMAL in WAL mode: no fsync per commit, yet checkpoints sync, so the file stays sound.
+            counters.pragma('synchronous = NORMAL');
+            return counters;
+          };
+      return new SqliteTokenStore(opened, location, options, openCounters);
     } catch (error) {
       db?.close();
       throw wrap(location, 'open', error);
     }
   }
 
-  private constructor(db: Database, location: string, options: SqliteTokenStoreOptions) {
+  private constructor(
+    db: Database,
+    location: string,
+    options: SqliteTokenStoreOptions,
+    openCounters: () => Database,
+  ) {
     this.#db = db;
     this.location = location;
     this.#clock = options.clock ?? systemClock;
@@ -252,6 +289,7 @@ export class SqliteTokenStore implements TokenStore {
     );
     const deleteConnection = db.prepare('DELETE FROM connections WHERE name = ? RETURNING version').pluck();
     const deleteLock = db.prepare('DELETE FROM locks WHERE name = ?');
+    const deleteDue = db.prepare('DELETE FROM due WHERE name = ?');
     const retiredVersion = db.prepare('SELECT version FROM retired_versions WHERE name = ?').pluck();
     const retire = db.prepare(
       `INSERT INTO retired_versions (name, version) VALUES (?, ?)
@@ -287,6 +325,7 @@ export class SqliteTokenStore implements TokenStore {
     this.#put = (name, meta, sealed, expected, fence) => put.immediate(name, meta, sealed, expected, fence);
     const remove = db.transaction((name: string) => {
       deleteLock.run(name);
+      deleteDue.run(name);
       const version = deleteConnection.get(name) as number | undefined;
       if (version === undefined) return false;
       retire.run(name, version);
@@ -307,6 +346,40 @@ export class SqliteTokenStore implements TokenStore {
       return true;
     });
     this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
+    this.dueIndex = new SqliteDueIndex(db, (action, step) => this.#guard(action, step));
+    // One upsert per request, atomic under SQLite's write lock: the host's processes share it.
+    // Committed without an fsync (synchronous = NORMAL on its own connection): 3 ms less per API
+    // request, and a counter lost to a power cut only lets one window start afresh.
+    this.rateLimits = new FlexibleRateLimits(
+      (flexible, { points, durationMs, insuranceLimiter }) =>
+        new flexible.RateLimiterSQLite({
+          storeClient: this.#countersConnection(openCounters),
+          storeType: 'better-sqlite3',
+          tableName: 'rate_limits',
+          tableCreated: true,
+          clearExpiredByTimeout: false,
+          keyPrefix: 'budget',
+          points,
+          duration: durationMs / 1000,
+          insuranceLimiter,
+        }),
+    );
+  }
+
+  /** The connection the rate-limit counters are written on, opened on first use. */
+  #countersConnection(open: () => Database): Database {
+    this.#assertOpen();
+    this.#counters ??= open();
+    return this.#counters;
+  }
+
+  #guard<T>(action: string, step: () => T): T {
+    this.#assertOpen();
+    try {
+      return step();
+    } catch (error) {
+      throw wrap(this.location, action, error);
+    }
   }
 
   #assertOpen(): void {
@@ -413,6 +486,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
+    if (this.#counters?.open && this.#counters !== this.#db) this.#counters.close();
     if (this.#db.open) this.#db.close();
   }
 }

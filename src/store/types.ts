@@ -88,7 +88,30 @@ export interface TokenStore {
    */
   readonly dueIndex?: DueIndex;
 
+  /**
+   * Client-side rate limits counted once for every process on this store (see
+   * SharedRateLimits). Optional: without it each process counts its own requests.
+   */
+  readonly rateLimits?: SharedRateLimits;
+
   close(): Promise<void>;
+}
+
+/**
+ * Request budgets shared through the store, so that processes (and hosts) using one
+ * connection stay under its provider's rate limit together rather than each on its own.
+ * A budget is "at most `limit` requests in any `windowMs`"; each backend keeps that
+ * promise in its own way (a request log on SQLite, fixed windows of rate-limiter-flexible
+ * on PostgreSQL and Redis, see fixed-windows.ts).
+ */
+export interface SharedRateLimits {
+  /**
+   * Takes one request from `budget` if it has room now. Resolves to 0 when taken, or to
+   * the milliseconds to wait before asking again.
+   */
+  take(budget: string, limit: number, windowMs: number): Promise<number>;
+  /** The server refused with a 429: every process holds `budget` back for `ms`. */
+  holdOff(budget: string, limit: number, windowMs: number, ms: number): Promise<void>;
 }
 
 /**

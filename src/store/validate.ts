@@ -116,3 +116,35 @@ export function toStoredMeta(
 ): StoredConnectionMeta {
   return { name: row.name, meta: parseMeta(row.meta, row.name, location), version: Number(row.version) };
 }
+
+/** An epoch-millisecond time from the caller's clock, as the due index stores it (whole ms). */
+export function checkEpochMs(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 8.64e15) {
+    throw new ConfigError(`${what} must be a time in epoch milliseconds (got ${String(value)}).`);
+  }
+  return Math.round(value);
+}
+
+/** A duration in ms for the due index (a claim lease, a heartbeat's life). */
+export function checkDurationMs(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw new ConfigError(`${what} must last between 1 ms and about 24 days (got ${String(value)}).`);
+  }
+  return Math.ceil(value);
+}
+
+/** How many due entries one claim may take. */
+export function checkClaimLimit(limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+    throw new ConfigError(`A claim takes 1 to 10000 entries at a time (got ${String(limit)}).`);
+  }
+  return limit;
+}
+
+export function assertDaemonId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 512 || CONTROL_CHARACTERS.test(id)) {
+    throw new ConfigError(
+      'A daemon id must be 1 to 512 characters without control characters; pass a random token.',
+    );
+  }
+}

@@ -502,7 +502,10 @@ describeWithServer('canary secrets in Redis', 'Redis', REDIS_URL, await probeRed
     const redis = new Redis(REDIS_URL);
     const keysOf = async () => {
       const keys: string[] = [];
-      for await (const batch of redis.scanStream({ match: `${prefix}*` })) keys.push(...(batch as string[]));
+      // Keys of connections and of the whole store carry hash tags: `{<prefix>…}:…` (redis-keys.ts).
+      for (const match of [`${prefix}*`, `{${prefix}*`]) {
+        for await (const batch of redis.scanStream({ match })) keys.push(...(batch as string[]));
+      }
       return keys;
     };
     try {
@@ -518,7 +521,7 @@ describeWithServer('canary secrets in Redis', 'Redis', REDIS_URL, await probeRed
                 : type === 'string'
                   ? await redis.get(key)
                   : `(a ${type})`;
-          if (key.startsWith(`${prefix}conn:`)) {
+          if (key.startsWith(`{${prefix}`) && key.endsWith('}:conn')) {
             connections++;
             const hash = value as Record<string, string>;
             checkStoredConnection(`Redis key ${key}`, hash.meta, hash.sealed);

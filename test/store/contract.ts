@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
+import type { ConnectionMeta, DueIndex, TokenStore } from '../../src/store/types.js';
 
 /** Lease length for locks that must still be held during a test. */
 const LONG_TTL = 60_000;
@@ -433,6 +433,158 @@ export function runTokenStoreContract(
         assert.deepEqual(await store.list(), []);
       }));
 
+    describe('due index', () => {
+      /** The store's due index; every built-in backend has one. */
+      function dueIndexOf(store: TokenStore): DueIndex {
+        assert.ok(store.dueIndex, `${label} offers a due index`);
+        return store.dueIndex;
+      }
+
+      it('claims what is due, most overdue first, and hides it for the lease', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          assert.equal(await index.nextDueAt(), undefined);
+          await index.scheduleDue('a', 1_000);
+          await index.scheduleDue('b', 500);
+          await index.scheduleDue('c', 3_000);
+          assert.equal(await index.nextDueAt(), 500);
+          assert.deepEqual(await index.claimDue(2_000, 10, 5_000), ['b', 'a']);
+          assert.deepEqual(await index.claimDue(2_000, 10, 5_000), [], 'claimed entries are hidden');
+          assert.equal(await index.nextDueAt(), 3_000);
+          assert.deepEqual(await index.claimDue(3_000, 10, 5_000), ['c']);
+          assert.equal(await index.nextDueAt(), 7_000, 'a and b come due again one lease after their claim');
+        }));
+
+      it('takes at most `limit` entries per claim', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          for (const [i, name] of ['e', 'd', 'c', 'b', 'a'].entries()) await index.scheduleDue(name, 100 + i);
+          assert.deepEqual(await index.claimDue(1_000, 2, 60_000), ['e', 'd']);
+          assert.deepEqual(await index.claimDue(1_000, 2, 60_000), ['c', 'b']);
+          assert.deepEqual(await index.claimDue(1_000, 2, 60_000), ['a']);
+        }));
+
+      it('gives a claim nobody rescheduled back after the lease: a dead claimer loses nothing', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          await index.scheduleDue('orphan', 1_000);
+          assert.deepEqual(await index.claimDue(1_000, 1, 500), ['orphan']);
+          // The claimer dies here, without scheduling the entry's next due time.
+          assert.deepEqual(await index.claimDue(1_499, 1, 500), []);
+          assert.deepEqual(await index.claimDue(1_500, 1, 500), ['orphan']);
+        }));
+
+      it('keeps a rescheduled entry until its new due time', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          await index.scheduleDue('kept', 1_000);
+          assert.deepEqual(await index.claimDue(1_000, 1, 500), ['kept']);
+          await index.scheduleDue('kept', 10_000);
+          assert.deepEqual(await index.claimDue(9_999, 1, 500), []);
+          assert.equal(await index.nextDueAt(), 10_000);
+          // Moving an entry earlier works too.
+          await index.scheduleDue('kept', 2_000);
+          assert.deepEqual(await index.claimDue(2_000, 1, 500), ['kept']);
+        }));
+
+      it('unschedules an entry, and delete() drops the connection’s entry', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          await index.scheduleDue('off', 100);
+          await index.unscheduleDue('off');
+          await index.unscheduleDue('never-scheduled');
+          assert.equal(await index.nextDueAt(), undefined);
+          await store.put('gone', {}, 's', 0);
+          await index.scheduleDue('gone', 100);
+          await index.scheduleDue('stays', 200);
+          assert.equal(await store.delete('gone'), true);
+          assert.deepEqual(await index.claimDue(1_000, 10, 500), ['stays']);
+        }));
+
+      it('never hands one name to two of many concurrent claims', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          const names = Array.from({ length: 120 }, (_, i) => `due-${String(i).padStart(3, '0')}`);
+          await Promise.all(names.map((name, i) => index.scheduleDue(name, 1_000 + i)));
+          const claims = await Promise.all(
+            Array.from({ length: 12 }, () => index.claimDue(5_000, 7, 60_000)),
+          );
+          const claimed = claims.flat();
+          assert.equal(new Set(claimed).size, claimed.length, 'no name claimed twice');
+          assert.equal(claimed.length, 84, 'every claim got its full share');
+          const rest = await index.claimDue(5_000, 1_000, 60_000);
+          assert.deepEqual([...claimed, ...rest].sort(), names);
+        }));
+
+      it('knows which daemons are alive by their heartbeats', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          assert.deepEqual(await index.liveDaemons(1_000), []);
+          await index.heartbeat('daemon-a', 1_000, 500);
+          await index.heartbeat('daemon-b', 1_000, 2_000);
+          assert.deepEqual(await index.liveDaemons(1_200), ['daemon-a', 'daemon-b']);
+          assert.deepEqual(await index.liveDaemons(1_500), ['daemon-b'], "a's heartbeat ran out");
+          await index.heartbeat('daemon-a', 1_600, 500);
+          assert.deepEqual(await index.liveDaemons(1_700), ['daemon-a', 'daemon-b']);
+          assert.deepEqual(await index.liveDaemons(3_000), []);
+        }));
+
+      it('refuses bad arguments with CONFIG errors', () =>
+        withStore(async (store) => {
+          const index = dueIndexOf(store);
+          const config = { code: 'CONFIG' };
+          await assert.rejects(index.scheduleDue('', 1), config);
+          await assert.rejects(index.scheduleDue('ok', Number.NaN), config);
+          await assert.rejects(index.scheduleDue('ok', -1), config);
+          await assert.rejects(index.claimDue(1, 0, 100), config);
+          await assert.rejects(index.claimDue(1, 1.5, 100), config);
+          await assert.rejects(index.claimDue(1, 1, 0), config);
+          await assert.rejects(index.heartbeat('', 1, 100), config);
+          await assert.rejects(index.heartbeat('d', 1, Number.POSITIVE_INFINITY), config);
+          assert.equal(await index.nextDueAt(), undefined);
+        }));
+    });
+
+    describe('shared rate limits', () => {
+      it('takes from a budget up to its sub-window’s share, then says how long to wait', () =>
+        withStore(async (store) => {
+          if (store.kind === 'memory') {
+            assert.equal(store.rateLimits, undefined, 'one process has nobody to share a budget with');
+            return;
+          }
+          const limits = store.rateLimits;
+          assert.ok(limits, `${label} shares rate limits`);
+          // 10 a minute: sub-windows of 2 requests per 15 s (fixed-windows.ts).
+          assert.equal(await limits.take('acme#0', 10, 60_000), 0);
+          assert.equal(await limits.take('acme#0', 10, 60_000), 0);
+          const wait = await limits.take('acme#0', 10, 60_000);
+          assert.ok(wait > 0 && wait <= 15_000, `wait ${wait} ms`);
+          assert.equal(await limits.take('acme#1', 10, 60_000), 0, 'budgets are separate');
+          assert.equal(await limits.take(`${'x'.repeat(300)}#0`, 10, 60_000), 0, 'long budget names work');
+        }));
+
+      it('counts in this process alone, without failing, when the store cannot be reached', async () => {
+        const store = await makeStore();
+        const limits = store.rateLimits;
+        if (!limits) return store.close();
+        assert.equal(await limits.take('acme#0', 10, 60_000), 0, 'the limiter for this shape exists');
+        await store.close();
+        // rate-limiter-flexible's in-memory insurance limiter takes over: still 2 per 15 s.
+        assert.equal(await limits.take('gone#0', 10, 60_000), 0);
+        assert.equal(await limits.take('gone#0', 10, 60_000), 0);
+        assert.ok((await limits.take('gone#0', 10, 60_000)) > 0);
+      });
+
+      it('holds a budget back after a 429, even with room left', () =>
+        withStore(async (store) => {
+          if (!store.rateLimits) return;
+          await store.rateLimits.holdOff('held#0', 10, 60_000, 5_000);
+          const wait = await store.rateLimits.take('held#0', 10, 60_000);
+          assert.ok(wait > 0 && wait <= 5_000, `wait ${wait} ms`);
+          assert.equal(await store.rateLimits.take('free#0', 10, 60_000), 0);
+        }));
+    });
+
     it('says it is closed when used after close()', async () => {
       const store = await makeStore();
       await store.close();
@@ -440,6 +592,8 @@ export function runTokenStoreContract(
       await assert.rejects(store.get('acme'), { code: 'STORE' });
       await assert.rejects(store.put('acme', {}, 's', 0), { code: 'STORE' });
       await assert.rejects(store.tryLock('acme', owner('a'), LONG_TTL), { code: 'STORE' });
+      await assert.rejects(store.dueIndex!.claimDue(1_000, 1, 1_000), { code: 'STORE' });
+      await assert.rejects(store.dueIndex!.scheduleDue('acme', 1_000), { code: 'STORE' });
     });
   });
 }

@@ -341,7 +341,8 @@ describeWithServer('openStore with Redis', 'Redis', REDIS_URL, redisProblem, () 
   const prefix = `${uniqueName('tkopen')}:`;
   after(async () => {
     const admin = new Redis(REDIS_URL);
-    const keys = await admin.keys(`${prefix}*`); // test cleanup only; the store itself never uses KEYS
+    // Test cleanup only; the store itself never uses KEYS. Its keys carry hash tags: `{<prefix>…}:…`.
+    const keys = [...(await admin.keys(`${prefix}*`)), ...(await admin.keys(`{${prefix}*`))];
     if (keys.length > 0) await admin.del(...keys);
     await admin.quit();
   });
@@ -359,7 +360,7 @@ describeWithServer('openStore with Redis', 'Redis', REDIS_URL, redisProblem, () 
     }
     const admin = new Redis(REDIS_URL);
     try {
-      assert.deepEqual(await admin.smembers(`${prefix}names`), ['acme']);
+      assert.deepEqual(await admin.smembers(`{${prefix}}:names`), ['acme']);
     } finally {
       await admin.quit();
     }

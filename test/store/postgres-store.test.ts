@@ -126,6 +126,62 @@ describeWithServer('PostgresTokenStore', 'PostgreSQL', PG_URL, problem, () => {
       }
     }));
 
+  it('splits due work between four hosts claiming at once: each name goes to exactly one', async () => {
+    const schema = freshSchema();
+    const hosts = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        PostgresTokenStore.connect({ connectionString: PG_URL, schema, pool: { max: 3 } }),
+      ),
+    );
+    try {
+      const names = Array.from({ length: 300 }, (_, i) => `due-${String(i).padStart(3, '0')}`);
+      await Promise.all(names.map((name, i) => hosts[0]!.dueIndex.scheduleDue(name, 1_000 + i)));
+      const claimAll = async (host: PostgresTokenStore) => {
+        const claimed: string[] = [];
+        for (;;) {
+          const batch = await host.dueIndex.claimDue(10_000, 4, 60_000);
+          if (batch.length === 0) return claimed;
+          claimed.push(...batch);
+        }
+      };
+      // Three workers per host, so claims also overlap inside one pool.
+      const shares = await Promise.all(
+        hosts.flatMap((host) => [claimAll(host), claimAll(host), claimAll(host)]),
+      );
+      const claimed = shares.flat();
+      assert.equal(new Set(claimed).size, claimed.length, 'no name claimed twice');
+      assert.deepEqual([...claimed].sort(), names);
+      assert.equal(await hosts[1]!.dueIndex.nextDueAt(), 70_000);
+    } finally {
+      await Promise.all(hosts.map((host) => host.close()));
+    }
+  });
+
+  it('upgrades tables of schema version 2 in place, keeping connections and adding the due index', async () => {
+    const schema = freshSchema();
+    await (await PostgresTokenStore.connect({ connectionString: PG_URL, schema })).close();
+    // Back to what version 2 had: no due index, no heartbeats, no rate-limit table.
+    for (const table of ['due', 'daemons', 'rate_limits']) {
+      await admin.query(`DROP TABLE "${schema}"."tokenkeeper_${table}"`);
+    }
+    await admin.query(`UPDATE "${schema}"."tokenkeeper_schema_version" SET version = 2`);
+    await admin.query(
+      `INSERT INTO "${schema}"."tokenkeeper_connections" (name, meta, sealed, version) VALUES ('old', '{"a":1}', 's', 4)`,
+    );
+    const store = await PostgresTokenStore.connect({ connectionString: PG_URL, schema });
+    try {
+      assert.deepEqual(await store.get('old'), { name: 'old', meta: { a: 1 }, sealed: 's', version: 4 });
+      await store.dueIndex.scheduleDue('old', 5);
+      assert.deepEqual(await store.dueIndex.claimDue(5, 1, 100), ['old']);
+      const { rows } = await admin.query<{ version: number }>(
+        `SELECT version FROM "${schema}"."tokenkeeper_schema_version"`,
+      );
+      assert.equal(rows[0]!.version, 3);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('creates its tables once when several processes start at once', async () => {
     const schema = freshSchema();
     const stores = await Promise.all(
@@ -144,7 +200,10 @@ describeWithServer('PostgresTokenStore', 'PostgreSQL', PG_URL, problem, () => {
         rows.map((r) => r.table_name),
         [
           'tokenkeeper_connections',
+          'tokenkeeper_daemons',
+          'tokenkeeper_due',
           'tokenkeeper_locks',
+          'tokenkeeper_rate_limits',
           'tokenkeeper_retired_versions',
           'tokenkeeper_schema_version',
         ],

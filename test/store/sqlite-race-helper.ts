@@ -40,6 +40,16 @@ async function increment(name: string, times: number): Promise<number> {
   return conflicts;
 }
 
+/** Claims `batch` at a time until nothing is due at `now`; every name this process got. */
+async function claimAll(now: number, batch: number, leaseMs: number): Promise<string[]> {
+  const claimed: string[] = [];
+  for (;;) {
+    const names = await store.dueIndex.claimDue(now, batch, leaseMs);
+    if (names.length === 0) return claimed;
+    claimed.push(...names);
+  }
+}
+
 async function handle(request: Request): Promise<unknown> {
   if (request.at !== undefined) await waitUntil(request.at);
   const [a, b, c, d] = request.args as [never, never, never, never];
@@ -52,6 +62,8 @@ async function handle(request: Request): Promise<unknown> {
       return store.tryLock(a, b, c);
     case 'unlock':
       return store.unlock(a, b);
+    case 'claimAll':
+      return claimAll(a, b, c);
     case 'increment':
       return increment(a, b);
     case 'close':

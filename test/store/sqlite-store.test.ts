@@ -78,7 +78,7 @@ describe('SqliteTokenStore', () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .pluck()
         .all();
-      assert.deepEqual(tables, ['connections', 'locks', 'retired_versions']);
+      assert.deepEqual(tables, ['connections', 'daemons', 'due', 'locks', 'rate_limits', 'retired_versions']);
     } finally {
       db.close();
     }
@@ -331,6 +331,24 @@ describe('SqliteTokenStore across processes', () => {
       };
       assert.equal(final.meta.count, 100);
       assert.equal(final.version, 101);
+    }));
+
+  it('splits due work between 4 processes: each name is claimed by exactly one', () =>
+    withProcesses(4, async (path, procs) => {
+      const names = Array.from({ length: 400 }, (_, i) => `due-${String(i).padStart(3, '0')}`);
+      const store = await SqliteTokenStore.open(path);
+      try {
+        for (const [i, name] of names.entries()) await store.dueIndex.scheduleDue(name, 1_000 + i);
+      } finally {
+        await store.close();
+      }
+      const at = Date.now() + 150;
+      const shares = (await Promise.all(
+        procs.map((proc) => proc.call('claimAll', [10_000, 3, 60_000], at)),
+      )) as string[][];
+      const claimed = shares.flat();
+      assert.equal(new Set(claimed).size, claimed.length, 'no name claimed twice');
+      assert.deepEqual([...claimed].sort(), names);
     }));
 
   it('shows what one process writes to another at once, both ways', () =>
