@@ -24,7 +24,9 @@
  *   NO_FENCE      store.put ignores the fence (the writer's lease);
  *   NO_REREAD     Refresher.refresh does not read the store again after taking the lock;
  *   NO_GEN_CHECK  Refresher.#persist does not compare generations after a refused write;
- *   NO_RENEW      holdLease does not renew the lease while its holder works.
+ *   NO_RENEW      holdLease does not renew the lease while its holder works;
+ *   NO_EXPIRY     a lock left behind (its holder crashed, or a reply was lost) never runs out:
+ *                 the broken variant of the liveness property.
  *
  * Properties, each compiled in on its own so that each is its own check (-D):
  *   PROP_ONE_WRITER        never two writers in one lease period;
@@ -445,7 +447,9 @@ proctype Environment()
 {
 end:
   do
+#ifndef NO_EXPIRY
   :: atomic { lock_owner != 0 && lock_live && !renewing[lock_owner] -> lock_live = false }  /* nobody renews it */
+#endif
   :: atomic { lock_owner != 0 && lock_live && renewing[lock_owner] && !faults_over && pauses < PAUSES ->
        pauses++; lock_live = false }  /* its holder is paused past the lease (GC, SIGSTOP, partition) */
 #ifdef NO_RENEW

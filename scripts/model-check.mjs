@@ -92,6 +92,15 @@ const CHECKS = [
     expect: 'caught',
     violation: /crashes\+pauses/,
   },
+  {
+    id: 'variant-no-expiry',
+    title: 'broken: a lock left behind never runs out',
+    defines: ['NO_EXPIRY'],
+    mode: 'liveness',
+    claim: 'no_wait_forever',
+    expect: 'caught',
+    violation: /acceptance cycle|invalid end state/,
+  },
 ];
 
 function main() {
@@ -122,7 +131,7 @@ function main() {
     return 2;
   }
 
-  console.log(`Model checking ${relative(root, modelFile)} (${checks.length} checks)\n`);
+  console.log(`Model checking ${relative(root, modelFile)} (${plural(checks.length, 'check')})\n`);
   let unexpected = 0;
   const started = Date.now();
   for (const check of checks) {
@@ -143,10 +152,14 @@ function main() {
   const total = ((Date.now() - started) / 1000).toFixed(0);
   console.log(
     unexpected === 0
-      ? `\nAll ${checks.length} checks as expected (${total} s).`
-      : `\n${unexpected} of ${checks.length} checks not as expected (${total} s).`,
+      ? `\nAll ${plural(checks.length, 'check')} as expected (${total} s).`
+      : `\n${unexpected} of ${plural(checks.length, 'check')} not as expected (${total} s).`,
   );
   return unexpected === 0 ? 0 : 1;
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function usageError(message) {
