@@ -181,7 +181,7 @@ function missingTools() {
       'gcc (spin compiles each check to C) is not installed. On Debian or Ubuntu: `sudo apt-get install -y gcc`.',
     );
   }
-  return problems.length > 0 ? `npm run model needs two tools:\n  ${problems.join('\n  ')}` : undefined;
+  return problems.length > 0 ? `npm run model cannot run:\n  ${problems.join('\n  ')}` : undefined;
 }
 
 /** Generates, compiles and runs the verifier of one check; classifies what it found. */
