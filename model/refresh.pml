@@ -21,10 +21,12 @@
  *   - let a lease run out once nobody renews it (a crashed holder, a lost reply).
  *
  * Broken variants, one safeguard removed each (compile with -D):
- *   NO_FENCE      store.put ignores the fence (the writer's lease);
+ *   NO_FENCE      store.put and store.delete ignore the fence (the writer's lease);
  *   NO_REREAD     Refresher.refresh does not read the store again after taking the lock;
  *   NO_GEN_CHECK  Refresher.#persist does not compare generations after a refused write;
  *   NO_RENEW      holdLease does not renew the lease while its holder works;
+ *   NO_DELETE_FENCE  store.delete ignores the fence (the code before the model found this:
+ *                 a logout paused past its lease deleted what its successor saved);
  *   NO_EXPIRY     a lock left behind (its holder crashed, or a reply was lost) never runs out:
  *                 the broken variant of the liveness property.
  *
@@ -101,6 +103,12 @@ bool all_checked = false;
 #define FENCE_HOLDS(p) true
 #else
 #define FENCE_HOLDS(p) (lock_owner == (p) && lock_live)
+#endif
+/* The delete of a logout: fenced like a write (it was not, before the model found why it must be). */
+#if defined(NO_FENCE) || defined(NO_DELETE_FENCE)
+#define DELETE_FENCE_HOLDS(p) true
+#else
+#define DELETE_FENCE_HOLDS(p) FENCE_HOLDS(p)
 #endif
 
 /*
@@ -402,11 +410,20 @@ proctype User()
   }
   /* #revokeAndDelete: revokeToken(the refresh token) at the provider (RFC 7009) */
   atomic { crash_point(USER); live_refresh_tokens = live_refresh_tokens & ~BIT(token) }
-  /* repository.delete → TokenStore.delete: drops the row and its lock; the version is kept */
+  /* #deleteUnderLease → TokenStore.delete(name, fence): drops the row and its lock, only while
+     the lease is live; the version is kept. Fenced out, the logout deletes nothing and says so. */
   atomic {
     crash_point(USER);
-    row_exists = false; lock_owner = 0; lock_live = false;
-    logged_out = true
+    if
+    :: DELETE_FENCE_HOLDS(USER) ->
+#ifdef PROP_ONE_WRITER
+         assert(period_writer == 0 || period_writer == USER);  /* a delete is a write too */
+#endif
+         row_exists = false; lock_owner = 0; lock_live = false;
+         logged_out = true
+    :: else  /* LOCK_TIMEOUT: "nothing was deleted. Run `tokenkeeper logout` again." */
+    fi;
+    reply(lost)  /* a lost reply: the logout reports a store error, whether or not it deleted */
   }
 logout_release:
   unlock(USER, lost);

@@ -93,6 +93,14 @@ const CHECKS = [
     violation: /crashes\+pauses/,
   },
   {
+    id: 'variant-no-delete-fence',
+    title: 'broken: deletes not fenced (as before this check)',
+    defines: ['NO_DELETE_FENCE', 'PROP_ONE_WRITER'],
+    mode: 'safety',
+    expect: 'caught',
+    violation: /period_writer/,
+  },
+  {
     id: 'variant-no-expiry',
     title: 'broken: a lock left behind never runs out',
     defines: ['NO_EXPIRY'],

@@ -47,9 +47,11 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return version
 `;
 
-// KEYS: conn, lock, names. ARGV: name. Returns 1 when the connection existed.
-// The version stays behind, so a connection created again under this name continues from it.
+// KEYS: conn, lock, names. ARGV: name, fence ('' = none). Returns 1 when the connection existed
+// and was deleted. The version stays behind, so a connection created again under this name
+// continues from it. A lease that ran out is gone from Redis (PX), so it fails the fence too.
 const DELETE_SCRIPT = `
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 local existed = redis.call('HEXISTS', KEYS[1], 'sealed')
 redis.call('HDEL', KEYS[1], 'meta', 'sealed', 'updated_at')
 redis.call('DEL', KEYS[2])
@@ -92,7 +94,7 @@ interface TokenkeeperCommands {
   ): Promise<number>;
   tokenkeeperLock(lock: string, owner: string, ttlMs: string): Promise<number>;
   tokenkeeperRenew(lock: string, owner: string, ttlMs: string): Promise<number>;
-  tokenkeeperDelete(conn: string, lock: string, names: string, name: string): Promise<number>;
+  tokenkeeperDelete(conn: string, lock: string, names: string, name: string, fence: string): Promise<number>;
   tokenkeeperUnlock(lock: string, owner: string): Promise<number>;
 }
 
@@ -287,10 +289,17 @@ export class RedisTokenStore implements TokenStore {
     return version > 0 ? version : undefined;
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, fence?: string): Promise<boolean> {
     assertConnectionName(name);
+    if (fence !== undefined) assertLockArguments(fence);
     const existed = await this.#run(`delete "${name}"`, () =>
-      this.#client.tokenkeeperDelete(this.#connKey(name), this.#lockKey(name), this.#namesKey, name),
+      this.#client.tokenkeeperDelete(
+        this.#connKey(name),
+        this.#lockKey(name),
+        this.#namesKey,
+        name,
+        fence ?? '',
+      ),
     );
     return existed > 0;
   }

@@ -1,12 +1,12 @@
 /**
- * A real store behind gates: a test can stop one chosen call (the n-th `put`, `get` or
- * `tryLock` of one keeper) until it says go, to replay an interleaving step by step.
+ * A real store behind gates: a test can stop one chosen call (the n-th `get`, `put`,
+ * `delete` or `tryLock` of one keeper) until it says go, to replay an interleaving step by step.
  * Several GatedStores may share one inner store, one per keeper, so each process of a
  * replay has its own gates. Successful writes are recorded with the lease they were fenced by.
  */
 import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
 
-type GatedMethod = 'get' | 'put' | 'tryLock';
+type GatedMethod = 'get' | 'put' | 'tryLock' | 'delete';
 
 export interface Gate {
   /** Resolves when the chosen call has arrived and is waiting. */
@@ -76,8 +76,9 @@ export class GatedStore implements TokenStore {
     if (version !== undefined) this.writes.push({ fence, version });
     return version;
   }
-  delete(name: string) {
-    return this.inner.delete(name);
+  async delete(name: string, fence?: string) {
+    await this.#pass('delete');
+    return this.inner.delete(name, fence);
   }
   async tryLock(name: string, owner: string, ttlMs: number) {
     await this.#pass('tryLock');

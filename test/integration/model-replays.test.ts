@@ -174,3 +174,37 @@ describe('model replays: each broken variant’s counterexample against the real
     }
   });
 });
+
+describe('found by the model: deletes are fenced too', () => {
+  for (const command of ['logout', 'forget'] as const) {
+    it(`a ${command} paused past its lease does not delete a newer login saved meanwhile`, async () => {
+      const run = await twoProcesses();
+      try {
+        // A logs out: takes the lease, reads the connection, and stops before deleting it.
+        const aDelete = run.storeA.pause('delete');
+        const leaving = command === 'logout' ? run.a.logout('acme') : run.a.forget('acme');
+        await aDelete.reached;
+        // A is paused past its lease; B (another host) logs in again and saves a new generation.
+        await run.clock.advance(LEASE + 1);
+        await run.b.connect('acme', { ...run.rig.spec, scope: 'new-scope' });
+        const login = await run.stored();
+        assert.equal(login?.scope, 'new-scope');
+        // A resumes: its delete is fenced out, and it says so.
+        aDelete.release();
+        await assert.rejects(leaving, (error: TokenkeeperError) => {
+          assert.equal(error.code, 'LOCK_TIMEOUT');
+          assert.match(error.message, /nothing was deleted/);
+          const again =
+            command === 'logout' ? 'tokenkeeper logout acme`' : 'tokenkeeper logout acme --local-only`';
+          assert.ok(error.message.includes(`Run \`${again} again`), error.message);
+          return true;
+        });
+        const after = await run.stored();
+        assert.equal(after?.generation, login?.generation, 'the newer login stands');
+        assert.equal((await run.b.info('acme')).scope, 'new-scope');
+      } finally {
+        await run.close();
+      }
+    });
+  }
+});
