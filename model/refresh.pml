@@ -95,7 +95,8 @@ byte lost_replies = 0;
 byte period_writer = 0;    /* who wrote during the current lease period (0: nobody yet) */
 bool logged_out = false;   /* the user's logout deleted the row, and no login saved since */
 byte user_generation = 1;  /* the generation of the user's latest login */
-byte discarded = 0;        /* refreshes that failed closed and said the new tokens were dropped */
+byte reported = 0;         /* failures that said what was lost: a refresh that failed closed
+                              ("discarded and not used"), a logout fenced out after revoking */
 bool faults_over = false;  /* the next refresh runs without faults: it observes what is left */
 bool all_checked = false;
 
@@ -148,8 +149,9 @@ inline try_lock(p, taken, lost)
     :: else -> taken = false
     fi;
     reply(lost);
-    /* holdLease starts renewing only when the caller learns that it holds the lock */
-    renewing[p] = taken && !lost
+    /* holdLease starts renewing only when the caller learns that it holds the lock; a holder
+       taking its lock again in #persist keeps the timer of its lease running */
+    renewing[p] = renewing[p] || (taken && !lost)
   }
 }
 
@@ -348,7 +350,7 @@ persist:
        fi
   :: else ->
        /* StoreError: "could not save them … They were discarded and not used." */
-       discarded++; result = R_STORE_ERROR; goto release
+       reported++; result = R_STORE_ERROR; goto release
   od;
 
 release:
@@ -421,7 +423,10 @@ proctype User()
 #endif
          row_exists = false; lock_owner = 0; lock_live = false;
          logged_out = true
-    :: else  /* LOCK_TIMEOUT: "nothing was deleted. Run `tokenkeeper logout` again." */
+    :: else ->
+         /* LOCK_TIMEOUT: "nothing was deleted. Its tokens were revoked at the provider all
+            the same. Run `tokenkeeper logout` again." */
+         reported++
     fi;
     reply(lost)  /* a lost reply: the logout reports a store error, whether or not it deleted */
   }
@@ -490,8 +495,8 @@ init {
   (finished == ACTORS);
 #ifdef PROP_NO_LOST_TOKEN
   /* either the stored refresh token works, or the connection is gone or says it needs a login,
-     or a crash or a failed save (which said so) lost it */
-  assert(!row_exists || row_reauth || LIVE(row_token) || crashes > 0 || discarded > 0);
+     or a crash lost it, or a failure that said so (a failed save, a logout fenced out) */
+  assert(!row_exists || row_reauth || LIVE(row_token) || crashes > 0 || reported > 0);
 #endif
   /* the next refresh, by a fresh process: `tokenkeeper refresh` (force: replace what is stored) */
   faults_over = true;

@@ -318,7 +318,7 @@ class TokenKeeper implements Keeper {
     const { repository } = await this.#services.storage();
     this.#dropSession(name);
     return withLease(repository.store, name, this.#services.settings, (lease) =>
-      this.#deleteUnderLease(name, lease, `tokenkeeper logout ${name} --local-only`),
+      this.#deleteUnderLease(name, lease, `Run \`tokenkeeper logout ${name} --local-only\` again.`),
     );
   }
 
@@ -335,14 +335,14 @@ class TokenKeeper implements Keeper {
    * Deletes, fenced by the lease: a logout paused past its lease (another process may have
    * logged in again meanwhile) deletes nothing, and says so.
    */
-  async #deleteUnderLease(name: string, lease: Lease, again: string): Promise<boolean> {
+  async #deleteUnderLease(name: string, lease: Lease, whatNow: string): Promise<boolean> {
     const { repository } = await this.#services.storage();
     if (await repository.delete(name, lease.owner)) return true;
     if (!(await repository.load(name))) return false;
     throw new TokenkeeperError(
       'LOCK_TIMEOUT',
       `Connection "${name}" was changed by another process while this one held its lock past the lease ` +
-        `(it was paused, or lost the store); nothing was deleted. Run \`${again}\` again.`,
+        `(it was paused, or lost the store); nothing was deleted. ${whatNow}`,
       { connection: name },
     );
   }
@@ -364,7 +364,11 @@ class TokenKeeper implements Keeper {
       revoked = true;
     }
     this.#dropSession(name);
-    await this.#deleteUnderLease(name, lease, `tokenkeeper logout ${name}`);
+    await this.#deleteUnderLease(
+      name,
+      lease,
+      `${revoked ? 'Its tokens were revoked at the provider all the same. ' : ''}Run \`tokenkeeper logout ${name}\` again.`,
+    );
     return { revoked };
   }
 

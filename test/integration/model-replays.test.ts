@@ -9,6 +9,8 @@
  *   variant-no-reread            Refresher.refresh: `current = await repository.load(name)` under the lock
  *   variant-no-generation-check  Refresher.#persist: `if (theirs.record.generation !== current.record.generation)`
  *   variant-no-renewal           holdLease: the first `renewLater()`
+ *   variant-no-delete-fence      MemoryTokenStore.delete: `if (!this.#holds(name, fence)) return false`,
+ *                                or keeper.#deleteUnderLease passing `lease.owner`
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -156,10 +158,10 @@ describe('model replays: each broken variant’s counterexample against the real
   });
 
   it('variant-no-renewal: a token request slower than the lease keeps the lease, and the waiter adopts', async () => {
-    // Leases of 300 ms on the system clock, renewed every 100 ms; the token request takes 1.5 s.
-    const run = await twoProcesses(300, 'system');
+    // Leases of 600 ms on the system clock, renewed every 200 ms; the token request takes 1.8 s.
+    const run = await twoProcesses(600, 'system');
     try {
-      run.rig.emulator.faults.add({ point: 'token', delayMs: 1_500, count: 1 });
+      run.rig.emulator.faults.add({ point: 'token', delayMs: 1_800, count: 1 });
       const aRefresh = run.a.getAccessToken('acme');
       while ((run.rig.emulator.stats().faults.token ?? 0) === 0) await sleep(10);
       // A's request is at the provider; B wants a token too and must wait for A's lease.
@@ -175,7 +177,7 @@ describe('model replays: each broken variant’s counterexample against the real
   });
 });
 
-describe('found by the model: deletes are fenced too', () => {
+describe('variant-no-delete-fence, found by the model: deletes are fenced too', () => {
   for (const command of ['logout', 'forget'] as const) {
     it(`a ${command} paused past its lease does not delete a newer login saved meanwhile`, async () => {
       const run = await twoProcesses();
