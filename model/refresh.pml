@@ -14,11 +14,13 @@
  * obtained later (the `obtainedAt` order the refresher compares). Token 1 is the stale token
  * every process starts with; every later token is fresh for the length of a run.
  *
- * The environment (proctype Environment) may, within small budgets:
- *   - crash any process at any step (CRASHES);
- *   - pause a working lease holder past its lease, so that the lease runs out (PAUSES);
- *   - lose the reply of one store command whose effect did happen (LOST_REPLIES);
- *   - let a lease run out once nobody renews it (a crashed holder, a lost reply).
+ * Faults, within small budgets, at any point of any run:
+ *   - a crash of any process before any of its steps (crash_point; CRASHES);
+ *   - a working lease holder paused past its lease, so that the lease runs out
+ *     (proctype Environment; PAUSES);
+ *   - the lost reply of a store command whose effect did happen (reply; LOST_REPLIES);
+ * and a lease runs out once nobody renews it: its holder crashed, or a lost reply orphaned it
+ * (proctype Environment). The next refresh runs without faults: it observes what is left.
  *
  * Broken variants, one safeguard removed each (compile with -D):
  *   NO_FENCE      store.put and store.delete ignore the fence (the writer's lease);

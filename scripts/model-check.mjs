@@ -19,7 +19,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const modelFile = join(root, 'model', 'refresh.pml');
 const workRoot = join(root, '.cache', 'model');
 
-/** Memory pan may use, in MB: the largest check needs about 1.3 GB. */
+/** Memory pan may use, in MB: the largest check (liveness) needs about 1.2 GB. */
 const MEMORY_LIMIT_MB = 2048;
 /** Deep enough for every run of the model (the deepest is under 400 steps). */
 const DEPTH_LIMIT = 20_000;
