@@ -187,8 +187,9 @@ export class ConnectionRepository {
     return this.store.put(record.name, metaOf(record), sealed, expectedVersion, fence);
   }
 
-  delete(name: string): Promise<boolean> {
-    return this.store.delete(name);
+  /** With `fence`, only while that lock owner's lease is live; see TokenStore.delete. */
+  delete(name: string, fence?: string): Promise<boolean> {
+    return this.store.delete(name, fence);
   }
 
   #decode(stored: StoredConnection): VersionedRecord {

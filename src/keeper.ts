@@ -20,7 +20,7 @@ import type { Identity } from './identity.js';
 import { type KeeperOptions, resolveKeeperOptions } from './options.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { ProviderProfile } from './providers/types.js';
-import { withLease } from './refresh/lease.js';
+import { type Lease, withLease } from './refresh/lease.js';
 import { connectionNotFound } from './refresh/refresher.js';
 import type { RekeyResult } from './rekey.js';
 import { SessionServices } from './session/services.js';
@@ -359,22 +359,39 @@ class TokenKeeper implements Keeper {
   async forget(name: string): Promise<boolean> {
     const { repository } = await this.#services.storage();
     this.#dropSession(name);
-    return withLease(repository.store, name, this.#services.settings, () => repository.delete(name));
+    return withLease(repository.store, name, this.#services.settings, (lease) =>
+      this.#deleteUnderLease(name, lease, `Run \`tokenkeeper logout ${name} --local-only\` again.`),
+    );
   }
 
   async logout(name: string): Promise<LogoutResult> {
     const { repository } = await this.#services.storage();
-    return withLease(repository.store, name, this.#services.settings, async () => {
+    return withLease(repository.store, name, this.#services.settings, async (lease) => {
       const loaded = await repository.load(name);
       if (!loaded) throw connectionNotFound(name);
-      return this.#revokeAndDelete(loaded.record);
+      return this.#revokeAndDelete(loaded.record, lease);
     });
   }
 
-  /** RFC 7009 revocation where the provider offers it, then the connection is forgotten. */
-  async #revokeAndDelete(record: ConnectionRecord): Promise<LogoutResult> {
-    const { name } = record;
+  /**
+   * Deletes, fenced by the lease: a logout paused past its lease (another process may have
+   * logged in again meanwhile) deletes nothing, and says so.
+   */
+  async #deleteUnderLease(name: string, lease: Lease, whatNow: string): Promise<boolean> {
     const { repository } = await this.#services.storage();
+    if (await repository.delete(name, lease.owner)) return true;
+    if (!(await repository.load(name))) return false;
+    throw new TokenkeeperError(
+      'LOCK_TIMEOUT',
+      `Connection "${name}" was changed by another process while this one held its lock past the lease ` +
+        `(it was paused, or lost the store); nothing was deleted. ${whatNow}`,
+      { connection: name },
+    );
+  }
+
+  /** RFC 7009 revocation where the provider offers it, then the connection is forgotten. */
+  async #revokeAndDelete(record: ConnectionRecord, lease: Lease): Promise<LogoutResult> {
+    const { name } = record;
     const tokens = record.secrets.tokens;
     let revoked = false;
     if (record.revocationUrl && tokens && grantStrategy(record.grant).revocable) {
@@ -389,7 +406,11 @@ class TokenKeeper implements Keeper {
       revoked = true;
     }
     this.#dropSession(name);
-    await repository.delete(name);
+    await this.#deleteUnderLease(
+      name,
+      lease,
+      `${revoked ? 'Its tokens were revoked at the provider all the same. ' : ''}Run \`tokenkeeper logout ${name}\` again.`,
+    );
     return { revoked };
   }
 

@@ -94,9 +94,13 @@ export class MemoryTokenStore implements TokenStore {
     return lease !== undefined && lease.owner === owner && lease.expiresAt > this.#clock.now();
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, fence?: string): Promise<boolean> {
     this.#assertOpen();
     assertConnectionName(name);
+    if (fence !== undefined) {
+      assertLockArguments(fence);
+      if (!this.#holds(name, fence)) return false;
+    }
     this.#locks.delete(name);
     this.dueIndex.drop(name);
     const row = this.#rows.get(name);

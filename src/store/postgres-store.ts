@@ -99,9 +99,10 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
              RETURNING c.version`,
     update: `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
              WHERE name = $1 AND version = $4 AND ${fenced('$5')} RETURNING version`,
-    remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1),
-               dropped_due AS (DELETE FROM ${due} WHERE name = $1),
-               gone AS (DELETE FROM ${connections} WHERE name = $1 RETURNING version)
+    // Every delete sees the lock as it was before the statement: the fence holds for all or none.
+    remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1 AND ${fenced('$2')}),
+               gone AS (DELETE FROM ${connections} WHERE name = $1 AND ${fenced('$2')} RETURNING version),
+               dropped_due AS (DELETE FROM ${due} WHERE name = $1 AND EXISTS (SELECT 1 FROM gone))
              INSERT INTO ${retired} AS r (name, version) SELECT $1, version FROM gone
              ON CONFLICT (name) DO UPDATE SET version = excluded.version
              RETURNING 1`,
@@ -368,9 +369,10 @@ export class PostgresTokenStore implements TokenStore {
     return rows[0]?.version;
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, fence?: string): Promise<boolean> {
     assertConnectionName(name);
-    const rows = await this.#query(`delete "${name}"`, this.#sql.remove, [name]);
+    if (fence !== undefined) assertLockArguments(fence);
+    const rows = await this.#query(`delete "${name}"`, this.#sql.remove, [name, fence ?? null]);
     return rows.length > 0;
   }
 

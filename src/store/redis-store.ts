@@ -51,9 +51,11 @@ redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'sealed', ARGV[2], 'version', versi
 return version
 `;
 
-// KEYS: conn, lock (one slot). Returns 1 when the connection existed.
-// The version stays behind, so a connection created again under this name continues from it.
+// KEYS: conn, lock (one slot). ARGV: fence ('' = none). Returns 1 when the connection existed
+// and was deleted. The version stays behind, so a connection created again under this name
+// continues from it. A lease that ran out is gone from Redis (PX), so it fails the fence too.
 const DELETE_SCRIPT = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local existed = redis.call('HEXISTS', KEYS[1], 'sealed')
 redis.call('HDEL', KEYS[1], 'meta', 'sealed', 'updated_at')
 redis.call('DEL', KEYS[2])
@@ -108,7 +110,7 @@ interface TokenkeeperCommands {
   ): Promise<number>;
   tokenkeeperLock(lock: string, owner: string, ttlMs: string): Promise<number>;
   tokenkeeperRenew(lock: string, owner: string, ttlMs: string): Promise<number>;
-  tokenkeeperDelete(conn: string, lock: string): Promise<number>;
+  tokenkeeperDelete(conn: string, lock: string, fence: string): Promise<number>;
   tokenkeeperUnlock(lock: string, owner: string): Promise<number>;
 }
 
@@ -304,13 +306,18 @@ export class RedisTokenStore implements TokenStore {
     return version > 0 ? version : undefined;
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, fence?: string): Promise<boolean> {
     assertConnectionName(name);
+    if (fence !== undefined) assertLockArguments(fence);
     const existed = await this.#run(`delete "${name}"`, async () => {
-      const deleted = await this.#client.tokenkeeperDelete(this.#keys.conn(name), this.#keys.lock(name));
+      const deleted = await this.#client.tokenkeeperDelete(
+        this.#keys.conn(name),
+        this.#keys.lock(name),
+        fence ?? '',
+      );
       // Another slot on a cluster, so not in the script: a daemon that claims a left-over
       // entry finds no connection and unschedules it.
-      await this.#client.zrem(this.#keys.due, name);
+      if (deleted > 0) await this.#client.zrem(this.#keys.due, name);
       return deleted;
     });
     return existed > 0;

@@ -207,7 +207,7 @@ export class SqliteTokenStore implements TokenStore {
     expected: number | null,
     fence: string | undefined,
   ) => number | undefined;
-  readonly #delete: (name: string) => boolean;
+  readonly #delete: (name: string, fence: string | undefined) => boolean;
   readonly #tryLock: (name: string, owner: string, ttlMs: number) => boolean;
   readonly dueIndex: SqliteDueIndex;
   readonly rateLimits: FlexibleRateLimits;
@@ -323,7 +323,8 @@ export class SqliteTokenStore implements TokenStore {
     // BEGIN IMMEDIATE: take the write lock before reading the version, so the compare
     // and the set happen with no other writer in between (and without deadlock-prone upgrades).
     this.#put = (name, meta, sealed, expected, fence) => put.immediate(name, meta, sealed, expected, fence);
-    const remove = db.transaction((name: string) => {
+    const remove = db.transaction((name: string, fence: string | undefined) => {
+      if (fence !== undefined && !holds(name, fence)) return false;
       deleteLock.run(name);
       deleteDue.run(name);
       const version = deleteConnection.get(name) as number | undefined;
@@ -331,7 +332,7 @@ export class SqliteTokenStore implements TokenStore {
       retire.run(name, version);
       return true;
     });
-    this.#delete = (name) => remove.immediate(name);
+    this.#delete = (name, fence) => remove.immediate(name, fence);
     const tryLock = db.transaction((name: string, owner: string, ttlMs: number) => {
       const now = this.#clock.now();
       const lock = readLock.get(name) as LockRow | undefined;
@@ -440,11 +441,12 @@ export class SqliteTokenStore implements TokenStore {
     }
   }
 
-  async delete(name: string): Promise<boolean> {
+  async delete(name: string, fence?: string): Promise<boolean> {
     this.#assertOpen();
     assertConnectionName(name);
+    if (fence !== undefined) assertLockArguments(fence);
     try {
-      return this.#delete(name);
+      return this.#delete(name, fence);
     } catch (error) {
       throw wrap(this.location, `delete "${name}"`, error);
     }

@@ -14,8 +14,9 @@
  * - `tryLock`/`renewLock`/`unlock` is a lease with an owner token, renewed while its
  *   holder works and released by compare-and-delete, so a process whose lease expired can
  *   never release someone else's lock;
- * - a `put` fenced by an owner writes only while that owner holds the lease, so a holder
- *   that lost its lease (paused, partitioned, too slow) cannot write over its successor.
+ * - a `put` or `delete` fenced by an owner happens only while that owner holds the lease, so
+ *   a holder that lost its lease (paused, partitioned, too slow) cannot write over, or delete,
+ *   what its successor saved.
  */
 
 /** Plain-JSON metadata of a connection; its shape belongs to the keeper, backends store it as is. */
@@ -63,8 +64,13 @@ export interface TokenStore {
     expectedVersion: number | null,
     fence?: string,
   ): Promise<number | undefined>;
-  /** Resolves to true when something was deleted. Also drops the connection's lock; the version is kept. */
-  delete(name: string): Promise<boolean>;
+  /**
+   * Deletes the connection and drops its lock; the version is kept. With `fence`, only while
+   * the owner `fence` holds the lock with a lease that has not run out, checked in the same
+   * atomic step (a logout paused past its lease must not delete a newer login). Resolves to
+   * true when something was deleted; false when nothing was there, or the fence's lease is gone.
+   */
+  delete(name: string, fence?: string): Promise<boolean>;
 
   /**
    * Takes the refresh lock of `name` for `ttlMs` if nobody holds it, the holder's lease

@@ -35,8 +35,8 @@ class FlakyStore implements TokenStore {
     }
     return this.inner.put(name, meta, sealed, expected, fence);
   }
-  delete(name: string) {
-    return this.inner.delete(name);
+  delete(name: string, fence?: string) {
+    return this.inner.delete(name, fence);
   }
   tryLock(name: string, owner: string, ttlMs: number) {
     this.lockAttempts++;

@@ -198,6 +198,30 @@ export function runTokenStoreContract(
         assert.deepEqual(await store.get('f'), { name: 'f', meta: { n: 3 }, sealed: 's3', version: 3 });
       }));
 
+    it('deletes with a fence only while the fence owner holds a live lease', () =>
+      withStore(async (store) => {
+        const a = owner('a');
+        const b = owner('b');
+        assert.equal(await store.put('d', { n: 1 }, 's1', 0), 1);
+        // No lock at all: a fenced delete changes nothing.
+        assert.equal(await store.delete('d', a), false);
+        assert.equal(await store.tryLock('d', a, SHORT_TTL), true);
+        assert.equal(await store.delete('d', b), false, 'not the holder');
+        await sleep(PAST_SHORT_TTL);
+        assert.equal(await store.delete('d', a), false, 'the lease ran out');
+        // A paused logout must not delete what a newer holder saved meanwhile.
+        assert.equal(await store.tryLock('d', b, LONG_TTL), true);
+        assert.equal(await store.put('d', { n: 2 }, 's2', 1, b), 2);
+        assert.equal(await store.delete('d', a), false, 'taken over by b');
+        assert.deepEqual(await store.get('d'), { name: 'd', meta: { n: 2 }, sealed: 's2', version: 2 });
+        assert.equal(await store.tryLock('d', owner('c'), LONG_TTL), false, 'b still holds the lock');
+        // The holder deletes: the row and the lock go, the version stays.
+        assert.equal(await store.delete('d', b), true);
+        assert.equal(await store.get('d'), undefined);
+        assert.equal(await store.tryLock('d', owner('c'), LONG_TTL), true, 'the lock went with the row');
+        assert.equal(await store.put('d', {}, 's3', 0), 3);
+      }));
+
     it('renews a lease only for its owner, and only while nobody took it over', () =>
       withStore(async (store) => {
         const a = owner('a');
