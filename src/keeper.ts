@@ -114,6 +114,17 @@ export interface Keeper {
   logout(name: string): Promise<LogoutResult>;
   /** Asks the provider who owns the connection's credential. */
   whoami(name: string): Promise<Identity>;
+  /**
+   * Lets go of what this process holds for the connection (its token, its timers) without
+   * touching the store: the next call reads the store again. For a long-running process
+   * that learns of a change made elsewhere, such as a logout by the CLI.
+   */
+  release(name: string): void;
+  /**
+   * Ids of the `tokenkeeper serve` daemons whose heartbeat reaches this store (through its
+   * shared due index); empty when none runs, or the store has no due index.
+   */
+  liveDaemons(): Promise<string[]>;
   /** The provider profile with this id: a built-in one, or one passed in `providers`. */
   profile(id: string): ProviderProfile;
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void;
@@ -364,6 +375,17 @@ class TokenKeeper implements Keeper {
     }
     const { requestIdentity } = await import('./identity.js');
     return requestIdentity((endpoint) => this.fetch(name, endpoint), endpoints);
+  }
+
+  release(name: string): void {
+    this.#dropSession(name);
+  }
+
+  async liveDaemons(): Promise<string[]> {
+    const { repository } = await this.#services.storage();
+    const index = repository.store.dueIndex;
+    // Heartbeats are real time, like leases: the token clock may be a test's fake one.
+    return index ? index.liveDaemons(this.#services.settings.pacingClock.now()) : [];
   }
 
   profile(id: string): ProviderProfile {

@@ -60,6 +60,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'Revoke and forget a connection',
     load: () => import('./logout.js'),
   },
+  serve: {
+    summary: 'Keep every connection fresh and serve tokens over HTTP (a daemon)',
+    load: () => import('./serve.js'),
+  },
   completion: {
     summary: 'Print shell completion for bash, zsh or fish',
     load: () => import('./completion.js'),
