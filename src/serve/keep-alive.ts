@@ -8,6 +8,7 @@
  * jittered due times, and a growing back-off per connection after failures. A connection
  * that needs a new login is not retried until a write (a login) changes its record.
  */
+import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../clock.js';
 import { isTokenkeeperError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
@@ -157,19 +158,15 @@ export class KeepAlive {
 
   #dueFromRecord(row: StoredConnectionMeta, view: ViewedConnection): number | undefined {
     if (needsLogin(view)) return undefined;
-    const { keeper, policy, random } = this.options;
+    const { keeper, policy } = this.options;
     let lifetimeSeconds: number | undefined;
     try {
       lifetimeSeconds = keeper.profile(view.provider).refreshTokenLifetimeSeconds;
     } catch {
       lifetimeSeconds = undefined; // a provider this daemon has no profile for: access-token expiry only
     }
-    return dueAtOf(
-      row.meta,
-      lifetimeSeconds === undefined ? undefined : lifetimeSeconds * 1000,
-      policy,
-      random(),
-    );
+    const lifetimeMs = lifetimeSeconds === undefined ? undefined : lifetimeSeconds * 1000;
+    return dueAtOf(row.meta, lifetimeMs, policy, stableJitter(row.name, view.obtainedAt));
   }
 
   async #schedule(view: ViewedConnection, dueAt: number | undefined): Promise<void> {
@@ -222,7 +219,8 @@ export class KeepAlive {
     const free = concurrency - this.#running;
     if (free > 0) {
       const names = await dueIndex.claimDue(clock.now(), free, claimLeaseMs);
-      for (const name of names) this.#start(name);
+      // A refresh of ours that outlived its claim is still running: it reschedules when it ends.
+      for (const name of names) if (!this.#busy.has(name)) this.#start(name);
     }
     await this.#arm();
   }
@@ -350,4 +348,15 @@ export class KeepAlive {
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/**
+ * The jitter of one token, in [0, 1): spread across connections, but the same each time
+ * the due time of a token is worked out again (every watch tick), so it does not drift.
+ */
+function stableJitter(name: string, obtainedAt: number | undefined): number {
+  const digest = createHash('sha256')
+    .update(`${name}\u0000${obtainedAt ?? ''}`)
+    .digest();
+  return digest.readUInt32BE(0) / 2 ** 32;
 }
