@@ -103,9 +103,11 @@ export class KeepAlive {
     for (const row of rows) {
       present.add(row.name);
       const known = this.#view.get(row.name);
-      if (known?.version === row.version) continue;
-      // Someone else wrote it (a login, a logout and login, another refresh): read it again on next use.
-      if (known) this.options.keeper.release(row.name);
+      // Versions only grow: an older row was read before a write this daemon already saw.
+      if (known && row.version <= known.version) continue;
+      // Someone else wrote it (a login, another refresh), maybe after a caller of this daemon
+      // was handed the previous token: let the keeper read it again on next use.
+      this.options.keeper.release(row.name);
       await this.#track(row);
     }
     for (const name of [...this.#view.keys()]) {
