@@ -60,15 +60,21 @@ export async function startServeRig(options: ServeRigOptions = {}): Promise<Serv
   const store = options.store ?? new MemoryTokenStore();
   const key = generateEncryptionKey();
   const cli = createKeeper({ store, encryptionKey: key, clock, proactiveRefresh: false, env: {} });
-  const daemon = await startDaemon({
-    store,
-    encryptionKey: key,
-    clock,
-    env: { TOKENKEEPER_SERVE_SECRET: SECRET, ...options.env },
-    watchIntervalMs: 50,
-    heartbeatMs: 200,
-    ...options.daemon,
-  });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      store,
+      encryptionKey: key,
+      clock,
+      env: { TOKENKEEPER_SERVE_SECRET: SECRET, ...options.env },
+      watchIntervalMs: 50,
+      heartbeatMs: 200,
+      ...options.daemon,
+    });
+  } catch (error) {
+    await Promise.all([cli.close(), factorial.stop(), factus.stop()]);
+    throw error;
+  }
   return {
     clock,
     store,
