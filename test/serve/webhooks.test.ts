@@ -54,7 +54,10 @@ function verified(secret: string, delivery: Received): { type: string; data: Rec
   };
   // The library throws on a bad signature; a changed body must not verify.
   assert.throws(() => new Webhook(secret).verify(`${delivery.body} `, headers));
-  return new Webhook(secret).verify(delivery.body, headers) as { type: string; data: Record<string, unknown> };
+  return new Webhook(secret).verify(delivery.body, headers) as {
+    type: string;
+    data: Record<string, unknown>;
+  };
 }
 
 const RETRY_A_MINUTE = { initialMs: 60_000, factor: 1, maxMs: 60_000, jitter: 'none' } as const;
@@ -86,7 +89,12 @@ describe('webhooks', () => {
 
       const [failed, recovered] = receiver.received.map((delivery) => verified(secret, delivery));
       assert.equal(failed?.type, 'connection.refresh_failed');
-      assert.deepEqual(failed?.data, { connection: 'acme', provider: 'factus', failures: 2, code: 'TOKEN_RESPONSE' });
+      assert.deepEqual(failed?.data, {
+        connection: 'acme',
+        provider: 'factus',
+        failures: 2,
+        code: 'TOKEN_RESPONSE',
+      });
       assert.equal(recovered?.type, 'connection.recovered');
       assert.deepEqual(recovered?.data, { connection: 'acme', provider: 'factus' });
       assert.equal(receiver.attempts(), 3, 'the first delivery failed and was sent again');
@@ -121,7 +129,11 @@ describe('webhooks', () => {
       await eventually(() => receiver.received.length >= 1, 'reauth_required is delivered');
       const reauth = verified(secret, receiver.received[0] as Received);
       assert.equal(reauth.type, 'connection.reauth_required');
-      assert.deepEqual(reauth.data, { connection: 'people', provider: 'factorial', command: 'tokenkeeper login people' });
+      assert.deepEqual(reauth.data, {
+        connection: 'people',
+        provider: 'factorial',
+        command: 'tokenkeeper login people',
+      });
 
       await connectFactorial(rig, 'people');
       await eventually(() => receiver.received.length >= 2, 'recovered is delivered after the login');
