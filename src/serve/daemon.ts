@@ -222,7 +222,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     await keepAlive.start();
     await listen(server, host, options.port ?? 0);
   } catch (error) {
-    await keepAlive.stop();
+    await keepAlive.stop(0);
     await keeper.close();
     if (opened.owned) await store.close();
     throw error;
@@ -241,12 +241,13 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     dashboardLink: () => `${url}/login?code=${sessions.oneTimeCode()}`,
     close() {
       closing ??= (async () => {
+        // Still listening while refreshes finish, so a caller hears 503 rather than a refused connection.
         draining = true;
-        const stopped = stopListening(server);
-        await keepAlive.stop();
+        // A refresh the provider already answered is saved before the store closes (bounded).
+        await keepAlive.stop(settings.closeGraceMs);
         await keeper.close();
         await webhooks?.close(2_000);
-        await stopped;
+        await stopListening(server);
         if (opened.owned) await store.close();
       })();
       return closing;

@@ -128,13 +128,19 @@ export class KeepAlive {
     }
   }
 
-  /** Stops scheduling and lets the refreshes under way finish (the keeper bounds them on close). */
-  async stop(): Promise<void> {
+  /** Stops scheduling and waits, at most `graceMs`, for the refreshes under way to finish. */
+  async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     this.#timer?.cancel();
     this.#watchTimer?.cancel();
     this.#heartbeatTimer?.cancel();
-    await Promise.allSettled([...this.#inFlight]);
+    if (this.#inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
+    clearTimeout(timer);
   }
 
   /** Updates the view from a row and schedules its next refresh (unless a refresh of it is running). */
