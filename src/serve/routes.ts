@@ -56,7 +56,8 @@ export async function handleRequest(
   if (path === '/login') return login(ctx, req, res, url);
 
   const bearer = hasBearerSecret(req.headers.authorization, ctx.secret);
-  const isDashboard = path === '/' || path === '/dashboard.js' || path === '/dashboard.css';
+  const isDashboard =
+    path === '/' || path === '/dashboard.js' || path === '/dashboard.css' || path === '/favicon.ico';
   if (isDashboard && method === 'GET') {
     if (!bearer && !ctx.sessions.isValid(req.headers.cookie)) {
       if (path === '/') return redirect(res, '/login');
@@ -147,6 +148,7 @@ async function proxy(
 function dashboard(ctx: RouteContext, res: ServerResponse, path: string): void {
   if (path === '/dashboard.js') sendAsset(res, 'text/javascript; charset=utf-8', DASHBOARD_SCRIPT);
   else if (path === '/dashboard.css') sendAsset(res, 'text/css; charset=utf-8', DASHBOARD_STYLE);
+  else if (path === '/favicon.ico') res.writeHead(204).end();
   else sendHtml(res, 200, renderDashboard(ctx.connections(), ctx.now()));
 }
 
