@@ -50,6 +50,8 @@ export interface KeepAliveOptions {
   listener: KeepAliveListener;
 }
 
+const SCHEDULE_BATCH = 256;
+
 export class KeepAlive {
   readonly #view = new Map<string, ViewedConnection>();
   readonly #pacer: ProviderPacer;
@@ -100,6 +102,7 @@ export class KeepAlive {
     const { store } = this.options;
     const rows = store.listMeta ? await store.listMeta() : await store.list();
     const present = new Set<string>();
+    const changed: StoredConnectionMeta[] = [];
     for (const row of rows) {
       present.add(row.name);
       const known = this.#view.get(row.name);
@@ -108,7 +111,11 @@ export class KeepAlive {
       // Someone else wrote it (a login, another refresh), maybe after a caller of this daemon
       // was handed the previous token: let the keeper read it again on next use.
       this.options.keeper.release(row.name);
-      await this.#track(row);
+      changed.push(row);
+    }
+    // A shared due index is a round trip per entry: a few hundred at a time, not one by one.
+    for (let i = 0; i < changed.length; i += SCHEDULE_BATCH) {
+      await Promise.all(changed.slice(i, i + SCHEDULE_BATCH).map((row) => this.#track(row)));
     }
     for (const name of [...this.#view.keys()]) {
       if (!present.has(name)) await this.#untrack(name);

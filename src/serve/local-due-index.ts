@@ -37,6 +37,8 @@ export class LocalDueIndex implements DueIndex {
       const top = this.#liveTop();
       if (top === undefined || top.at > nowMs) break;
       this.#pop();
+      // Off the index while claiming, so another heap entry of this name cannot be claimed too.
+      this.#dueAt.delete(top.name);
       claimed.push(top.name);
     }
     // Pushed one lease ahead: due again then if the claimer never reschedules (it died).
@@ -62,6 +64,7 @@ export class LocalDueIndex implements DueIndex {
   }
 
   #set(name: string, at: number): void {
+    if (this.#dueAt.get(name) === at) return; // already there: no second heap entry
     this.#dueAt.set(name, at);
     this.#push({ at, name });
     this.#compactIfSparse();

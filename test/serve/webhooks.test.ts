@@ -134,6 +134,11 @@ describe('webhooks', () => {
         provider: 'factorial',
         command: 'tokenkeeper login people',
       });
+      const token = await rig.call('/v1/connections/people/token');
+      assert.equal(token.status, 409);
+      const { error } = (await token.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'REAUTH_REQUIRED');
+      assert.match(error.message, /tokenkeeper login people/);
 
       await connectFactorial(rig, 'people');
       await eventually(() => receiver.received.length >= 2, 'recovered is delivered after the login');
