@@ -55,6 +55,22 @@ describe('keeping idle connections alive', () => {
     }
   });
 
+  it('with a one-hour refresh token at the emulator and --keepalive 20m, an idle connection lives on for a day', async () => {
+    const rig = await startServeRig({
+      factorial: { accessTtlSeconds: 30 * 24 * 3600, refreshTtlSeconds: 3600 },
+      daemon: { keepaliveMs: 20 * 60_000 },
+    });
+    try {
+      await connectFactorial(rig, 'kept');
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(DAY, 5 * 60_000);
+      assert.equal(rig.factorial.stats().invalidGrant, 0);
+      assert.equal((await rig.cli.refresh('kept')).state, 'ok');
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('refreshes within the profile refresh-token lifetime even when --keepalive is longer', async () => {
     const rig = await startServeRig({
       factorial: { accessTtlSeconds: 30 * 24 * 3600 },
