@@ -21,7 +21,7 @@ import { openStore, parseStoreLocation } from '../store/open-store.js';
 import type { TokenStore } from '../store/types.js';
 import { type AccessSecret, DashboardSessions, loadAccessSecret, SECRET_ENV } from './access.js';
 import type { ViewedConnection } from './connection-view.js';
-import { KeepAlive } from './keep-alive.js';
+import { KeepAlive, type KeepAliveListener } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
 import { handleRequest } from './routes.js';
@@ -95,32 +95,18 @@ export interface Daemon {
 export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
   const env = options.env ?? process.env;
   const host = options.host ?? SERVE_DEFAULTS.host;
-  const loopback = isLoopbackHost(host);
-  if (!loopback && !env[SECRET_ENV]) {
-    throw new ConfigError(
-      `Listening on ${host} makes the daemon reachable from other hosts: set ${SECRET_ENV} explicitly ` +
-        '(e.g. `export TOKENKEEPER_SERVE_SECRET=$(openssl rand -base64 32)`), and put TLS in front of it (see the README).',
-    );
-  }
-  const webhookUrls = options.webhooks ?? [];
+  assertHostAllowed(host, env);
   const clock = options.clock ?? systemClock;
   const pacingClock = options.pacingClock ?? systemClock;
   const random = options.random ?? Math.random;
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const metricsRef: { current?: ServeMetrics } = {};
-  const webhooks =
-    webhookUrls.length === 0
-      ? undefined
-      : new WebhookSender({
-          urls: webhookUrls,
-          secret: env[WEBHOOK_SECRET_ENV] ?? '',
-          fetch: fetchImpl,
-          clock: pacingClock,
-          attempts: options.webhookAttempts ?? SERVE_DEFAULTS.webhookAttempts,
-          retry: options.webhookRetry ?? SERVE_DEFAULTS.webhookRetry,
-          timeoutMs: SERVE_DEFAULTS.webhookTimeoutMs,
-          onDelivery: (result) => metricsRef.current?.webhookDelivery(result),
-        });
+  const settings = resolveKeeperOptions({ ...options.keeper, clock, random });
+  const limits = keepAliveLimits(options);
+
+  let keepAlive: KeepAlive | undefined;
+  const connections = (): ViewedConnection[] => keepAlive?.connections() ?? [];
+  const metrics = new ServeMetrics(connections, () => clock.now());
+  const webhooks = webhookSenderFor(options, env, fetchImpl, pacingClock, metrics);
 
   const location = typeof options.store === 'string' ? options.store : env.TOKENKEEPER_STORE || undefined;
   const secret: AccessSecret = await loadAccessSecret(location, env);
@@ -138,63 +124,30 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     // The daemon schedules every refresh itself, through the due index.
     proactiveRefresh: false,
   });
-  const settings = resolveKeeperOptions({ ...options.keeper, clock, random });
-  const dueIndex = store.dueIndex ?? new LocalDueIndex();
+  countRefreshes(keeper, metrics, (name) => keepAlive?.get(name)?.provider ?? 'unknown');
   const id = `${process.pid}-${randomUUID()}`;
-  let keepAlive: KeepAlive | undefined;
-  const connections = (): ViewedConnection[] => keepAlive?.connections() ?? [];
-  const metrics = new ServeMetrics(connections, () => clock.now());
-  metricsRef.current = metrics;
-  const providerOf = (name: string) => keepAlive?.get(name)?.provider ?? 'unknown';
-  keeper.on('refresh', (e) => metrics.refresh(providerOf(e.connection), 'ok'));
-  keeper.on('token', (e) => metrics.refresh(providerOf(e.connection), 'ok'));
-  keeper.on('adopt', (e) => metrics.refresh(providerOf(e.connection), 'adopted'));
-  keeper.on('refresh_failed', (e) => metrics.refresh(providerOf(e.connection), 'failed'));
-  keeper.on('reauth_required', (e) => metrics.refresh(providerOf(e.connection), 'reauth_required'));
-  keeper.on('lock_wait', (e) => metrics.lockWait(e.waitedMs / 1000));
-
-  const event = (c: ViewedConnection) => ({ connection: c.name, provider: c.provider });
   keepAlive = new KeepAlive({
     keeper,
     store,
-    dueIndex,
+    dueIndex: store.dueIndex ?? new LocalDueIndex(),
     clock,
     pacingClock,
     random,
     policy: {
       refreshTiming: settings.refreshTiming,
       minRefreshIntervalMs: settings.minRefreshIntervalMs,
-      keepaliveMs: positive(options.keepaliveMs ?? SERVE_DEFAULTS.keepaliveMs, 'keepalive'),
+      keepaliveMs: limits.keepaliveMs,
       keepaliveJitterFraction: SERVE_DEFAULTS.keepaliveJitterFraction,
     },
-    concurrency: positive(options.concurrency ?? SERVE_DEFAULTS.concurrency, 'concurrency'),
-    tokenRequestsPerSecond: positive(
-      options.tokenRequestsPerSecond ?? SERVE_DEFAULTS.tokenRequestsPerSecond,
-      'token requests per second',
-    ),
+    concurrency: limits.concurrency,
+    tokenRequestsPerSecond: limits.tokenRequestsPerSecond,
     watchIntervalMs: options.watchIntervalMs ?? SERVE_DEFAULTS.watchIntervalMs,
     claimLeaseMs: SERVE_DEFAULTS.claimLeaseMs,
     retry: options.retry ?? SERVE_DEFAULTS.retry,
-    failureThreshold: positive(
-      options.failureThreshold ?? SERVE_DEFAULTS.failureThreshold,
-      'failure threshold',
-    ),
+    failureThreshold: limits.failureThreshold,
     daemonId: id,
     heartbeatMs: options.heartbeatMs ?? SERVE_DEFAULTS.heartbeatMs,
-    listener: {
-      reauthRequired: (c) =>
-        webhooks?.send('connection.reauth_required', {
-          ...event(c),
-          command: `tokenkeeper login ${c.name}`,
-        }),
-      refreshFailed: (c, error) =>
-        webhooks?.send('connection.refresh_failed', {
-          ...event(c),
-          failures: c.failures,
-          code: error.code,
-        }),
-      recovered: (c) => webhooks?.send('connection.recovered', event(c)),
-    },
+    listener: webhookListener(webhooks),
   });
 
   let draining = false;
@@ -253,6 +206,72 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
       return closing;
     },
   };
+}
+
+function assertHostAllowed(host: string, env: NodeJS.ProcessEnv): void {
+  if (isLoopbackHost(host) || env[SECRET_ENV]) return;
+  throw new ConfigError(
+    `Listening on ${host} makes the daemon reachable from other hosts: set ${SECRET_ENV} explicitly ` +
+      '(e.g. `export TOKENKEEPER_SERVE_SECRET=$(openssl rand -base64 32)`), and put TLS in front of it (see the README).',
+  );
+}
+
+function keepAliveLimits(options: DaemonOptions) {
+  return {
+    keepaliveMs: positive(options.keepaliveMs ?? SERVE_DEFAULTS.keepaliveMs, 'keepalive'),
+    concurrency: positive(options.concurrency ?? SERVE_DEFAULTS.concurrency, 'concurrency'),
+    tokenRequestsPerSecond: positive(
+      options.tokenRequestsPerSecond ?? SERVE_DEFAULTS.tokenRequestsPerSecond,
+      'token requests per second',
+    ),
+    failureThreshold: positive(
+      options.failureThreshold ?? SERVE_DEFAULTS.failureThreshold,
+      'failure threshold',
+    ),
+  };
+}
+
+function webhookSenderFor(
+  options: DaemonOptions,
+  env: NodeJS.ProcessEnv,
+  fetchImpl: typeof fetch,
+  pacingClock: Clock,
+  metrics: ServeMetrics,
+): WebhookSender | undefined {
+  const urls = options.webhooks ?? [];
+  if (urls.length === 0) return undefined;
+  return new WebhookSender({
+    urls,
+    secret: env[WEBHOOK_SECRET_ENV] ?? '',
+    fetch: fetchImpl,
+    // Real time: receivers check the timestamp against their own clock.
+    clock: pacingClock,
+    attempts: options.webhookAttempts ?? SERVE_DEFAULTS.webhookAttempts,
+    retry: options.webhookRetry ?? SERVE_DEFAULTS.webhookRetry,
+    timeoutMs: SERVE_DEFAULTS.webhookTimeoutMs,
+    onDelivery: (result) => metrics.webhookDelivery(result),
+  });
+}
+
+function webhookListener(webhooks: WebhookSender | undefined): KeepAliveListener {
+  const about = (c: ViewedConnection) => ({ connection: c.name, provider: c.provider });
+  return {
+    reauthRequired: (c) =>
+      webhooks?.send('connection.reauth_required', { ...about(c), command: `tokenkeeper login ${c.name}` }),
+    refreshFailed: (c, error) =>
+      webhooks?.send('connection.refresh_failed', { ...about(c), failures: c.failures, code: error.code }),
+    recovered: (c) => webhooks?.send('connection.recovered', about(c)),
+  };
+}
+
+/** Every refresh of the daemon's keeper (scheduled, or for a caller) counts, by its result. */
+function countRefreshes(keeper: Keeper, metrics: ServeMetrics, providerOf: (name: string) => string): void {
+  keeper.on('refresh', (e) => metrics.refresh(providerOf(e.connection), 'ok'));
+  keeper.on('token', (e) => metrics.refresh(providerOf(e.connection), 'ok'));
+  keeper.on('adopt', (e) => metrics.refresh(providerOf(e.connection), 'adopted'));
+  keeper.on('refresh_failed', (e) => metrics.refresh(providerOf(e.connection), 'failed'));
+  keeper.on('reauth_required', (e) => metrics.refresh(providerOf(e.connection), 'reauth_required'));
+  keeper.on('lock_wait', (e) => metrics.lockWait(e.waitedMs / 1000));
 }
 
 interface OpenedDaemonStore {
