@@ -160,6 +160,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
         sessions,
         metrics,
         connections,
+        markUsed: (name) => keepAlive?.markUsed(name),
         storeAnswers: () => pingStore(store),
         draining: () => draining,
         now: () => clock.now(),

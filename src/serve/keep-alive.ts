@@ -67,6 +67,8 @@ export class KeepAlive {
   /** Connections this daemon is refreshing now: a watch tick must not schedule them again meanwhile. */
   readonly #busy = new Set<string>();
   #idleWaiters: Array<() => void> = [];
+  /** Connections a caller asked for (token, proxy) since the daemon last refreshed them. */
+  readonly #used = new Set<string>();
 
   constructor(private readonly options: KeepAliveOptions) {
     this.#pacer = new ProviderPacer(options.tokenRequestsPerSecond, options.pacingClock);
@@ -87,6 +89,11 @@ export class KeepAlive {
 
   get(name: string): ViewedConnection | undefined {
     return this.#view.get(name);
+  }
+
+  /** A caller asked for this connection's token: keep it in memory after the next refresh. */
+  markUsed(name: string): void {
+    if (this.#view.has(name)) this.#used.add(name); // names it does not know cannot grow the set
   }
 
   /** Refreshes under way. */
@@ -167,6 +174,7 @@ export class KeepAlive {
 
   async #untrack(name: string): Promise<void> {
     this.#view.delete(name);
+    this.#used.delete(name);
     this.options.keeper.release(name);
     await this.options.dueIndex.unscheduleDue(name);
   }
@@ -312,6 +320,8 @@ export class KeepAlive {
     }
     const view = await this.#track(after);
     if (failure) return this.#failed(view, failure);
+    // Nobody asked for it since the last refresh: the store has the token, memory need not.
+    if (!this.#used.delete(name)) this.options.keeper.release(name);
     view.failures = 0;
     view.lastErrorCode = undefined;
     if (view.alerted === 'failing') {

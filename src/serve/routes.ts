@@ -25,6 +25,8 @@ export interface RouteContext {
   sessions: DashboardSessions;
   metrics: ServeMetrics;
   connections(): ViewedConnection[];
+  /** A caller asked for this connection: worth keeping its token in memory. */
+  markUsed(name: string): void;
   /** Resolves when the store answers; rejects otherwise. */
   storeAnswers(): Promise<void>;
   /** True once shutdown began: new requests get 503. */
@@ -79,10 +81,15 @@ export async function handleRequest(
     return sendJson(res, 200, { connections: ctx.connections().map(listed) });
   }
   const token = /^\/v1\/connections\/([^/]+)\/token$/.exec(path);
-  if (token && method === 'GET') return tokenOf(ctx, res, decodeSegment(token[1] as string));
+  if (token && method === 'GET') {
+    const name = decodeSegment(token[1] as string);
+    ctx.markUsed(name);
+    return tokenOf(ctx, res, name);
+  }
   const proxied = /^\/proxy\/([^/]+)(\/.*)?$/.exec(path);
   if (proxied) {
     const name = decodeSegment(proxied[1] as string);
+    ctx.markUsed(name);
     return proxy(ctx, req, res, name, `${proxied[2] ?? '/'}${url.search}`);
   }
   return sendJson(res, 404, {
