@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -172,6 +174,25 @@ describe('tokenkeeper serve (CLI)', () => {
       const badPort = await sandbox.run(['serve', '--port', 'eighty']);
       assert.equal(badPort.code, 2);
       assert.match(badPort.stderr, /--port must be a whole number/);
+      const short = await sandbox.run(['serve'], { env: { TOKENKEEPER_SERVE_SECRET: 'short' } });
+      assert.equal(short.code, 2);
+      assert.match(short.stderr, /at least 16 characters/);
+
+      // A port another program holds.
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const { port } = holder.address() as AddressInfo;
+      const busy = await sandbox.run(['serve', '--port', String(port)]);
+      holder.close();
+      assert.equal(busy.code, 2);
+      assert.match(busy.stderr, new RegExp(`Port ${port} is in use; choose another with --port`));
+
+      // A secret file others can read is refused, not used.
+      const secretFile = join(dirname(sandbox.storePath), 'serve-secret');
+      chmodSync(secretFile, 0o644);
+      const readable = await sandbox.run(['serve']);
+      assert.equal(readable.code, 2);
+      assert.match(readable.stderr, new RegExp(`chmod 600 ${secretFile}`));
     } finally {
       await sandbox.cleanup();
     }
