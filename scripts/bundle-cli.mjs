@@ -4,7 +4,8 @@
  * file plus a chunk per lazily loaded part. Loading a few files instead of some forty
  * ES modules is most of what keeps `tokenkeeper token` close to bare Node's start-up.
  * esbuild-wasm: the same bundler without a platform-specific binary.
- * Native and optional drivers stay external, resolved from node_modules at run time.
+ * Native and optional drivers, and CommonJS packages loaded lazily (prom-client), stay
+ * external, resolved from node_modules at run time.
  */
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild-wasm';
@@ -20,6 +21,14 @@ await build({
   platform: 'node',
   target: 'node20.19',
   sourcemap: true,
-  external: ['better-sqlite3', 'better-sqlite3-napi', 'pg', 'ioredis', 'rate-limiter-flexible', 'open'],
+  external: [
+    'better-sqlite3',
+    'better-sqlite3-napi',
+    'pg',
+    'ioredis',
+    'rate-limiter-flexible',
+    'open',
+    'prom-client',
+  ],
   logLevel: 'warning',
 });

@@ -20,6 +20,8 @@ export interface KeeperEvents {
   adopt: { connection: string; expiresAt: number | null };
   /** A refresh attempt failed; the connection may still recover (network, 5xx, fallback pending). */
   refresh_failed: { connection: string; code: string; message: string };
+  /** A refresh got the connection's lock, after waiting this long for another holder (0: it was free). */
+  lock_wait: { connection: string; waitedMs: number };
   /** Nothing more can be done without a person: log in again. */
   reauth_required: { connection: string; reason: string };
 }

@@ -126,6 +126,17 @@ export interface Keeper {
    * key given opens are left as they were and listed in `failed`.
    */
   rekey(): Promise<RekeyResult>;
+  /**
+   * Lets go of what this process holds for the connection (its token, its timers) without
+   * touching the store: the next call reads the store again. For a long-running process
+   * that learns of a change made elsewhere, such as a logout by the CLI.
+   */
+  release(name: string): void;
+  /**
+   * Ids of the `tokenkeeper serve` daemons whose heartbeat reaches this store (through its
+   * shared due index); empty when none runs, or the store has no due index.
+   */
+  liveDaemons(): Promise<string[]>;
   /** The provider profile with this id: a built-in one, or one passed in `providers`. */
   profile(id: string): ProviderProfile;
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void;
@@ -453,6 +464,17 @@ class TokenKeeper implements Keeper {
       import('./rekey.js'),
     ]);
     return rekeyConnections(repository, this.#services.settings);
+  }
+
+  release(name: string): void {
+    this.#dropSession(name);
+  }
+
+  async liveDaemons(): Promise<string[]> {
+    const { repository } = await this.#services.storage();
+    const index = repository.store.dueIndex;
+    // Heartbeats are real time, like leases: the token clock may be a test's fake one.
+    return index ? index.liveDaemons(this.#services.settings.pacingClock.now()) : [];
   }
 
   profile(id: string): ProviderProfile {

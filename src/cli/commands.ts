@@ -64,6 +64,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'Seal every connection again under the current encryption key',
     load: () => import('./rekey.js'),
   },
+  serve: {
+    summary: 'Keep every connection fresh and serve tokens over HTTP (a daemon)',
+    load: () => import('./serve.js'),
+  },
   completion: {
     summary: 'Print shell completion for bash, zsh or fish',
     load: () => import('./completion.js'),

@@ -24,6 +24,8 @@ interface ConnectionStatus
   extends Omit<ConnectionDetails, 'expiresAt' | 'obtainedAt' | 'lastRefreshAt' | 'createdAt' | 'lastError'> {
   expiry: string;
   needsLogin: boolean;
+  /** A `tokenkeeper serve` daemon on this store refreshes it before it expires. */
+  keptFreshByDaemon: boolean;
   /** False for a credential that is its own token (an API key), as the grant strategy says. */
   refreshable: boolean;
   expiresAt?: string | null;
@@ -43,7 +45,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const store = describeStore(io.env);
   const connections = await withKeeper(io, async (keeper) => {
     const infos = name ? [await keeper.info(name)] : await keeper.list();
-    return Promise.all(infos.map(async (info) => statusOf(await detailsOf(keeper, info), now)));
+    const daemon = (await keeper.liveDaemons()).length > 0;
+    return Promise.all(infos.map(async (info) => statusOf(await detailsOf(keeper, info), now, daemon)));
   });
 
   if (values.json) {
@@ -72,7 +75,7 @@ async function detailsOf(keeper: Keeper, info: ConnectionInfo): Promise<Connecti
   }
 }
 
-function statusOf(details: ConnectionDetails, now: number): ConnectionStatus {
+export function statusOf(details: ConnectionDetails, now: number, daemon: boolean): ConnectionStatus {
   const { expiresAt, obtainedAt, lastRefreshAt, createdAt, lastError, ...rest } = details;
   const iso = (ms: number) => new Date(ms).toISOString();
   const { refreshable } = grantStrategy(details.grant);
@@ -82,8 +85,9 @@ function statusOf(details: ConnectionDetails, now: number): ConnectionStatus {
     refreshable,
     // An API key is its own credential: it has no scopes of its own to show.
     ...(apiKey ? { scope: undefined, grantedScope: undefined } : {}),
-    expiry: expiryOf(details, apiKey, now),
+    expiry: expiryOf(details, apiKey, now, daemon),
     needsLogin: details.state === 'reauth_required',
+    keptFreshByDaemon: daemon && refreshable && details.state === 'ok',
     ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : iso(expiresAt) } : {}),
     ...(obtainedAt !== undefined ? { obtainedAt: iso(obtainedAt) } : {}),
     ...(lastRefreshAt !== undefined ? { lastRefreshAt: iso(lastRefreshAt) } : {}),
@@ -92,16 +96,19 @@ function statusOf(details: ConnectionDetails, now: number): ConnectionStatus {
   };
 }
 
-/** Expiry as it will play out: tokenkeeper refreshes on use; nothing runs in between. */
-function expiryOf(details: ConnectionDetails, apiKey: boolean, now: number): string {
+/** Expiry as it will play out: a daemon refreshes before expiry; without one, tokens are refreshed on use. */
+function expiryOf(details: ConnectionDetails, apiKey: boolean, now: number, daemon: boolean): string {
   if (apiKey) return 'API key, does not expire';
   const { expiresAt } = details;
   if (expiresAt === null) return 'does not expire';
   if (expiresAt === undefined) return 'unknown';
   if (details.state === 'reauth_required')
     return `needs a new login (token ${expiresAt <= now ? 'expired' : 'rejected'})`;
-  if (expiresAt <= now) return `expired ${humanDuration(now - expiresAt)} ago; refreshes on next use`;
-  return `valid until ${formatInstant(expiresAt, now)}; refreshes on next use after that`;
+  const then = daemon ? 'kept fresh by a daemon' : 'refreshes on next use';
+  if (expiresAt <= now) return `expired ${humanDuration(now - expiresAt)} ago; ${then}`;
+  return daemon
+    ? `valid until ${formatInstant(expiresAt, now)}; kept fresh by a daemon`
+    : `valid until ${formatInstant(expiresAt, now)}; refreshes on next use after that`;
 }
 
 function describe(c: ConnectionStatus): string {

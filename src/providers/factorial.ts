@@ -31,6 +31,8 @@ export const factorialProfile: ProviderProfile = {
   defaultRedirectUri: 'http://127.0.0.1:8765/callback',
   // The docs give 1 h, 2 h and 7 days; only used when a response carries no expires_in.
   defaultTokenLifetimeSeconds: 3600,
+  // Public clients assume a refresh token lives one week (shared/PROVIDERS.md).
+  refreshTokenLifetimeSeconds: 7 * 24 * 60 * 60,
   // Company tokens come without expires_in and do not expire.
   missingExpiryMeansNever: true,
   apiKeyHeader: 'x-api-key',

@@ -18,6 +18,8 @@ export const factusProfile: ProviderProfile = {
   scopeDelimiter: ' ',
   // Observed lifetime of a Factus access token; only used when a response says nothing.
   defaultTokenLifetimeSeconds: 3600,
+  // Unknown; league/oauth2-server's default of one month (shared/PROVIDERS.md).
+  refreshTokenLifetimeSeconds: 30 * 24 * 60 * 60,
   rateLimits: [{ label: 'Factus API (80 requests/minute per user)', limit: 80, windowMs: 60_000 }],
   // Laravel pagination inside the envelope: {"data":{"data":[…],"pagination":{"current_page","last_page",…}}}
   pagination: {

@@ -61,6 +61,12 @@ export interface ProviderProfile {
   clientAuthMethod: ClientAuthMethod;
   /** Used when a token response carries neither `expires_in` nor a JWT `exp`. */
   defaultTokenLifetimeSeconds: number;
+  /**
+   * How long a refresh token stays usable when nobody uses it (seconds); absent when unknown.
+   * `tokenkeeper serve` refreshes an idle connection well before that (and at least every
+   * `--keepalive`), so a connection nobody touches is not lost.
+   */
+  refreshTokenLifetimeSeconds?: number;
   /** The provider documents that a token without `expires_in` never expires. */
   missingExpiryMeansNever?: boolean;
   /** Header an API key goes in, for providers with API keys. */

@@ -82,12 +82,17 @@ export class Refresher {
     if (trigger.adoptOnly) return before;
     if (!trigger.force) this.#assertNotBackingOff(before);
 
+    const waitStarted = this.options.settings.pacingClock.now();
     const taken = await acquireLease(repository.store, name, this.options.settings, async () => {
       const current = await repository.load(name);
       if (!current) throw notFound(name);
       if (this.#adoptable(current, seen)) return current;
       if (current.record.state === 'reauth_required') throw reauthRequired(current);
       return undefined;
+    });
+    this.options.events.emit('lock_wait', {
+      connection: name,
+      waitedMs: this.options.settings.pacingClock.now() - waitStarted,
     });
     if ('instead' in taken) {
       this.#emitAdopt(taken.instead);

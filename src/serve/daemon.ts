@@ -1,0 +1,350 @@
+/**
+ * `tokenkeeper serve` as a library: opens the store, keeps every connection alive
+ * (keep-alive.ts), and answers HTTP (routes.ts) for programs in any language.
+ *
+ *   startDaemon → open store + keeper → KeepAlive.start (read store, schedule, watch)
+ *              → HTTP server on host:port
+ *   close      → new requests 503 → stop scheduling → refreshes under way finish or
+ *                release their locks (keeper.close, bounded) → webhooks flushed → store closed
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../clock.js';
+import { ConfigError } from '../errors.js';
+import type { BackoffPolicy } from '../http/backoff.js';
+import { isLoopbackUrl } from '../http/urls.js';
+import { createKeeper, type Keeper, type KeeperOptions } from '../keeper.js';
+import { resolveKeeperOptions } from '../options.js';
+import { generateEncryptionKey, resolveEncryptionKey } from '../store/encryption.js';
+import { openStore, parseStoreLocation } from '../store/open-store.js';
+import type { TokenStore } from '../store/types.js';
+import { type AccessSecret, DashboardSessions, loadAccessSecret, SECRET_ENV } from './access.js';
+import type { ViewedConnection } from './connection-view.js';
+import { KeepAlive, type KeepAliveListener } from './keep-alive.js';
+import { LocalDueIndex } from './local-due-index.js';
+import { ServeMetrics } from './metrics.js';
+import { handleRequest } from './routes.js';
+import { WEBHOOK_SECRET_ENV, WebhookSender } from './webhooks.js';
+
+export const SERVE_DEFAULTS = {
+  host: '127.0.0.1',
+  keepaliveMs: 24 * 60 * 60 * 1000,
+  keepaliveJitterFraction: 0.1,
+  concurrency: 16,
+  tokenRequestsPerSecond: 20,
+  watchIntervalMs: 2_000,
+  heartbeatMs: 5_000,
+  claimLeaseMs: 120_000,
+  failureThreshold: 3,
+  // A connection whose refresh failed: 5 s, doubling to 10 min, full jitter.
+  retry: { initialMs: 5_000, factor: 2, maxMs: 600_000, jitter: 'full' },
+  webhookAttempts: 6,
+  // 1 s, 2 s, 4 s … up to 5 min between attempts.
+  webhookRetry: { initialMs: 1_000, factor: 2, maxMs: 300_000, jitter: 'spread' },
+  webhookTimeoutMs: 10_000,
+} as const satisfies Record<string, string | number | BackoffPolicy>;
+
+export interface DaemonOptions {
+  /** A store, or where one lives (as TOKENKEEPER_STORE). Default: TOKENKEEPER_STORE, else the default SQLite file. */
+  store?: TokenStore | string;
+  /** For a store passed as an object: its encryption key (default TOKENKEEPER_KEY). */
+  encryptionKey?: Buffer | string;
+  host?: string;
+  /** 0 picks a free port. Default 0. */
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Token time (tests pass a FakeClock shared with an emulator). */
+  clock?: Clock;
+  pacingClock?: Clock;
+  fetch?: typeof fetch;
+  random?: () => number;
+  keepaliveMs?: number;
+  concurrency?: number;
+  tokenRequestsPerSecond?: number;
+  watchIntervalMs?: number;
+  heartbeatMs?: number;
+  retry?: BackoffPolicy;
+  webhooks?: readonly string[];
+  /** Consecutive failures before `connection.refresh_failed` is sent. Default 3. */
+  failureThreshold?: number;
+  webhookAttempts?: number;
+  webhookRetry?: BackoffPolicy;
+  /** Passed on to the keeper: timeouts, margins, the lock lease, closeGraceMs, providers. */
+  keeper?: Omit<
+    KeeperOptions,
+    'store' | 'encryptionKey' | 'clock' | 'pacingClock' | 'fetch' | 'random' | 'env'
+  >;
+}
+
+export interface Daemon {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly pid: number;
+  readonly id: string;
+  /** The access secret file, when the secret came from one (it is never shown). */
+  readonly secretFile: string | undefined;
+  readonly keeper: Keeper;
+  readonly keepAlive: KeepAlive;
+  /** A link that signs a browser in once, within 15 minutes. */
+  dashboardLink(): string;
+  /** Graceful: new requests get 503, refreshes under way finish or release their locks. */
+  close(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
+  const env = options.env ?? process.env;
+  const host = options.host ?? SERVE_DEFAULTS.host;
+  assertHostAllowed(host, env);
+  const clock = options.clock ?? systemClock;
+  const pacingClock = options.pacingClock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const settings = resolveKeeperOptions({ ...options.keeper, clock, random });
+  const limits = keepAliveLimits(options);
+
+  let keepAlive: KeepAlive | undefined;
+  const connections = (): ViewedConnection[] => keepAlive?.connections() ?? [];
+  const metrics = new ServeMetrics(connections, () => clock.now());
+  const webhooks = webhookSenderFor(options, env, fetchImpl, pacingClock, metrics);
+
+  const location = typeof options.store === 'string' ? options.store : env.TOKENKEEPER_STORE || undefined;
+  const secret: AccessSecret = await loadAccessSecret(location, env);
+  const opened = await openDaemonStore(options, env);
+  const { store } = opened;
+  const keeper = createKeeper({
+    ...options.keeper,
+    store,
+    encryptionKey: opened.key,
+    clock,
+    pacingClock,
+    fetch: fetchImpl,
+    random,
+    env,
+    // The daemon schedules every refresh itself, through the due index.
+    proactiveRefresh: false,
+  });
+  countRefreshes(keeper, metrics, (name) => keepAlive?.get(name)?.provider ?? 'unknown');
+  const id = `${process.pid}-${randomUUID()}`;
+  keepAlive = new KeepAlive({
+    keeper,
+    store,
+    dueIndex: store.dueIndex ?? new LocalDueIndex(),
+    clock,
+    pacingClock,
+    random,
+    policy: {
+      refreshTiming: settings.refreshTiming,
+      minRefreshIntervalMs: settings.minRefreshIntervalMs,
+      keepaliveMs: limits.keepaliveMs,
+      keepaliveJitterFraction: SERVE_DEFAULTS.keepaliveJitterFraction,
+    },
+    concurrency: limits.concurrency,
+    tokenRequestsPerSecond: limits.tokenRequestsPerSecond,
+    watchIntervalMs: options.watchIntervalMs ?? SERVE_DEFAULTS.watchIntervalMs,
+    claimLeaseMs: SERVE_DEFAULTS.claimLeaseMs,
+    retry: options.retry ?? SERVE_DEFAULTS.retry,
+    failureThreshold: limits.failureThreshold,
+    daemonId: id,
+    heartbeatMs: options.heartbeatMs ?? SERVE_DEFAULTS.heartbeatMs,
+    listener: webhookListener(webhooks),
+  });
+
+  let draining = false;
+  const sessions = new DashboardSessions();
+  const server = createServer((req, res) => {
+    handleRequest(
+      {
+        keeper,
+        secret: secret.value,
+        sessions,
+        metrics,
+        connections,
+        markUsed: (name) => keepAlive?.markUsed(name),
+        storeAnswers: () => pingStore(store),
+        draining: () => draining,
+        now: () => clock.now(),
+      },
+      req,
+      res,
+    ).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end();
+    });
+  });
+  try {
+    await keepAlive.start();
+    await listen(server, host, options.port ?? 0);
+  } catch (error) {
+    await keepAlive.stop(0);
+    await keeper.close();
+    if (opened.owned) await store.close();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    pid: process.pid,
+    id,
+    secretFile: secret.file,
+    keeper,
+    keepAlive,
+    dashboardLink: () => `${url}/login?code=${sessions.oneTimeCode()}`,
+    close() {
+      closing ??= (async () => {
+        // Still listening while refreshes finish, so a caller hears 503 rather than a refused connection.
+        draining = true;
+        // A refresh the provider already answered is saved before the store closes (bounded).
+        await keepAlive.stop(settings.closeGraceMs);
+        await keeper.close();
+        await webhooks?.close(2_000);
+        await stopListening(server);
+        if (opened.owned) await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function assertHostAllowed(host: string, env: NodeJS.ProcessEnv): void {
+  if (isLoopbackHost(host) || env[SECRET_ENV]) return;
+  throw new ConfigError(
+    `Listening on ${host} makes the daemon reachable from other hosts: set ${SECRET_ENV} explicitly ` +
+      '(e.g. `export TOKENKEEPER_SERVE_SECRET=$(openssl rand -base64 32)`), and put TLS in front of it (see the README).',
+  );
+}
+
+function keepAliveLimits(options: DaemonOptions) {
+  return {
+    keepaliveMs: positive(options.keepaliveMs ?? SERVE_DEFAULTS.keepaliveMs, 'keepalive'),
+    concurrency: positive(options.concurrency ?? SERVE_DEFAULTS.concurrency, 'concurrency'),
+    tokenRequestsPerSecond: positive(
+      options.tokenRequestsPerSecond ?? SERVE_DEFAULTS.tokenRequestsPerSecond,
+      'token requests per second',
+    ),
+    failureThreshold: positive(
+      options.failureThreshold ?? SERVE_DEFAULTS.failureThreshold,
+      'failure threshold',
+    ),
+  };
+}
+
+function webhookSenderFor(
+  options: DaemonOptions,
+  env: NodeJS.ProcessEnv,
+  fetchImpl: typeof fetch,
+  pacingClock: Clock,
+  metrics: ServeMetrics,
+): WebhookSender | undefined {
+  const urls = options.webhooks ?? [];
+  if (urls.length === 0) return undefined;
+  return new WebhookSender({
+    urls,
+    secret: env[WEBHOOK_SECRET_ENV] ?? '',
+    fetch: fetchImpl,
+    // Real time: receivers check the timestamp against their own clock.
+    clock: pacingClock,
+    attempts: options.webhookAttempts ?? SERVE_DEFAULTS.webhookAttempts,
+    retry: options.webhookRetry ?? SERVE_DEFAULTS.webhookRetry,
+    timeoutMs: SERVE_DEFAULTS.webhookTimeoutMs,
+    onDelivery: (result) => metrics.webhookDelivery(result),
+  });
+}
+
+function webhookListener(webhooks: WebhookSender | undefined): KeepAliveListener {
+  const about = (c: ViewedConnection) => ({ connection: c.name, provider: c.provider });
+  return {
+    reauthRequired: (c) =>
+      webhooks?.send('connection.reauth_required', { ...about(c), command: `tokenkeeper login ${c.name}` }),
+    refreshFailed: (c, error) =>
+      webhooks?.send('connection.refresh_failed', { ...about(c), failures: c.failures, code: error.code }),
+    recovered: (c) => webhooks?.send('connection.recovered', about(c)),
+  };
+}
+
+/** Every refresh of the daemon's keeper (scheduled, or for a caller) counts, by its result. */
+function countRefreshes(keeper: Keeper, metrics: ServeMetrics, providerOf: (name: string) => string): void {
+  keeper.on('refresh', (e) => metrics.refresh(providerOf(e.connection), 'ok'));
+  keeper.on('token', (e) => metrics.refresh(providerOf(e.connection), 'ok'));
+  keeper.on('adopt', (e) => metrics.refresh(providerOf(e.connection), 'adopted'));
+  keeper.on('refresh_failed', (e) => metrics.refresh(providerOf(e.connection), 'failed'));
+  keeper.on('reauth_required', (e) => metrics.refresh(providerOf(e.connection), 'reauth_required'));
+  keeper.on('lock_wait', (e) => metrics.lockWait(e.waitedMs / 1000));
+}
+
+interface OpenedDaemonStore {
+  store: TokenStore;
+  key: Buffer | string | undefined;
+  owned: boolean;
+}
+
+/**
+ * The daemon reads the store directly (metadata, versions, the due index), and hands the
+ * same store to its keeper, so it needs the key the store was opened with.
+ */
+async function openDaemonStore(options: DaemonOptions, env: NodeJS.ProcessEnv): Promise<OpenedDaemonStore> {
+  if (options.store !== undefined && typeof options.store !== 'string') {
+    return { store: options.store, key: options.encryptionKey, owned: false };
+  }
+  const location = options.store ?? (env.TOKENKEEPER_STORE || undefined);
+  // openStore checks the key first and creates a SQLite key file when there is none.
+  const { store } = await openStore(location, { env });
+  const target = parseStoreLocation(location, { env });
+  const hasEnvKey = Boolean(env.TOKENKEEPER_KEY?.trim());
+  const key =
+    target.kind === 'sqlite'
+      ? await resolveEncryptionKey({ env, keyFile: target.keyFile })
+      : target.kind === 'memory' && !hasEnvKey
+        ? generateEncryptionKey()
+        : await resolveEncryptionKey({ env });
+  return { store, key, owned: true };
+}
+
+/** A cheap read that every backend answers: one row that does not exist. */
+async function pingStore(store: TokenStore): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the store did not answer within 2 s')), 2_000);
+  });
+  try {
+    await Promise.race([store.get('tokenkeeper-healthz'), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === '::1' || host === '[::1]') return true;
+  try {
+    return isLoopbackUrl(new URL(`http://${host.includes(':') ? `[${host}]` : host}/`));
+  } catch {
+    return false;
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting connections; idle keep-alive sockets are closed, busy ones finish their request. */
+function stopListening(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function positive(value: number, what: string): number {
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConfigError(`The ${what} must be a positive number, got ${value}.`);
+  return value;
+}

@@ -1,0 +1,387 @@
+/**
+ * Keeps every connection of a store alive: watches the store for connections other
+ * processes add, change or remove, schedules each one's next refresh in the due index,
+ * and runs the due refreshes through the keeper (which brings leases, fencing,
+ * single-flight, adoption and the shared back-off).
+ *
+ * Bounded: at most `concurrency` refreshes at a time, token requests spaced per provider,
+ * jittered due times, and a growing back-off per connection after failures. A connection
+ * that needs a new login is not retried until a write (a login) changes its record.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock, TimerHandle } from '../clock.js';
+import { isTokenkeeperError, TokenkeeperError } from '../errors.js';
+import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
+import type { Keeper } from '../keeper.js';
+import type { DueIndex, StoredConnectionMeta, TokenStore } from '../store/types.js';
+import { needsLogin, type ViewedConnection, viewOf } from './connection-view.js';
+import { dueAtOf, type KeepAlivePolicy } from './due-time.js';
+import { ProviderPacer } from './provider-pacer.js';
+
+/** What the keep-alive reports, for webhooks. Payloads carry names and codes, never a secret. */
+export interface KeepAliveListener {
+  reauthRequired(connection: ViewedConnection): void;
+  refreshFailed(connection: ViewedConnection, error: { code: string; message: string }): void;
+  recovered(connection: ViewedConnection): void;
+}
+
+export interface KeepAliveOptions {
+  keeper: Keeper;
+  store: TokenStore;
+  dueIndex: DueIndex;
+  /** Token time: due times and expiry. */
+  clock: Clock;
+  /** Real time: watching the store, heartbeats, pacing token requests. */
+  pacingClock: Clock;
+  random: () => number;
+  policy: KeepAlivePolicy;
+  concurrency: number;
+  tokenRequestsPerSecond: number;
+  /** How often the store is read for changes made by other processes (the least interval). */
+  watchIntervalMs: number;
+  /** A claimed connection comes due again after this long if its claimer never reschedules it. */
+  claimLeaseMs: number;
+  /** The wait before retrying a connection whose refresh failed. */
+  retry: BackoffPolicy;
+  /** Consecutive failures before `refreshFailed` is reported. */
+  failureThreshold: number;
+  daemonId: string;
+  heartbeatMs: number;
+  listener: KeepAliveListener;
+}
+
+const SCHEDULE_BATCH = 256;
+
+export class KeepAlive {
+  readonly #view = new Map<string, ViewedConnection>();
+  readonly #pacer: ProviderPacer;
+  #running = 0;
+  #claiming = false;
+  #pumpAgain = false;
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #watchTimer: TimerHandle | undefined;
+  #heartbeatTimer: TimerHandle | undefined;
+  #stopped = false;
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Connections this daemon is refreshing now: a watch tick must not schedule them again meanwhile. */
+  readonly #busy = new Set<string>();
+  #idleWaiters: Array<() => void> = [];
+  /** Connections a caller asked for (token, proxy) since the daemon last refreshed them. */
+  readonly #used = new Set<string>();
+
+  constructor(private readonly options: KeepAliveOptions) {
+    this.#pacer = new ProviderPacer(options.tokenRequestsPerSecond, options.pacingClock);
+  }
+
+  /** Reads the store once, schedules everything, then keeps watching. */
+  async start(): Promise<void> {
+    await this.#beat();
+    await this.sync();
+    this.#watchLater(this.options.watchIntervalMs);
+    this.#heartbeatLater();
+  }
+
+  /** Every connection as the daemon knows it, by name. */
+  connections(): ViewedConnection[] {
+    return [...this.#view.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): ViewedConnection | undefined {
+    return this.#view.get(name);
+  }
+
+  /** A caller asked for this connection's token: keep it in memory after the next refresh. */
+  markUsed(name: string): void {
+    if (this.#view.has(name)) this.#used.add(name); // names it does not know cannot grow the set
+  }
+
+  /** Refreshes under way. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /**
+   * Reads every row's metadata and versions: new and changed connections are (re)scheduled,
+   * removed ones dropped, and this process lets go of a token another process replaced.
+   */
+  async sync(): Promise<void> {
+    const { store } = this.options;
+    const rows = store.listMeta ? await store.listMeta() : await store.list();
+    const present = new Set<string>();
+    const changed: StoredConnectionMeta[] = [];
+    for (const row of rows) {
+      present.add(row.name);
+      const known = this.#view.get(row.name);
+      // Versions only grow: an older row was read before a write this daemon already saw.
+      if (known && row.version <= known.version) continue;
+      // Someone else wrote it (a login, another refresh), maybe after a caller of this daemon
+      // was handed the previous token: let the keeper read it again on next use.
+      this.options.keeper.release(row.name);
+      changed.push(row);
+    }
+    // A shared due index is a round trip per entry: a few hundred at a time, not one by one.
+    for (let i = 0; i < changed.length; i += SCHEDULE_BATCH) {
+      await Promise.all(changed.slice(i, i + SCHEDULE_BATCH).map((row) => this.#track(row)));
+    }
+    for (const name of [...this.#view.keys()]) {
+      if (!present.has(name)) await this.#untrack(name);
+    }
+    this.#pump();
+  }
+
+  /** Resolves once nothing is running and nothing is due at the token clock's now. */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      if (this.#running === 0 && !this.#claiming) {
+        const next = await this.options.dueIndex.nextDueAt();
+        if (next === undefined || next > this.options.clock.now()) return;
+        this.#pump();
+      }
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    }
+  }
+
+  /** Stops scheduling and waits, at most `graceMs`, for the refreshes under way to finish. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#watchTimer?.cancel();
+    this.#heartbeatTimer?.cancel();
+    if (this.#inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
+    clearTimeout(timer);
+  }
+
+  /** Updates the view from a row and schedules its next refresh (unless a refresh of it is running). */
+  async #track(row: StoredConnectionMeta): Promise<ViewedConnection> {
+    const view = this.#observe(row);
+    if (!this.#busy.has(row.name)) await this.#schedule(view, this.#dueFromRecord(row, view));
+    return view;
+  }
+
+  #observe(row: StoredConnectionMeta): ViewedConnection {
+    const previous = this.#view.get(row.name);
+    const view = viewOf(row, previous);
+    this.#view.set(row.name, view);
+    this.#noticeTransitions(view, previous);
+    return view;
+  }
+
+  async #untrack(name: string): Promise<void> {
+    this.#view.delete(name);
+    this.#used.delete(name);
+    this.options.keeper.release(name);
+    await this.options.dueIndex.unscheduleDue(name);
+  }
+
+  #dueFromRecord(row: StoredConnectionMeta, view: ViewedConnection): number | undefined {
+    if (needsLogin(view)) return undefined;
+    const { keeper, policy } = this.options;
+    let lifetimeSeconds: number | undefined;
+    try {
+      lifetimeSeconds = keeper.profile(view.provider).refreshTokenLifetimeSeconds;
+    } catch {
+      lifetimeSeconds = undefined; // a provider this daemon has no profile for: access-token expiry only
+    }
+    const lifetimeMs = lifetimeSeconds === undefined ? undefined : lifetimeSeconds * 1000;
+    return dueAtOf(row.meta, lifetimeMs, policy, stableJitter(row.name, view.obtainedAt));
+  }
+
+  async #schedule(view: ViewedConnection, dueAt: number | undefined): Promise<void> {
+    view.dueAt = dueAt;
+    if (dueAt === undefined) await this.options.dueIndex.unscheduleDue(view.name);
+    else {
+      await this.options.dueIndex.scheduleDue(view.name, dueAt);
+      if (dueAt < this.#timerAt) this.#pump();
+    }
+  }
+
+  /** State changes worth a webhook, each reported once. */
+  #noticeTransitions(view: ViewedConnection, previous: ViewedConnection | undefined): void {
+    const { listener } = this.options;
+    if (needsLogin(view)) {
+      if (view.alerted !== 'reauth_required') {
+        view.alerted = 'reauth_required';
+        listener.reauthRequired(view);
+      }
+      return;
+    }
+    const renewed = previous !== undefined && view.obtainedAt !== previous.obtainedAt;
+    if (view.alerted === 'reauth_required' || (view.alerted === 'failing' && renewed)) {
+      view.alerted = 'none';
+      listener.recovered(view);
+    }
+  }
+
+  /** Claims what is due, up to the free concurrency, and arms the timer for the next one. */
+  #pump(): void {
+    if (this.#stopped) return;
+    if (this.#claiming) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#claiming = true;
+    void this.#claimAndRun()
+      .catch(() => undefined) // the store did not answer: the next watch tick pumps again
+      .finally(() => {
+        this.#claiming = false;
+        if (this.#pumpAgain) {
+          this.#pumpAgain = false;
+          this.#pump();
+        } else this.#wakeIdleWaiters();
+      });
+  }
+
+  async #claimAndRun(): Promise<void> {
+    const { dueIndex, clock, concurrency, claimLeaseMs } = this.options;
+    const free = concurrency - this.#running;
+    if (free > 0) {
+      const names = await dueIndex.claimDue(clock.now(), free, claimLeaseMs);
+      // A refresh of ours that outlived its claim is still running: it reschedules when it ends.
+      for (const name of names) if (!this.#busy.has(name)) this.#start(name);
+    }
+    await this.#arm();
+  }
+
+  #start(name: string): void {
+    this.#running++;
+    this.#busy.add(name);
+    const run = this.#refreshDue(name)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#running--;
+        this.#inFlight.delete(run);
+        this.#pump();
+      });
+    this.#inFlight.add(run);
+  }
+
+  async #arm(): Promise<void> {
+    if (this.#stopped) return;
+    const next = await this.options.dueIndex.nextDueAt();
+    if (next === undefined || next >= this.#timerAt) return;
+    this.#timer?.cancel();
+    this.#timerAt = next;
+    this.#timer = this.options.clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.#pump();
+    }, next - this.options.clock.now());
+  }
+
+  /** One claimed connection: read it again, refresh it if it is still due, schedule what comes next. */
+  async #refreshDue(name: string): Promise<void> {
+    try {
+      const { store, clock } = this.options;
+      const row = await store.get(name);
+      if (!row) return await this.#untrack(name);
+      const before = this.#observe(row);
+      const dueAt = this.#dueFromRecord(row, before);
+      // Someone refreshed it since it was scheduled, or it needs a login: schedule what comes next.
+      if (dueAt === undefined || dueAt > clock.now()) return await this.#schedule(before, dueAt);
+      await this.#pacer.wait(before.provider);
+      if (this.#stopped) return;
+      const failure = await this.#refresh(name);
+      this.#busy.delete(name);
+      await this.#settle(name, failure);
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
+  async #refresh(name: string): Promise<TokenkeeperError | undefined> {
+    try {
+      await this.options.keeper.refresh(name);
+      return undefined;
+    } catch (error) {
+      return isTokenkeeperError(error)
+        ? error
+        : new TokenkeeperError('HTTP', 'The refresh failed unexpectedly; it is tried again later.');
+    }
+  }
+
+  /** After a refresh: the new view, the next due time, and what webhooks hear. */
+  async #settle(name: string, failure: TokenkeeperError | undefined): Promise<void> {
+    const after = await this.options.store.get(name);
+    if (!after) return this.#untrack(name);
+    if (failure?.code === 'REAUTH_REQUIRED') {
+      // Not retried until a login changes the record, even if the mark could not be saved.
+      const previous = this.#view.get(name);
+      const next = viewOf(after, previous);
+      next.reauthAtVersion = after.version;
+      this.#view.set(name, next);
+      this.#noticeTransitions(next, previous);
+      return this.#schedule(next, undefined);
+    }
+    const view = await this.#track(after);
+    if (failure) return this.#failed(view, failure);
+    // Nobody asked for it since the last refresh: the store has the token, memory need not.
+    if (!this.#used.delete(name)) this.options.keeper.release(name);
+    view.failures = 0;
+    view.lastErrorCode = undefined;
+    if (view.alerted === 'failing') {
+      view.alerted = 'none';
+      this.options.listener.recovered(view);
+    }
+  }
+
+  async #failed(view: ViewedConnection, error: TokenkeeperError): Promise<void> {
+    const { clock, retry, random, failureThreshold, listener } = this.options;
+    view.failures += 1;
+    view.lastErrorCode = error.code;
+    if (view.failures >= failureThreshold && view.alerted === 'none') {
+      view.alerted = 'failing';
+      listener.refreshFailed(view, { code: error.code, message: error.message });
+    }
+    const retryAt = clock.now() + backoffDelay(retry, view.failures - 1, random);
+    const recorded = view.dueAt ?? retryAt;
+    await this.#schedule(view, Math.max(retryAt, recorded));
+  }
+
+  #watchLater(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#watchTimer = this.options.pacingClock.setTimer(async () => {
+      const started = this.options.pacingClock.now();
+      await this.sync().catch(() => undefined); // a store outage: /healthz says so; try again next tick
+      // A store with many rows is read less often: never more than a tenth of the time.
+      const took = this.options.pacingClock.now() - started;
+      this.#watchLater(Math.max(this.options.watchIntervalMs, 10 * took));
+    }, delayMs);
+  }
+
+  #heartbeatLater(): void {
+    if (this.#stopped) return;
+    this.#heartbeatTimer = this.options.pacingClock.setTimer(async () => {
+      await this.#beat().catch(() => undefined);
+      this.#heartbeatLater();
+    }, this.options.heartbeatMs);
+  }
+
+  #beat(): Promise<void> {
+    const { dueIndex, daemonId, pacingClock, heartbeatMs } = this.options;
+    // Alive for three beats: one late beat does not make the daemon look gone.
+    return dueIndex.heartbeat(daemonId, pacingClock.now(), 3 * heartbeatMs);
+  }
+
+  #wakeIdleWaiters(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/**
+ * The jitter of one token, in [0, 1): spread across connections, but the same each time
+ * the due time of a token is worked out again (every watch tick), so it does not drift.
+ */
+function stableJitter(name: string, obtainedAt: number | undefined): number {
+  const digest = createHash('sha256')
+    .update(`${name}\u0000${obtainedAt ?? ''}`)
+    .digest();
+  return digest.readUInt32BE(0) / 2 ** 32;
+}

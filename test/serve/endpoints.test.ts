@@ -1,0 +1,195 @@
+/**
+ * The daemon's HTTP endpoints over real HTTP: access control, the list, the token
+ * endpoint on a store shared with another process, /healthz, and /metrics parsed.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import type { StoredConnection, TokenStore } from '../../src/store/types.js';
+import { parsePrometheusText } from './prometheus-text.js';
+import { connectFactus, eventually, SECRET, startServeRig } from './serve-rig.js';
+
+/** A memory store that can stop answering, as a store whose server went away does. */
+class StoreThatCanHang extends MemoryTokenStore {
+  down = false;
+  override async get(name: string): Promise<StoredConnection | undefined> {
+    if (this.down) return new Promise(() => undefined);
+    return super.get(name);
+  }
+}
+
+describe('tokenkeeper serve endpoints', () => {
+  it('asks for the access secret on every endpoint but /healthz', async () => {
+    const rig = await startServeRig();
+    try {
+      await connectFactus(rig, 'acme');
+      const protectedRoutes: Array<[string, string]> = [
+        ['GET', '/v1/connections'],
+        ['GET', '/v1/connections/acme/token'],
+        ['GET', '/proxy/acme/v1/bills'],
+        ['POST', '/proxy/acme/v1/bills/validate'],
+        ['DELETE', '/proxy/acme/v1/bills/destroy/reference/x'],
+        ['GET', '/metrics'],
+        ['GET', '/dashboard.js'],
+        ['GET', '/dashboard.css'],
+        ['GET', '/nowhere'],
+      ];
+      const before = rig.factus.stats().apiRequests;
+      for (const [method, path] of protectedRoutes) {
+        for (const authorization of [
+          undefined,
+          'Bearer wrong-secret-0123456789abcdef',
+          SECRET,
+          `Basic ${SECRET}`,
+        ]) {
+          const response = await fetch(`${rig.daemon.url}${path}`, {
+            method,
+            headers: authorization ? { authorization } : {},
+          });
+          const body = await response.text();
+          assert.equal(response.status, 401, `${method} ${path} with ${authorization ?? 'nothing'}`);
+          assert.ok(!body.includes('access_token'), 'no token without the secret');
+        }
+      }
+      assert.equal(rig.factus.stats().apiRequests, before, 'nothing was proxied without the secret');
+      // The dashboard sends a browser to sign in.
+      const page = await fetch(`${rig.daemon.url}/`, { redirect: 'manual' });
+      assert.equal(page.status, 303);
+      assert.equal(page.headers.get('location'), '/login');
+
+      const health = await fetch(`${rig.daemon.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: 'ok' });
+      assert.equal((await rig.call('/v1/connections')).status, 200);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('lists connections without secrets and hands out a fresh token', async () => {
+    const rig = await startServeRig();
+    try {
+      await connectFactus(rig, 'acme');
+      await rig.daemon.keepAlive.sync();
+      const listed = await rig.call('/v1/connections');
+      const text = await listed.text();
+      const { connections } = JSON.parse(text) as { connections: Array<Record<string, unknown>> };
+      assert.equal(connections.length, 1);
+      const [acme] = connections;
+      assert.deepEqual(Object.keys(acme ?? {}).sort(), [
+        'expiresAt',
+        'lastErrorCode',
+        'lastRefreshAt',
+        'name',
+        'provider',
+        'state',
+      ]);
+      assert.equal(acme?.name, 'acme');
+      assert.equal(acme?.provider, 'factus');
+      assert.equal(acme?.state, 'ok');
+      assert.ok(Date.parse(String(acme?.expiresAt)) > rig.clock.now());
+      assert.equal(acme?.lastErrorCode, null);
+      const { clientSecret, password } = rig.factus.credentials;
+      const cliToken = await rig.cli.getAccessToken('acme');
+      for (const secret of [clientSecret, password, cliToken])
+        assert.ok(!text.includes(secret), 'no secret in the list');
+
+      const response = await rig.call('/v1/connections/acme/token');
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      const token = (await response.json()) as Record<string, string>;
+      assert.deepEqual(Object.keys(token).sort(), ['access_token', 'expires_at', 'token_type']);
+      assert.equal(token.token_type, 'Bearer');
+      assert.match(token.expires_at ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      // The provider accepts it.
+      const bills = await fetch(`${rig.factus.url}/v1/bills`, {
+        headers: { authorization: `Bearer ${token.access_token}` },
+      });
+      assert.equal(bills.status, 200);
+
+      const missing = await rig.call('/v1/connections/nosuch/token');
+      assert.equal(missing.status, 404);
+      const error = (await missing.json()) as { error: { code: string; message: string } };
+      assert.equal(error.error.code, 'NOT_FOUND');
+      assert.match(error.error.message, /tokenkeeper login nosuch/);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('hands out what another process on the store refreshed, and sees logins and logouts', async () => {
+    const rig = await startServeRig({ factus: { rotation: 'strict' } });
+    try {
+      await connectFactus(rig, 'acme');
+      const tokenOf = async () =>
+        ((await (await rig.call('/v1/connections/acme/token')).json()) as { access_token?: string })
+          .access_token;
+      const first = await tokenOf();
+      // The other process refreshes: strict rotation revokes the token the daemon held.
+      await rig.cli.refresh('acme');
+      const rotated = await rig.cli.getAccessToken('acme');
+      assert.notEqual(rotated, first);
+      await eventually(async () => (await tokenOf()) === rotated, 'the daemon hands out the rotated token');
+
+      await connectFactus(rig, 'added-later');
+      await eventually(
+        () => rig.daemon.keepAlive.get('added-later') !== undefined,
+        'a new connection is picked up',
+      );
+      await rig.cli.forget('acme');
+      await eventually(
+        () => rig.daemon.keepAlive.get('acme') === undefined,
+        'a removed connection is dropped',
+      );
+      assert.equal((await rig.call('/v1/connections/acme/token')).status, 404);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('/healthz answers 503 while the store does not answer', async () => {
+    const store = new StoreThatCanHang();
+    const rig = await startServeRig({ store });
+    try {
+      assert.equal((await fetch(`${rig.daemon.url}/healthz`)).status, 200);
+      store.down = true;
+      const down = await fetch(`${rig.daemon.url}/healthz`);
+      assert.equal(down.status, 503);
+      assert.equal(((await down.json()) as { status: string }).status, 'unavailable');
+      store.down = false;
+      assert.equal((await fetch(`${rig.daemon.url}/healthz`)).status, 200);
+    } finally {
+      store.down = false;
+      await rig.close();
+      await (store as TokenStore).close();
+    }
+  });
+
+  it('/metrics is Prometheus text with the documented names', async () => {
+    const rig = await startServeRig({ factus: { accessTtlSeconds: 600 } });
+    try {
+      await connectFactus(rig, 'acme');
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(20 * 60_000, 60_000); // two refreshes by the daemon
+      assert.equal((await rig.call('/proxy/acme/v1/bills')).status, 200);
+      assert.equal((await rig.call('/proxy/acme/v1/bills/show/nosuch')).status, 404);
+
+      const response = await rig.call('/metrics');
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const metrics = parsePrometheusText(await response.text());
+      const refreshes = metrics.value('tokenkeeper_refreshes_total', { provider: 'factus', result: 'ok' });
+      assert.ok(refreshes !== undefined && refreshes >= 2, `refreshes_total ok: ${refreshes}`);
+      assert.equal(metrics.value('tokenkeeper_connections', { provider: 'factus', state: 'ok' }), 1);
+      const toExpiry = metrics.value('tokenkeeper_token_seconds_to_expiry', {});
+      assert.ok(toExpiry !== undefined && toExpiry > 0 && toExpiry <= 600, `seconds to expiry: ${toExpiry}`);
+      assert.ok((metrics.value('tokenkeeper_lock_wait_seconds_count', {}) ?? 0) >= 2);
+      assert.equal(metrics.value('tokenkeeper_proxy_requests_total', { connection: 'acme', code: '200' }), 1);
+      assert.equal(metrics.value('tokenkeeper_proxy_requests_total', { connection: 'acme', code: '404' }), 1);
+      assert.ok(metrics.types.get('tokenkeeper_webhook_deliveries_total') === 'counter');
+      assert.equal(metrics.types.get('tokenkeeper_lock_wait_seconds'), 'histogram');
+    } finally {
+      await rig.close();
+    }
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * The daemon keeps connections alive that nobody uses: before the access token expires,
+ * and before the refresh token lapses unused (the profile's lifetime, and --keepalive).
+ * Token time is a fake clock shared with the emulators; nothing waits for real expiry.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeClock } from '../../src/clock.js';
+import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
+import type { TokenkeeperError } from '../../src/errors.js';
+import { createKeeper } from '../../src/keeper.js';
+import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { connectFactorial, connectFactus, startServeRig } from './serve-rig.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+describe('keeping idle connections alive', () => {
+  it('an idle Factorial connection outlives its one-week refresh token; an unserved one does not', async () => {
+    // Access tokens that outlive the refresh token: only the keep-alive refreshes anything.
+    const rig = await startServeRig({ factorial: { accessTtlSeconds: 30 * 24 * 3600 } });
+    try {
+      await connectFactorial(rig, 'kept');
+      // The control: the same emulator and clock, a store no daemon serves.
+      const unserved = createKeeper({
+        store: new MemoryTokenStore(),
+        clock: rig.clock,
+        env: {},
+        proactiveRefresh: false,
+      });
+      const original = rig.cli;
+      try {
+        (rig as { cli: typeof original }).cli = unserved;
+        await connectFactorial(rig, 'control');
+      } finally {
+        (rig as { cli: typeof original }).cli = original;
+      }
+      await rig.daemon.keepAlive.sync();
+      const before = rig.factorial.stats().tokenRequests.refresh_token ?? 0;
+
+      await rig.advance(8 * DAY + HOUR, HOUR);
+
+      const refreshes = (rig.factorial.stats().tokenRequests.refresh_token ?? 0) - before;
+      // --keepalive 24 h (jittered up to 10 % earlier): about one a day, never a lapse.
+      assert.ok(refreshes >= 8 && refreshes <= 10, `expected 8 to 10 keep-alive refreshes, got ${refreshes}`);
+      const info = await rig.cli.refresh('kept');
+      assert.equal(info.state, 'ok');
+      await assert.rejects(unserved.refresh('control'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'REAUTH_REQUIRED');
+        return true;
+      });
+      await unserved.close();
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('with a one-hour refresh token at the emulator and --keepalive 20m, an idle connection lives on for a day', async () => {
+    const rig = await startServeRig({
+      factorial: { accessTtlSeconds: 30 * 24 * 3600, refreshTtlSeconds: 3600 },
+      daemon: { keepaliveMs: 20 * 60_000 },
+    });
+    try {
+      await connectFactorial(rig, 'kept');
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(DAY, 5 * 60_000);
+      assert.equal(rig.factorial.stats().invalidGrant, 0);
+      assert.equal((await rig.cli.refresh('kept')).state, 'ok');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('refreshes within the profile refresh-token lifetime even when --keepalive is longer', async () => {
+    const rig = await startServeRig({
+      factorial: { accessTtlSeconds: 30 * 24 * 3600 },
+      daemon: { keepaliveMs: 60 * DAY },
+    });
+    try {
+      await connectFactorial(rig, 'kept');
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(15 * DAY, 6 * HOUR);
+      // Half of Factorial's one week, jittered: four to five refreshes in 15 days.
+      const refreshes = rig.factorial.stats().tokenRequests.refresh_token ?? 0;
+      assert.ok(refreshes >= 4 && refreshes <= 5, `expected 4 or 5 refreshes, got ${refreshes}`);
+      assert.equal((await rig.cli.refresh('kept')).state, 'ok');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('refreshes every connection before its access token expires, without a caller', async () => {
+    const rig = await startServeRig({ factus: { accessTtlSeconds: 600 } });
+    try {
+      await connectFactus(rig, 'a');
+      await connectFactus(rig, 'b');
+      await rig.daemon.keepAlive.sync();
+      for (let minute = 0; minute < 60; minute++) {
+        await rig.advance(60_000, 60_000);
+        for (const c of rig.daemon.keepAlive.connections()) {
+          assert.ok(
+            typeof c.expiresAt === 'number' && c.expiresAt > rig.clock.now(),
+            `${c.name} expired at minute ${minute}`,
+          );
+        }
+      }
+      // 10-minute tokens for an hour: about six refreshes each, none from a caller.
+      const refreshes = rig.factus.stats().tokenRequests.refresh_token ?? 0;
+      assert.ok(refreshes >= 12 && refreshes <= 14, `expected 12 to 14 refreshes, got ${refreshes}`);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('does not retry a connection that needs a new login until a login changes it', async () => {
+    const rig = await startServeRig({ factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 } });
+    try {
+      await connectFactorial(rig, 'lapsed');
+      // The refresh token (30 min) dies before the access token (1 h) comes due.
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(HOUR, 5 * 60_000);
+      const view = rig.daemon.keepAlive.get('lapsed');
+      assert.equal(view?.state, 'reauth_required');
+      const asked = rig.factorial.stats().tokenRequests.total;
+      await rig.advance(2 * DAY, HOUR);
+      assert.equal(
+        rig.factorial.stats().tokenRequests.total,
+        asked,
+        'no token request for a connection that needs a login',
+      );
+
+      await connectFactorial(rig, 'lapsed');
+      await rig.daemon.keepAlive.sync();
+      assert.equal(rig.daemon.keepAlive.get('lapsed')?.state, 'ok');
+      assert.ok(rig.daemon.keepAlive.get('lapsed')?.dueAt !== undefined, 'scheduled again after the login');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('schedules nothing for an API key', async () => {
+    const clock = new FakeClock(Date.now());
+    const emulator = await startFactorialEmulator({ now: () => clock.now() });
+    const rig = await startServeRig();
+    try {
+      await rig.cli.connect('key', {
+        provider: 'factorial',
+        baseUrl: emulator.url,
+        grant: 'api_key',
+        apiKey: emulator.credentials.apiKey,
+      });
+      await rig.daemon.keepAlive.sync();
+      assert.equal(rig.daemon.keepAlive.get('key')?.dueAt, undefined);
+    } finally {
+      await rig.close();
+      await emulator.stop();
+    }
+  });
+});

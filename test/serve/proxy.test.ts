@@ -1,0 +1,245 @@
+/**
+ * /proxy end to end over real HTTP: bodies stream both ways (the test proves each side
+ * saw the first chunk before the last one was sent), status and headers are kept,
+ * hop-by-hop headers and the caller's Authorization stay behind, and the library's 401
+ * (one renewal) and 429 (Retry-After) rules apply.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { connectFactus, SECRET, type ServeRig, startServeRig } from './serve-rig.js';
+
+/** Resolves `true` when `promise` settles within `ms`, `false` otherwise. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+  ]);
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+function rawGet(url: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** An API that shows what it received and streams on cue. */
+async function startUpstream() {
+  const seen: { headers?: IncomingHttpHeaders } = {};
+  const downstreamGotFirst = deferred();
+  const upstreamGotFirst = deferred();
+  const flags = { downloadStreamed: false, uploadStreamed: false };
+  const server = createServer(async (req, res) => {
+    if (req.url === '/echo?x=1') {
+      seen.headers = req.headers;
+      res.writeHead(203, {
+        'x-upstream': 'yes',
+        connection: 'x-hop',
+        'x-hop': 'dropped',
+        'set-cookie': ['a=1', 'b=2'],
+      });
+      res.end(JSON.stringify({ ok: true }));
+      return;
+    }
+    if (req.url === '/download') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first\n');
+      // The rest is sent only once the caller has the first chunk (or after 5 s, and the test fails).
+      flags.downloadStreamed = await within(downstreamGotFirst.promise, 5_000);
+      res.end('second\n');
+      return;
+    }
+    if (req.url === '/upload' && req.method === 'POST') {
+      let bytes = 0;
+      for await (const chunk of req) {
+        if (bytes === 0) upstreamGotFirst.resolve();
+        bytes += (chunk as Buffer).length;
+      }
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ bytes }));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    flags,
+    downstreamGotFirst,
+    upstreamGotFirst,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A connection whose API is the upstream above and whose tokens come from the Factus emulator. */
+async function connectToUpstream(rig: ServeRig, name: string, upstreamUrl: string): Promise<void> {
+  const { clientId, clientSecret, username, password } = rig.factus.credentials;
+  await rig.cli.connect(name, {
+    provider: 'oauth2',
+    grant: 'password',
+    baseUrl: upstreamUrl,
+    tokenUrl: `${rig.factus.url}/oauth/token`,
+    clientId,
+    clientSecret,
+    username,
+    password,
+  });
+}
+
+describe('/proxy', () => {
+  it('keeps status and headers, drops hop-by-hop headers and the caller’s Authorization, injects the credential', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      // node:http, not fetch: fetch refuses to send hop-by-hop headers at all.
+      const response = await rawGet(`${rig.daemon.url}/proxy/api/echo?x=1`, {
+        authorization: `Bearer ${SECRET}`,
+        'x-custom': 'kept',
+        connection: 'x-private',
+        'x-private': 'hop',
+        'proxy-authorization': 'Basic c2VjcmV0',
+        cookie: 'tokenkeeper_session=abc',
+      });
+      assert.equal(response.status, 203);
+      assert.equal(response.headers['x-upstream'], 'yes');
+      assert.equal(
+        response.headers['x-hop'],
+        undefined,
+        'a header the upstream named in Connection stays behind',
+      );
+      assert.deepEqual(response.headers['set-cookie'], ['a=1', 'b=2']);
+      assert.deepEqual(JSON.parse(response.body), { ok: true });
+
+      const headers = upstream.seen.headers ?? {};
+      assert.equal(headers['x-custom'], 'kept');
+      assert.equal(headers['x-private'], undefined);
+      assert.equal(headers['proxy-authorization'], undefined);
+      assert.equal(headers.cookie, undefined);
+      const expected = await rig.cli.getAccessToken('api');
+      assert.equal(headers.authorization, `Bearer ${expected}`);
+      assert.ok(!JSON.stringify(headers).includes(SECRET), 'the access secret never goes upstream');
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('streams a response body: the caller reads the first chunk before the upstream sends the rest', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const response = await rig.call('/proxy/api/download');
+      assert.equal(response.status, 200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('first')) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'the body ended before its first chunk');
+        text += decoder.decode(value, { stream: true });
+      }
+      upstream.downstreamGotFirst.resolve();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+      assert.equal(text, 'first\nsecond\n');
+      assert.ok(
+        upstream.flags.downloadStreamed,
+        'the first chunk arrived while the upstream still held the rest',
+      );
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('streams a request body: the upstream reads the first chunk before the caller sends the rest', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const chunk = new Uint8Array(64 * 1024).fill(97);
+      let sentSecondAfterFirstArrived = false;
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(chunk);
+          sentSecondAfterFirstArrived = await within(upstream.upstreamGotFirst.promise, 5_000);
+          controller.enqueue(chunk);
+          controller.close();
+        },
+      });
+      const response = await rig.call('/proxy/api/upload', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/octet-stream' },
+        duplex: 'half',
+      } as RequestInit);
+      assert.equal(response.status, 201);
+      assert.deepEqual(await response.json(), { bytes: 2 * chunk.length });
+      assert.ok(sentSecondAfterFirstArrived, 'the upstream had the first chunk before the second was sent');
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('renews the token once after a 401, and waits out a 429 with Retry-After', async () => {
+    const rig = await startServeRig();
+    try {
+      await connectFactus(rig, 'acme');
+      await rig.advance(5_000, 5_000); // older than the least interval between refreshes
+      const refreshesBefore = rig.factus.stats().tokenRequests.refresh_token ?? 0;
+
+      rig.factus.faults.add({ point: 'api', status: 401, count: 1 });
+      const renewed = await rig.call('/proxy/acme/v1/bills');
+      assert.equal(renewed.status, 200);
+      assert.equal((rig.factus.stats().tokenRequests.refresh_token ?? 0) - refreshesBefore, 1, 'one renewal');
+
+      rig.factus.faults.add({ point: 'api', status: 429, retryAfter: 1, count: 1 });
+      const before = rig.factus.stats();
+      const started = Date.now();
+      const waited = await rig.call('/proxy/acme/v1/bills');
+      assert.equal(waited.status, 200);
+      const after = rig.factus.stats();
+      assert.equal((after.faults.api ?? 0) - (before.faults.api ?? 0), 1, 'the 429');
+      assert.equal(after.apiRequests - before.apiRequests, 1, 'then the retry');
+      assert.ok(Date.now() - started >= 900, 'Retry-After was waited out');
+
+      // Longer than the keeper waits: the 429 goes back to the caller with its Retry-After.
+      rig.factus.faults.add({ point: 'api', status: 429, retryAfter: 3600, count: 1 });
+      const refused = await rig.call('/proxy/acme/v1/bills');
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers.get('retry-after'), '3600');
+      await refused.body?.cancel();
+
+      const unknown = await rig.call('/proxy/nosuch/v1/bills');
+      assert.equal(unknown.status, 404);
+    } finally {
+      await rig.close();
+    }
+  });
+});
