@@ -20,8 +20,9 @@ import { generateEncryptionKey, resolveEncryptionKey } from '../store/encryption
 import { openStore, parseStoreLocation } from '../store/open-store.js';
 import type { TokenStore } from '../store/types.js';
 import { type AccessSecret, DashboardSessions, loadAccessSecret, SECRET_ENV } from './access.js';
+import { type AlertListener, Alerts } from './alerts.js';
 import type { ViewedConnection } from './connection-view.js';
-import { KeepAlive, type KeepAliveListener } from './keep-alive.js';
+import { KeepAlive } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
 import { handleRequest } from './routes.js';
@@ -144,10 +145,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     watchIntervalMs: options.watchIntervalMs ?? SERVE_DEFAULTS.watchIntervalMs,
     claimLeaseMs: SERVE_DEFAULTS.claimLeaseMs,
     retry: options.retry ?? SERVE_DEFAULTS.retry,
-    failureThreshold: limits.failureThreshold,
     daemonId: id,
     heartbeatMs: options.heartbeatMs ?? SERVE_DEFAULTS.heartbeatMs,
-    listener: webhookListener(webhooks),
+    alerts: new Alerts(webhookListener(webhooks), limits.failureThreshold),
   });
 
   let draining = false;
@@ -254,7 +254,7 @@ function webhookSenderFor(
   });
 }
 
-function webhookListener(webhooks: WebhookSender | undefined): KeepAliveListener {
+function webhookListener(webhooks: WebhookSender | undefined): AlertListener {
   const about = (c: ViewedConnection) => ({ connection: c.name, provider: c.provider });
   return {
     reauthRequired: (c) =>
