@@ -28,13 +28,7 @@ describe('keeping idle connections alive', () => {
         env: {},
         proactiveRefresh: false,
       });
-      const original = rig.cli;
-      try {
-        (rig as { cli: typeof original }).cli = unserved;
-        await connectFactorial(rig, 'control');
-      } finally {
-        (rig as { cli: typeof original }).cli = original;
-      }
+      await connectFactorial(rig, 'control', unserved);
       await rig.daemon.keepAlive.sync();
       const before = rig.factorial.stats().tokenRequests.refresh_token ?? 0;
 
