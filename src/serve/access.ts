@@ -98,6 +98,7 @@ export class DashboardSessions {
 
   /** A code for the one-time link; it works once, within 15 minutes. */
   oneTimeCode(): string {
+    this.#forgetExpired();
     const code = randomBytes(24).toString('base64url');
     this.#codes.set(code, this.now() + LINK_TTL_MS);
     return code;
@@ -114,6 +115,7 @@ export class DashboardSessions {
   }
 
   open(): string {
+    this.#forgetExpired();
     const id = randomBytes(32).toString('base64url');
     this.#sessions.set(id, this.now() + SESSION_TTL_MS);
     return id;
@@ -129,6 +131,13 @@ export class DashboardSessions {
       return false;
     }
     return true;
+  }
+
+  #forgetExpired(): void {
+    const now = this.now();
+    for (const map of [this.#codes, this.#sessions]) {
+      for (const [key, until] of map) if (until <= now) map.delete(key);
+    }
   }
 
   cookie(id: string): string {

@@ -20,8 +20,9 @@ import { generateEncryptionKey, resolveEncryptionKey } from '../store/encryption
 import { openStore, parseStoreLocation } from '../store/open-store.js';
 import type { TokenStore } from '../store/types.js';
 import { type AccessSecret, DashboardSessions, loadAccessSecret, SECRET_ENV } from './access.js';
+import { type AlertListener, Alerts } from './alerts.js';
 import type { ViewedConnection } from './connection-view.js';
-import { KeepAlive, type KeepAliveListener } from './keep-alive.js';
+import { KeepAlive } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
 import { handleRequest } from './routes.js';
@@ -144,15 +145,17 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     watchIntervalMs: options.watchIntervalMs ?? SERVE_DEFAULTS.watchIntervalMs,
     claimLeaseMs: SERVE_DEFAULTS.claimLeaseMs,
     retry: options.retry ?? SERVE_DEFAULTS.retry,
-    failureThreshold: limits.failureThreshold,
     daemonId: id,
     heartbeatMs: options.heartbeatMs ?? SERVE_DEFAULTS.heartbeatMs,
-    listener: webhookListener(webhooks),
+    alerts: new Alerts(webhookListener(webhooks), limits.failureThreshold),
   });
 
   let draining = false;
   const sessions = new DashboardSessions();
+  const requests = { active: 0 };
   const server = createServer((req, res) => {
+    requests.active++;
+    res.on('close', () => requests.active--);
     handleRequest(
       {
         keeper,
@@ -201,7 +204,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
         await keepAlive.stop(settings.closeGraceMs);
         await keeper.close();
         await webhooks?.close(2_000);
-        await stopListening(server);
+        await stopListening(server, requests);
         if (opened.owned) await store.close();
       })();
       return closing;
@@ -254,7 +257,7 @@ function webhookSenderFor(
   });
 }
 
-function webhookListener(webhooks: WebhookSender | undefined): KeepAliveListener {
+function webhookListener(webhooks: WebhookSender | undefined): AlertListener {
   const about = (c: ViewedConnection) => ({ connection: c.name, provider: c.provider });
   return {
     reauthRequired: (c) =>
@@ -335,10 +338,22 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-/** Stops accepting connections; idle keep-alive sockets are closed, busy ones finish their request. */
-function stopListening(server: Server): Promise<void> {
+/**
+ * Stops accepting connections and closes the open ones once no request runs on them (a
+ * proxied download may still be streaming), waiting at most 5 s for those. A client may
+ * hold a connection open without sending anything on it: it does not delay the exit.
+ */
+function stopListening(server: Server, requests: { active: number }): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (requests.active === 0 || Date.now() - started > 5_000) server.closeAllConnections();
+      else server.closeIdleConnections();
+    }, 50);
+    server.close(() => {
+      clearInterval(poll);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }

@@ -14,16 +14,10 @@ import { isTokenkeeperError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
 import type { Keeper } from '../keeper.js';
 import type { DueIndex, StoredConnectionMeta, TokenStore } from '../store/types.js';
+import type { Alerts } from './alerts.js';
 import { needsLogin, type ViewedConnection, viewOf } from './connection-view.js';
 import { dueAtOf, type KeepAlivePolicy } from './due-time.js';
 import { ProviderPacer } from './provider-pacer.js';
-
-/** What the keep-alive reports, for webhooks. Payloads carry names and codes, never a secret. */
-export interface KeepAliveListener {
-  reauthRequired(connection: ViewedConnection): void;
-  refreshFailed(connection: ViewedConnection, error: { code: string; message: string }): void;
-  recovered(connection: ViewedConnection): void;
-}
 
 export interface KeepAliveOptions {
   keeper: Keeper;
@@ -43,11 +37,10 @@ export interface KeepAliveOptions {
   claimLeaseMs: number;
   /** The wait before retrying a connection whose refresh failed. */
   retry: BackoffPolicy;
-  /** Consecutive failures before `refreshFailed` is reported. */
-  failureThreshold: number;
   daemonId: string;
   heartbeatMs: number;
-  listener: KeepAliveListener;
+  /** Told of changes worth a webhook. */
+  alerts: Alerts;
 }
 
 const SCHEDULE_BATCH = 256;
@@ -168,7 +161,7 @@ export class KeepAlive {
     const previous = this.#view.get(row.name);
     const view = viewOf(row, previous);
     this.#view.set(row.name, view);
-    this.#noticeTransitions(view, previous);
+    this.options.alerts.observed(view, previous);
     return view;
   }
 
@@ -198,23 +191,6 @@ export class KeepAlive {
     else {
       await this.options.dueIndex.scheduleDue(view.name, dueAt);
       if (dueAt < this.#timerAt) this.#pump();
-    }
-  }
-
-  /** State changes worth a webhook, each reported once. */
-  #noticeTransitions(view: ViewedConnection, previous: ViewedConnection | undefined): void {
-    const { listener } = this.options;
-    if (needsLogin(view)) {
-      if (view.alerted !== 'reauth_required') {
-        view.alerted = 'reauth_required';
-        listener.reauthRequired(view);
-      }
-      return;
-    }
-    const renewed = previous !== undefined && view.obtainedAt !== previous.obtainedAt;
-    if (view.alerted === 'reauth_required' || (view.alerted === 'failing' && renewed)) {
-      view.alerted = 'none';
-      listener.recovered(view);
     }
   }
 
@@ -315,7 +291,7 @@ export class KeepAlive {
       const next = viewOf(after, previous);
       next.reauthAtVersion = after.version;
       this.#view.set(name, next);
-      this.#noticeTransitions(next, previous);
+      this.options.alerts.observed(next, previous);
       return this.#schedule(next, undefined);
     }
     const view = await this.#track(after);
@@ -324,20 +300,14 @@ export class KeepAlive {
     if (!this.#used.delete(name)) this.options.keeper.release(name);
     view.failures = 0;
     view.lastErrorCode = undefined;
-    if (view.alerted === 'failing') {
-      view.alerted = 'none';
-      this.options.listener.recovered(view);
-    }
+    this.options.alerts.refreshed(view);
   }
 
   async #failed(view: ViewedConnection, error: TokenkeeperError): Promise<void> {
-    const { clock, retry, random, failureThreshold, listener } = this.options;
+    const { clock, retry, random, alerts } = this.options;
     view.failures += 1;
     view.lastErrorCode = error.code;
-    if (view.failures >= failureThreshold && view.alerted === 'none') {
-      view.alerted = 'failing';
-      listener.refreshFailed(view, { code: error.code, message: error.message });
-    }
+    alerts.failed(view, { code: error.code, message: error.message });
     const retryAt = clock.now() + backoffDelay(retry, view.failures - 1, random);
     const recorded = view.dueAt ?? retryAt;
     await this.#schedule(view, Math.max(retryAt, recorded));

@@ -4,7 +4,7 @@
  * computed when scraped, from the daemon's view of the store.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ViewedConnection } from './connection-view.js';
+import { needsLogin, type ViewedConnection } from './connection-view.js';
 
 export type RefreshResult = 'ok' | 'adopted' | 'failed' | 'reauth_required';
 export type DeliveryResult = 'delivered' | 'retried' | 'failed';
@@ -31,7 +31,9 @@ export class ServeMetrics {
       registers,
       collect() {
         this.reset();
-        for (const c of connections()) this.inc({ provider: c.provider, state: c.state });
+        for (const c of connections()) {
+          this.inc({ provider: c.provider, state: needsLogin(c) ? 'reauth_required' : c.state });
+        }
       },
     });
     new Gauge({
@@ -41,7 +43,7 @@ export class ServeMetrics {
       collect() {
         let soonest = Number.POSITIVE_INFINITY;
         for (const c of connections()) {
-          if (c.state === 'ok' && typeof c.expiresAt === 'number') soonest = Math.min(soonest, c.expiresAt);
+          if (!needsLogin(c) && typeof c.expiresAt === 'number') soonest = Math.min(soonest, c.expiresAt);
         }
         this.reset();
         if (Number.isFinite(soonest)) this.set((soonest - now()) / 1000);

@@ -28,13 +28,7 @@ describe('keeping idle connections alive', () => {
         env: {},
         proactiveRefresh: false,
       });
-      const original = rig.cli;
-      try {
-        (rig as { cli: typeof original }).cli = unserved;
-        await connectFactorial(rig, 'control');
-      } finally {
-        (rig as { cli: typeof original }).cli = original;
-      }
+      await connectFactorial(rig, 'control', unserved);
       await rig.daemon.keepAlive.sync();
       const before = rig.factorial.stats().tokenRequests.refresh_token ?? 0;
 
@@ -107,6 +101,45 @@ describe('keeping idle connections alive', () => {
       // 10-minute tokens for an hour: about six refreshes each, none from a caller.
       const refreshes = rig.factus.stats().tokenRequests.refresh_token ?? 0;
       assert.ok(refreshes >= 12 && refreshes <= 14, `expected 12 to 14 refreshes, got ${refreshes}`);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('bounds refreshes at once and spaces token requests per provider', async () => {
+    // Real fetch, watched: when each token request starts, and how many are in flight.
+    const starts: number[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const watched: typeof fetch = async (input, init) => {
+      if (!String(input instanceof Request ? input.url : input).endsWith('/oauth/token'))
+        return fetch(input, init);
+      starts.push(Date.now());
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      try {
+        return await fetch(input, init);
+      } finally {
+        inFlight--;
+      }
+    };
+    const rig = await startServeRig({
+      factus: { accessTtlSeconds: 600 },
+      daemon: { fetch: watched, concurrency: 3, tokenRequestsPerSecond: 20 },
+    });
+    try {
+      const names = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      for (const name of names) await connectFactus(rig, name);
+      rig.factus.faults.add({ point: 'token', delayMs: 100, count: names.length });
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(10 * 60_000, 10 * 60_000); // every one of them due at once
+      assert.equal(starts.length, names.length);
+      assert.ok(mostInFlight <= 3, `at most 3 refreshes at once, saw ${mostInFlight}`);
+      // 20 a second: 50 ms apart (the start of each request wanders by a few ms around its slot).
+      const span = (starts.at(-1) as number) - (starts[0] as number);
+      assert.ok(
+        span >= (names.length - 1) * 50 - 25,
+        `12 token requests over at least 525 ms, took ${span} ms`,
+      );
     } finally {
       await rig.close();
     }

@@ -46,6 +46,7 @@ async function startUpstream() {
   const downstreamGotFirst = deferred();
   const upstreamGotFirst = deferred();
   const flags = { downloadStreamed: false, uploadStreamed: false };
+  const endlessClosed = deferred();
   const server = createServer(async (req, res) => {
     if (req.url === '/echo?x=1') {
       seen.headers = req.headers;
@@ -64,6 +65,15 @@ async function startUpstream() {
       // The rest is sent only once the caller has the first chunk (or after 5 s, and the test fails).
       flags.downloadStreamed = await within(downstreamGotFirst.promise, 5_000);
       res.end('second\n');
+      return;
+    }
+    if (req.url === '/endless') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('more\n'), 20);
+      res.on('close', () => {
+        clearInterval(timer);
+        endlessClosed.resolve();
+      });
       return;
     }
     if (req.url === '/upload' && req.method === 'POST') {
@@ -86,6 +96,7 @@ async function startUpstream() {
     flags,
     downstreamGotFirst,
     upstreamGotFirst,
+    endlessClosed,
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -171,6 +182,23 @@ describe('/proxy', () => {
         upstream.flags.downloadStreamed,
         'the first chunk arrived while the upstream still held the rest',
       );
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('a caller that goes away ends the provider’s response too', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const caller = new AbortController();
+      const response = await rig.call('/proxy/api/endless', { signal: caller.signal });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      caller.abort();
+      assert.ok(await within(upstream.endlessClosed.promise, 3_000), 'the provider’s response was closed');
     } finally {
       await rig.close();
       await upstream.close();

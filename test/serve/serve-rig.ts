@@ -105,7 +105,7 @@ export async function startServeRig(options: ServeRigOptions = {}): Promise<Serv
 }
 
 /** Logs a Factorial connection in through the (auto-approving) authorization endpoint. */
-export async function connectFactorial(rig: ServeRig, name: string): Promise<void> {
+export async function connectFactorial(rig: ServeRig, name: string, keeper: Keeper = rig.cli): Promise<void> {
   const { factorial } = rig;
   const request = await createAuthorizationRequest({
     authorizationUrl: factorial.authorizeUrl,
@@ -117,7 +117,7 @@ export async function connectFactorial(rig: ServeRig, name: string): Promise<voi
   const response = await fetch(request.url, { redirect: 'manual' });
   const location = response.headers.get('location');
   assert.ok(location, `expected a redirect, got HTTP ${response.status}`);
-  await rig.cli.connect(name, {
+  await keeper.connect(name, {
     provider: 'factorial',
     baseUrl: factorial.url,
     grant: 'authorization_code',

@@ -139,6 +139,15 @@ describe('webhooks', () => {
       const { error } = (await token.json()) as { error: { code: string; message: string } };
       assert.equal(error.code, 'REAUTH_REQUIRED');
       assert.match(error.message, /tokenkeeper login people/);
+      const metrics = parsePrometheusText(await (await rig.call('/metrics')).text());
+      assert.equal(
+        metrics.value('tokenkeeper_connections', { provider: 'factorial', state: 'reauth_required' }),
+        1,
+      );
+      assert.equal(
+        metrics.value('tokenkeeper_refreshes_total', { provider: 'factorial', result: 'reauth_required' }),
+        1,
+      );
 
       await connectFactorial(rig, 'people');
       await eventually(() => receiver.received.length >= 2, 'recovered is delivered after the login');
