@@ -60,7 +60,10 @@ export function dueAtOf(
   }
   if (!Number.isFinite(due)) return undefined;
   const backoffUntil = backoffUntilOf(meta.backoff);
-  return Math.max(due, obtainedAt + policy.minRefreshIntervalMs, backoffUntil);
+  // A whole millisecond, rounded up: due indexes keep integers, and an instant rounded down
+  // would be claimed a fraction of a millisecond before it is due, found "not due yet" and
+  // scheduled again at the same stored instant, over and over while the clock stands still.
+  return Math.ceil(Math.max(due, obtainedAt + policy.minRefreshIntervalMs, backoffUntil));
 }
 
 function backoffUntilOf(backoff: unknown): number {

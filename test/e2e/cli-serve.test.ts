@@ -116,6 +116,12 @@ describe('tokenkeeper serve (CLI)', () => {
         'the CLI took the daemon’s token from the store',
       );
 
+      // `status` in another process sees the daemon's heartbeat in the store.
+      const kept = await sandbox.run(['status', 'acme', '--json']);
+      assert.equal(kept.code, 0, kept.stderr);
+      assert.equal((JSON.parse(kept.stdout) as { keptFreshByDaemon?: boolean }).keptFreshByDaemon, true);
+      assert.match((await sandbox.run(['status', 'acme'])).stdout, /kept fresh by a daemon/);
+
       // A logout by the CLI is picked up too.
       assert.equal((await sandbox.run(['logout', 'acme'])).code, 0);
       await until('the daemon drops the connection', async () =>
@@ -126,6 +132,32 @@ describe('tokenkeeper serve (CLI)', () => {
     } finally {
       serve?.child.kill('SIGKILL');
       await serve?.exited;
+      await sandbox.cleanup();
+      await emulator.stop();
+    }
+  });
+
+  it('status stops saying "kept fresh by a daemon" once the daemon is gone', async () => {
+    const { emulator, sandbox, login } = await factusSandbox(3600);
+    try {
+      assert.equal((await login()).code, 0);
+      const serve = await startServe(sandbox, ['--port', '0']);
+      const statusJson = async () =>
+        JSON.parse((await sandbox.run(['status', 'acme', '--json'])).stdout) as {
+          keptFreshByDaemon?: boolean;
+        };
+      await until('status sees the daemon', async () =>
+        (await statusJson()).keptFreshByDaemon ? true : undefined,
+      );
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exited, 143);
+      await until(
+        'status no longer sees it',
+        async () => ((await statusJson()).keptFreshByDaemon === false ? true : undefined),
+        30_000,
+      );
+      assert.match((await sandbox.run(['status', 'acme'])).stdout, /refreshes on next use/);
+    } finally {
       await sandbox.cleanup();
       await emulator.stop();
     }

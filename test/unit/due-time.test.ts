@@ -32,6 +32,13 @@ describe('dueAtOf', () => {
     );
   });
 
+  it('is a whole millisecond, never earlier than the exact instant (due indexes keep integers)', () => {
+    const due = dueAtOf({ ...ok, expiresAt: T + HOUR }, undefined, policy, 0.123_456_7);
+    assert.ok(due !== undefined && Number.isInteger(due));
+    const exact = T + HOUR - 60_000 * (1 + 0.2 * 0.123_456_7);
+    assert.ok(due >= exact && due - exact < 1);
+  });
+
   it('keeps alive a token that never expires when it has a refresh token, and nothing else', () => {
     assert.equal(dueAtOf({ ...ok, expiresAt: null }, 7 * DAY, policy, 0), T + DAY);
     assert.equal(dueAtOf({ ...ok, expiresAt: null, hasRefreshToken: false }, 7 * DAY, policy, 0), undefined);
