@@ -1,11 +1,14 @@
 /**
  * The daemon on the real PostgreSQL and Redis stores, beside another keeper on the same
- * store: it keeps the connection fresh and sees what the other one adds and removes.
+ * store: it keeps the connection fresh and sees what the other one adds and removes. And a
+ * fleet: two daemons on one store split the refreshes through the store's due index, each
+ * asked of the provider once, and a claim whose daemon died comes back to the other one.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { SERVE_DEFAULTS, startDaemon } from '../../src/serve/daemon.js';
 import { PostgresTokenStore } from '../../src/store/postgres-store.js';
 import { RedisTokenStore } from '../../src/store/redis-store.js';
 import type { TokenStore } from '../../src/store/types.js';
@@ -39,36 +42,106 @@ async function keepsFreshAndWatches(store: TokenStore): Promise<void> {
   }
 }
 
-const pgProblem = await probePostgres();
-describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, () => {
-  it('keeps a connection fresh and watches the store', async () => {
-    const schema = uniqueName('tk_serve');
-    const store = await PostgresTokenStore.connect({ connectionString: PG_URL, schema });
-    try {
-      await keepsFreshAndWatches(store);
-    } finally {
-      await store.close();
-      const admin = new pg.Client({ connectionString: PG_URL });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-    }
+/** Two daemons on one store for 30 minutes of 10-minute tokens. */
+async function splitsTheWork(store: TokenStore): Promise<void> {
+  const rig = await startServeRig({ store, factus: { accessTtlSeconds: 600, rotation: 'strict' } });
+  const second = await startDaemon({
+    store,
+    encryptionKey: rig.key,
+    clock: rig.clock,
+    env: { TOKENKEEPER_SERVE_SECRET: 'another-daemon-secret-0123456789' },
+    watchIntervalMs: 50,
   });
+  const refreshedBy = { first: 0, second: 0 };
+  rig.daemon.keeper.on('refresh', () => refreshedBy.first++);
+  second.keeper.on('refresh', () => refreshedBy.second++);
+  try {
+    for (let i = 0; i < 8; i++) await connectFactus(rig, `c${i}`);
+    await Promise.all([rig.daemon.keepAlive.sync(), second.keepAlive.sync()]);
+    for (let minute = 0; minute < 30; minute++) {
+      await rig.clock.advance(60_000);
+      await Promise.all([rig.daemon.keepAlive.whenIdle(), second.keepAlive.whenIdle()]);
+    }
+    const stats = rig.factus.stats();
+    const asked = stats.tokenRequests.refresh_token ?? 0;
+    assert.ok(asked >= 24 && asked <= 27, `expected 24 to 27 token requests for 8 connections, got ${asked}`);
+    assert.equal(stats.invalidGrant, 0, 'no rotated refresh token was used twice');
+    assert.equal(refreshedBy.first + refreshedBy.second, asked, 'each token request was one refresh');
+    assert.ok(
+      refreshedBy.first > 0 && refreshedBy.second > 0,
+      `both took a share: ${JSON.stringify(refreshedBy)}`,
+    );
+  } finally {
+    await second.close();
+    await rig.close();
+  }
+}
+
+/**
+ * Another daemon claimed a connection as it came due and died before refreshing it: the
+ * claim runs out one lease later, and the daemon left takes the connection over.
+ */
+async function takesOverADeadClaim(store: TokenStore): Promise<void> {
+  const rig = await startServeRig({ store, factus: { accessTtlSeconds: 600 } });
+  try {
+    await connectFactus(rig, 'acme');
+    await rig.daemon.keepAlive.sync();
+    const dueIndex = store.dueIndex!;
+    const dueAt = (await dueIndex.nextDueAt())!;
+    // The other daemon's first step when the connection comes due; then it is gone.
+    assert.deepEqual(await dueIndex.claimDue(dueAt, 10, SERVE_DEFAULTS.claimLeaseMs), ['acme']);
+    await rig.advance(dueAt - rig.clock.now() + 60_000, 30_000);
+    assert.equal(rig.factus.stats().tokenRequests.refresh_token ?? 0, 0, 'claimed: nobody else takes it');
+    await rig.advance(SERVE_DEFAULTS.claimLeaseMs, 30_000);
+    await eventually(async () => {
+      await rig.daemon.keepAlive.whenIdle();
+      return (rig.factus.stats().tokenRequests.refresh_token ?? 0) === 1;
+    }, 'the daemon left refreshes the connection once the claim ran out');
+  } finally {
+    await rig.close();
+  }
+}
+
+const pgProblem = await probePostgres();
+async function onPostgres(work: (store: TokenStore) => Promise<void>): Promise<void> {
+  const schema = uniqueName('tk_serve');
+  const store = await PostgresTokenStore.connect({ connectionString: PG_URL, schema });
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+}
+
+describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, () => {
+  it('keeps a connection fresh and watches the store', () => onPostgres(keepsFreshAndWatches));
+  it('two daemons split the refreshes, each asked of the provider once', () => onPostgres(splitsTheWork));
+  it('a claim whose daemon died goes to another daemon one lease later', () =>
+    onPostgres(takesOverADeadClaim));
 });
 
 const redisProblem = await probeRedis();
+async function onRedis(work: (store: TokenStore) => Promise<void>): Promise<void> {
+  const prefix = `${uniqueName('tk_serve')}:`;
+  const store = await RedisTokenStore.connect({ url: REDIS_URL, keyPrefix: prefix });
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+    const admin = new Redis(REDIS_URL);
+    // Keys carry the prefix inside a hash tag: {prefix:name}:conn.
+    const keys = await admin.keys(`*${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    admin.disconnect();
+  }
+}
+
 describeWithServer('the daemon on Redis', 'Redis', REDIS_URL, redisProblem, () => {
-  it('keeps a connection fresh and watches the store', async () => {
-    const prefix = `${uniqueName('tk_serve')}:`;
-    const store = await RedisTokenStore.connect({ url: REDIS_URL, keyPrefix: prefix });
-    try {
-      await keepsFreshAndWatches(store);
-    } finally {
-      await store.close();
-      const admin = new Redis(REDIS_URL);
-      const keys = await admin.keys(`${prefix}*`);
-      if (keys.length > 0) await admin.del(...keys);
-      admin.disconnect();
-    }
-  });
+  it('keeps a connection fresh and watches the store', () => onRedis(keepsFreshAndWatches));
+  it('two daemons split the refreshes, each asked of the provider once', () => onRedis(splitsTheWork));
+  it('a claim whose daemon died goes to another daemon one lease later', () => onRedis(takesOverADeadClaim));
 });
