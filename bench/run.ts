@@ -24,6 +24,7 @@ import { getAccessToken } from './scenarios/get-access-token.js';
 import { hotPath } from './scenarios/hot-path.js';
 import { scale } from './scenarios/scale.js';
 import { serve10k } from './scenarios/serve-10k.js';
+import { serve100k } from './scenarios/serve-100k.js';
 import { stormOneProcess } from './scenarios/storm-one-process.js';
 import { stormProcesses } from './scenarios/storm-processes.js';
 
@@ -35,6 +36,7 @@ const SCENARIOS: Scenario[] = [
   cliToken,
   scale,
   serve10k,
+  serve100k,
 ];
 const DOCS_PATH = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 /** The whole run is cut off after this long, whatever happens inside. */
