@@ -25,6 +25,7 @@ import { hotPath } from './scenarios/hot-path.js';
 import { scale } from './scenarios/scale.js';
 import { serve10k } from './scenarios/serve-10k.js';
 import { serve100k } from './scenarios/serve-100k.js';
+import { serveProxy, serveToken } from './scenarios/serve-http.js';
 import { stormOneProcess } from './scenarios/storm-one-process.js';
 import { stormProcesses } from './scenarios/storm-processes.js';
 
@@ -37,6 +38,8 @@ const SCENARIOS: Scenario[] = [
   scale,
   serve10k,
   serve100k,
+  serveProxy,
+  serveToken,
 ];
 const DOCS_PATH = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 /** The whole run is cut off after this long, whatever happens inside. */

@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { startDaemon } from '../../src/serve/daemon.js';
 import { quantile } from '../lib/stats.js';
+import { benchProfile } from '../peers/tokenkeeper.js';
 
 interface DaemonChildOptions {
   store: string;
@@ -24,6 +25,8 @@ interface DaemonChildOptions {
   tokenRequestsPerSecond?: number;
   watchIntervalMs?: number;
   lifetimeMs?: number;
+  /** Know Factus as the bench's peers do, without its client-side rate limit (see bench/peers). */
+  benchProfile?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as DaemonChildOptions;
@@ -35,6 +38,7 @@ const daemon = await startDaemon({
   concurrency: options.concurrency,
   tokenRequestsPerSecond: options.tokenRequestsPerSecond,
   watchIntervalMs: options.watchIntervalMs,
+  ...(options.benchProfile ? { keeper: { providers: [benchProfile] } } : {}),
 });
 const startMs = performance.now() - begin;
 

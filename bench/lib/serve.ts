@@ -88,6 +88,7 @@ export interface DaemonChildOptions {
   concurrency?: number;
   tokenRequestsPerSecond?: number;
   watchIntervalMs?: number;
+  benchProfile?: boolean;
 }
 
 export async function startDaemonChild(
