@@ -25,6 +25,7 @@ import { hotPath } from './scenarios/hot-path.js';
 import { scale } from './scenarios/scale.js';
 import { serve10k } from './scenarios/serve-10k.js';
 import { serve100k } from './scenarios/serve-100k.js';
+import { serveFleet } from './scenarios/serve-fleet.js';
 import { serveProxy, serveToken } from './scenarios/serve-http.js';
 import { stormOneProcess } from './scenarios/storm-one-process.js';
 import { stormProcesses } from './scenarios/storm-processes.js';
@@ -38,6 +39,7 @@ const SCENARIOS: Scenario[] = [
   scale,
   serve10k,
   serve100k,
+  serveFleet,
   serveProxy,
   serveToken,
 ];
