@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import { ConnectionRepository } from '../../src/connection.js';
 import type { EmulatorStats } from '../../src/emulators/index.js';
 import { createKeeper } from '../../src/keeper.js';
@@ -280,4 +281,15 @@ export async function callDaemon(url: string, path: string): Promise<{ status: n
   const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${SERVE_SECRET}` } });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Deletes every key of a Redis store with this prefix (plain and cluster-tagged keys). */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const admin = new Redis(url);
+  try {
+    const keys = [...(await admin.keys(`${prefix}*`)), ...(await admin.keys(`{${prefix}*`))];
+    for (let i = 0; i < keys.length; i += 500) await admin.del(...keys.slice(i, i + 500));
+  } finally {
+    admin.disconnect();
+  }
 }

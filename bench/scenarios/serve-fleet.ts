@@ -3,7 +3,6 @@
  * and that no refresh token is used twice.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { sleep } from '../lib/measure.js';
 import type { ScenarioResult } from '../lib/report.js';
@@ -11,6 +10,7 @@ import type { BenchContext, Scenario } from '../lib/scenario.js';
 import {
   type DaemonChild,
   type DaemonStats,
+  deleteRedisKeys,
   seedFactusConnections,
   serveEnv,
   startDaemonChild,
@@ -63,15 +63,7 @@ function redisBackend(): Backend {
   return {
     name: 'Redis',
     location: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`,
-    async cleanup() {
-      const admin = new Redis(REDIS_URL);
-      try {
-        const keys = [...(await admin.keys(`${prefix}*`)), ...(await admin.keys(`{${prefix}*`))];
-        for (let i = 0; i < keys.length; i += 500) await admin.del(...keys.slice(i, i + 500));
-      } finally {
-        admin.disconnect();
-      }
-    },
+    cleanup: () => deleteRedisKeys(REDIS_URL, prefix),
   };
 }
 
