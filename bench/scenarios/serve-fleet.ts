@@ -89,8 +89,8 @@ export const serveFleet: Scenario = {
         1,
         sum(f.daemons, (x) => x.refreshes),
       );
-    const duplicates = (f: BackendFigures) =>
-      f.invalidGrant + Math.max(0, f.refreshGrants - sum(f.daemons, (d) => d.refreshes + d.failed));
+    // Strict rotation: a refresh token presented again is refused, so every reuse is an invalid_grant.
+    const duplicates = (f: BackendFigures) => f.invalidGrant;
     return {
       id: this.id,
       title: this.title,
@@ -141,9 +141,10 @@ export const serveFleet: Scenario = {
         },
       ]),
       notes: [
-        'Duplicates are invalid_grant answers (a refresh token presented again after it was rotated) plus any ' +
-          'refresh_token grant at the emulator that no daemon counted as its refresh or failure; a password ' +
-          'grant during the run would mean a refresh token was lost.',
+        'Duplicates are the invalid_grant answers: under strict rotation a refresh token presented a second ' +
+          'time is refused, so each reuse shows there; a password grant during the run would mean a refresh ' +
+          'token was lost. The emulator’s refresh_token grants and the daemons’ counted refreshes can differ by ' +
+          'the few refreshes in flight when the window opened or closed (the counters are read one after another).',
       ],
       data: { sizes, figures },
     };
