@@ -196,6 +196,9 @@ export const serveProxy: Scenario = {
         notes: [
           'A proxied request is two HTTP exchanges on loopback (client → daemon → upstream) and three busy ' +
             'processes on 2 cores, where the direct one is one exchange between two.',
+          'The daemon forwards through keeper.fetch (undici’s fetch) and bridges its web stream to the node:http ' +
+            'response; the direct client here is node:http with keep-alive. Where the daemon’s time per proxied ' +
+            'request goes is not broken down here.',
         ],
         data: { sizes, directRps, proxyRps, directP99, proxyP99, ratio },
       };
