@@ -30,6 +30,8 @@ interface CallerFigures {
   /** Tokens checked at the emulator (an authenticated API call), and how many it refused. */
   checked: number;
   refused: number;
+  /** Refused tokens the daemon had replaced by the time the caller asked again. */
+  refusedAfterRotation: number;
   tokenMs: number[];
 }
 
@@ -137,6 +139,9 @@ export const serve10k: Scenario = {
             `${r.store}: daemon CPU ${cpu(r)} of one core, RSS ${formatBytes(r.stats.rss)}, ` +
             `${formatCount(perSecond(r))} refreshes a second, on the same 2 cores as the emulator and the caller.`,
         ),
+        'A token refused by the emulator that the daemon had replaced by the time the caller asked again was ' +
+          'handed out just before a refresh: Factus (strict rotation) revokes the previous access token when the ' +
+          'refresh token is used, so a caller holding it meets a 401 although it had not expired.',
         'On SQLite every refresh commits three times with an fsync (taking the connection’s lock, saving the ' +
           'rotated tokens, releasing the lock; synchronous = FULL, so a rotation survives a power cut), about 3 ms ' +
           'each on this machine’s disk, and better-sqlite3 blocks the event loop meanwhile: one process cannot go ' +
@@ -202,7 +207,15 @@ async function sampleTokens(
   connections: number,
   durationMs: number,
 ): Promise<CallerFigures> {
-  const figures: CallerFigures = { calls: 0, expired: 0, errors: 0, checked: 0, refused: 0, tokenMs: [] };
+  const figures: CallerFigures = {
+    calls: 0,
+    expired: 0,
+    errors: 0,
+    checked: 0,
+    refused: 0,
+    refusedAfterRotation: 0,
+    tokenMs: [],
+  };
   const deadline = performance.now() + durationMs;
   const headers = { authorization: `Bearer ${SERVE_SECRET}` };
   while (performance.now() < deadline && figures.calls < 1_000_000) {
@@ -223,7 +236,13 @@ async function sampleTokens(
         headers: { authorization: `Bearer ${body.access_token}`, accept: 'application/json' },
       });
       await api.arrayBuffer();
-      if (api.status === 401) figures.refused++;
+      if (api.status === 401) {
+        figures.refused++;
+        // Was it replaced meanwhile? Strict rotation revokes an access token when its refresh token is used.
+        const again = await fetch(`${daemonUrl}/v1/connections/${name}/token`, { headers });
+        const current = (await again.json()) as { access_token?: string };
+        if (current.access_token !== body.access_token) figures.refusedAfterRotation++;
+      }
     }
     // About 200 callers' requests a second: a sample, not a load test of the daemon.
     await new Promise((resolve) => setTimeout(resolve, 5));
