@@ -23,13 +23,29 @@ import { cliToken } from './scenarios/cli-token.js';
 import { getAccessToken } from './scenarios/get-access-token.js';
 import { hotPath } from './scenarios/hot-path.js';
 import { scale } from './scenarios/scale.js';
+import { serve10k } from './scenarios/serve-10k.js';
+import { serve100k } from './scenarios/serve-100k.js';
+import { serveFleet } from './scenarios/serve-fleet.js';
+import { serveProxy, serveToken } from './scenarios/serve-http.js';
 import { stormOneProcess } from './scenarios/storm-one-process.js';
 import { stormProcesses } from './scenarios/storm-processes.js';
 
-const SCENARIOS: Scenario[] = [hotPath, getAccessToken, stormOneProcess, stormProcesses, cliToken, scale];
+const SCENARIOS: Scenario[] = [
+  hotPath,
+  getAccessToken,
+  stormOneProcess,
+  stormProcesses,
+  cliToken,
+  scale,
+  serve10k,
+  serve100k,
+  serveFleet,
+  serveProxy,
+  serveToken,
+];
 const DOCS_PATH = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 /** The whole run is cut off after this long, whatever happens inside. */
-const BUDGET_MS = { full: 20 * 60_000, smoke: 3 * 60_000 };
+const BUDGET_MS = { full: 30 * 60_000, smoke: 4 * 60_000 };
 
 const { values } = parseArgs({
   options: {

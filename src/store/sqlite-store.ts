@@ -347,7 +347,11 @@ export class SqliteTokenStore implements TokenStore {
       return true;
     });
     this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
-    this.dueIndex = new SqliteDueIndex(db, (action, step) => this.#guard(action, step));
+    // Without an fsync per commit, on the counters' connection: the index can be rebuilt (see there).
+    this.dueIndex = new SqliteDueIndex(
+      () => this.#countersConnection(openCounters),
+      (action, step) => this.#guard(action, step),
+    );
     // One upsert per request, atomic under SQLite's write lock: the host's processes share it.
     // Committed without an fsync (synchronous = NORMAL on its own connection): 3 ms less per API
     // request, and a counter lost to a power cut only lets one window start afresh.

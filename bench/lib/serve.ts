@@ -1,0 +1,295 @@
+/**
+ * What the serve-* scenarios share: the Factus emulator and daemons in child processes,
+ * connections seeded quickly, and callers of the daemon's HTTP API.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { ConnectionRepository } from '../../src/connection.js';
+import type { EmulatorStats } from '../../src/emulators/index.js';
+import { createKeeper } from '../../src/keeper.js';
+import { generateEncryptionKey } from '../../src/store/encryption.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
+import { checkPut } from '../../src/store/validate.js';
+import type { TokenSetData } from '../../src/token-set.js';
+import { childScript, LineChild } from './child.js';
+import { BENCH_CREDENTIALS } from './factus.js';
+
+export const SERVE_SECRET = `bench-${randomUUID()}`;
+
+/** The environment of every process of one scenario: one key, one access secret. */
+export function serveEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TOKENKEEPER_KEY: generateEncryptionKey().toString('base64'),
+    TOKENKEEPER_SERVE_SECRET: SERVE_SECRET,
+  };
+}
+
+export function serveConnectionName(index: number): string {
+  return `svc-${String(index).padStart(6, '0')}`;
+}
+
+export interface FactusServer {
+  url: string;
+  tokenUrl: string;
+  stats(): Promise<EmulatorStats>;
+  stop(): Promise<void>;
+}
+
+export async function startFactusServer(accessTtlSeconds: number): Promise<FactusServer> {
+  const child = new LineChild(childScript('factus-server'), { args: [String(accessTtlSeconds)] });
+  try {
+    const { url, tokenUrl } = JSON.parse(await child.next(10_000)) as { url: string; tokenUrl: string };
+    return {
+      url,
+      tokenUrl,
+      stats: async () => {
+        child.send('stats');
+        return JSON.parse(await child.next(10_000)) as EmulatorStats;
+      },
+      stop: () => child.close(),
+    };
+  } catch (error) {
+    await child.close();
+    throw error;
+  }
+}
+
+export interface DaemonStats {
+  refreshes: number;
+  tokens: number;
+  adopted: number;
+  failed: number;
+  lagCount: number;
+  lagP50: number;
+  lagP99: number;
+  lagMax: number;
+  cpuMs: number;
+  elapsedMs: number;
+  rss: number;
+  heapUsed: number;
+  connections: number;
+  scheduled: number;
+}
+
+export interface DaemonChild {
+  url: string;
+  pid: number;
+  /** From the call to startDaemon until it listened: every connection read and scheduled. */
+  startMs: number;
+  stats(): Promise<DaemonStats>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonChildOptions {
+  store: string;
+  concurrency?: number;
+  tokenRequestsPerSecond?: number;
+  watchIntervalMs?: number;
+  benchProfile?: boolean;
+}
+
+export async function startDaemonChild(
+  options: DaemonChildOptions,
+  env: NodeJS.ProcessEnv,
+  startTimeoutMs = 120_000,
+): Promise<DaemonChild> {
+  const child = new LineChild(childScript('serve-daemon'), {
+    execArgv: ['--expose-gc'],
+    args: [JSON.stringify(options)],
+    env,
+  });
+  try {
+    const ready = JSON.parse(await child.next(startTimeoutMs)) as {
+      url: string;
+      pid: number;
+      startMs: number;
+    };
+    return {
+      ...ready,
+      stats: async () => {
+        child.send('stats');
+        return JSON.parse(await child.next(30_000)) as DaemonStats;
+      },
+      reset: async () => {
+        child.send('reset');
+        await child.expect('ok', 10_000);
+      },
+      stop: () => child.close(15_000),
+    };
+  } catch (error) {
+    await child.close();
+    throw error;
+  }
+}
+
+/** The sealed row a repository would write, without writing it. */
+interface CapturedRow {
+  name: string;
+  meta: ConnectionMeta;
+  sealed: string;
+}
+
+export interface SeedOptions {
+  /** A store location, as TOKENKEEPER_STORE. */
+  location: string;
+  env: NodeJS.ProcessEnv;
+  emulator: { url: string; tokenUrl: string };
+  count: number;
+  /**
+   * true: each connection gets tokens of its own from a password grant at the emulator, so
+   * its refresh token is real and used by nobody else. false: every row is a copy of one
+   * login's tokens (enough when no refresh comes due while measuring).
+   */
+  ownTokens: boolean;
+  /** SQLite only: write every row in one transaction (the rows are sealed first). */
+  bulkSqlitePath?: string;
+}
+
+/**
+ * Seeds `count` Factus connections: one real login through the keeper gives the record's
+ * shape, every other row is that record under another name with a generation of its own,
+ * sealed for its name by ConnectionRepository. Returns the time it took (ms).
+ */
+export async function seedFactusConnections(options: SeedOptions): Promise<number> {
+  const begin = performance.now();
+  const template = await templateRecord(options);
+  const { store, secretBox } = await openStore(options.location, { env: options.env });
+  try {
+    const tokensFor = options.ownTokens
+      ? await passwordGrants(options.emulator.tokenUrl, options.count)
+      : undefined;
+    const recordOf = (index: number) => ({
+      ...template.record,
+      name: serveConnectionName(index),
+      generation: randomUUID(),
+      secrets: { ...template.record.secrets, tokens: tokensFor?.[index] ?? template.record.secrets.tokens },
+    });
+    if (options.bulkSqlitePath) {
+      const captured: CapturedRow[] = [];
+      const capturing = {
+        put: async (name: string, meta: ConnectionMeta, sealed: string) => {
+          captured.push({ name, meta, sealed });
+          return 1;
+        },
+      } as unknown as TokenStore;
+      const sealer = new ConnectionRepository(capturing, secretBox);
+      for (let i = 0; i < options.count; i++) await sealer.save(recordOf(i), 0);
+      await store.close();
+      await insertInOneTransaction(options.bulkSqlitePath, captured);
+    } else {
+      const repository = new ConnectionRepository(store, secretBox);
+      let next = 0;
+      const worker = async () => {
+        while (next < options.count) {
+          const index = next++;
+          if ((await repository.save(recordOf(index), 0)) === undefined)
+            throw new Error(`${serveConnectionName(index)} already existed`);
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, worker));
+    }
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  return performance.now() - begin;
+}
+
+async function templateRecord(options: SeedOptions) {
+  const name = `template-${randomUUID()}`;
+  const keeper = createKeeper({ store: options.location, proactiveRefresh: false, env: options.env });
+  try {
+    await keeper.connect(name, { provider: 'factus', baseUrl: options.emulator.url, ...BENCH_CREDENTIALS });
+  } finally {
+    await keeper.close();
+  }
+  const { store, secretBox } = await openStore(options.location, { env: options.env });
+  try {
+    const repository = new ConnectionRepository(store, secretBox);
+    const template = await repository.load(name);
+    if (!template?.record.secrets.tokens) throw new Error('the template connection was not saved');
+    await repository.delete(name);
+    return template;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `count` password grants at the emulator's token endpoint, 16 at a time. */
+async function passwordGrants(tokenUrl: string, count: number): Promise<TokenSetData[]> {
+  const body = new URLSearchParams({
+    grant_type: 'password',
+    client_id: BENCH_CREDENTIALS.clientId,
+    client_secret: BENCH_CREDENTIALS.clientSecret,
+    username: BENCH_CREDENTIALS.username,
+    password: BENCH_CREDENTIALS.password,
+  }).toString();
+  const tokens: TokenSetData[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const index = next++;
+      const obtainedAt = Date.now();
+      const response = await fetch(tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body,
+      });
+      const answer = (await response.json()) as {
+        access_token: string;
+        token_type: string;
+        refresh_token: string;
+        expires_in: number;
+      };
+      if (!response.ok || !answer.access_token) throw new Error(`password grant failed: ${response.status}`);
+      tokens[index] = {
+        accessToken: answer.access_token,
+        tokenType: answer.token_type,
+        refreshToken: answer.refresh_token,
+        expiresAt: obtainedAt + answer.expires_in * 1000,
+        obtainedAt,
+      };
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return tokens;
+}
+
+/** The store's own INSERT, for every captured row, in one SQLite transaction. */
+async function insertInOneTransaction(path: string, rows: readonly CapturedRow[]): Promise<void> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path);
+  try {
+    const insert = db.prepare(
+      'INSERT INTO connections (name, meta, sealed, version, updated_at) VALUES (?, ?, ?, 1, ?)',
+    );
+    const now = Date.now();
+    db.transaction(() => {
+      for (const row of rows)
+        insert.run(row.name, checkPut(row.name, row.meta, row.sealed, 0), row.sealed, now);
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** GET a daemon route with the access secret; the body parsed as JSON. */
+export async function callDaemon(url: string, path: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${SERVE_SECRET}` } });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Deletes every key of a Redis store with this prefix (plain and cluster-tagged keys). */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const admin = new Redis(url);
+  try {
+    const keys = [...(await admin.keys(`${prefix}*`)), ...(await admin.keys(`{${prefix}*`))];
+    for (let i = 0; i < keys.length; i += 500) await admin.del(...keys.slice(i, i + 500));
+  } finally {
+    admin.disconnect();
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * 7. The daemon keeps 10,000 connections with 30-second access tokens fresh: refresh lag,
+ * expired tokens handed to callers, the daemon's CPU and RSS.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { EmulatorStats } from '../../src/emulators/index.js';
+import { API_PATH } from '../lib/factus.js';
+import type { ScenarioResult } from '../lib/report.js';
+import type { BenchContext, Scenario } from '../lib/scenario.js';
+import {
+  type DaemonStats,
+  deleteRedisKeys,
+  SERVE_SECRET,
+  seedFactusConnections,
+  serveConnectionName,
+  serveEnv,
+  startDaemonChild,
+  startFactusServer,
+} from '../lib/serve.js';
+import { formatBytes, formatCount, formatMs, quantile } from '../lib/stats.js';
+
+interface CallerFigures {
+  calls: number;
+  /** /token answers whose expires_at had passed when they arrived. */
+  expired: number;
+  /** /token answers other than 200. */
+  errors: number;
+  /** Tokens checked at the emulator (an authenticated API call), and how many it refused. */
+  checked: number;
+  refused: number;
+  /** Refused tokens the daemon had replaced by the time the caller asked again. */
+  refusedAfterRotation: number;
+  tokenMs: number[];
+}
+
+const REDIS_URL = process.env.TOKENKEEPER_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+
+interface StoreRun {
+  store: string;
+  seedMs: number;
+  startMs: number;
+  stats: DaemonStats;
+  emulator: EmulatorStats;
+  callers: CallerFigures;
+}
+
+export const serve10k: Scenario = {
+  id: 'serve-10k',
+  title: '7. The daemon: 10,000 connections with 30-second tokens',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const sizes = ctx.smoke
+      ? { connections: 50, ttlSeconds: 6, measureMs: 8_000 }
+      : { connections: 10_000, ttlSeconds: 30, measureMs: 120_000 };
+    const settings = { concurrency: 64, tokenRequestsPerSecond: 2_000 };
+    const prefix = `tk_bench_10k_${process.pid}_${randomBytes(4).toString('hex')}:`;
+    const stores = [
+      { store: 'SQLite', location: join(ctx.tmpDir, 'serve-10k.db'), bulk: true, cleanup: async () => {} },
+      {
+        store: 'Redis',
+        location: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`,
+        bulk: false,
+        cleanup: () => deleteRedisKeys(REDIS_URL, prefix),
+      },
+    ];
+    const runs: StoreRun[] = [];
+    for (const store of stores) {
+      ctx.log(`  ${store.store}`);
+      try {
+        runs.push(await runOne(ctx, store, sizes, settings));
+      } finally {
+        await store.cleanup();
+      }
+    }
+    const bad = (r: StoreRun) => r.callers.expired + r.callers.refused + r.callers.errors;
+    const cpu = (r: StoreRun) => `${((r.stats.cpuMs / r.stats.elapsedMs) * 100).toFixed(0)} %`;
+    const perSecond = (r: StoreRun) => (r.stats.refreshes / r.stats.elapsedMs) * 1000;
+    const column = (f: (r: StoreRun) => string) => runs.map(f);
+    return {
+      id: this.id,
+      title: this.title,
+      method:
+        `${formatCount(sizes.connections)} Factus connections, each with tokens of its own from a password grant ` +
+        `at the emulator (${sizes.ttlSeconds}-second access tokens, strict rotation, its own process), are saved ` +
+        'in a store: SQLite (sealed by ConnectionRepository, inserted in one transaction), then Redis (saved ' +
+        'through ConnectionRepository). One daemon (`startDaemon`, in a child process) keeps them fresh with ' +
+        `--concurrency ${settings.concurrency} and --rate ${settings.tokenRequestsPerSecond} (the defaults, 16 and ` +
+        '20 a second, cannot keep up with the ~750 refreshes a second this needs). ' +
+        `Measured for ${formatMs(sizes.measureMs)} per store from the daemon's start (the issue says 5 minutes; ` +
+        'shortened to keep the whole run within its budget). A caller asks GET /v1/connections/{name}/token for ' +
+        'random names one after another (about 200 a second at most) and checks each answer’s expires_at; every ' +
+        'tenth token is also used on an API route at the emulator. Refresh lag: when a scheduled refresh starts ' +
+        'minus the due time the daemon had scheduled for it. CPU and RSS are the daemon process’s own.',
+      tables: [
+        {
+          head: ['Measure', ...runs.map((r) => r.store)],
+          rows: [
+            ['seeding (password grants + sealed rows)', ...column((r) => formatMs(r.seedMs))],
+            ['daemon start to a full schedule', ...column((r) => formatMs(r.startMs))],
+            ['refreshes (refresh_token grants)', ...column((r) => formatCount(r.stats.refreshes))],
+            ['refreshes per second', ...column((r) => formatCount(perSecond(r)))],
+            ['password logins instead of a refresh', ...column((r) => formatCount(r.stats.tokens))],
+            ['failed refreshes', ...column((r) => formatCount(r.stats.failed))],
+            ['refresh lag p50', ...column((r) => formatMs(r.stats.lagP50))],
+            ['refresh lag p99', ...column((r) => formatMs(r.stats.lagP99))],
+            ['refresh lag max', ...column((r) => formatMs(r.stats.lagMax))],
+            ['emulator invalid_grant answers', ...column((r) => formatCount(r.emulator.invalidGrant))],
+            ['caller /token requests', ...column((r) => formatCount(r.callers.calls))],
+            ['… answered with an expired token', ...column((r) => formatCount(r.callers.expired))],
+            ['… answered with an error', ...column((r) => formatCount(r.callers.errors))],
+            [
+              '… tokens refused by the emulator',
+              ...column((r) => `${r.callers.refused} of ${r.callers.checked}`),
+            ],
+            ['caller /token p99', ...column((r) => formatMs(quantile(r.callers.tokenMs, 0.99)))],
+            ['daemon CPU (one core = 100 %)', ...column(cpu)],
+            ['daemon RSS at the end', ...column((r) => formatBytes(r.stats.rss))],
+          ],
+        },
+      ],
+      goals: runs.flatMap((r) => [
+        {
+          measure: `${r.store}: expired-token errors for callers`,
+          goal: '0',
+          measured: formatCount(bad(r)),
+          met: bad(r) === 0,
+        },
+        {
+          measure: `${r.store}: refresh lag p99`,
+          goal: '< 1 s',
+          measured: formatMs(r.stats.lagP99),
+          met: r.stats.lagP99 < 1000,
+        },
+      ]),
+      notes: [
+        ...runs.map(
+          (r) =>
+            `${r.store}: daemon CPU ${cpu(r)} of one core, RSS ${formatBytes(r.stats.rss)}, ` +
+            `${formatCount(perSecond(r))} refreshes a second, on the same 2 cores as the emulator and the caller.`,
+        ),
+        'A token refused by the emulator that the daemon had replaced by the time the caller asked again was ' +
+          'handed out just before a refresh: Factus (strict rotation) revokes the previous access token when the ' +
+          'refresh token is used, so a caller holding it meets a 401 although it had not expired.',
+        'On SQLite every refresh commits three times with an fsync (taking the connection’s lock, saving the ' +
+          'rotated tokens, releasing the lock; synchronous = FULL, so a rotation survives a power cut), about 3 ms ' +
+          'each on this machine’s disk, and better-sqlite3 blocks the event loop meanwhile: one process cannot go ' +
+          'much past 100 refreshes a second, whatever --concurrency says.',
+      ],
+      data: {
+        sizes,
+        settings,
+        runs: runs.map((r) => ({
+          ...r,
+          callers: { ...r.callers, tokenMs: undefined, tokenP99: quantile(r.callers.tokenMs, 0.99) },
+        })),
+      },
+    };
+  },
+};
+
+async function runOne(
+  ctx: BenchContext,
+  store: { store: string; location: string; bulk: boolean },
+  sizes: { connections: number; ttlSeconds: number; measureMs: number },
+  settings: { concurrency: number; tokenRequestsPerSecond: number },
+): Promise<StoreRun> {
+  const env = serveEnv();
+  const factus = await startFactusServer(sizes.ttlSeconds);
+  try {
+    ctx.log(`  seeding ${formatCount(sizes.connections)} connections`);
+    const seedMs = await seedFactusConnections({
+      location: store.location,
+      env,
+      emulator: factus,
+      count: sizes.connections,
+      ownTokens: true,
+      ...(store.bulk ? { bulkSqlitePath: store.location } : {}),
+    });
+    const daemon = await startDaemonChild({ store: store.location, ...settings }, env);
+    let callers: CallerFigures;
+    let stats: DaemonStats;
+    try {
+      await daemon.reset();
+      ctx.log(`  measuring for ${formatMs(sizes.measureMs)}`);
+      callers = await sampleTokens(daemon.url, factus.url, sizes.connections, sizes.measureMs);
+      stats = await daemon.stats();
+    } finally {
+      await daemon.stop();
+    }
+    return {
+      store: store.store,
+      seedMs,
+      startMs: daemon.startMs,
+      stats,
+      emulator: await factus.stats(),
+      callers,
+    };
+  } finally {
+    await factus.stop();
+  }
+}
+
+async function sampleTokens(
+  daemonUrl: string,
+  factusUrl: string,
+  connections: number,
+  durationMs: number,
+): Promise<CallerFigures> {
+  const figures: CallerFigures = {
+    calls: 0,
+    expired: 0,
+    errors: 0,
+    checked: 0,
+    refused: 0,
+    refusedAfterRotation: 0,
+    tokenMs: [],
+  };
+  const deadline = performance.now() + durationMs;
+  const headers = { authorization: `Bearer ${SERVE_SECRET}` };
+  while (performance.now() < deadline && figures.calls < 1_000_000) {
+    const name = serveConnectionName(Math.floor(Math.random() * connections));
+    const begin = performance.now();
+    const response = await fetch(`${daemonUrl}/v1/connections/${name}/token`, { headers });
+    const body = (await response.json()) as { access_token?: string; expires_at?: string | null };
+    figures.tokenMs.push(performance.now() - begin);
+    figures.calls++;
+    if (response.status !== 200 || !body.access_token) {
+      figures.errors++;
+      continue;
+    }
+    if (body.expires_at && Date.parse(body.expires_at) <= Date.now()) figures.expired++;
+    if (figures.calls % 10 === 0) {
+      figures.checked++;
+      const api = await fetch(`${factusUrl}${API_PATH}`, {
+        headers: { authorization: `Bearer ${body.access_token}`, accept: 'application/json' },
+      });
+      await api.arrayBuffer();
+      if (api.status === 401) {
+        figures.refused++;
+        // Was it replaced meanwhile? Strict rotation revokes an access token when its refresh token is used.
+        const again = await fetch(`${daemonUrl}/v1/connections/${name}/token`, { headers });
+        const current = (await again.json()) as { access_token?: string };
+        if (current.access_token !== body.access_token) figures.refusedAfterRotation++;
+      }
+    }
+    // About 200 callers' requests a second: a sample, not a load test of the daemon.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return figures;
+}

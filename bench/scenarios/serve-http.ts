@@ -1,0 +1,259 @@
+/**
+ * 10. and 11. The daemon's HTTP API on loopback: requests through /proxy/{name}/… against
+ * the same requests sent straight to the upstream, and the latency of /token.
+ */
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createKeeper } from '../../src/keeper.js';
+import { type BearerServer, startBearerServer } from '../lib/bearer-server.js';
+import { BENCH_CREDENTIALS } from '../lib/factus.js';
+import type { ScenarioResult } from '../lib/report.js';
+import type { BenchContext, Scenario } from '../lib/scenario.js';
+import { type DaemonChild, SERVE_SECRET, serveEnv, startDaemonChild } from '../lib/serve.js';
+import { formatCount, formatMs, formatRatio, median, quantile } from '../lib/stats.js';
+import { benchProfile, CONNECTION } from '../peers/tokenkeeper.js';
+
+const PATH = '/v1/numbering-ranges';
+const PROXY_GOAL_RATIO = 0.8;
+const PROXY_GOAL_ADDED_P99_MS = 1;
+const TOKEN_GOAL_P99_MS = 1;
+
+interface Rig {
+  upstream: BearerServer;
+  daemon: DaemonChild;
+  /** The upstream's token, for the direct requests. */
+  token: string;
+  close(): Promise<void>;
+}
+
+/** The minimal upstream in its own process, one connection to it, and a daemon on that store. */
+async function startRig(ctx: BenchContext, file: string): Promise<Rig> {
+  const env = serveEnv();
+  const storePath = join(ctx.tmpDir, file);
+  const upstream = await startBearerServer(30 * 60_000);
+  let token: string;
+  try {
+    const keeper = createKeeper({
+      store: storePath,
+      providers: [benchProfile],
+      proactiveRefresh: false,
+      env,
+    });
+    try {
+      await keeper.connect(CONNECTION, {
+        provider: benchProfile.id,
+        baseUrl: upstream.url,
+        ...BENCH_CREDENTIALS,
+      });
+      token = await keeper.getAccessToken(CONNECTION);
+    } finally {
+      await keeper.close();
+    }
+    const daemon = await startDaemonChild({ store: storePath, benchProfile: true }, env);
+    return {
+      upstream,
+      daemon,
+      token,
+      close: async () => {
+        await daemon.stop();
+        await upstream.stop();
+      },
+    };
+  } catch (error) {
+    await upstream.stop();
+    throw error;
+  }
+}
+
+interface Target {
+  url: string;
+  authorization: string;
+}
+
+/** One GET on a keep-alive agent, its body read to the end; resolves with the status. */
+function get(agent: Agent, target: Target, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${target.url}${path}`,
+      { agent, headers: { authorization: target.authorization, accept: 'application/json' } },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      },
+    );
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/** Closed loop: `concurrency` requests in flight for `durationMs`; requests per second. */
+async function throughput(
+  target: Target,
+  path: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  let done = 0;
+  let failures = 0;
+  const begin = performance.now();
+  const deadline = begin + durationMs;
+  const worker = async () => {
+    while (performance.now() < deadline && done < 10_000_000) {
+      if ((await get(agent, target, path)) !== 200) failures++;
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = performance.now() - begin;
+  agent.destroy();
+  if (failures > 0) throw new Error(`${failures} of ${done} requests to ${target.url}${path} failed`);
+  return (done / elapsed) * 1000;
+}
+
+/** One request after another for `durationMs`: each one's latency (ms). */
+async function latencies(target: Target, path: string, durationMs: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const samples: number[] = [];
+  const deadline = performance.now() + durationMs;
+  while (performance.now() < deadline && samples.length < 5_000_000) {
+    const begin = performance.now();
+    const status = await get(agent, target, path);
+    samples.push(performance.now() - begin);
+    if (status !== 200) throw new Error(`GET ${target.url}${path} answered ${status}`);
+  }
+  agent.destroy();
+  return samples;
+}
+
+export const serveProxy: Scenario = {
+  id: 'serve-proxy',
+  title: '10. The daemon: requests through /proxy',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const sizes = ctx.smoke
+      ? { rounds: 1, sliceMs: 300, concurrency: 16, warmupMs: 100 }
+      : { rounds: 5, sliceMs: 2_000, concurrency: 32, warmupMs: 1_000 };
+    const rig = await startRig(ctx, 'serve-proxy.db');
+    try {
+      const direct: Target = { url: rig.upstream.url, authorization: `Bearer ${rig.token}` };
+      const proxied: Target = { url: rig.daemon.url, authorization: `Bearer ${SERVE_SECRET}` };
+      const proxyPath = `/proxy/${CONNECTION}${PATH}`;
+      await throughput(direct, PATH, sizes.concurrency, sizes.warmupMs);
+      await throughput(proxied, proxyPath, sizes.concurrency, sizes.warmupMs);
+      // Alternating slices: both sides see the same moments of a shared machine.
+      const directRps: number[] = [];
+      const proxyRps: number[] = [];
+      const directMs: number[] = [];
+      const proxyMs: number[] = [];
+      for (let round = 0; round < sizes.rounds; round++) {
+        directRps.push(await throughput(direct, PATH, sizes.concurrency, sizes.sliceMs));
+        proxyRps.push(await throughput(proxied, proxyPath, sizes.concurrency, sizes.sliceMs));
+        directMs.push(...(await latencies(direct, PATH, sizes.sliceMs / 2)));
+        proxyMs.push(...(await latencies(proxied, proxyPath, sizes.sliceMs / 2)));
+      }
+      const ratio = median(proxyRps) / median(directRps);
+      const directP99 = quantile(directMs, 0.99);
+      const proxyP99 = quantile(proxyMs, 0.99);
+      const added = proxyP99 - directP99;
+      return {
+        id: this.id,
+        title: this.title,
+        method:
+          'The upstream is the hot path’s minimal API (node:http in its own process; 200 for its Bearer token). ' +
+          'One connection to it is saved in a SQLite store and a daemon (`startDaemon`, in a child process) is ' +
+          'started on that store. Throughput: this process keeps ' +
+          `${sizes.concurrency} GET requests in flight (node:http, keep-alive) for ${formatMs(sizes.sliceMs)}, ` +
+          `either straight to the upstream with its token or to /proxy/${CONNECTION}${PATH} with the daemon's ` +
+          `secret, alternating, ${sizes.rounds} slices each (medians). Latency: one request after another, ` +
+          'alternating the same way; added p99 is the proxied p99 minus the direct p99. Everything shares 2 cores.',
+        tables: [
+          {
+            head: ['Measure', 'Direct', 'Through /proxy'],
+            rows: [
+              ['requests/s (median)', formatCount(median(directRps)), formatCount(median(proxyRps))],
+              ['latency p50', formatMs(quantile(directMs, 0.5)), formatMs(quantile(proxyMs, 0.5))],
+              ['latency p99', formatMs(directP99), formatMs(proxyP99)],
+              ['latency samples', formatCount(directMs.length), formatCount(proxyMs.length)],
+            ],
+          },
+        ],
+        goals: [
+          {
+            measure: 'proxy requests/s vs a direct request',
+            goal: `≥ ${formatRatio(PROXY_GOAL_RATIO)}`,
+            measured: formatRatio(ratio),
+            met: ratio >= PROXY_GOAL_RATIO,
+          },
+          {
+            measure: 'proxy added p99 latency',
+            goal: `< ${formatMs(PROXY_GOAL_ADDED_P99_MS)}`,
+            measured: formatMs(added),
+            met: added < PROXY_GOAL_ADDED_P99_MS,
+          },
+        ],
+        notes: [
+          'A proxied request is two HTTP exchanges on loopback (client → daemon → upstream) and three busy ' +
+            'processes on 2 cores, where the direct one is one exchange between two.',
+          'The daemon forwards through keeper.fetch (undici’s fetch) and bridges its web stream to the node:http ' +
+            'response; the direct client here is node:http with keep-alive. Where the daemon’s time per proxied ' +
+            'request goes is not broken down here.',
+        ],
+        data: { sizes, directRps, proxyRps, directP99, proxyP99, ratio },
+      };
+    } finally {
+      await rig.close();
+    }
+  },
+};
+
+export const serveToken: Scenario = {
+  id: 'serve-token',
+  title: '11. The daemon: the token endpoint',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const sizes = ctx.smoke ? { warmupMs: 100, measureMs: 500 } : { warmupMs: 1_000, measureMs: 10_000 };
+    const rig = await startRig(ctx, 'serve-token.db');
+    try {
+      const target: Target = { url: rig.daemon.url, authorization: `Bearer ${SERVE_SECRET}` };
+      const path = `/v1/connections/${CONNECTION}/token`;
+      await latencies(target, path, sizes.warmupMs);
+      const samples = await latencies(target, path, sizes.measureMs);
+      const p99 = quantile(samples, 0.99);
+      return {
+        id: this.id,
+        title: this.title,
+        method:
+          'One connection in a SQLite store, a daemon (`startDaemon`, in a child process) on it. This process ' +
+          `asks GET /v1/connections/${CONNECTION}/token with the daemon's secret one request after another ` +
+          `(node:http, keep-alive) for ${formatMs(sizes.measureMs)} after a ${formatMs(sizes.warmupMs)} warm-up; ` +
+          'latency is from sending the request to the end of the answer’s body, as the caller sees it.',
+        tables: [
+          {
+            head: ['Measure', 'Value'],
+            rows: [
+              ['requests', formatCount(samples.length)],
+              ['requests/s (one at a time)', formatCount((samples.length / sizes.measureMs) * 1000)],
+              ['latency p50', formatMs(quantile(samples, 0.5))],
+              ['latency p90', formatMs(quantile(samples, 0.9))],
+              ['latency p99', formatMs(p99)],
+              ['latency max', formatMs(Math.max(...samples))],
+            ],
+          },
+        ],
+        goals: [
+          {
+            measure: 'GET /v1/connections/{name}/token p99',
+            goal: `< ${formatMs(TOKEN_GOAL_P99_MS)}`,
+            measured: formatMs(p99),
+            met: p99 < TOKEN_GOAL_P99_MS,
+          },
+        ],
+        notes: [],
+        data: { sizes, requests: samples.length, p50: quantile(samples, 0.5), p99 },
+      };
+    } finally {
+      await rig.close();
+    }
+  },
+};
