@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import {
   createAuthorizationRequest,
@@ -14,7 +13,7 @@ import {
 } from '../../src/grants/authorization-code.js';
 import { createKeeper } from '../../src/keeper.js';
 import { createCliSandbox } from '../helpers/cli.js';
-import { LEASE_MS, type Run, runOnce } from './storm.js';
+import { killLoop, LEASE_MS, runOnce } from './storm.js';
 
 const PROCESSES = 4;
 const KILLS_PER_PROCESS = 10;
@@ -47,32 +46,23 @@ describe('chaos: SIGKILL with an authorization-code connection (Factorial)', () 
       );
       await setup.close();
 
-      const runs: Run[] = [];
-      let seed = 4242;
-      const random = () => {
-        seed = (seed * 1103515245 + 12345) % 2 ** 31;
-        return seed / 2 ** 31;
-      };
-      await Promise.all(
-        Array.from({ length: PROCESSES }, async (_, worker) => {
-          for (let kills = 0; kills < KILLS_PER_PROCESS; ) {
-            const args =
-              (kills + worker) % 2 === 0 ? ['token', 'hr'] : ['request', 'hr', 'GET', '/api/v1/me'];
-            const victim = random() < 0.5;
-            const run = await runOnce(
-              args,
-              sandbox.env,
-              victim ? 80 + Math.floor(random() * 400) : undefined,
-            );
-            runs.push(run);
-            if (run.killed) kills++;
-            if (random() < 0.2) await sleep(1_000 + Math.floor(random() * 1_500));
-          }
-        }),
-      );
+      const runs = await killLoop({
+        processes: PROCESSES,
+        killsPerProcess: KILLS_PER_PROCESS,
+        commands: [
+          ['token', 'hr'],
+          ['request', 'hr', 'GET', '/api/v1/me'],
+        ],
+        env: sandbox.env,
+        seed: 4242,
+      });
 
       const killed = runs.filter((run) => run.killed);
       const survivors = runs.filter((run) => !run.killed);
+      assert.ok(
+        killed.length >= PROCESSES * KILLS_PER_PROCESS,
+        `${killed.length} kills in ${runs.length} runs`,
+      );
       for (const run of survivors) {
         assert.ok(run.code === 0 || run.code === 3, `exit ${run.code}: ${run.stderr}`);
         if (run.code === 3) assert.match(run.stderr, /tokenkeeper login hr/);

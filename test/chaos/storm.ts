@@ -58,6 +58,60 @@ export function runOnce(args: string[], env: NodeJS.ProcessEnv, killAfterMs?: nu
   });
 }
 
+interface KillLoop {
+  processes: number;
+  killsPerProcess: number;
+  /** CLI argument lists, taken in turn by each process (shifted by its number). */
+  commands: string[][];
+  env: NodeJS.ProcessEnv;
+  seed: number;
+}
+
+/** What a run is expected to take before the first one of its command has finished. */
+const FIRST_GUESS_MS = 300;
+
+/**
+ * Each process runs the commands in turn until it has been killed `killsPerProcess`
+ * times; every other run is a victim, killed at a random moment within what that command
+ * took the last time it ran to the end. Aiming inside the run's own duration is what makes
+ * kills land (a fixed delay misses a run that got faster) and the loop end: each process
+ * stops after ten times its kills in runs, whatever happens, and the caller's count of
+ * kills then says what went wrong.
+ */
+export async function killLoop({
+  processes,
+  killsPerProcess,
+  commands,
+  env,
+  seed,
+}: KillLoop): Promise<Run[]> {
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const lastFullRunMs = new Map<string, number>();
+  const runs: Run[] = [];
+  await Promise.all(
+    Array.from({ length: processes }, async (_, worker) => {
+      let kills = 0;
+      for (let turn = 0; kills < killsPerProcess && turn < killsPerProcess * 10; turn++) {
+        const args = commands[(turn + worker) % commands.length]!;
+        const command = args.join(' ');
+        const victim = random() < 0.5;
+        const typicalMs = lastFullRunMs.get(command) ?? FIRST_GUESS_MS;
+        const killAfterMs = victim ? Math.floor(typicalMs * (0.1 + 0.9 * random())) : undefined;
+        const run = await runOnce(args, env, killAfterMs);
+        runs.push(run);
+        if (run.killed) kills++;
+        else lastFullRunMs.set(command, run.ms);
+        // Let tokens go stale now and then, so kills land inside refreshes too.
+        if (random() < 0.2) await sleep(1_000 + Math.floor(random() * 1_500));
+      }
+    }),
+  );
+  return runs;
+}
+
 interface Storm {
   processes: number;
   killsPerProcess: number;
@@ -96,32 +150,22 @@ export async function storm({ processes, killsPerProcess, maxWaitMs, store }: St
     );
     assert.equal(login.code, 0, login.stderr);
 
-    const runs: Run[] = [];
-    let seed = 20261129;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
-    await Promise.all(
-      Array.from({ length: processes }, async (_, worker) => {
-        for (let kills = 0; kills < killsPerProcess; ) {
-          const args =
-            (kills + worker) % 2 === 0
-              ? ['token', 'acme']
-              : ['request', 'acme', 'GET', '/v1/numbering-ranges'];
-          const victim = random() < 0.5;
-          const run = await runOnce(args, sandbox.env, victim ? 80 + Math.floor(random() * 400) : undefined);
-          runs.push(run);
-          if (run.killed) kills++;
-          // Let tokens go stale now and then, so kills land inside refreshes too.
-          if (random() < 0.2) await sleep(1_000 + Math.floor(random() * 1_500));
-        }
-      }),
-    );
+    const runs = await killLoop({
+      processes,
+      killsPerProcess,
+      // Two reads for each request: requests are paced by the provider's rate limit.
+      commands: [
+        ['token', 'acme'],
+        ['request', 'acme', 'GET', '/v1/numbering-ranges'],
+        ['token', 'acme'],
+      ],
+      env: sandbox.env,
+      seed: 20261129,
+    });
 
     const killed = runs.filter((run) => run.killed);
     const survivors = runs.filter((run) => !run.killed);
-    assert.ok(killed.length >= processes * killsPerProcess, `${killed.length} kills`);
+    assert.ok(killed.length >= processes * killsPerProcess, `${killed.length} kills in ${runs.length} runs`);
     for (const run of survivors) {
       assert.equal(run.code, 0, `a run that was not killed failed: ${run.stderr}`);
       const bound = run.args[0] === 'request' ? maxWaitMs + RATE_LIMIT_WAIT_MS : maxWaitMs;
