@@ -21,6 +21,7 @@ export {
 } from './grants/authorization-code.js';
 export { type LoopbackReceiver, startLoopbackReceiver } from './grants/loopback-receiver.js';
 export type { AuthorizationCodeResult } from './grants/strategies.js';
+export type { ForwardedResponse, ForwardRequest } from './http/forward.js';
 export type { Identity } from './identity.js';
 export {
   type AuthorizationPrompt,

@@ -16,6 +16,7 @@ import {
   type GrantStrategy,
   grantStrategy,
 } from './grants/strategies.js';
+import type { ForwardedResponse, ForwardRequest } from './http/forward.js';
 import type { Identity } from './identity.js';
 import { type KeeperOptions, resolveKeeperOptions } from './options.js';
 import { ProviderRegistry } from './providers/registry.js';
@@ -107,6 +108,13 @@ export interface Keeper {
    * const response = await keeper.fetch('acme', '/v1/bills?page=1');
    */
   fetch(name: string, pathOrUrl: string | URL, init?: RequestInit): Promise<Response>;
+  /**
+   * Hands a request on to the connection as it came, over node:http, with fetch()'s rules
+   * (credential, rate limits, 401, 429). For proxies: headers and a compressed body pass
+   * through untouched, and the answer's body is a stream to pipe on. The caller's own
+   * credential headers are dropped; hop-by-hop headers are the caller's to remove.
+   */
+  forward(name: string, request: ForwardRequest): Promise<ForwardedResponse>;
   /** Replaces the tokens now, even if they look fresh. */
   refresh(name: string): Promise<ConnectionInfo>;
   info(name: string): Promise<ConnectionInfo>;
@@ -324,6 +332,10 @@ class TokenKeeper implements Keeper {
 
   fetch(name: string, pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
     return this.#withSession(name, (session) => session.fetch(pathOrUrl, init));
+  }
+
+  forward(name: string, request: ForwardRequest): Promise<ForwardedResponse> {
+    return this.#withSession(name, (session) => session.forward(request));
   }
 
   async refresh(name: string): Promise<ConnectionInfo> {

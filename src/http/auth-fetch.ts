@@ -63,7 +63,7 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
  * Idempotent methods may be sent again after a failure. Others only when the caller
  * opts in with an `Idempotency-Key` header, which tells the server to run them once.
  */
-function isSafeToRepeat(method: string, headers: RequestInit['headers']): boolean {
+export function isSafeToRepeat(method: string, headers: RequestInit['headers']): boolean {
   if (IDEMPOTENT_METHODS.has(method)) return true;
   return headers !== undefined && new Headers(headers).has('idempotency-key');
 }
@@ -79,21 +79,23 @@ function withTimeout(init: RequestInit, options: AuthFetchOptions): RequestInit 
   return { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout };
 }
 
+function spanOf(ms: number): string {
+  return ms < 1_000 ? `${ms} ms` : `${Math.round(ms / 1_000)} s`;
+}
+
 /** A TokenkeeperError for a request that got no answer; undefined for anything else. */
 function describeNetworkFailure(
   error: unknown,
   href: string,
-  init: RequestInit,
   timeoutMs: number | undefined,
 ): TokenkeeperError | undefined {
-  if (init.signal?.aborted) return undefined; // the caller's own abort: theirs to handle
   const failure = networkFailureOf(error);
   if (failure === undefined) return undefined;
   const origin = new URL(href).origin;
   if (failure.kind === 'timeout') {
     return new TokenkeeperError(
       'NETWORK',
-      `${origin} did not answer${timeoutMs === undefined ? ' in time' : ` within ${Math.round(timeoutMs / 1000)} s`}. Check your network, or try again later.`,
+      `${origin} did not answer${timeoutMs === undefined ? ' in time' : ` within ${spanOf(timeoutMs)}`}. Check your network, or try again later.`,
     );
   }
   return new TokenkeeperError(
@@ -101,6 +103,39 @@ function describeNetworkFailure(
     `Could not reach ${origin}${codeSuffix(failure)}. Check the base URL and your network.`,
   );
 }
+
+/** What the rules read of an answer, whatever carried it: a fetch Response, a node:http one. */
+export interface AnswerReader<A> {
+  status(answer: A): number;
+  headers(answer: A): HeaderLookup;
+  /** Throws the body away, so the connection can carry the next attempt. */
+  discard(answer: A): Promise<void>;
+}
+
+/** The one thing the rules ask of headers (a fetch Headers has it). */
+export interface HeaderLookup {
+  get(name: string): string | null;
+}
+
+/** One request as the rules see it: where it goes and whether it may be sent again. */
+export interface RuledRequest {
+  method: string;
+  target: { href: string; path: string };
+  /** False for a body that streams: it can only be sent once. */
+  replayable: boolean;
+  /** True when it may be sent again after a failure (see isSafeToRepeat). */
+  retryable: boolean;
+  /** The caller gave up: its error is handed back as it is, never retried. */
+  callerAborted(): boolean;
+}
+
+const FETCH_ANSWERS: AnswerReader<Response> = {
+  status: (response) => response.status,
+  headers: (response) => response.headers,
+  discard: async (response) => {
+    await response.body?.cancel();
+  },
+};
 
 export async function authFetch(
   options: AuthFetchOptions,
@@ -111,7 +146,31 @@ export async function authFetch(
   const target = resolveRequestTarget(options.baseUrl, pathOrUrl);
   const method = (init.method ?? 'GET').toUpperCase();
   const replayable = isReplayable(init.body);
-  const retryable = replayable && isSafeToRepeat(method, init.headers);
+  const request: RuledRequest = {
+    method,
+    target,
+    replayable,
+    retryable: replayable && isSafeToRepeat(method, init.headers),
+    callerAborted: () => init.signal?.aborted === true,
+  };
+  return withConnectionRules(options, credentials, request, FETCH_ANSWERS, (credential) =>
+    sendFollowingRedirects(options, target.href, withTimeout(init, options), method, credential),
+  );
+}
+
+/**
+ * The connection's rules around any transport: a rate-limit slot before each attempt, the
+ * credential in each, one renewal and retry after a 401, a 429 or 502-504 waited out when
+ * the wait is short enough, and network failures retried when the request may repeat.
+ */
+export async function withConnectionRules<A>(
+  options: AuthFetchOptions,
+  credentials: CredentialSource,
+  request: RuledRequest,
+  answers: AnswerReader<A>,
+  send: (credential: Credential) => Promise<A>,
+): Promise<A> {
+  const { method, target, replayable, retryable } = request;
   const first = credentials.current();
   let credential = first instanceof Promise ? await first : first;
   let renewedAfter401 = false;
@@ -121,17 +180,13 @@ export async function authFetch(
   for (;;) {
     const slot = options.gate?.acquire(method, target.path);
     if (slot) await slot;
-    let response: Response;
+    let answer: A;
     try {
-      response = await sendFollowingRedirects(
-        options,
-        target.href,
-        withTimeout(init, options),
-        method,
-        credential,
-      );
+      answer = await send(credential);
     } catch (error) {
-      const failure = describeNetworkFailure(error, target.href, init, options.timeoutMs);
+      const failure = request.callerAborted()
+        ? undefined
+        : describeNetworkFailure(error, target.href, options.timeoutMs);
       if (failure === undefined) throw error;
       if (retryable && retries < options.maxRetries) {
         await options.clock.sleep(backoffDelay(options.retryBackoff, retries++, Math.random));
@@ -139,40 +194,41 @@ export async function authFetch(
       }
       throw failure;
     }
+    const status = answers.status(answer);
 
-    if (RETRYABLE_STATUSES.has(response.status) && retryable && retries < options.maxRetries) {
-      const told = parseRetryAfter(response.headers, options.clock.now());
+    if (RETRYABLE_STATUSES.has(status) && retryable && retries < options.maxRetries) {
+      const told = parseRetryAfter(answers.headers(answer), options.clock.now());
       const delay = told ?? backoffDelay(options.retryBackoff, retries, Math.random);
       if (delay <= options.maxRetryAfterMs) {
         retries++;
-        await response.body?.cancel();
+        await answers.discard(answer);
         await options.clock.sleep(delay);
         continue;
       }
     }
 
-    if (response.status === 401 && !renewedAfter401 && replayable) {
+    if (status === 401 && !renewedAfter401 && replayable) {
       renewedAfter401 = true;
       const renewed = await credentials.renew(credential);
       if (renewed.value !== credential.value) {
-        await response.body?.cancel();
+        await answers.discard(answer);
         credential = renewed;
         continue;
       }
     }
-    if (response.status === 429 && rateLimitRetries < options.maxRateLimitRetries && replayable) {
-      const told = parseRetryAfter(response.headers, options.clock.now());
+    if (status === 429 && rateLimitRetries < options.maxRateLimitRetries && replayable) {
+      const told = parseRetryAfter(answers.headers(answer), options.clock.now());
       const delay = told ?? backoffDelay(options.rateLimitBackoff, rateLimitRetries, Math.random);
       if (delay <= options.maxRetryAfterMs) {
         rateLimitRetries++;
         options.gate?.backOff(method, target.path, delay);
-        await response.body?.cancel();
+        await answers.discard(answer);
         // No jitter when the server said when to come back.
         await options.clock.sleep(delay);
         continue;
       }
     }
-    return response;
+    return answer;
   }
 }
 

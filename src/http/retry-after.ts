@@ -8,7 +8,10 @@
 /** No server means a wait longer than this (the span of a Date): an absurd value is capped, never Infinity. */
 const MAX_DELAY_MS = 8.64e15;
 
-export function parseRetryAfter(headers: Headers, now: number): number | undefined {
+export function parseRetryAfter(
+  headers: { get(name: string): string | null },
+  now: number,
+): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim();
   if (retryAfter) {
     if (/^\d+$/.test(retryAfter)) return secondsToMs(Number(retryAfter));

@@ -1,18 +1,16 @@
 /**
  * `/proxy/{name}/{path…}`: forwards any method to the connection's base URL plus the
- * path, through `keeper.fetch`, so the connection's credential, rate limits and the
- * library's 401 (one renewal) and 429 (Retry-After) rules apply.
+ * path, through `keeper.forward` (node:http), so the connection's credential, rate limits
+ * and the library's 401 (one renewal) and 429 (Retry-After) rules apply.
  *
- * Bodies stream both ways: nothing is buffered whole. A request body can only be sent
- * once, so the 401 renewal and the 429 wait are for requests without a body (GET, HEAD,
- * DELETE…); a request that streams a body gets the provider's answer as it is.
- * Hop-by-hop headers, the caller's Authorization (the daemon's access secret) and its
- * cookies never go upstream.
+ * Bodies stream both ways and pass untouched: a compressed answer stays compressed, with
+ * its length. A request body can only be sent once, so the 401 renewal and the 429 wait
+ * are for requests without a body (GET, HEAD, DELETE…); a request that streams a body gets
+ * the provider's answer as it is. Hop-by-hop headers, the caller's Authorization (the
+ * daemon's access secret) and its cookies never go upstream.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Keeper } from '../keeper.js';
 
 /** RFC 9110 §7.6.1 connection-specific headers, plus what this hop sets itself. */
@@ -29,39 +27,35 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-/** The caller's credentials for the daemon, and what fetch computes for the upstream request. */
-const NOT_FORWARDED = new Set(['authorization', 'cookie', 'content-length', 'accept-encoding', 'expect']);
+/** The caller's credentials for the daemon; an Expect the daemon has answered already. */
+const NOT_FORWARDED = new Set(['authorization', 'cookie', 'expect']);
 
-export function upstreamHeaders(incoming: IncomingHttpHeaders): Headers {
+export function upstreamHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
   const named = connectionTokens(incoming.connection);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(incoming)) {
+  const headers: OutgoingHttpHeaders = {};
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined || HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || named.has(name)) continue;
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-    else headers.set(name, value);
+    headers[name] = value;
   }
   return headers;
 }
 
-/** The response headers to pass back: the provider's, minus hop-by-hop ones and what fetch already undid. */
-export function downstreamHeaders(upstream: Headers): Record<string, string | string[]> {
-  const named = connectionTokens(upstream.get('connection') ?? undefined);
-  // fetch has already decoded a compressed body: its encoding and length no longer apply.
-  const decoded = upstream.has('content-encoding');
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of upstream) {
-    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
-    if (decoded && (name === 'content-encoding' || name === 'content-length')) continue;
-    if (name === 'set-cookie') continue; // handled below: fetch joins them
+/** The response headers to pass back: the provider's, minus hop-by-hop ones. */
+export function downstreamHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = connectionTokens(upstream.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
     out[name] = value;
   }
-  const cookies = upstream.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
   return out;
 }
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  const text = Array.isArray(value) ? value.join(',') : (value ?? '');
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS;
+  const text = Array.isArray(value) ? value.join(',') : value;
   return new Set(
     text
       .split(',')
@@ -69,6 +63,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
       .filter(Boolean),
   );
 }
+const NO_TOKENS: ReadonlySet<string> = new Set();
 
 /** Forwards one request; resolves with the status sent back, once the response has ended. */
 export async function proxyRequest(
@@ -79,29 +74,20 @@ export async function proxyRequest(
   response: ServerResponse,
 ): Promise<number> {
   const method = (request.method ?? 'GET').toUpperCase();
-  // No AbortSignal per request (it costs about a tenth of loopback throughput): a caller that
-  // goes away ends the pipeline below, which cancels the provider's body.
   const hasBody =
     method !== 'GET' &&
     method !== 'HEAD' &&
     (request.headers['transfer-encoding'] !== undefined ||
       Number(request.headers['content-length'] ?? 0) > 0);
-  const init: RequestInit & { duplex?: 'half' } = {
+  const upstream = await keeper.forward(name, {
     method,
+    path: pathAndQuery,
     headers: upstreamHeaders(request.headers),
-    redirect: 'manual',
-  };
-  if (hasBody) {
-    init.body = Readable.toWeb(request) as ReadableStream<Uint8Array>;
-    init.duplex = 'half';
-  }
-  const upstream = await keeper.fetch(name, pathAndQuery, init);
-  response.writeHead(upstream.status, downstreamHeaders(upstream.headers));
-  if (upstream.body === null || method === 'HEAD') {
-    await upstream.body?.cancel();
-    response.end();
-    return upstream.status;
-  }
-  await pipeline(Readable.fromWeb(upstream.body as WebReadableStream), response);
-  return upstream.status;
+    ...(hasBody ? { body: request } : {}),
+  });
+  const status = upstream.statusCode ?? 502;
+  response.writeHead(status, downstreamHeaders(upstream.headers));
+  // A caller that goes away ends the pipeline, which ends the provider's response.
+  await pipeline(upstream, response);
+  return status;
 }

@@ -29,7 +29,7 @@ export interface Storage {
   ownsStore: boolean;
 }
 
-type SessionHttp = typeof import('./session-http.js');
+export type SessionHttp = typeof import('./session-http.js');
 
 export class SessionServices {
   readonly clock: Clock;

@@ -17,10 +17,11 @@ import { grantStrategy } from '../grants/strategies.js';
 import type { GrantType } from '../grants/types.js';
 import type { AuthFetchOptions, Credential, CredentialSource } from '../http/auth-fetch.js';
 import { backoffDelay } from '../http/backoff.js';
+import type { ForwardedResponse, ForwardRequest } from '../http/forward.js';
 import { refreshAt } from '../refresh/refresh-timing.js';
 import type { RefreshTrigger } from '../refresh/refresher.js';
 import type { Schedulable } from './refresh-scheduler.js';
-import type { SessionServices } from './services.js';
+import type { SessionHttp, SessionServices } from './services.js';
 
 /** A connection's current credential as it is sent; see Keeper.credential. */
 export interface KeeperCredential {
@@ -103,11 +104,29 @@ export class ConnectionSession implements Schedulable {
 
   /** fetch() against the connection's base URL with its credential; see http/auth-fetch.ts. */
   async fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
+    const { http, options, credentials } = await this.#requestContext();
+    return http.authFetch(options, credentials, pathOrUrl, init);
+  }
+
+  /** A request handed on over node:http, with the same rules as fetch(); see http/forward.ts. */
+  async forward(request: ForwardRequest): Promise<ForwardedResponse> {
+    const [{ options, credentials }, { forward }] = await Promise.all([
+      this.#requestContext(),
+      import('../http/forward.js'),
+    ]);
+    return forward(options, credentials, request);
+  }
+
+  async #requestContext(): Promise<{
+    http: SessionHttp;
+    options: AuthFetchOptions;
+    credentials: CredentialSource;
+  }> {
     const token =
       this.freshToken() !== undefined ? (this.#token as HeldToken) : (await this.#renew(this.#seen())).token;
     const http = await this.services.http();
     const requests = this.#requestsFor(token, http);
-    return http.authFetch(requests.options, this.#credentialsFor(token, requests), pathOrUrl, init);
+    return { http, options: requests.options, credentials: this.#credentialsFor(token, requests) };
   }
 
   /** The credential to send, and where: for HTTP clients that inject it themselves (see adapters/). */
@@ -227,7 +246,7 @@ export class ConnectionSession implements Schedulable {
     this.#failing = undefined;
   }
 
-  #requestsFor(token: HeldToken, http: typeof import('./session-http.js')): SessionRequests {
+  #requestsFor(token: HeldToken, http: SessionHttp): SessionRequests {
     const current = this.#requests;
     if (current !== undefined && current.options.baseUrl === token.baseUrl) return current;
     const profile = this.services.registry.get(token.provider);

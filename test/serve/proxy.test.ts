@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { connectFactus, SECRET, type ServeRig, startServeRig } from './serve-rig.js';
 
 /** Resolves `true` when `promise` settles within `ms`, `false` otherwise. */
@@ -26,19 +27,25 @@ function deferred() {
   return { promise, resolve };
 }
 
+/** A GET over node:http, which neither decodes a body nor hides a hop-by-hop header. */
 function rawGet(url: string, headers: Record<string, string>) {
-  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = request(url, { headers }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => {
-        body += chunk;
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; bytes: Buffer; body: string }>(
+    (resolve, reject) => {
+      const req = request(url, { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes, body: bytes.toString() });
+        });
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+      req.on('error', reject);
+      req.end();
+    },
+  );
 }
+
+const GZIPPED_TEXT = 'tokenkeeper '.repeat(1_000);
 
 /** An API that shows what it received and streams on cue. */
 async function startUpstream() {
@@ -46,6 +53,7 @@ async function startUpstream() {
   const downstreamGotFirst = deferred();
   const upstreamGotFirst = deferred();
   const flags = { downloadStreamed: false, uploadStreamed: false };
+  const hits = { resetOnce: 0 };
   const endlessClosed = deferred();
   const server = createServer(async (req, res) => {
     if (req.url === '/echo?x=1') {
@@ -57,6 +65,24 @@ async function startUpstream() {
         'set-cookie': ['a=1', 'b=2'],
       });
       res.end(JSON.stringify({ ok: true }));
+      return;
+    }
+    if (req.url === '/gzip') {
+      seen.headers = req.headers;
+      const packed = gzipSync(GZIPPED_TEXT);
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-encoding': 'gzip',
+        'content-length': packed.length,
+      });
+      res.end(packed);
+      return;
+    }
+    if (req.url === '/reset-once') {
+      hits.resetOnce++;
+      // The first attempt loses its connection before any answer, as a restarting server does.
+      if (hits.resetOnce === 1) req.socket.destroy();
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end('second try');
       return;
     }
     if (req.url === '/download') {
@@ -94,6 +120,7 @@ async function startUpstream() {
     url: `http://127.0.0.1:${port}`,
     seen,
     flags,
+    hits,
     downstreamGotFirst,
     upstreamGotFirst,
     endlessClosed,
@@ -229,6 +256,57 @@ describe('/proxy', () => {
       assert.equal(response.status, 201);
       assert.deepEqual(await response.json(), { bytes: 2 * chunk.length });
       assert.ok(sentSecondAfterFirstArrived, 'the upstream had the first chunk before the second was sent');
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('passes a compressed body untouched, with its encoding and length', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const response = await rawGet(`${rig.daemon.url}/proxy/api/gzip`, {
+        authorization: `Bearer ${SECRET}`,
+        'accept-encoding': 'gzip',
+      });
+      assert.equal(response.status, 200);
+      assert.equal(
+        upstream.seen.headers?.['accept-encoding'],
+        'gzip',
+        'the caller’s Accept-Encoding went on',
+      );
+      assert.equal(response.headers['content-encoding'], 'gzip');
+      assert.equal(Number(response.headers['content-length']), response.bytes.length);
+      assert.ok(response.bytes.length < GZIPPED_TEXT.length, 'the body came back still compressed');
+      assert.equal(gunzipSync(response.bytes).toString(), GZIPPED_TEXT);
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('sends a GET again after its connection was reset; an upstream that is down is a 502 naming it', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    const down = createServer();
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    const downUrl = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => down.close(() => resolve()));
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const retried = await rig.call('/proxy/api/reset-once');
+      assert.equal(retried.status, 200);
+      assert.equal(await retried.text(), 'second try');
+      assert.equal(upstream.hits.resetOnce, 2, 'one reset, one retry');
+
+      await connectToUpstream(rig, 'gone', downUrl);
+      const refused = await rig.call('/proxy/gone/v1/bills');
+      assert.equal(refused.status, 502);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'NETWORK');
+      assert.match(error.message, new RegExp(`Could not reach ${downUrl} \\(ECONNREFUSED\\)`));
     } finally {
       await rig.close();
       await upstream.close();

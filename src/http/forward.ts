@@ -1,0 +1,125 @@
+/**
+ * A request handed on as it came, over node:http: the daemon's proxy. It keeps what
+ * fetch would undo (a compressed body stays compressed, every header keeps its case of
+ * use) and skips what fetch costs per request (WHATWG streams, Headers, a Response),
+ * which is most of a loopback proxy's time. The connection's rules are the same as
+ * keeper.fetch's (withConnectionRules): credential, rate limits, 401, 429, retries.
+ */
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { pipeline, type Readable } from 'node:stream';
+import {
+  type AnswerReader,
+  type AuthFetchOptions,
+  type Credential,
+  type CredentialSource,
+  type HeaderLookup,
+  isSafeToRepeat,
+  resolveRequestTarget,
+  withConnectionRules,
+} from './auth-fetch.js';
+
+export interface ForwardRequest {
+  method: string;
+  /** A path and query under the connection's base URL. */
+  path: string;
+  /** Sent as they are, minus any credential: the connection's own is set. */
+  headers: OutgoingHttpHeaders;
+  /** A body streams once: a request with one is not sent again after a 401 or 429. */
+  body?: Readable;
+}
+
+/** The provider's answer, unread: its status, its headers as node:http gives them, its body. */
+export type ForwardedResponse = IncomingMessage;
+
+/** Without apiTimeoutMs, what Node's fetch allows: 5 minutes of silence, to the headers or between chunks. */
+const FETCH_IDLE_TIMEOUT_MS = 300_000;
+
+// Idle sockets of a keep-alive agent are unref'd: they never hold a process open.
+const httpAgent = new HttpAgent({ keepAlive: true });
+const httpsAgent = new HttpsAgent({ keepAlive: true });
+
+const NODE_ANSWERS: AnswerReader<IncomingMessage> = {
+  status: (response) => response.statusCode ?? 0,
+  headers: (response) => nodeHeaderLookup(response),
+  discard: (response) =>
+    new Promise((resolve) => {
+      if (response.complete || response.destroyed) return resolve();
+      response.once('close', resolve);
+      response.resume();
+    }),
+};
+
+function nodeHeaderLookup(response: IncomingMessage): HeaderLookup {
+  return {
+    get: (name) => {
+      const value = response.headers[name.toLowerCase()];
+      if (value === undefined) return null;
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
+}
+
+export function forward(
+  options: AuthFetchOptions,
+  credentials: CredentialSource,
+  request: ForwardRequest,
+): Promise<ForwardedResponse> {
+  const target = resolveRequestTarget(options.baseUrl, request.path);
+  const method = request.method.toUpperCase();
+  const replayable = request.body === undefined;
+  const idempotencyKey = request.headers['idempotency-key'] !== undefined;
+  return withConnectionRules(
+    options,
+    credentials,
+    {
+      method,
+      target,
+      replayable,
+      retryable: replayable && (idempotencyKey || isSafeToRepeat(method, undefined)),
+      callerAborted: () => request.body?.destroyed === true,
+    },
+    NODE_ANSWERS,
+    (credential) => sendOnce(options, target.href, method, request, credential),
+  );
+}
+
+function sendOnce(
+  options: AuthFetchOptions,
+  href: string,
+  method: string,
+  request: ForwardRequest,
+  credential: Credential,
+): Promise<IncomingMessage> {
+  const headers: OutgoingHttpHeaders = { ...request.headers };
+  // Credentials are ours to set, never whatever the caller passed.
+  delete headers.authorization;
+  for (const name of options.credentialHeaders ?? []) delete headers[name.toLowerCase()];
+  headers[credential.header.toLowerCase()] = credential.value;
+  const secure = href.startsWith('https:');
+  return new Promise((resolve, reject) => {
+    const outgoing = (secure ? httpsRequest : httpRequest)(
+      href,
+      { method, headers, agent: secure ? httpsAgent : httpAgent },
+      resolve,
+    );
+    // node:http gives the socket's error itself; wrapped the way fetch does, in `cause`,
+    // so that one reading of network failures (network-errors.ts) serves both.
+    outgoing.once('error', (error) =>
+      reject(error.name === 'TimeoutError' ? error : new Error(error.message, { cause: error })),
+    );
+    outgoing.setTimeout(options.timeoutMs ?? FETCH_IDLE_TIMEOUT_MS, () => {
+      const timeout = new Error('The provider went quiet');
+      timeout.name = 'TimeoutError';
+      outgoing.destroy(timeout);
+    });
+    // A caller that goes away mid-body ends the provider's request with it.
+    if (request.body) pipeline(request.body, outgoing, () => {});
+    else outgoing.end();
+  });
+}
