@@ -1,4 +1,4 @@
-/** Starts children/bearer-server in its own process and says where it listens. */
+/** Starts children/bearer-server (and bare-proxy, its yardstick proxy) in a process of its own. */
 import { childScript, LineChild } from './child.js';
 
 export interface BearerServer {
@@ -6,8 +6,18 @@ export interface BearerServer {
   stop(): Promise<void>;
 }
 
-export async function startBearerServer(lifetimeMs: number): Promise<BearerServer> {
-  const child = new LineChild(childScript('bearer-server'), { args: [String(lifetimeMs)] });
+export function startBearerServer(lifetimeMs: number): Promise<BearerServer> {
+  return startListeningChild('bearer-server', [String(lifetimeMs)]);
+}
+
+/** The least a Node.js proxy can do in front of `upstream` (children/bare-proxy), for comparison. */
+export function startBareProxy(upstream: string, authorization: string): Promise<BearerServer> {
+  return startListeningChild('bare-proxy', [upstream, authorization, String(30 * 60_000)]);
+}
+
+/** A child that prints `{"port":…}` once it listens on 127.0.0.1. */
+async function startListeningChild(script: string, args: string[]): Promise<BearerServer> {
+  const child = new LineChild(childScript(script), { args });
   try {
     const { port } = JSON.parse(await child.next(10_000)) as { port: number };
     return { url: `http://127.0.0.1:${port}`, stop: () => child.close() };

@@ -6,7 +6,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createKeeper } from '../../src/keeper.js';
-import { type BearerServer, startBearerServer } from '../lib/bearer-server.js';
+import { type BearerServer, startBareProxy, startBearerServer } from '../lib/bearer-server.js';
 import { BENCH_CREDENTIALS } from '../lib/factus.js';
 import type { ScenarioResult } from '../lib/report.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
@@ -140,23 +140,32 @@ export const serveProxy: Scenario = {
       const direct: Target = { url: rig.upstream.url, authorization: `Bearer ${rig.token}` };
       const proxied: Target = { url: rig.daemon.url, authorization: `Bearer ${SERVE_SECRET}` };
       const proxyPath = `/proxy/${CONNECTION}${PATH}`;
-      await throughput(direct, PATH, sizes.concurrency, sizes.warmupMs);
-      await throughput(proxied, proxyPath, sizes.concurrency, sizes.warmupMs);
-      // Alternating slices: both sides see the same moments of a shared machine.
-      const directRps: number[] = [];
-      const proxyRps: number[] = [];
-      const directMs: number[] = [];
-      const proxyMs: number[] = [];
-      for (let round = 0; round < sizes.rounds; round++) {
-        directRps.push(await throughput(direct, PATH, sizes.concurrency, sizes.sliceMs));
-        proxyRps.push(await throughput(proxied, proxyPath, sizes.concurrency, sizes.sliceMs));
-        directMs.push(...(await latencies(direct, PATH, sizes.sliceMs / 2)));
-        proxyMs.push(...(await latencies(proxied, proxyPath, sizes.sliceMs / 2)));
+      const bare = await startBareProxy(rig.upstream.url, `Bearer ${rig.token}`);
+      const yardstick: Target = { url: bare.url, authorization: 'none' };
+      // Alternating slices: every side sees the same moments of a shared machine.
+      const sides = [
+        { target: direct, path: PATH, rps: [] as number[], ms: [] as number[] },
+        { target: proxied, path: proxyPath, rps: [] as number[], ms: [] as number[] },
+        { target: yardstick, path: PATH, rps: [] as number[], ms: [] as number[] },
+      ] as const;
+      try {
+        for (const side of sides) await throughput(side.target, side.path, sizes.concurrency, sizes.warmupMs);
+        for (let round = 0; round < sizes.rounds; round++) {
+          for (const side of sides) {
+            side.rps.push(await throughput(side.target, side.path, sizes.concurrency, sizes.sliceMs));
+            side.ms.push(...(await latencies(side.target, side.path, sizes.sliceMs / 2)));
+          }
+        }
+      } finally {
+        await bare.stop();
       }
-      const ratio = median(proxyRps) / median(directRps);
-      const directP99 = quantile(directMs, 0.99);
-      const proxyP99 = quantile(proxyMs, 0.99);
+      const [directSide, proxySide, bareSide] = sides;
+      const ratio = median(proxySide.rps) / median(directSide.rps);
+      const bareRatio = median(bareSide.rps) / median(directSide.rps);
+      const directP99 = quantile(directSide.ms, 0.99);
+      const proxyP99 = quantile(proxySide.ms, 0.99);
       const added = proxyP99 - directP99;
+      const column = (f: (side: (typeof sides)[number]) => string) => sides.map(f);
       return {
         id: this.id,
         title: this.title,
@@ -165,17 +174,19 @@ export const serveProxy: Scenario = {
           'One connection to it is saved in a SQLite store and a daemon (`startDaemon`, in a child process) is ' +
           'started on that store. Throughput: this process keeps ' +
           `${sizes.concurrency} GET requests in flight (node:http, keep-alive) for ${formatMs(sizes.sliceMs)}, ` +
-          `either straight to the upstream with its token or to /proxy/${CONNECTION}${PATH} with the daemon's ` +
-          `secret, alternating, ${sizes.rounds} slices each (medians). Latency: one request after another, ` +
-          'alternating the same way; added p99 is the proxied p99 minus the direct p99. Everything shares 2 cores.',
+          `straight to the upstream with its token, to /proxy/${CONNECTION}${PATH} with the daemon's ` +
+          'secret, or through a bare node:http proxy (the yardstick: a fixed Authorization, no checks, no rules, ' +
+          `in its own process), in turn, ${sizes.rounds} slices each (medians). Latency: one request after ` +
+          'another, in turn the same way; added p99 is the proxied p99 minus the direct p99. Everything shares 2 cores.',
         tables: [
           {
-            head: ['Measure', 'Direct', 'Through /proxy'],
+            head: ['Measure', 'Direct', 'Through /proxy', 'Bare node:http proxy'],
             rows: [
-              ['requests/s (median)', formatCount(median(directRps)), formatCount(median(proxyRps))],
-              ['latency p50', formatMs(quantile(directMs, 0.5)), formatMs(quantile(proxyMs, 0.5))],
-              ['latency p99', formatMs(directP99), formatMs(proxyP99)],
-              ['latency samples', formatCount(directMs.length), formatCount(proxyMs.length)],
+              ['requests/s (median)', ...column((side) => formatCount(median(side.rps)))],
+              ['… vs direct', '1.00×', formatRatio(ratio), formatRatio(bareRatio)],
+              ['latency p50', ...column((side) => formatMs(quantile(side.ms, 0.5)))],
+              ['latency p99', ...column((side) => formatMs(quantile(side.ms, 0.99)))],
+              ['latency samples', ...column((side) => formatCount(side.ms.length))],
             ],
           },
         ],
@@ -194,13 +205,26 @@ export const serveProxy: Scenario = {
           },
         ],
         notes: [
-          'A proxied request is two HTTP exchanges on loopback (client → daemon → upstream) and three busy ' +
-            'processes on 2 cores, where the direct one is one exchange between two.',
-          'The daemon forwards through keeper.fetch (undici’s fetch) and bridges its web stream to the node:http ' +
-            'response; the direct client here is node:http with keep-alive. Where the daemon’s time per proxied ' +
-            'request goes is not broken down here.',
+          'A proxied request is two HTTP exchanges on loopback (client → proxy → upstream) and three busy ' +
+            'processes on 2 cores, where the direct one is one exchange between two: against an upstream that ' +
+            'costs next to nothing, any proxy spends about as much CPU per request as the client and the ' +
+            'upstream together, which bounds it near half the direct rate on 2 shared cores. The bare proxy ' +
+            'column is that bound as Node.js reaches it; the 0.8× goal is out of reach of any proxy on this ' +
+            'machine, and the daemon is measured against the bare proxy as well.',
+          'The daemon forwards over node:http (keeper.forward) on a keep-alive agent, with the connection’s ' +
+            'rules: the access secret is checked, the credential set, the rate-limit gate passed, a 401 or 429 ' +
+            'answered, the request counted in /metrics.',
         ],
-        data: { sizes, directRps, proxyRps, directP99, proxyP99, ratio },
+        data: {
+          sizes,
+          directRps: directSide.rps,
+          proxyRps: proxySide.rps,
+          bareRps: bareSide.rps,
+          directP99,
+          proxyP99,
+          ratio,
+          bareRatio,
+        },
       };
     } finally {
       await rig.close();

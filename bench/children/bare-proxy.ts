@@ -1,0 +1,42 @@
+/**
+ * The least a Node.js proxy can do, as a yardstick for the daemon's /proxy: node:http in,
+ * node:http out on a keep-alive agent, a fixed Authorization set, the body piped back.
+ * No access check, no rate limit, no 401 or 429 rules, no metrics. argv: <upstream URL>
+ * <Authorization> [lifetime ms]. Prints `{"port":…}`, exits when stdin closes.
+ */
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+
+const [upstream = '', authorization = '', lifetime = '600000'] = process.argv.slice(2);
+const agent = new Agent({ keepAlive: true });
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+const server = createServer((incoming, outgoing) => {
+  const onward = request(
+    `${upstream}${incoming.url}`,
+    { method: incoming.method, headers: { accept: incoming.headers.accept ?? '*/*', authorization }, agent },
+    (answer) => {
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+      }
+      outgoing.writeHead(answer.statusCode ?? 502, headers);
+      pipeline(answer, outgoing, () => {});
+    },
+  );
+  onward.once('error', () => outgoing.destroy());
+  pipeline(incoming, onward, () => {});
+});
+
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+});
+const stop = () => {
+  server.closeAllConnections();
+  server.close();
+  process.exit(0);
+};
+process.stdin.on('end', stop);
+process.stdin.resume();
+setTimeout(stop, Number(lifetime)).unref();
