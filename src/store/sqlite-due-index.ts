@@ -3,7 +3,7 @@
  * by every process on the host. A claim reads and moves its entries in one IMMEDIATE
  * transaction, so two processes never claim the same entry.
  *
- * It is written without an fsync per commit (on the connection of the rate-limit counters,
+ * It is written without an fsync per commit (on the store's unsynced connection,
  * synchronous = NORMAL): every entry and heartbeat can be worked out again, since a daemon
  * schedules every row when it starts, so a power cut loses nothing that is not rebuilt.
  * An fsync per commit blocked the event loop about 3 ms on each schedule and claim: 16 s to

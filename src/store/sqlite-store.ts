@@ -187,6 +187,42 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   });
 }
 
+const READ_LOCK = 'SELECT owner, expires_at, pid, boot_id FROM locks WHERE name = ?';
+
+interface LockStatements {
+  tryLock(name: string, owner: string, ttlMs: number): boolean;
+  renew: Statement;
+  unlock: Statement;
+}
+
+/** Refresh locks, written on the unsynced connection: a lock needs no fsync (see open()). */
+function prepareLocks(db: Database, clock: Pick<Clock, 'now'>): LockStatements {
+  const readLock = db.prepare(READ_LOCK);
+  const writeLock = db.prepare(
+    `INSERT INTO locks (name, owner, expires_at, pid, boot_id) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+       pid = excluded.pid, boot_id = excluded.boot_id`,
+  );
+  const tryLock = db.transaction((name: string, owner: string, ttlMs: number) => {
+    const now = clock.now();
+    const lock = readLock.get(name) as LockRow | undefined;
+    const free =
+      lock === undefined ||
+      lock.expires_at <= now ||
+      lock.owner === owner ||
+      // Its holder died on this host: no need to wait out the lease.
+      (lock.boot_id === BOOT_ID && lock.pid !== null && lock.pid !== process.pid && !isAlive(lock.pid));
+    if (!free) return false;
+    writeLock.run(name, owner, now + Math.ceil(ttlMs), process.pid, BOOT_ID);
+    return true;
+  });
+  return {
+    tryLock: (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs),
+    renew: db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?'),
+    unlock: db.prepare('DELETE FROM locks WHERE name = ? AND owner = ? RETURNING expires_at').pluck(),
+  };
+}
+
 /** The default store: one SQLite file (WAL), shared by the processes of one host. */
 export class SqliteTokenStore implements TokenStore {
   readonly kind = 'sqlite';
@@ -198,8 +234,6 @@ export class SqliteTokenStore implements TokenStore {
   readonly #listMeta: Statement;
   readonly #currentVersion: Statement;
   readonly #upsert: Statement;
-  readonly #unlock: Statement;
-  readonly #renewLock: Statement;
   readonly #put: (
     name: string,
     meta: string,
@@ -208,10 +242,12 @@ export class SqliteTokenStore implements TokenStore {
     fence: string | undefined,
   ) => number | undefined;
   readonly #delete: (name: string, fence: string | undefined) => boolean;
-  readonly #tryLock: (name: string, owner: string, ttlMs: number) => boolean;
   readonly dueIndex: SqliteDueIndex;
   readonly rateLimits: FlexibleRateLimits;
-  #counters: Database | undefined;
+  /** The second connection, committing without an fsync: see open(). */
+  #unsynced: Database | undefined;
+  readonly #openUnsynced: () => Database;
+  #locks: LockStatements | undefined;
 
   /**
    * Opens (creating if needed) the database at `path`. better-sqlite3 is loaded here, on
@@ -251,18 +287,20 @@ export class SqliteTokenStore implements TokenStore {
       // FULL: a committed rotation survives a power loss (NORMAL in WAL mode may lose the last commits).
       opened.pragma('synchronous = FULL');
       await retryWhileBusy(deadline, () => migrate(opened, location));
-      // Rate-limit counters are written on every API request and need no durability: they get
-      // their own connection, without an fsync per commit.
-      const openCounters = inMemory
+      // What no power cut can make wrong gets a second connection, without an fsync per commit:
+      // refresh locks (a power cut ends every holder too), rate-limit counters and the due index
+      // (both can start afresh). A commit there becomes durable with the next synced commit,
+      // which writes the same WAL. Opened on first use: a process that only reads never opens it.
+      const openUnsynced = inMemory
         ? () => opened
         : () => {
-            const counters = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
-            counters.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+            const unsynced = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
+            unsynced.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
             // NORMAL in WAL mode: no fsync per commit, yet checkpoints sync, so the file stays sound.
-            counters.pragma('synchronous = NORMAL');
-            return counters;
+            unsynced.pragma('synchronous = NORMAL');
+            return unsynced;
           };
-      return new SqliteTokenStore(opened, location, options, openCounters);
+      return new SqliteTokenStore(opened, location, options, openUnsynced);
     } catch (error) {
       db?.close();
       throw wrap(location, 'open', error);
@@ -273,9 +311,10 @@ export class SqliteTokenStore implements TokenStore {
     db: Database,
     location: string,
     options: SqliteTokenStoreOptions,
-    openCounters: () => Database,
+    openUnsynced: () => Database,
   ) {
     this.#db = db;
+    this.#openUnsynced = openUnsynced;
     this.location = location;
     this.#clock = options.clock ?? systemClock;
     this.#get = db.prepare('SELECT name, meta, sealed, version FROM connections WHERE name = ?');
@@ -296,14 +335,7 @@ export class SqliteTokenStore implements TokenStore {
        ON CONFLICT (name) DO UPDATE SET version = excluded.version`,
     );
     const unretire = db.prepare('DELETE FROM retired_versions WHERE name = ?');
-    const readLock = db.prepare('SELECT owner, expires_at, pid, boot_id FROM locks WHERE name = ?');
-    const writeLock = db.prepare(
-      `INSERT INTO locks (name, owner, expires_at, pid, boot_id) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
-         pid = excluded.pid, boot_id = excluded.boot_id`,
-    );
-    this.#unlock = db.prepare('DELETE FROM locks WHERE name = ? AND owner = ? RETURNING expires_at').pluck();
-    this.#renewLock = db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?');
+    const readLock = db.prepare(READ_LOCK);
 
     const holds = (name: string, owner: string) => {
       const lock = readLock.get(name) as LockRow | undefined;
@@ -333,23 +365,8 @@ export class SqliteTokenStore implements TokenStore {
       return true;
     });
     this.#delete = (name, fence) => remove.immediate(name, fence);
-    const tryLock = db.transaction((name: string, owner: string, ttlMs: number) => {
-      const now = this.#clock.now();
-      const lock = readLock.get(name) as LockRow | undefined;
-      const free =
-        lock === undefined ||
-        lock.expires_at <= now ||
-        lock.owner === owner ||
-        // Its holder died on this host: no need to wait out the lease.
-        (lock.boot_id === BOOT_ID && lock.pid !== null && lock.pid !== process.pid && !isAlive(lock.pid));
-      if (!free) return false;
-      writeLock.run(name, owner, now + Math.ceil(ttlMs), process.pid, BOOT_ID);
-      return true;
-    });
-    this.#tryLock = (name, owner, ttlMs) => tryLock.immediate(name, owner, ttlMs);
-    // Without an fsync per commit, on the counters' connection: the index can be rebuilt (see there).
     this.dueIndex = new SqliteDueIndex(
-      () => this.#countersConnection(openCounters),
+      () => this.#unsyncedConnection(),
       (action, step) => this.#guard(action, step),
     );
     // One upsert per request, atomic under SQLite's write lock: the host's processes share it.
@@ -358,7 +375,7 @@ export class SqliteTokenStore implements TokenStore {
     this.rateLimits = new FlexibleRateLimits(
       (flexible, { points, durationMs, insuranceLimiter }) =>
         new flexible.RateLimiterSQLite({
-          storeClient: this.#countersConnection(openCounters),
+          storeClient: this.#unsyncedConnection(),
           storeType: 'better-sqlite3',
           tableName: 'rate_limits',
           tableCreated: true,
@@ -371,11 +388,15 @@ export class SqliteTokenStore implements TokenStore {
     );
   }
 
-  /** The connection the rate-limit counters are written on, opened on first use. */
-  #countersConnection(open: () => Database): Database {
+  #unsyncedConnection(): Database {
     this.#assertOpen();
-    this.#counters ??= open();
-    return this.#counters;
+    this.#unsynced ??= this.#openUnsynced();
+    return this.#unsynced;
+  }
+
+  #lockStatements(): LockStatements {
+    this.#locks ??= prepareLocks(this.#unsyncedConnection(), this.#clock);
+    return this.#locks;
   }
 
   #guard<T>(action: string, step: () => T): T {
@@ -461,7 +482,7 @@ export class SqliteTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
     try {
-      return this.#tryLock(name, owner, ttlMs);
+      return this.#lockStatements().tryLock(name, owner, ttlMs);
     } catch (error) {
       throw wrap(this.location, `lock "${name}"`, error);
     }
@@ -472,7 +493,9 @@ export class SqliteTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
     try {
-      return this.#renewLock.run(this.#clock.now() + Math.ceil(ttlMs), name, owner).changes === 1;
+      return (
+        this.#lockStatements().renew.run(this.#clock.now() + Math.ceil(ttlMs), name, owner).changes === 1
+      );
     } catch (error) {
       throw wrap(this.location, `renew the lock of "${name}"`, error);
     }
@@ -483,7 +506,7 @@ export class SqliteTokenStore implements TokenStore {
     assertConnectionName(name);
     assertLockArguments(owner);
     try {
-      const expiresAt = this.#unlock.get(name, owner) as number | undefined;
+      const expiresAt = this.#lockStatements().unlock.get(name, owner) as number | undefined;
       // A lease that ran out was no longer held, even if nobody took it since.
       return expiresAt !== undefined && expiresAt > this.#clock.now();
     } catch (error) {
@@ -492,7 +515,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
-    if (this.#counters?.open && this.#counters !== this.#db) this.#counters.close();
+    if (this.#unsynced?.open && this.#unsynced !== this.#db) this.#unsynced.close();
     if (this.#db.open) this.#db.close();
   }
 }
