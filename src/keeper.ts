@@ -338,14 +338,8 @@ class TokenKeeper implements Keeper {
     return this.#withSession(name, (session) => session.forward(request));
   }
 
-  async refresh(name: string): Promise<ConnectionInfo> {
-    this.#assertOpen();
-    const known = await this.info(name);
-    if (!grantStrategy(known.grant).refreshable) {
-      throw new ConfigError(
-        `Connection "${name}" uses an API key, which does not expire: there is nothing to refresh.`,
-      );
-    }
+  refresh(name: string): Promise<ConnectionInfo> {
+    // An API key is refused by the refresher, once it has read the connection.
     return this.#withSession(name, (session) => session.refresh());
   }
 

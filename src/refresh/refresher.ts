@@ -18,7 +18,7 @@ import {
   loginInputOf,
   type VersionedRecord,
 } from '../connection.js';
-import { ReauthRequiredError, StoreError, TokenkeeperError } from '../errors.js';
+import { ConfigError, ReauthRequiredError, StoreError, TokenkeeperError } from '../errors.js';
 import type { KeeperEventEmitter } from '../events.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.js';
@@ -73,6 +73,7 @@ export class Refresher {
     let seen = trigger.seenAccessToken;
     const before = await repository.load(name);
     if (!before) throw notFound(name);
+    if (trigger.force && !grantStrategy(before.record.grant).refreshable) throw nothingToRefresh(name);
     if (trigger.force && seen === undefined) seen = before.record.secrets.tokens?.accessToken;
     if (this.#adoptable(before, seen)) {
       // With a token in hand that is now replaced, someone else refreshed; without one, this is a first load.
@@ -352,6 +353,13 @@ function notFound(name: string): TokenkeeperError {
     'NOT_FOUND',
     `There is no connection named "${name}". Run \`tokenkeeper login ${name}\` to create it, or \`tokenkeeper status\` to list connections.`,
     { connection: name },
+  );
+}
+
+/** `refresh` of a credential that is its own token (an API key). */
+export function nothingToRefresh(name: string): ConfigError {
+  return new ConfigError(
+    `Connection "${name}" uses an API key, which does not expire: there is nothing to refresh.`,
   );
 }
 

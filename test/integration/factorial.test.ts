@@ -170,6 +170,39 @@ describe('Factorial through the library', () => {
     }
   });
 
+  it('refresh() of an API key says there is nothing to refresh, whether or not the key is held', async () => {
+    const rig = await startRig();
+    try {
+      await rig.keeper.connect('key', {
+        provider: 'factorial',
+        baseUrl: rig.emulator.url,
+        grant: 'api_key',
+        apiKey: rig.emulator.credentials.apiKey,
+      });
+      const refused = (error: TokenkeeperError) => {
+        assert.equal(error.code, 'CONFIG');
+        assert.match(
+          error.message,
+          /Connection "key" uses an API key, which does not expire: there is nothing to refresh/,
+        );
+        return true;
+      };
+      // Not held: the refresher learns the grant from the store.
+      rig.keeper.release('key');
+      await assert.rejects(rig.keeper.refresh('key'), refused);
+      // Held, after a request: the same answer.
+      const response = await rig.keeper.fetch('key', EMPLOYEES);
+      await response.arrayBuffer();
+      await assert.rejects(rig.keeper.refresh('key'), refused);
+      const after = await rig.keeper.fetch('key', EMPLOYEES);
+      assert.equal(after.status, 200, 'the key still works');
+      await after.arrayBuffer();
+      assert.equal(rig.emulator.stats().tokenRequests.total, 0, 'nothing was asked of the token endpoint');
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('300 POSTs in a burst all succeed with zero 429s: the client waits for free slots', async () => {
     // Real time: the emulator's rate-limit window is a real minute.
     const emulator = await startFactorialEmulator();
