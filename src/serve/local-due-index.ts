@@ -9,6 +9,7 @@
  * is rebuilt when stale entries outnumber live ones, so 100,000 connections that are
  * rescheduled all day keep it small.
  */
+import { MinHeap } from '../min-heap.js';
 import type { DueIndex } from '../store/types.js';
 
 interface Entry {
@@ -17,7 +18,7 @@ interface Entry {
 }
 
 export class LocalDueIndex implements DueIndex {
-  readonly #heap: Entry[] = [];
+  readonly #heap = new MinHeap<Entry>();
   /** The current due time of each name; the heap may also hold older, stale entries. */
   readonly #dueAt = new Map<string, number>();
   readonly #daemons = new Map<string, number>();
@@ -36,7 +37,7 @@ export class LocalDueIndex implements DueIndex {
     while (claimed.length < limit) {
       const top = this.#liveTop();
       if (top === undefined || top.at > nowMs) break;
-      this.#pop();
+      this.#heap.pop();
       // Off the index while claiming, so another heap entry of this name cannot be claimed too.
       this.#dueAt.delete(top.name);
       claimed.push(top.name);
@@ -66,52 +67,21 @@ export class LocalDueIndex implements DueIndex {
   #set(name: string, at: number): void {
     if (this.#dueAt.get(name) === at) return; // already there: no second heap entry
     this.#dueAt.set(name, at);
-    this.#push({ at, name });
+    this.#heap.push({ at, name });
     this.#compactIfSparse();
   }
 
   /** The earliest entry that is still current, dropping stale ones on the way. */
   #liveTop(): Entry | undefined {
-    for (let top = this.#heap[0]; top !== undefined; top = this.#heap[0]) {
+    for (let top = this.#heap.peek(); top !== undefined; top = this.#heap.peek()) {
       if (this.#dueAt.get(top.name) === top.at) return top;
-      this.#pop();
+      this.#heap.pop();
     }
     return undefined;
   }
 
   #compactIfSparse(): void {
-    if (this.#heap.length <= 2 * this.#dueAt.size + 64) return;
-    this.#heap.length = 0;
-    for (const [name, at] of this.#dueAt) this.#push({ at, name });
-  }
-
-  #push(entry: Entry): void {
-    const heap = this.#heap;
-    let i = heap.push(entry) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((heap[parent] as Entry).at <= entry.at) break;
-      heap[i] = heap[parent] as Entry;
-      i = parent;
-    }
-    heap[i] = entry;
-  }
-
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop();
-    if (last === undefined || heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child =
-        right < heap.length && (heap[right] as Entry).at < (heap[left] as Entry).at ? right : left;
-      if ((heap[child] as Entry).at >= last.at) break;
-      heap[i] = heap[child] as Entry;
-      i = child;
-    }
-    heap[i] = last;
+    if (this.#heap.size <= 2 * this.#dueAt.size + 64) return;
+    this.#heap.replaceAll(Array.from(this.#dueAt, ([name, at]) => ({ at, name })));
   }
 }

@@ -8,6 +8,7 @@
  * time, and an entry whose time no longer matches is skipped when it comes up.
  */
 import type { Clock, TimerHandle } from '../clock.js';
+import { MinHeap } from '../min-heap.js';
 
 export interface Schedulable {
   /** When the scheduler will call `onDue`; undefined when nothing is scheduled. Set only by the scheduler. */
@@ -21,7 +22,7 @@ interface Entry {
 }
 
 export class RefreshScheduler {
-  readonly #heap: Entry[] = [];
+  readonly #heap = new MinHeap<Entry>();
   #live = 0;
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -37,8 +38,8 @@ export class RefreshScheduler {
     }
     if (target.dueAt === undefined) this.#live++;
     target.dueAt = at;
-    this.#push({ at, target });
-    if (this.#heap.length > 2 * this.#live + 64) this.#compact();
+    this.#heap.push({ at, target });
+    if (this.#heap.size > 2 * this.#live + 64) this.#compact();
     if (at < this.#timerAt) this.#arm();
   }
 
@@ -57,8 +58,8 @@ export class RefreshScheduler {
     this.#closed = true;
     this.#timer?.cancel();
     this.#timer = undefined;
-    for (const entry of this.#heap) entry.target.dueAt = undefined;
-    this.#heap.length = 0;
+    for (const entry of this.#heap.entries()) entry.target.dueAt = undefined;
+    this.#heap.replaceAll([]);
     this.#live = 0;
   }
 
@@ -67,8 +68,8 @@ export class RefreshScheduler {
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
     const due: Schedulable[] = [];
-    for (let top = this.#heap[0]; top !== undefined && top.at <= now; top = this.#heap[0]) {
-      this.#pop();
+    for (let top = this.#heap.peek(); top !== undefined && top.at <= now; top = this.#heap.peek()) {
+      this.#heap.pop();
       if (top.target.dueAt !== top.at) continue; // rescheduled or cancelled since
       top.target.dueAt = undefined;
       this.#live--;
@@ -80,10 +81,10 @@ export class RefreshScheduler {
 
   /** Arms the timer for the earliest live entry, dropping stale ones on the way. */
   #arm(): void {
-    let top = this.#heap[0];
+    let top = this.#heap.peek();
     while (top !== undefined && top.target.dueAt !== top.at) {
-      this.#pop();
-      top = this.#heap[0];
+      this.#heap.pop();
+      top = this.#heap.peek();
     }
     if (top === undefined || this.#closed) return;
     if (this.#timer !== undefined && this.#timerAt <= top.at) return;
@@ -93,38 +94,6 @@ export class RefreshScheduler {
   }
 
   #compact(): void {
-    const live = this.#heap.filter((entry) => entry.target.dueAt === entry.at);
-    this.#heap.length = 0;
-    for (const entry of live) this.#push(entry);
-  }
-
-  #push(entry: Entry): void {
-    const heap = this.#heap;
-    let i = heap.push(entry) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((heap[parent] as Entry).at <= entry.at) break;
-      heap[i] = heap[parent] as Entry;
-      i = parent;
-    }
-    heap[i] = entry;
-  }
-
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop();
-    if (last === undefined || heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child =
-        right < heap.length && (heap[right] as Entry).at < (heap[left] as Entry).at ? right : left;
-      if ((heap[child] as Entry).at >= last.at) break;
-      heap[i] = heap[child] as Entry;
-      i = child;
-    }
-    heap[i] = last;
+    this.#heap.replaceAll(this.#heap.entries().filter((entry) => entry.target.dueAt === entry.at));
   }
 }
