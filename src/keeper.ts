@@ -275,7 +275,15 @@ class TokenKeeper implements Keeper {
     if (!profile.identityPaths?.length) return undefined;
     const credential = strategy.credential(tokens.accessToken, profile);
     const [{ requestIdentity }, http] = await Promise.all([import('./identity.js'), this.#services.http()]);
-    const options = http.requestOptionsFor(this.#services.settings, record.baseUrl, profile.rateLimits);
+    // Counted in the connection's shared budget, as its session's requests are (session.ts).
+    const limits = this.#services.sharedRateLimits;
+    const options = http.requestOptionsFor(
+      this.#services.settings,
+      record.baseUrl,
+      profile.rateLimits,
+      profile.apiKeyHeader ? [profile.apiKeyHeader] : [],
+      limits ? { limits, scope: record.name } : undefined,
+    );
     const unrenewable = { current: () => credential, renew: async () => credential };
     return requestIdentity((path) => http.authFetch(options, unrenewable, path), profile.identityPaths);
   }

@@ -12,6 +12,7 @@ import {
   readAuthorizationResponse,
 } from '../../src/grants/authorization-code.js';
 import { createKeeper, type Keeper } from '../../src/keeper.js';
+import { factorialProfile } from '../../src/providers/factorial.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { recordEvents } from '../helpers/factus.js';
 
@@ -198,6 +199,39 @@ describe('Factorial through the library', () => {
       assert.equal(after.status, 200, 'the key still works');
       await after.arrayBuffer();
       assert.equal(rig.emulator.stats().tokenRequests.total, 0, 'nothing was asked of the token endpoint');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('the identity check of a login counts in the connection’s shared rate-limit budget', async () => {
+    const taken: string[] = [];
+    // A store with shared budgets (as SQLite, PostgreSQL and Redis have) that records what is taken.
+    class CountingStore extends MemoryTokenStore {
+      readonly rateLimits = {
+        take: async (budget: string) => {
+          taken.push(budget);
+          return 0;
+        },
+        holdOff: async () => {},
+      };
+    }
+    const limited = {
+      ...factorialProfile,
+      id: 'factorial-limited',
+      rateLimits: [{ label: 'every request (test)', limit: 100, windowMs: 60_000 }],
+    };
+    const rig = await startRig({}, { store: new CountingStore(), providers: [limited] });
+    try {
+      await rig.keeper.connect('key', {
+        provider: 'factorial-limited',
+        baseUrl: rig.emulator.url,
+        grant: 'api_key',
+        apiKey: rig.emulator.credentials.apiKey,
+      });
+      assert.ok(rig.emulator.stats().apiRequests >= 1, 'the key was tried at login');
+      assert.deepEqual(new Set(taken), new Set(['key#0']), 'in the budget the connection’s requests use');
+      assert.equal(taken.length, rig.emulator.stats().apiRequests);
     } finally {
       await rig.close();
     }
