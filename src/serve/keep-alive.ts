@@ -216,11 +216,15 @@ export class KeepAlive {
   async #claimAndRun(): Promise<void> {
     const { dueIndex, clock, concurrency, claimLeaseMs } = this.options;
     const free = concurrency - this.#running;
-    if (free > 0) {
-      const names = await dueIndex.claimDue(clock.now(), free, claimLeaseMs);
-      // A refresh of ours that outlived its claim is still running: it reschedules when it ends.
-      for (const name of names) if (!this.#busy.has(name)) this.#start(name);
-    }
+    // While refreshes run, claim a quarter of the slots at a time, not each one as it frees:
+    // a claim and the timer's next due time are two round trips to a shared store, and
+    // every refresh that ends pumps again.
+    if (this.#running > 0 && free < Math.max(1, Math.floor(concurrency / 4))) return;
+    const names = await dueIndex.claimDue(clock.now(), free, claimLeaseMs);
+    // A refresh of ours that outlived its claim is still running: it reschedules when it ends.
+    for (const name of names) if (!this.#busy.has(name)) this.#start(name);
+    // Every slot asked for was due, so more may be: the refreshes just started pump again.
+    if (names.length === free && names.length > 0) return;
     await this.#arm();
   }
 
