@@ -4,24 +4,15 @@
  * waits on its loopback listener finishes the login.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { createCliSandbox, freePort, startBrowserLogin } from '../helpers/cli.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-const skip = available
-  ? false
-  : process.env.CI
-    ? false
-    : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
-if (skip) console.log(`# skipping the browser login test: ${skip}`);
+const skip = skipWithoutChromium('the browser login test');
 
 describe('login in a real browser', { skip }, () => {
   it('Chromium authorizes on the consent form and the CLI finishes the login', async () => {
-    assert.ok(available, `CI requires Chromium at ${CHROMIUM}`);
     const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
     const emulator = await startFactorialEmulator({ consent: 'form', redirectUris: [redirectUri] });
     const { clientId, clientSecret } = emulator.credentials;
@@ -29,10 +20,7 @@ describe('login in a real browser', { skip }, () => {
       FACTORIAL_CLIENT_ID: clientId,
       FACTORIAL_CLIENT_SECRET: clientSecret,
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const { login, url } = await startBrowserLogin(
         [

@@ -8,17 +8,7 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { type CliSandbox, cliPath, createCliSandbox } from '../helpers/cli.js';
-
-function factusEnv(emulator: FactusRunningEmulator): NodeJS.ProcessEnv {
-  const { clientId, clientSecret, username, password } = emulator.credentials;
-  return {
-    FACTUS_CLIENT_ID: clientId,
-    FACTUS_CLIENT_SECRET: clientSecret,
-    FACTUS_USERNAME: username,
-    FACTUS_PASSWORD: password,
-  };
-}
+import { type CliSandbox, cliPath, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
 const validBill = {
   numbering_range_id: 8,

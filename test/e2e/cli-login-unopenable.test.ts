@@ -13,7 +13,7 @@ import {
 } from '../../src/emulators/factus/factus-emulator.js';
 import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
-import { type CliSandbox, createCliSandbox } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
 describe('login over a connection whose secrets cannot be opened', () => {
   let emulator: FactusRunningEmulator;
@@ -23,13 +23,7 @@ describe('login over a connection whose secrets cannot be opened', () => {
 
   before(async () => {
     emulator = await startFactusEmulator();
-    const { clientId, clientSecret, username, password } = emulator.credentials;
-    cli = await createCliSandbox({
-      FACTUS_CLIENT_ID: clientId,
-      FACTUS_CLIENT_SECRET: clientSecret,
-      FACTUS_USERNAME: username,
-      FACTUS_PASSWORD: password,
-    });
+    cli = await createCliSandbox(factusEnv(emulator));
   });
   after(async () => {
     await emulator.stop();

@@ -21,18 +21,9 @@ import {
   type CliSandbox,
   cliPath,
   createCliSandbox,
+  factusEnv,
   freePort,
 } from '../helpers/cli.js';
-
-function factusEnv(emulator: FactusRunningEmulator): NodeJS.ProcessEnv {
-  const { clientId, clientSecret, username, password } = emulator.credentials;
-  return {
-    FACTUS_CLIENT_ID: clientId,
-    FACTUS_CLIENT_SECRET: clientSecret,
-    FACTUS_USERNAME: username,
-    FACTUS_PASSWORD: password,
-  };
-}
 
 /** Node's own argument-parser wording, which must never reach the user. */
 const NODE_PARSER_TEXT = /ERR_PARSE_ARGS|To specify a positional argument|TypeError \[/;

@@ -13,7 +13,7 @@ import {
 } from '../../src/emulators/factus/factus-emulator.js';
 import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
 import { keyFileFor } from '../../src/store/open-store.js';
-import { type CliSandbox, createCliSandbox } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
 describe('tokenkeeper rekey', () => {
   let emulator: FactusRunningEmulator;
@@ -25,13 +25,7 @@ describe('tokenkeeper rekey', () => {
 
   before(async () => {
     emulator = await startFactusEmulator();
-    const { clientId, clientSecret, username, password } = emulator.credentials;
-    cli = await createCliSandbox({
-      FACTUS_CLIENT_ID: clientId,
-      FACTUS_CLIENT_SECRET: clientSecret,
-      FACTUS_USERNAME: username,
-      FACTUS_PASSWORD: password,
-    });
+    cli = await createCliSandbox(factusEnv(emulator));
     keyFile = keyFileFor(cli.storePath);
     for (const name of ['acme', 'beta']) {
       const login = await cli.run(['login', name, '--provider', 'factus', '--base-url', emulator.url]);

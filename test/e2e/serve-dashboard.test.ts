@@ -5,31 +5,19 @@
  * needing a new login; the strict CSP lets only the daemon's own script run.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { connectFactorial, connectFactus, SECRET, startServeRig } from '../serve/serve-rig.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-const skip = available
-  ? false
-  : process.env.CI
-    ? false
-    : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
-if (skip) console.log(`# skipping the dashboard test: ${skip}`);
+const skip = skipWithoutChromium('the dashboard test');
 
 describe('the dashboard in a real browser', { skip }, () => {
   it('signs in with the one-time link and shows state, a live countdown and the fix command', async () => {
-    assert.ok(available, `CI requires Chromium at ${CHROMIUM}`);
     const rig = await startServeRig({ factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 } });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     const dir = await mkdtemp(join(tmpdir(), 'tk-dashboard-'));
     try {
       await connectFactorial(rig, 'people');

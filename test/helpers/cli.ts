@@ -158,3 +158,16 @@ export async function startBrowserLogin(
   await login.waitForStderr(/Waiting for the browser/);
   return { login, url: url! };
 }
+
+/** The environment a CLI needs to log in to a Factus emulator with the password grant. */
+export function factusEnv(emulator: {
+  credentials: { clientId: string; clientSecret: string; username: string; password: string };
+}): NodeJS.ProcessEnv {
+  const { clientId, clientSecret, username, password } = emulator.credentials;
+  return {
+    FACTUS_CLIENT_ID: clientId,
+    FACTUS_CLIENT_SECRET: clientSecret,
+    FACTUS_USERNAME: username,
+    FACTUS_PASSWORD: password,
+  };
+}

@@ -4,7 +4,8 @@
  * Several GatedStores may share one inner store, one per keeper, so each process of a
  * replay has its own gates. Successful writes are recorded with the lease they were fenced by.
  */
-import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
+import type { ConnectionMeta } from '../../src/store/types.js';
+import { ForwardingStore } from './forwarding-store.js';
 
 type GatedMethod = 'get' | 'put' | 'tryLock' | 'delete';
 
@@ -23,17 +24,10 @@ interface PendingGate {
   opened: Promise<void>;
 }
 
-export class GatedStore implements TokenStore {
-  readonly kind: string;
-  readonly location: string;
+export class GatedStore extends ForwardingStore {
   /** Every write the inner store accepted through this wrapper: its fence and new version. */
   readonly writes: Array<{ fence: string | undefined; version: number }> = [];
   #gates: PendingGate[] = [];
-
-  constructor(readonly inner: TokenStore) {
-    this.kind = inner.kind;
-    this.location = inner.location;
-  }
 
   /** Stops the next call of `method` (or the one after `skip` more) until released. */
   pause(method: GatedMethod, skip = 0): Gate {
@@ -63,34 +57,28 @@ export class GatedStore implements TokenStore {
     await due.opened;
   }
 
-  async get(name: string) {
+  override async get(name: string) {
     await this.#pass('get');
     return this.inner.get(name);
   }
-  list() {
-    return this.inner.list();
-  }
-  async put(name: string, meta: ConnectionMeta, sealed: string, expected: number | null, fence?: string) {
+  override async put(
+    name: string,
+    meta: ConnectionMeta,
+    sealed: string,
+    expected: number | null,
+    fence?: string,
+  ) {
     await this.#pass('put');
     const version = await this.inner.put(name, meta, sealed, expected, fence);
     if (version !== undefined) this.writes.push({ fence, version });
     return version;
   }
-  async delete(name: string, fence?: string) {
+  override async delete(name: string, fence?: string) {
     await this.#pass('delete');
     return this.inner.delete(name, fence);
   }
-  async tryLock(name: string, owner: string, ttlMs: number) {
+  override async tryLock(name: string, owner: string, ttlMs: number) {
     await this.#pass('tryLock');
     return this.inner.tryLock(name, owner, ttlMs);
-  }
-  renewLock(name: string, owner: string, ttlMs: number) {
-    return this.inner.renewLock(name, owner, ttlMs);
-  }
-  unlock(name: string, owner: string) {
-    return this.inner.unlock(name, owner);
-  }
-  close() {
-    return this.inner.close();
   }
 }

@@ -12,44 +12,25 @@ import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper, type Keeper } from '../../src/keeper.js';
 import { createSecretBox, generateEncryptionKey } from '../../src/store/encryption.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
-import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
+import type { ConnectionMeta } from '../../src/store/types.js';
 import { factusSpec, recordEvents, startFactusRig } from '../helpers/factus.js';
+import { ForwardingStore } from '../helpers/forwarding-store.js';
 
 /** A real store that fails the next `failPuts` writes, and counts lock attempts. */
-class FlakyStore implements TokenStore {
+/** A real store whose next `failPuts` writes fail, and that counts lock attempts. */
+class FlakyStore extends ForwardingStore {
   failPuts = 0;
   lockAttempts = 0;
-  readonly kind = 'memory';
-  readonly location = 'memory:flaky';
-  constructor(readonly inner: TokenStore) {}
-  get(name: string) {
-    return this.inner.get(name);
-  }
-  list() {
-    return this.inner.list();
-  }
-  put(name: string, meta: ConnectionMeta, sealed: string, expected: number | null, fence?: string) {
+  override put(name: string, meta: ConnectionMeta, sealed: string, expected: number | null, fence?: string) {
     if (this.failPuts > 0) {
       this.failPuts--;
       return Promise.reject(new Error('disk I/O error (injected)'));
     }
-    return this.inner.put(name, meta, sealed, expected, fence);
+    return super.put(name, meta, sealed, expected, fence);
   }
-  delete(name: string, fence?: string) {
-    return this.inner.delete(name, fence);
-  }
-  tryLock(name: string, owner: string, ttlMs: number) {
+  override tryLock(name: string, owner: string, ttlMs: number) {
     this.lockAttempts++;
-    return this.inner.tryLock(name, owner, ttlMs);
-  }
-  renewLock(name: string, owner: string, ttlMs: number) {
-    return this.inner.renewLock(name, owner, ttlMs);
-  }
-  unlock(name: string, owner: string) {
-    return this.inner.unlock(name, owner);
-  }
-  close() {
-    return this.inner.close();
+    return super.tryLock(name, owner, ttlMs);
   }
 }
 
