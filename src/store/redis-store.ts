@@ -5,8 +5,9 @@
  * hash tag, so each script below touches one slot. Writes that must compare first (CAS
  * put, delete, compare-and-delete unlock) are small Lua scripts, which Redis runs
  * atomically. The set of names and the due index live under the prefix's own tag; they
- * are updated beside the scripts (a name is added before its first write and never
- * removed, and listing skips names that hold no connection), so no script spans slots.
+ * are updated beside the scripts (a name is added before a write that may create its
+ * connection and never removed, and listing skips names that hold no connection), so no
+ * script spans slots.
  */
 
 import type { RedisOptions } from 'ioredis';
@@ -290,9 +291,11 @@ export class RedisTokenStore implements TokenStore {
   ): Promise<number | undefined> {
     const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
     const version = await this.#run(`write "${name}"`, async () => {
-      // Named before the write: a crash in between leaves a name that lists as nothing,
-      // never a connection that does not list.
-      await this.#client.sadd(this.#keys.names, name);
+      // Named before a write that may create it: a crash in between leaves a name that lists
+      // as nothing, never a connection that does not list. An update (an expected version of
+      // 1 or more) succeeds only on a row that was named when it was created: one command
+      // less on every refresh.
+      if (expectedVersion === null || expectedVersion === 0) await this.#client.sadd(this.#keys.names, name);
       return this.#client.tokenkeeperPut(
         this.#keys.conn(name),
         this.#keys.lock(name),

@@ -129,6 +129,13 @@ export function runTokenStoreContract(
           byName(await store.list()).map((c) => c.name),
           ['a', 'c'],
         );
+        // Created again, and created with no expectation at all: listed as well.
+        await store.put('b', { n: 'b2' }, 'sb2', 0);
+        await store.put('d', { n: 'd' }, 'sd', null);
+        assert.deepEqual(
+          byName(await store.list()).map((c) => c.name),
+          ['a', 'b', 'c', 'd'],
+        );
       }));
 
     it('lists metadata without the sealed secrets', () =>
