@@ -66,6 +66,8 @@ export interface DaemonStats {
   lagP50: number;
   lagP99: number;
   lagMax: number;
+  /** Lag p99 of the refreshes that started after `mark()`. */
+  lagAfterMarkP99: number;
   cpuMs: number;
   elapsedMs: number;
   rss: number;
@@ -81,6 +83,8 @@ export interface DaemonChild {
   startMs: number;
   stats(): Promise<DaemonStats>;
   reset(): Promise<void>;
+  /** From now on, stats() also gives the lag of the refreshes that start after this call. */
+  mark(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,6 +120,10 @@ export async function startDaemonChild(
       },
       reset: async () => {
         child.send('reset');
+        await child.expect('ok', 10_000);
+      },
+      mark: async () => {
+        child.send('mark');
         await child.expect('ok', 10_000);
       },
       stop: () => child.close(15_000),

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmulatorStats } from '../../src/emulators/index.js';
 import { API_PATH } from '../lib/factus.js';
 import type { ScenarioResult } from '../lib/report.js';
@@ -108,6 +109,10 @@ export const serve10k: Scenario = {
             ['refresh lag p50', ...column((r) => formatMs(r.stats.lagP50))],
             ['refresh lag p99', ...column((r) => formatMs(r.stats.lagP99))],
             ['refresh lag max', ...column((r) => formatMs(r.stats.lagMax))],
+            [
+              `refresh lag p99 after the first ${sizes.ttlSeconds} s`,
+              ...column((r) => formatMs(r.stats.lagAfterMarkP99)),
+            ],
             ['emulator invalid_grant answers', ...column((r) => formatCount(r.emulator.invalidGrant))],
             ['caller /token requests', ...column((r) => formatCount(r.callers.calls))],
             ['… answered with an expired token', ...column((r) => formatCount(r.callers.expired))],
@@ -151,10 +156,13 @@ export const serve10k: Scenario = {
         'A token refused by the emulator that the daemon had replaced by the time the caller asked again was ' +
           'handed out just before a refresh: Factus (strict rotation) revokes the previous access token when the ' +
           'refresh token is used, so a caller holding it meets a 401 although it had not expired.',
-        `With ${sizes.ttlSeconds}-second tokens each connection comes due every ${0.4 * sizes.ttlSeconds} to ` +
-          `${0.5 * sizes.ttlSeconds} s (the library's margin is half a short lifetime, minus up to a fifth of it ` +
+        `With ${sizes.ttlSeconds}-second tokens each connection comes due every ${formatMs(400 * sizes.ttlSeconds)} to ` +
+          `${formatMs(500 * sizes.ttlSeconds)} (the library's margin is half a short lifetime, minus up to a fifth of it ` +
           `as jitter): about ${formatCount(sizes.connections / (0.45 * sizes.ttlSeconds))} refreshes a second. ` +
-          'A daemon that cannot keep that pace falls behind steadily, and the lag grows with the measuring time.',
+          'A daemon that cannot keep that pace falls behind steadily, and the lag grows with the measuring time. ' +
+          `The seeding logs every connection in within seconds, so their first refreshes all come due within a few ` +
+          'seconds of each other, faster than that pace: the lag after the first token lifetime, once that ' +
+          'start-up burst has passed, is given apart. The goal is judged on the whole run.',
         'On SQLite a refresh commits once with an fsync (the rotated tokens; synchronous = FULL, so a rotation ' +
           'survives a power cut); its lock is taken and released on a second connection without one. ' +
           'better-sqlite3 blocks the event loop during each commit.',
@@ -195,7 +203,10 @@ async function runOne(
     try {
       await daemon.reset();
       ctx.log(`  measuring for ${formatMs(sizes.measureMs)}`);
+      // After one token lifetime the start-up burst has passed: lag from then on is told apart.
+      const marked = sleep(sizes.ttlSeconds * 1000).then(() => daemon.mark());
       callers = await sampleTokens(daemon.url, factus.url, sizes.connections, sizes.measureMs);
+      await marked;
       stats = await daemon.stats();
     } finally {
       await daemon.stop();
