@@ -5,8 +5,8 @@
  * <Authorization> [lifetime ms]. Prints `{"port":…}`, exits when stdin closes.
  */
 import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
+import { serveUntilStdinEnds } from '../lib/serve-child.js';
 
 const [upstream = '', authorization = '', lifetime = '600000'] = process.argv.slice(2);
 const agent = new Agent({ keepAlive: true });
@@ -29,14 +29,4 @@ const server = createServer((incoming, outgoing) => {
   pipeline(incoming, onward, () => {});
 });
 
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
-const stop = () => {
-  server.closeAllConnections();
-  server.close();
-  process.exit(0);
-};
-process.stdin.on('end', stop);
-process.stdin.resume();
-setTimeout(stop, Number(lifetime)).unref();
+serveUntilStdinEnds(server, Number(lifetime));

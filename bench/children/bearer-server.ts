@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveUntilStdinEnds } from '../lib/serve-child.js';
 
 const lifetimeMs = Number(process.argv[2] ?? 600_000);
 const accessToken = randomBytes(32).toString('hex');
@@ -41,15 +41,4 @@ const server = createServer((request, response) => {
   }
 });
 
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
-
-const stop = () => {
-  server.closeAllConnections();
-  server.close();
-  process.exit(0);
-};
-process.stdin.on('end', stop);
-process.stdin.resume();
-setTimeout(stop, lifetimeMs).unref();
+serveUntilStdinEnds(server, lifetimeMs);

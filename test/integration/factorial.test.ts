@@ -47,6 +47,11 @@ async function startRig(options: FactorialEmulatorOptions = {}, keeperOptions = 
   };
 }
 
+/** A Factorial API-key connection to the emulator, under `provider` (a profile built on Factorial's). */
+function apiKeySpec(emulator: FactorialRunningEmulator, provider = 'factorial') {
+  return { provider, baseUrl: emulator.url, grant: 'api_key' as const, apiKey: emulator.credentials.apiKey };
+}
+
 /** The browser's part, done by hand: the auto-approving emulator redirects with a code at once. */
 async function authorizationCode(emulator: FactorialRunningEmulator, extra: Record<string, string> = {}) {
   const request = await createAuthorizationRequest({
@@ -174,12 +179,7 @@ describe('Factorial through the library', () => {
   it('refresh() of an API key says there is nothing to refresh, whether or not the key is held', async () => {
     const rig = await startRig();
     try {
-      await rig.keeper.connect('key', {
-        provider: 'factorial',
-        baseUrl: rig.emulator.url,
-        grant: 'api_key',
-        apiKey: rig.emulator.credentials.apiKey,
-      });
+      await rig.keeper.connect('key', apiKeySpec(rig.emulator, 'factorial'));
       const refused = (error: TokenkeeperError) => {
         assert.equal(error.code, 'CONFIG');
         assert.match(
@@ -223,12 +223,7 @@ describe('Factorial through the library', () => {
     };
     const rig = await startRig({}, { store: new CountingStore(), providers: [limited] });
     try {
-      await rig.keeper.connect('key', {
-        provider: 'factorial-limited',
-        baseUrl: rig.emulator.url,
-        grant: 'api_key',
-        apiKey: rig.emulator.credentials.apiKey,
-      });
+      await rig.keeper.connect('key', apiKeySpec(rig.emulator, 'factorial-limited'));
       assert.ok(rig.emulator.stats().apiRequests >= 1, 'the key was tried at login');
       assert.deepEqual(new Set(taken), new Set(['key#0']), 'in the budget the connection’s requests use');
       assert.equal(taken.length, rig.emulator.stats().apiRequests);
@@ -251,12 +246,7 @@ describe('Factorial through the library', () => {
       },
     });
     try {
-      await keeper.connect('key', {
-        provider: 'factorial',
-        baseUrl: emulator.url,
-        grant: 'api_key',
-        apiKey: emulator.credentials.apiKey,
-      });
+      await keeper.connect('key', apiKeySpec(emulator));
       const statuses = await Promise.all(
         Array.from({ length: 300 }, async (_, i) => {
           const response = await keeper.fetch('key', EMPLOYEES, {
