@@ -11,7 +11,6 @@
  *   stats  refreshes done, failures, refresh lag quantiles, CPU used, RSS (after a GC),
  *          how many connections are scheduled
  *   reset  starts the counters, the lag list and the CPU figure again
- *   mark   stats also gives the lag p99 of the refreshes started from now on
  * and closes the daemon (gracefully) when stdin ends, or after its lifetime.
  */
 import { performance } from 'node:perf_hooks';
@@ -45,8 +44,6 @@ const startMs = performance.now() - begin;
 
 // Refresh lag: when a scheduled refresh starts, minus the due time the daemon scheduled.
 let lags: number[] = [];
-/** Where the lags after the `mark` command begin. */
-let markedAt = 0;
 let refreshes = 0;
 let tokens = 0;
 let adopted = 0;
@@ -84,7 +81,6 @@ function stats() {
     lagP50: quantile(lags, 0.5),
     lagP99: quantile(lags, 0.99),
     lagMax: lags.length > 0 ? Math.max(...lags) : Number.NaN,
-    lagAfterMarkP99: quantile(lags.slice(markedAt), 0.99),
     cpuMs: (used.user + used.system) / 1000,
     elapsedMs,
     rss: memory.rss,
@@ -104,12 +100,8 @@ const close = async () => {
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line === 'stats') process.stdout.write(`${JSON.stringify(stats())}\n`);
-  else if (line === 'mark') {
-    markedAt = lags.length;
-    process.stdout.write('ok\n');
-  } else if (line === 'reset') {
+  else if (line === 'reset') {
     lags = [];
-    markedAt = 0;
     refreshes = tokens = adopted = failed = 0;
     cpu = process.cpuUsage();
     since = performance.now();

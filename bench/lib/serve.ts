@@ -4,8 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { ConnectionRepository } from '../../src/connection.js';
+import { type ConnectionRecord, ConnectionRepository } from '../../src/connection.js';
 import type { EmulatorStats } from '../../src/emulators/index.js';
 import { createKeeper } from '../../src/keeper.js';
 import { generateEncryptionKey } from '../../src/store/encryption.js';
@@ -66,8 +67,6 @@ export interface DaemonStats {
   lagP50: number;
   lagP99: number;
   lagMax: number;
-  /** Lag p99 of the refreshes that started after `mark()`. */
-  lagAfterMarkP99: number;
   cpuMs: number;
   elapsedMs: number;
   rss: number;
@@ -83,8 +82,6 @@ export interface DaemonChild {
   startMs: number;
   stats(): Promise<DaemonStats>;
   reset(): Promise<void>;
-  /** From now on, stats() also gives the lag of the refreshes that start after this call. */
-  mark(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -122,10 +119,6 @@ export async function startDaemonChild(
         child.send('reset');
         await child.expect('ok', 10_000);
       },
-      mark: async () => {
-        child.send('mark');
-        await child.expect('ok', 10_000);
-      },
       stop: () => child.close(15_000),
     };
   } catch (error) {
@@ -155,6 +148,12 @@ export interface SeedOptions {
   ownTokens: boolean;
   /** SQLite only: write every row in one transaction (the rows are sealed first). */
   bulkSqlitePath?: string;
+  /**
+   * With ownTokens: spread the logins evenly over this long, each saved as soon as it has its
+   * tokens, as connections that logged in at different times (a daemon running meanwhile
+   * picks them up). Without it, everything logs in as fast as it can.
+   */
+  spreadOverMs?: number;
 }
 
 /**
@@ -165,17 +164,29 @@ export interface SeedOptions {
 export async function seedFactusConnections(options: SeedOptions): Promise<number> {
   const begin = performance.now();
   const template = await templateRecord(options);
+  const recordOf = (index: number, tokens: TokenSetData | undefined) => ({
+    ...template.record,
+    name: serveConnectionName(index),
+    generation: randomUUID(),
+    secrets: { ...template.record.secrets, tokens: tokens ?? template.record.secrets.tokens },
+  });
   const { store, secretBox } = await openStore(options.location, { env: options.env });
   try {
+    if (options.spreadOverMs !== undefined) {
+      if (!options.ownTokens) throw new Error('spreadOverMs spreads logins: it needs ownTokens');
+      const repository = new ConnectionRepository(store, secretBox);
+      const spacingMs = options.spreadOverMs / options.count;
+      await inParallel(options.count, 32, async (index) => {
+        const wait = begin + index * spacingMs - performance.now();
+        if (wait > 0) await sleep(wait);
+        const tokens = await passwordGrant(options.emulator.tokenUrl);
+        await saveNew(repository, recordOf(index, tokens));
+      });
+      return performance.now() - begin;
+    }
     const tokensFor = options.ownTokens
       ? await passwordGrants(options.emulator.tokenUrl, options.count)
       : undefined;
-    const recordOf = (index: number) => ({
-      ...template.record,
-      name: serveConnectionName(index),
-      generation: randomUUID(),
-      secrets: { ...template.record.secrets, tokens: tokensFor?.[index] ?? template.record.secrets.tokens },
-    });
     if (options.bulkSqlitePath) {
       const captured: CapturedRow[] = [];
       const capturing = {
@@ -185,25 +196,36 @@ export async function seedFactusConnections(options: SeedOptions): Promise<numbe
         },
       } as unknown as TokenStore;
       const sealer = new ConnectionRepository(capturing, secretBox);
-      for (let i = 0; i < options.count; i++) await sealer.save(recordOf(i), 0);
+      for (let i = 0; i < options.count; i++) await sealer.save(recordOf(i, tokensFor?.[i]), 0);
       await store.close();
       await insertInOneTransaction(options.bulkSqlitePath, captured);
     } else {
       const repository = new ConnectionRepository(store, secretBox);
-      let next = 0;
-      const worker = async () => {
-        while (next < options.count) {
-          const index = next++;
-          if ((await repository.save(recordOf(index), 0)) === undefined)
-            throw new Error(`${serveConnectionName(index)} already existed`);
-        }
-      };
-      await Promise.all(Array.from({ length: 32 }, worker));
+      await inParallel(options.count, 32, (index) =>
+        saveNew(repository, recordOf(index, tokensFor?.[index])),
+      );
     }
   } finally {
     await store.close().catch(() => undefined);
   }
   return performance.now() - begin;
+}
+
+async function saveNew(repository: ConnectionRepository, record: ConnectionRecord): Promise<void> {
+  if ((await repository.save(record, 0)) === undefined) throw new Error(`${record.name} already existed`);
+}
+
+/** Runs `task` for 0 … count-1, at most `width` at a time, in order of index. */
+async function inParallel(
+  count: number,
+  width: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: width }, worker));
 }
 
 async function templateRecord(options: SeedOptions) {
@@ -228,42 +250,43 @@ async function templateRecord(options: SeedOptions) {
 
 /** `count` password grants at the emulator's token endpoint, 16 at a time. */
 async function passwordGrants(tokenUrl: string, count: number): Promise<TokenSetData[]> {
-  const body = new URLSearchParams({
-    grant_type: 'password',
-    client_id: BENCH_CREDENTIALS.clientId,
-    client_secret: BENCH_CREDENTIALS.clientSecret,
-    username: BENCH_CREDENTIALS.username,
-    password: BENCH_CREDENTIALS.password,
-  }).toString();
   const tokens: TokenSetData[] = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const index = next++;
-      const obtainedAt = Date.now();
-      const response = await fetch(tokenUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body,
-      });
-      const answer = (await response.json()) as {
-        access_token: string;
-        token_type: string;
-        refresh_token: string;
-        expires_in: number;
-      };
-      if (!response.ok || !answer.access_token) throw new Error(`password grant failed: ${response.status}`);
-      tokens[index] = {
-        accessToken: answer.access_token,
-        tokenType: answer.token_type,
-        refreshToken: answer.refresh_token,
-        expiresAt: obtainedAt + answer.expires_in * 1000,
-        obtainedAt,
-      };
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  await inParallel(count, 16, async (index) => {
+    tokens[index] = await passwordGrant(tokenUrl);
+  });
   return tokens;
+}
+
+const PASSWORD_GRANT = new URLSearchParams({
+  grant_type: 'password',
+  client_id: BENCH_CREDENTIALS.clientId,
+  client_secret: BENCH_CREDENTIALS.clientSecret,
+  username: BENCH_CREDENTIALS.username,
+  password: BENCH_CREDENTIALS.password,
+}).toString();
+
+/** One password grant at the emulator: tokens of their own for one connection. */
+async function passwordGrant(tokenUrl: string): Promise<TokenSetData> {
+  const obtainedAt = Date.now();
+  const response = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: PASSWORD_GRANT,
+  });
+  const answer = (await response.json()) as {
+    access_token: string;
+    token_type: string;
+    refresh_token: string;
+    expires_in: number;
+  };
+  if (!response.ok || !answer.access_token) throw new Error(`password grant failed: ${response.status}`);
+  return {
+    accessToken: answer.access_token,
+    tokenType: answer.token_type,
+    refreshToken: answer.refresh_token,
+    expiresAt: obtainedAt + answer.expires_in * 1000,
+    obtainedAt,
+  };
 }
 
 /** The store's own INSERT, for every captured row, in one SQLite transaction. */
