@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { type ConnectionRecord, ConnectionRepository } from '../../src/connection.js';
 import type { EmulatorStats } from '../../src/emulators/index.js';
 import { createKeeper } from '../../src/keeper.js';
+import type { SecretBox } from '../../src/store/encryption.js';
 import { generateEncryptionKey } from '../../src/store/encryption.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
@@ -164,7 +165,7 @@ export interface SeedOptions {
 export async function seedFactusConnections(options: SeedOptions): Promise<number> {
   const begin = performance.now();
   const template = await templateRecord(options);
-  const recordOf = (index: number, tokens: TokenSetData | undefined) => ({
+  const recordOf = (index: number, tokens: TokenSetData | undefined): ConnectionRecord => ({
     ...template.record,
     name: serveConnectionName(index),
     generation: randomUUID(),
@@ -172,47 +173,85 @@ export async function seedFactusConnections(options: SeedOptions): Promise<numbe
   });
   const { store, secretBox } = await openStore(options.location, { env: options.env });
   try {
+    const write = rowWriter(store, secretBox, options.bulkSqlitePath);
     if (options.spreadOverMs !== undefined) {
       if (!options.ownTokens) throw new Error('spreadOverMs spreads logins: it needs ownTokens');
-      const repository = new ConnectionRepository(store, secretBox);
-      const spacingMs = options.spreadOverMs / options.count;
-      await inParallel(options.count, 32, async (index) => {
-        const wait = begin + index * spacingMs - performance.now();
-        if (wait > 0) await sleep(wait);
-        const tokens = await passwordGrant(options.emulator.tokenUrl);
-        await saveNew(repository, recordOf(index, tokens));
-      });
-      return performance.now() - begin;
-    }
-    const tokensFor = options.ownTokens
-      ? await passwordGrants(options.emulator.tokenUrl, options.count)
-      : undefined;
-    if (options.bulkSqlitePath) {
-      const captured: CapturedRow[] = [];
-      const capturing = {
-        put: async (name: string, meta: ConnectionMeta, sealed: string) => {
-          captured.push({ name, meta, sealed });
-          return 1;
-        },
-      } as unknown as TokenStore;
-      const sealer = new ConnectionRepository(capturing, secretBox);
-      for (let i = 0; i < options.count; i++) await sealer.save(recordOf(i, tokensFor?.[i]), 0);
-      await store.close();
-      await insertInOneTransaction(options.bulkSqlitePath, captured);
+      await spreadLogins(options.emulator.tokenUrl, options.count, options.spreadOverMs, recordOf, write);
     } else {
-      const repository = new ConnectionRepository(store, secretBox);
-      await inParallel(options.count, 32, (index) =>
-        saveNew(repository, recordOf(index, tokensFor?.[index])),
-      );
+      const tokensFor = options.ownTokens
+        ? await passwordGrants(options.emulator.tokenUrl, options.count)
+        : undefined;
+      await write(Array.from({ length: options.count }, (_, index) => recordOf(index, tokensFor?.[index])));
     }
   } finally {
-    await store.close().catch(() => undefined);
+    await store.close();
   }
   return performance.now() - begin;
 }
 
-async function saveNew(repository: ConnectionRepository, record: ConnectionRecord): Promise<void> {
-  if ((await repository.save(record, 0)) === undefined) throw new Error(`${record.name} already existed`);
+/** Writes new rows: through the store's compare-and-set, or sealed and inserted in one SQLite transaction. */
+function rowWriter(
+  store: TokenStore,
+  secretBox: SecretBox,
+  bulkSqlitePath: string | undefined,
+): (records: ConnectionRecord[]) => Promise<void> {
+  if (bulkSqlitePath === undefined) {
+    const repository = new ConnectionRepository(store, secretBox);
+    return (records) =>
+      inParallel(records.length, 32, async (index) => {
+        const record = records[index] as ConnectionRecord;
+        if ((await repository.save(record, 0)) === undefined)
+          throw new Error(`${record.name} already existed`);
+      });
+  }
+  return async (records) => {
+    const captured: CapturedRow[] = [];
+    const capturing = {
+      put: async (name: string, meta: ConnectionMeta, sealed: string) => {
+        captured.push({ name, meta, sealed });
+        return 1;
+      },
+    } as unknown as TokenStore;
+    const sealer = new ConnectionRepository(capturing, secretBox);
+    for (const record of records) await sealer.save(record, 0);
+    await insertInOneTransaction(bulkSqlitePath, captured);
+  };
+}
+
+/** How often logins spread out are written: a batch a tick, so a daemon writing the same SQLite file is seldom kept waiting. */
+const SPREAD_WRITE_EVERY_MS = 500;
+
+/**
+ * Logs `count` connections in evenly over `overMs` (each gets its tokens at its own moment),
+ * writing what has logged in every SPREAD_WRITE_EVERY_MS.
+ */
+async function spreadLogins(
+  tokenUrl: string,
+  count: number,
+  overMs: number,
+  recordOf: (index: number, tokens: TokenSetData) => ConnectionRecord,
+  write: (records: ConnectionRecord[]) => Promise<void>,
+): Promise<void> {
+  const begin = performance.now();
+  const pending: ConnectionRecord[] = [];
+  let written = Promise.resolve();
+  const writePending = () => {
+    const batch = pending.splice(0);
+    written = written.then(() => write(batch));
+    return written;
+  };
+  // A failed write fails the seeding at the last writePending below.
+  const ticker = setInterval(() => void writePending().catch(() => undefined), SPREAD_WRITE_EVERY_MS);
+  try {
+    await inParallel(count, 32, async (index) => {
+      const wait = begin + (index * overMs) / count - performance.now();
+      if (wait > 0) await sleep(wait);
+      pending.push(recordOf(index, await passwordGrant(tokenUrl)));
+    });
+  } finally {
+    clearInterval(ticker);
+  }
+  await writePending();
 }
 
 /** Runs `task` for 0 … count-1, at most `width` at a time, in order of index. */

@@ -14,6 +14,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
+import { GroupCommit } from './group-commit.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
 import { SqliteDueIndex } from './sqlite-due-index.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
@@ -187,6 +188,15 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   });
 }
 
+/** A connection write waiting for its commit. */
+interface PendingPut {
+  name: string;
+  meta: string;
+  sealed: string;
+  expected: number | null;
+  fence: string | undefined;
+}
+
 const READ_LOCK = 'SELECT owner, expires_at, pid, boot_id FROM locks WHERE name = ?';
 
 interface LockStatements {
@@ -234,13 +244,8 @@ export class SqliteTokenStore implements TokenStore {
   readonly #listMeta: Statement;
   readonly #currentVersion: Statement;
   readonly #upsert: Statement;
-  readonly #put: (
-    name: string,
-    meta: string,
-    sealed: string,
-    expected: number | null,
-    fence: string | undefined,
-  ) => number | undefined;
+  /** Writes of connections, committed together when they arrive together (see group-commit.ts). */
+  readonly #puts: GroupCommit<PendingPut, number | undefined>;
   readonly #delete: (name: string, fence: string | undefined) => boolean;
   readonly dueIndex: SqliteDueIndex;
   readonly rateLimits: FlexibleRateLimits;
@@ -341,20 +346,24 @@ export class SqliteTokenStore implements TokenStore {
       const lock = readLock.get(name) as LockRow | undefined;
       return lock !== undefined && lock.owner === owner && lock.expires_at > this.#clock.now();
     };
-    const put = db.transaction(
-      (name: string, meta: string, sealed: string, expected: number | null, fence: string | undefined) => {
-        if (fence !== undefined && !holds(name, fence)) return undefined;
-        const current = this.#currentVersion.get(name) as number | undefined;
-        if (expected !== null && expected !== (current ?? 0)) return undefined;
-        const version = (current ?? (retiredVersion.get(name) as number | undefined) ?? 0) + 1;
-        this.#upsert.run(name, meta, sealed, version, this.#clock.now());
-        if (current === undefined) unretire.run(name);
-        return version;
-      },
-    );
+    const putOne = ({ name, meta, sealed, expected, fence }: PendingPut): number | undefined => {
+      if (fence !== undefined && !holds(name, fence)) return undefined;
+      const current = this.#currentVersion.get(name) as number | undefined;
+      if (expected !== null && expected !== (current ?? 0)) return undefined;
+      const version = (current ?? (retiredVersion.get(name) as number | undefined) ?? 0) + 1;
+      this.#upsert.run(name, meta, sealed, version, this.#clock.now());
+      if (current === undefined) unretire.run(name);
+      return version;
+    };
+    const put = db.transaction(putOne);
+    const putAll = db.transaction((batch: readonly PendingPut[]) => batch.map(putOne));
     // BEGIN IMMEDIATE: take the write lock before reading the version, so the compare
     // and the set happen with no other writer in between (and without deadlock-prone upgrades).
-    this.#put = (name, meta, sealed, expected, fence) => put.immediate(name, meta, sealed, expected, fence);
+    // Each compare-and-set is checked on its own, also inside a shared commit.
+    this.#puts = new GroupCommit(
+      (batch) => putAll.immediate(batch),
+      (write) => put.immediate(write),
+    );
     const remove = db.transaction((name: string, fence: string | undefined) => {
       if (fence !== undefined && !holds(name, fence)) return false;
       deleteLock.run(name);
@@ -460,7 +469,7 @@ export class SqliteTokenStore implements TokenStore {
     this.#assertOpen();
     const metaJson = checkPut(name, meta, sealed, expectedVersion, fence);
     try {
-      return this.#put(name, metaJson, sealed, expectedVersion, fence);
+      return await this.#puts.submit({ name, meta: metaJson, sealed, expected: expectedVersion, fence });
     } catch (error) {
       throw wrap(this.location, `write "${name}"`, error);
     }
@@ -471,6 +480,7 @@ export class SqliteTokenStore implements TokenStore {
     assertConnectionName(name);
     if (fence !== undefined) assertLockArguments(fence);
     try {
+      this.#puts.flush(); // a write asked for before this delete lands before it
       return this.#delete(name, fence);
     } catch (error) {
       throw wrap(this.location, `delete "${name}"`, error);
@@ -515,6 +525,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
+    if (this.#db.open) this.#puts.flush();
     if (this.#unsynced?.open && this.#unsynced !== this.#db) this.#unsynced.close();
     if (this.#db.open) this.#db.close();
   }

@@ -154,6 +154,43 @@ describe('SqliteTokenStore', () => {
     }
   });
 
+  it('commits writes that arrive together once, checking each compare-and-set on its own', async () => {
+    const store = await SqliteTokenStore.open(freshPath());
+    try {
+      await store.put('kept', { n: 0 }, 's', 0);
+      // One turn: a shared commit; two writers expect the same version, only the first wins.
+      const results = await Promise.all([
+        store.put('kept', { n: 1 }, 's1', 1),
+        store.put('kept', { n: 2 }, 's2', 1),
+        store.put('new', { n: 1 }, 's', 0),
+        store.put('new', { n: 2 }, 's', 0),
+      ]);
+      assert.deepEqual(results, [2, undefined, 1, undefined]);
+      assert.deepEqual(await store.get('kept'), { name: 'kept', meta: { n: 1 }, sealed: 's1', version: 2 });
+      assert.deepEqual((await store.get('new'))?.meta, { n: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lands a write asked for before a delete ahead of the delete, and one asked for before closing', async () => {
+    const path = freshPath();
+    const store = await SqliteTokenStore.open(path);
+    const written = store.put('gone', {}, 's', 0);
+    assert.equal(await store.delete('gone'), true, 'the delete found the row written before it');
+    assert.equal(await written, 1);
+    assert.equal(await store.get('gone'), undefined);
+    const last = store.put('kept', { last: true }, 's', 0);
+    await store.close();
+    assert.equal(await last, 1);
+    const reopened = await SqliteTokenStore.open(path);
+    try {
+      assert.deepEqual((await reopened.get('kept'))?.meta, { last: true });
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('opens in memory with ":memory:"', async () => {
     const store = await SqliteTokenStore.open(':memory:');
     await store.put('acme', {}, 's', 0);
