@@ -8,12 +8,12 @@
  * Prints `{"url","pid","startMs"}` once the daemon listens (startMs: from the call to
  * startDaemon until it resolved, which is after every connection was read and scheduled).
  * Then answers lines on stdin with one JSON line each:
- *   stats  refreshes done, failures, refresh lag quantiles, CPU used, RSS (after a GC),
+ *   stats  refreshes done, failures, refresh lag quantiles, event-loop delay p99, CPU used, RSS (after a GC),
  *          how many connections are scheduled
  *   reset  starts the counters, the lag list and the CPU figure again
  * and closes the daemon (gracefully) when stdin ends, or after its lifetime.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { startDaemon } from '../../src/serve/daemon.js';
 import { quantile } from '../lib/stats.js';
@@ -50,6 +50,9 @@ let adopted = 0;
 let failed = 0;
 let cpu = process.cpuUsage();
 let since = performance.now();
+// How long work waited for the event loop: what every refresh, claim and caller shares.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const keeper = daemon.keeper;
 const refresh = keeper.refresh.bind(keeper);
 keeper.refresh = (name: string) => {
@@ -81,6 +84,7 @@ function stats() {
     lagP50: quantile(lags, 0.5),
     lagP99: quantile(lags, 0.99),
     lagMax: lags.length > 0 ? Math.max(...lags) : Number.NaN,
+    loopDelayP99: loopDelay.percentile(99) / 1e6,
     cpuMs: (used.user + used.system) / 1000,
     elapsedMs,
     rss: memory.rss,
@@ -105,6 +109,7 @@ lines.on('line', (line) => {
     refreshes = tokens = adopted = failed = 0;
     cpu = process.cpuUsage();
     since = performance.now();
+    loopDelay.reset();
     process.stdout.write('ok\n');
   }
 });

@@ -68,6 +68,8 @@ export interface DaemonStats {
   lagP50: number;
   lagP99: number;
   lagMax: number;
+  /** How long the daemon's event loop was late, p99 (ms). */
+  loopDelayP99: number;
   cpuMs: number;
   elapsedMs: number;
   rss: number;
