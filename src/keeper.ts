@@ -115,8 +115,12 @@ export interface Keeper {
    * credential headers are dropped; hop-by-hop headers are the caller's to remove.
    */
   forward(name: string, request: ForwardRequest): Promise<ForwardedResponse>;
-  /** Replaces the tokens now, even if they look fresh. */
-  refresh(name: string): Promise<ConnectionInfo>;
+  /**
+   * Replaces the tokens now, even if they look fresh. A scheduler that read the stored row
+   * itself (`store.get`) and found it due passes `ifVersion`: the row is not read again
+   * before the lock, and a row written since with a fresh token is taken as it is.
+   */
+  refresh(name: string, options?: { ifVersion?: number }): Promise<ConnectionInfo>;
   info(name: string): Promise<ConnectionInfo>;
   /** info() plus the account, granted scopes and the credential's first characters (needs the key). */
   details(name: string): Promise<ConnectionDetails>;
@@ -346,9 +350,15 @@ class TokenKeeper implements Keeper {
     return this.#withSession(name, (session) => session.forward(request));
   }
 
-  refresh(name: string): Promise<ConnectionInfo> {
+  refresh(name: string, options: { ifVersion?: number } = {}): Promise<ConnectionInfo> {
+    const { ifVersion } = options;
+    if (ifVersion !== undefined && !(Number.isSafeInteger(ifVersion) && ifVersion > 0)) {
+      return Promise.reject(
+        new ConfigError(`ifVersion must be a stored row's version (an integer > 0), got ${String(ifVersion)}.`),
+      );
+    }
     // An API key is refused by the refresher, once it has read the connection.
-    return this.#withSession(name, (session) => session.refresh());
+    return this.#withSession(name, (session) => session.refresh(options.ifVersion));
   }
 
   async info(name: string): Promise<ConnectionInfo> {

@@ -55,10 +55,10 @@ const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 const keeper = daemon.keeper;
 const refresh = keeper.refresh.bind(keeper);
-keeper.refresh = (name: string) => {
+keeper.refresh = (name, refreshOptions) => {
   const dueAt = daemon.keepAlive.get(name)?.dueAt;
   if (dueAt !== undefined) lags.push(Date.now() - dueAt);
-  return refresh(name);
+  return refresh(name, refreshOptions);
 };
 keeper.on('refresh', () => refreshes++);
 keeper.on('token', () => tokens++);

@@ -39,6 +39,12 @@ export interface RefreshTrigger {
   force?: boolean;
   /** Only take a newer token another process saved; never ask the provider. */
   adoptOnly?: boolean;
+  /**
+   * The caller read the stored connection at this version and judged it due (the daemon's
+   * schedule): the refresh goes straight to the lock, without reading the row first. A row
+   * written since (another refresh, a login) is taken as it is if its token is fresh.
+   */
+  ifVersion?: number;
 }
 
 export interface RefresherOptions {
@@ -71,23 +77,30 @@ export class Refresher {
   async refresh(name: string, trigger: RefreshTrigger = {}): Promise<VersionedRecord> {
     const { repository } = this.options;
     let seen = trigger.seenAccessToken;
-    const before = await repository.load(name);
-    if (!before) throw notFound(name);
-    if (trigger.force && !grantStrategy(before.record.grant).refreshable) throw nothingToRefresh(name);
-    if (trigger.force && seen === undefined) seen = before.record.secrets.tokens?.accessToken;
-    if (this.#adoptable(before, seen)) {
-      // With a token in hand that is now replaced, someone else refreshed; without one, this is a first load.
-      if (seen !== undefined) this.#emitAdopt(before);
-      return before;
+    /** The version whose tokens are to be replaced: a different one, if fresh, is taken instead. */
+    let basis = trigger.ifVersion;
+    if (basis === undefined) {
+      const before = await repository.load(name);
+      if (!before) throw notFound(name);
+      if (trigger.force) this.#assertRefreshable(before);
+      if (trigger.force && seen === undefined) seen = before.record.secrets.tokens?.accessToken;
+      if (this.#adoptable(before, seen)) {
+        // With a token in hand that is now replaced, someone else refreshed; without one, this is a first load.
+        if (seen !== undefined) this.#emitAdopt(before);
+        return before;
+      }
+      if (trigger.adoptOnly) return before;
+      if (!trigger.force) this.#assertNotBackingOff(before);
+      basis = before.version;
     }
-    if (trigger.adoptOnly) return before;
-    if (!trigger.force) this.#assertNotBackingOff(before);
+    const replacesBasis = (current: VersionedRecord) =>
+      this.#adoptable(current, seen) && (trigger.ifVersion === undefined || current.version !== basis);
 
     const waitStarted = this.options.settings.pacingClock.now();
     const taken = await acquireLease(repository.store, name, this.options.settings, async () => {
       const current = await repository.load(name);
       if (!current) throw notFound(name);
-      if (this.#adoptable(current, seen)) return current;
+      if (replacesBasis(current)) return current;
       if (current.record.state === 'reauth_required') throw reauthRequired(current);
       return undefined;
     });
@@ -105,9 +118,10 @@ export class Refresher {
       // Re-read under the lock: whoever held it before us may have refreshed already.
       current = await repository.load(name);
       if (!current) throw notFound(name);
+      if (trigger.force) this.#assertRefreshable(current); // a new login may have made it an API key
       if (current.record.state === 'reauth_required') throw reauthRequired(current);
-      if (this.#adoptable(current, seen)) {
-        if (current.version !== before.version) this.#emitAdopt(current);
+      if (replacesBasis(current)) {
+        if (current.version !== basis) this.#emitAdopt(current);
         return current;
       }
       const obtained = await this.#obtain(current, lease);
@@ -131,6 +145,11 @@ export class Refresher {
     } finally {
       await lease.release();
     }
+  }
+
+  /** `refresh` of a credential that is its own token (an API key) has nothing to do. */
+  #assertRefreshable(current: VersionedRecord): void {
+    if (!grantStrategy(current.record.grant).refreshable) throw nothingToRefresh(current.record.name);
   }
 
   /** Fresh, and not the token the caller is trying to get rid of. */

@@ -266,7 +266,7 @@ export class KeepAlive {
       if (dueAt === undefined || dueAt > clock.now()) return await this.#schedule(before, dueAt);
       await this.#pacer.wait(before.provider);
       if (this.#stopped) return;
-      const failure = await this.#refresh(name);
+      const failure = await this.#refresh(name, row.version);
       this.#busy.delete(name);
       await this.#settle(name, failure);
     } finally {
@@ -274,9 +274,10 @@ export class KeepAlive {
     }
   }
 
-  async #refresh(name: string): Promise<TokenkeeperError | undefined> {
+  /** `version`: the row just judged due, so the refresh need not read it again before its lock. */
+  async #refresh(name: string, version: number): Promise<TokenkeeperError | undefined> {
     try {
-      await this.options.keeper.refresh(name);
+      await this.options.keeper.refresh(name, { ifVersion: version });
       return undefined;
     } catch (error) {
       return isTokenkeeperError(error)

@@ -148,9 +148,13 @@ export class ConnectionSession implements Schedulable {
     };
   }
 
-  /** Replaces the tokens now, even if they look fresh. */
-  async refresh(): Promise<ConnectionInfo> {
-    const renewal = await this.#renew({ ...this.#seen(), force: true });
+  /** Replaces the tokens now, even if they look fresh; see Keeper.refresh for `ifVersion`. */
+  async refresh(ifVersion?: number): Promise<ConnectionInfo> {
+    const renewal = await this.#renew({
+      ...this.#seen(),
+      force: true,
+      ...(ifVersion !== undefined ? { ifVersion } : {}),
+    });
     if (renewal.record) return infoOf(renewal.record);
     const { repository } = await this.services.storage();
     const loaded = await repository.load(this.name);
