@@ -254,24 +254,43 @@ export class KeepAlive {
     }, next - this.options.clock.now());
   }
 
-  /** One claimed connection: read it again, refresh it if it is still due, schedule what comes next. */
+  /** One claimed connection: refresh it if it is still due, schedule what comes next. */
   async #refreshDue(name: string): Promise<void> {
     try {
-      const { store, clock } = this.options;
-      const row = await store.get(name);
-      if (!row) return await this.#untrack(name);
-      const before = this.#observe(row);
-      const dueAt = this.#dueFromRecord(row, before);
-      // Someone refreshed it since it was scheduled, or it needs a login: schedule what comes next.
-      if (dueAt === undefined || dueAt > clock.now()) return await this.#schedule(before, dueAt);
-      await this.#pacer.wait(before.provider);
+      const known = this.#view.get(name);
+      // The common case, this daemon's own schedule: the refresh names the version it judged due,
+      // so a row written since is taken as it is, and the row need not be read here first.
+      const due =
+        known?.dueAt !== undefined && known.dueAt <= this.options.clock.now()
+          ? known
+          : await this.#judgeFromStore(name);
+      if (!due) return;
+      await this.#pacer.wait(due.provider);
       if (this.#stopped) return;
-      const failure = await this.#refresh(name, row.version);
+      const failure = await this.#refresh(name, due.version);
       this.#busy.delete(name);
       await this.#settle(name, failure);
     } finally {
       this.#busy.delete(name);
     }
+  }
+
+  /**
+   * A claimed connection this daemon did not judge due itself (another daemon scheduled it, or
+   * a claim ran out): its row, if it is still due; otherwise it is rescheduled (or dropped).
+   */
+  async #judgeFromStore(name: string): Promise<ViewedConnection | undefined> {
+    const row = await this.options.store.get(name);
+    if (!row) {
+      await this.#untrack(name);
+      return undefined;
+    }
+    const view = this.#observe(row);
+    const dueAt = this.#dueFromRecord(row, view);
+    // Someone refreshed it since it was scheduled, or it needs a login: schedule what comes next.
+    if (dueAt !== undefined && dueAt <= this.options.clock.now()) return view;
+    await this.#schedule(view, dueAt);
+    return undefined;
   }
 
   /** `version`: the row just judged due, so the refresh need not read it again before its lock. */

@@ -39,3 +39,12 @@ export class ForwardingStore implements TokenStore {
     return this.inner.close();
   }
 }
+
+/** Counts the rows read (get), so a test can tell a read that was skipped. */
+export class ReadCountingStore extends ForwardingStore {
+  reads = 0;
+  override get(name: string) {
+    this.reads++;
+    return super.get(name);
+  }
+}

@@ -9,16 +9,7 @@ import { createKeeper, type Keeper } from '../../src/keeper.js';
 import { generateEncryptionKey } from '../../src/store/encryption.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { type FactusRig, factusSpec, recordEvents, startFactusRig } from '../helpers/factus.js';
-import { ForwardingStore } from '../helpers/forwarding-store.js';
-
-/** Counts the rows read, so a test can tell a read that was skipped. */
-class ReadCountingStore extends ForwardingStore {
-  reads = 0;
-  override get(name: string) {
-    this.reads++;
-    return super.get(name);
-  }
-}
+import { ReadCountingStore } from '../helpers/forwarding-store.js';
 
 describe('keeper.refresh with ifVersion', () => {
   let rig: FactusRig;

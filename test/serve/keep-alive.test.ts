@@ -10,6 +10,7 @@ import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-
 import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { ReadCountingStore } from '../helpers/forwarding-store.js';
 import { connectFactorial, connectFactus, startServeRig } from './serve-rig.js';
 
 const HOUR = 3_600_000;
@@ -103,6 +104,23 @@ describe('keeping idle connections alive', () => {
       assert.ok(refreshes >= 12 && refreshes <= 14, `expected 12 to 14 refreshes, got ${refreshes}`);
     } finally {
       await rig.close();
+    }
+  });
+
+  it('reads a connection it judged due only under the refresh lock and after the refresh', async () => {
+    const store = new ReadCountingStore(new MemoryTokenStore());
+    const rig = await startServeRig({ store, factus: { accessTtlSeconds: 600 } });
+    try {
+      await connectFactus(rig, 'a');
+      await rig.daemon.keepAlive.sync();
+      store.reads = 0;
+      await rig.advance(10 * 60_000, 60_000);
+      const refreshes = rig.factus.stats().tokenRequests.refresh_token ?? 0;
+      assert.ok(refreshes >= 1, 'the connection came due and was refreshed');
+      assert.equal(store.reads, 2 * refreshes, 'two reads a refresh: under its lock, and after it');
+    } finally {
+      await rig.close();
+      await store.close();
     }
   });
 
