@@ -13,6 +13,8 @@ const skip = skipWithoutChromium('the browser login test');
 
 describe('login in a real browser', { skip }, () => {
   it('Chromium authorizes on the consent form and the CLI finishes the login', async () => {
+    // First: a browser that cannot start must fail the test before anything is left running.
+    const browser = await launchChromium();
     const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
     const emulator = await startFactorialEmulator({ consent: 'form', redirectUris: [redirectUri] });
     const { clientId, clientSecret } = emulator.credentials;
@@ -20,7 +22,6 @@ describe('login in a real browser', { skip }, () => {
       FACTORIAL_CLIENT_ID: clientId,
       FACTORIAL_CLIENT_SECRET: clientSecret,
     });
-    const browser = await launchChromium();
     try {
       const { login, url } = await startBrowserLogin(
         [

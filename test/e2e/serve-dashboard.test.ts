@@ -16,8 +16,9 @@ const skip = skipWithoutChromium('the dashboard test');
 
 describe('the dashboard in a real browser', { skip }, () => {
   it('signs in with the one-time link and shows state, a live countdown and the fix command', async () => {
-    const rig = await startServeRig({ factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 } });
+    // First: a browser that cannot start must fail the test before anything is left running.
     const browser = await launchChromium();
+    const rig = await startServeRig({ factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 } });
     const dir = await mkdtemp(join(tmpdir(), 'tk-dashboard-'));
     try {
       await connectFactorial(rig, 'people');
