@@ -203,7 +203,7 @@ class TokenKeeper implements Keeper {
     const endpoints = await resolveConnectionEndpoints(
       profile,
       { ...spec, hasClientSecret: Boolean(spec.clientSecret) },
-      { fetch: services.settings.fetch, timeoutMs: services.settings.requestTimeoutMs },
+      { authServerFetch: services.settings.authServerFetch, timeoutMs: services.settings.requestTimeoutMs },
     );
     let authorizationCode = spec.authorizationCode;
     if (strategy.needsBrowser && !authorizationCode && options.authorize) {

@@ -6,6 +6,7 @@
 import { type Clock, systemClock } from './clock.js';
 import { ConfigError } from './errors.js';
 import type { BackoffPolicy } from './http/backoff.js';
+import { type BufferedFetch, bufferedRequest, bufferedThrough } from './http/buffered-request.js';
 import type { ProviderProfile } from './providers/types.js';
 import { defaultRefreshTiming, type RefreshTimingOptions } from './refresh/refresh-timing.js';
 import type { TokenStore } from './store/types.js';
@@ -29,6 +30,11 @@ export interface KeeperOptions {
    * client-side rate limits, polling another process's refresh lock. Default: the system clock.
    */
   pacingClock?: Clock;
+  /**
+   * Sends every request: API requests, and token, revocation and discovery requests.
+   * Default: Node's fetch for API requests; node:http for the others, whose small answers
+   * are read whole.
+   */
   fetch?: typeof fetch;
   /** Source of randomness in [0, 1) for jitter. */
   random?: () => number;
@@ -64,7 +70,13 @@ export interface KeeperOptions {
 export interface KeeperSettings {
   clock: Clock;
   pacingClock: Clock;
+  /** API requests, which stream. */
   fetch: typeof fetch;
+  /**
+   * Token, revocation and discovery requests, whose small answers are read whole: the
+   * `fetch` option when given, else node:http (http/buffered-request.ts).
+   */
+  authServerFetch: BufferedFetch;
   random: () => number;
   env: NodeJS.ProcessEnv;
   refreshTiming: RefreshTimingOptions;
@@ -137,6 +149,7 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
     clock: options.clock ?? systemClock,
     pacingClock: options.pacingClock ?? systemClock,
     fetch: options.fetch ?? globalThis.fetch,
+    authServerFetch: options.fetch ? bufferedThrough(options.fetch) : bufferedRequest,
     random: options.random ?? Math.random,
     env: options.env ?? process.env,
     refreshTiming: {

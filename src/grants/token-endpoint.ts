@@ -6,7 +6,8 @@
  */
 import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.js';
-import { BodyTooLargeError, bufferResponse } from '../http/bounded-body.js';
+import { BodyTooLargeError } from '../http/bounded-body.js';
+import type { BufferedFetch } from '../http/buffered-request.js';
 import { codeSuffix, networkFailureOf } from '../http/network-errors.js';
 import { providerText } from '../http/provider-text.js';
 import { parseRetryAfter } from '../http/retry-after.js';
@@ -26,7 +27,8 @@ export interface ClientConfig {
 }
 
 export interface TokenRequestContext {
-  fetch: typeof fetch;
+  /** KeeperSettings.authServerFetch: node:http, or the keeper's `fetch` option. */
+  authServerFetch: BufferedFetch;
   now: () => number;
   timeoutMs: number;
   /** Names the connection in error messages. */
@@ -69,12 +71,12 @@ export function clientAuthFor(config: ClientConfig): oauth.ClientAuth {
 }
 
 /** Options every request to an authorization server gets: bounded body, timeout, loopback-only http. */
-export function httpOptionsFor(url: string, ctx: Pick<TokenRequestContext, 'fetch' | 'timeoutMs'>) {
+export function httpOptionsFor(url: string, ctx: Pick<TokenRequestContext, 'authServerFetch' | 'timeoutMs'>) {
   return {
     signal: AbortSignal.timeout(ctx.timeoutMs),
     [oauth.allowInsecureRequests]: isLoopbackUrl(new URL(url)),
-    [oauth.customFetch]: async (input: string, init: RequestInit) =>
-      bufferResponse(await ctx.fetch(input, init), MAX_TOKEN_RESPONSE_BYTES),
+    [oauth.customFetch]: (input: string, init: RequestInit) =>
+      ctx.authServerFetch(input, init, MAX_TOKEN_RESPONSE_BYTES),
   };
 }
 

@@ -9,7 +9,8 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+/** Statuses whose Response must have a null body. */
+export const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export async function readBodyWithLimit(response: Response, limitBytes: number): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length'));

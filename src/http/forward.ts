@@ -5,13 +5,7 @@
  * which is most of a loopback proxy's time. The connection's rules are the same as
  * keeper.fetch's (withConnectionRules): credential, rate limits, 401, 429, retries.
  */
-import {
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import {
   type AnswerReader,
@@ -23,6 +17,8 @@ import {
   resolveRequestTarget,
   withConnectionRules,
 } from './auth-fetch.js';
+import { keepAliveRequest } from './keep-alive-agents.js';
+import { socketFailure } from './network-errors.js';
 
 export interface ForwardRequest {
   method: string;
@@ -39,10 +35,6 @@ export type ForwardedResponse = IncomingMessage;
 
 /** Without apiTimeoutMs, what Node's fetch allows: 5 minutes of silence, to the headers or between chunks. */
 const FETCH_IDLE_TIMEOUT_MS = 300_000;
-
-// Idle sockets of a keep-alive agent are unref'd: they never hold a process open.
-const httpAgent = new HttpAgent({ keepAlive: true });
-const httpsAgent = new HttpsAgent({ keepAlive: true });
 
 const NODE_ANSWERS: AnswerReader<IncomingMessage> = {
   status: (response) => response.statusCode ?? 0,
@@ -101,18 +93,9 @@ function sendOnce(
   delete headers.authorization;
   for (const name of options.credentialHeaders ?? []) delete headers[name.toLowerCase()];
   headers[credential.header.toLowerCase()] = credential.value;
-  const secure = href.startsWith('https:');
   return new Promise((resolve, reject) => {
-    const outgoing = (secure ? httpsRequest : httpRequest)(
-      href,
-      { method, headers, agent: secure ? httpsAgent : httpAgent },
-      resolve,
-    );
-    // node:http gives the socket's error itself; wrapped the way fetch does, in `cause`,
-    // so that one reading of network failures (network-errors.ts) serves both.
-    outgoing.once('error', (error) =>
-      reject(error.name === 'TimeoutError' ? error : new Error(error.message, { cause: error })),
-    );
+    const outgoing = keepAliveRequest(href, { method, headers }, resolve);
+    outgoing.once('error', (error) => reject(error.name === 'TimeoutError' ? error : socketFailure(error)));
     outgoing.setTimeout(options.timeoutMs ?? FETCH_IDLE_TIMEOUT_MS, () => {
       const timeout = new Error('The provider went quiet');
       timeout.name = 'TimeoutError';

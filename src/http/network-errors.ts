@@ -3,6 +3,8 @@
  * person: API requests (auth-fetch), the token endpoint and discovery. Node's fetch says
  * `TypeError: fetch failed` with the socket error's code in `cause`, and a timeout signal
  * rejects with a `TimeoutError` (an `AbortError` from engines that do not tell them apart).
+ * Our node:http requests (forward.ts, buffered-request.ts) wrap their socket errors the same
+ * way, with socketFailure.
  */
 export type NetworkFailure =
   | { kind: 'timeout' }
@@ -23,4 +25,12 @@ export function networkFailureOf(error: unknown): NetworkFailure | undefined {
 /** " (ECONNREFUSED)", or nothing when the system gave no code. */
 export function codeSuffix(failure: NetworkFailure): string {
   return failure.kind === 'unreachable' && failure.code ? ` (${failure.code})` : '';
+}
+
+/**
+ * node:http's socket error (ECONNREFUSED…) wrapped as fetch wraps it, in `cause`, so that
+ * networkFailureOf reads both alike.
+ */
+export function socketFailure(error: Error): Error {
+  return new Error(error.message, { cause: error });
 }

@@ -3,6 +3,7 @@
  * profile and an environment, or (generic OAuth 2.0) from discovery and explicit URLs.
  */
 import { ConfigError } from '../errors.js';
+import type { BufferedFetch } from '../http/buffered-request.js';
 import { validateServiceUrl } from '../http/urls.js';
 import type { DiscoveredServer } from './discovery.js';
 import { type ConnectionEndpoints, resolveEndpoints } from './endpoints.js';
@@ -42,7 +43,7 @@ export interface ResolvedEndpoints extends ConnectionEndpoints {
 export async function resolveConnectionEndpoints(
   profile: ProviderProfile,
   spec: EndpointSpec,
-  ctx: { fetch: typeof fetch; timeoutMs: number },
+  ctx: { authServerFetch: BufferedFetch; timeoutMs: number },
 ): Promise<ResolvedEndpoints> {
   if (!profile.endpointsFromConnection) {
     const endpoints = resolveEndpoints(profile, {

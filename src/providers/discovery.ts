@@ -4,7 +4,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { ConfigError, TokenkeeperError } from '../errors.js';
-import { bufferResponse } from '../http/bounded-body.js';
+import type { BufferedFetch } from '../http/buffered-request.js';
 import { networkFailureOf } from '../http/network-errors.js';
 import { isLoopbackUrl, validateServiceUrl } from '../http/urls.js';
 
@@ -22,7 +22,7 @@ const MAX_METADATA_BYTES = 256 * 1024;
 
 export async function discoverAuthorizationServer(
   issuer: string,
-  ctx: { fetch: typeof fetch; timeoutMs: number },
+  ctx: { authServerFetch: BufferedFetch; timeoutMs: number },
 ): Promise<DiscoveredServer> {
   const issuerUrl = validateServiceUrl(issuer.replace(/\/+$/, '') || issuer, 'issuer');
   for (const algorithm of ['oidc', 'oauth2'] as const) {
@@ -31,8 +31,8 @@ export async function discoverAuthorizationServer(
         algorithm,
         signal: AbortSignal.timeout(ctx.timeoutMs),
         [oauth.allowInsecureRequests]: isLoopbackUrl(issuerUrl),
-        [oauth.customFetch]: async (url: string, init: RequestInit) =>
-          bufferResponse(await ctx.fetch(url, init), MAX_METADATA_BYTES),
+        [oauth.customFetch]: (url: string, init: RequestInit) =>
+          ctx.authServerFetch(url, init, MAX_METADATA_BYTES),
       });
       const as = await oauth.processDiscoveryResponse(issuerUrl, response);
       if (!as.token_endpoint) {

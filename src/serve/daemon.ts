@@ -58,6 +58,7 @@ export interface DaemonOptions {
   /** Token time (tests pass a FakeClock shared with an emulator). */
   clock?: Clock;
   pacingClock?: Clock;
+  /** Sends webhooks, and the keeper's requests as its own `fetch` option does. */
   fetch?: typeof fetch;
   random?: () => number;
   keepaliveMs?: number;
@@ -100,14 +101,13 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   const clock = options.clock ?? systemClock;
   const pacingClock = options.pacingClock ?? systemClock;
   const random = options.random ?? Math.random;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
   const settings = resolveKeeperOptions({ ...options.keeper, clock, random });
   const limits = keepAliveLimits(options);
 
   let keepAlive: KeepAlive | undefined;
   const connections = (): ViewedConnection[] => keepAlive?.connections() ?? [];
   const metrics = new ServeMetrics(connections, () => clock.now());
-  const webhooks = webhookSenderFor(options, env, fetchImpl, pacingClock, metrics);
+  const webhooks = webhookSenderFor(options, env, options.fetch ?? globalThis.fetch, pacingClock, metrics);
 
   const location = typeof options.store === 'string' ? options.store : env.TOKENKEEPER_STORE || undefined;
   const secret: AccessSecret = await loadAccessSecret(location, env);
@@ -119,7 +119,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     encryptionKey: opened.key,
     clock,
     pacingClock,
-    fetch: fetchImpl,
+    // Only a fetch given: without one, the keeper's token requests go over node:http.
+    ...(options.fetch ? { fetch: options.fetch } : {}),
     random,
     env,
     // The daemon schedules every refresh itself, through the due index.

@@ -88,7 +88,7 @@ export class SessionServices {
 
   requestContext(connection: string): TokenRequestContext {
     return {
-      fetch: this.settings.fetch,
+      authServerFetch: this.settings.authServerFetch,
       now: () => this.clock.now(),
       timeoutMs: this.settings.requestTimeoutMs,
       connection,

@@ -11,6 +11,7 @@ import { clientCredentialsGrant } from '../../src/grants/client-credentials.js';
 import { passwordGrant } from '../../src/grants/password.js';
 import { refreshTokenGrant } from '../../src/grants/refresh-token.js';
 import type { ClientConfig, GrantResult, TokenRequestContext } from '../../src/grants/token-endpoint.js';
+import { bufferedThrough } from '../../src/http/buffered-request.js';
 import {
   expiryFromJwt,
   type FromTokenResponseOptions,
@@ -412,13 +413,13 @@ describe('fuzz: raw token-endpoint responses through requestTokens', () => {
             clientAuthMethod,
           };
           const ctx: TokenRequestContext = {
-            fetch: async () => {
+            authServerFetch: bufferedThrough(async () => {
               if ('fail' in outcome) throw thrownBy(outcome);
               return new Response([204, 205, 304].includes(outcome.status) ? null : outcome.body, {
                 status: outcome.status,
                 headers: outcome.headers,
               });
-            },
+            }),
             now: () => start,
             timeoutMs: 5_000,
             connection: 'acme',
@@ -469,8 +470,9 @@ describe('fuzz: raw token-endpoint responses through requestTokens', () => {
         fc.constantFrom('invalid_request', 'slow_down', 'rate_limited'),
         async (retryAfter, oauthError) => {
           const ctx: TokenRequestContext = {
-            fetch: async () =>
+            authServerFetch: bufferedThrough(async () =>
               Response.json({ error: oauthError }, { status: 429, headers: { 'retry-after': retryAfter } }),
+            ),
             now: () => start,
             timeoutMs: 5_000,
             connection: 'acme',

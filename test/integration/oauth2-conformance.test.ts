@@ -9,6 +9,7 @@ import {
   createAuthorizationRequest,
   readAuthorizationResponse,
 } from '../../src/grants/authorization-code.js';
+import { bufferedRequest } from '../../src/http/buffered-request.js';
 import { createKeeper, type Keeper } from '../../src/keeper.js';
 import { resolveConnectionEndpoints } from '../../src/providers/connection-endpoints.js';
 import { genericOAuth2Profile } from '../../src/providers/oauth2.js';
@@ -34,7 +35,7 @@ describe('generic OAuth 2.0 against oidc-provider', () => {
     const endpoints = await resolveConnectionEndpoints(
       genericOAuth2Profile,
       { issuer: server.issuer },
-      { fetch, timeoutMs: 5000 },
+      { authServerFetch: bufferedRequest, timeoutMs: 5000 },
     );
     const request = await createAuthorizationRequest({
       authorizationUrl: endpoints.authorizationUrl!,
@@ -52,7 +53,7 @@ describe('generic OAuth 2.0 against oidc-provider', () => {
     const endpoints = await resolveConnectionEndpoints(
       genericOAuth2Profile,
       { issuer: server.issuer },
-      { fetch, timeoutMs: 5000 },
+      { authServerFetch: bufferedRequest, timeoutMs: 5000 },
     );
     assert.equal(endpoints.issuer, server.issuer);
     assert.match(endpoints.tokenUrl, /^http:\/\/127\.0\.0\.1:\d+\//);
@@ -190,7 +191,7 @@ describe('generic OAuth 2.0 against oidc-provider', () => {
     const endpoints = await resolveConnectionEndpoints(
       genericOAuth2Profile,
       { issuer: server.issuer },
-      { fetch, timeoutMs: 5000 },
+      { authServerFetch: bufferedRequest, timeoutMs: 5000 },
     );
     const request = await createAuthorizationRequest({
       authorizationUrl: endpoints.authorizationUrl!,

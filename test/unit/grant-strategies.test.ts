@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GRANT_TYPES, grantStrategy, isGrantType } from '../../src/grants/strategies.js';
+import { bufferedRequest } from '../../src/http/buffered-request.js';
 import { factorialProfile } from '../../src/providers/factorial.js';
 import { factusProfile } from '../../src/providers/factus.js';
 
@@ -74,7 +75,13 @@ describe('grant strategies', () => {
 
   it('refuse to run a grant that needs a person unattended, naming the command', async () => {
     const input = { client: undefined, credentials: {}, connection: 'hr', now: 0 };
-    const ctx = { fetch, now: () => 0, timeoutMs: 1000, connection: 'hr', loginHint: 'tokenkeeper login hr' };
+    const ctx = {
+      authServerFetch: bufferedRequest,
+      now: () => 0,
+      timeoutMs: 1000,
+      connection: 'hr',
+      loginHint: 'tokenkeeper login hr',
+    };
     await assert.rejects(
       grantStrategy('authorization_code').obtainUnattended(input, ctx),
       /tokenkeeper login hr/,
