@@ -354,7 +354,9 @@ class TokenKeeper implements Keeper {
     const { ifVersion } = options;
     if (ifVersion !== undefined && !(Number.isSafeInteger(ifVersion) && ifVersion > 0)) {
       return Promise.reject(
-        new ConfigError(`ifVersion must be a stored row's version (an integer > 0), got ${String(ifVersion)}.`),
+        new ConfigError(
+          `ifVersion must be a stored row's version (an integer > 0), got ${String(ifVersion)}.`,
+        ),
       );
     }
     // An API key is refused by the refresher, once it has read the connection.

@@ -39,7 +39,10 @@ export class GroupCommit<A, R> {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
-    if (batch.length === 1) return this.#commitAlone(batch[0] as Pending<A, R>);
+    if (batch.length === 1) {
+      this.#commitAlone(batch[0] as Pending<A, R>);
+      return;
+    }
     let results: R[];
     try {
       results = this.commitAll(batch.map((write) => write.args));
@@ -49,7 +52,9 @@ export class GroupCommit<A, R> {
       for (const write of batch) this.#commitAlone(write);
       return;
     }
-    batch.forEach((write, index) => write.resolve(results[index] as R));
+    batch.forEach((write, index) => {
+      write.resolve(results[index] as R);
+    });
   }
 
   #commitAlone(write: Pending<A, R>): void {
