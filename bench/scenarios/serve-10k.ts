@@ -165,8 +165,9 @@ export const serve10k: Scenario = {
           'Logging every connection in at once instead (as fast as the emulator allows, about twice that pace) ' +
           'makes all their first refreshes come due within a few seconds: a backlog that a daemon works off ' +
           'at its own pace, not the steady state this measures.',
-        'On SQLite a refresh commits once with an fsync (the rotated tokens; synchronous = FULL, so a rotation ' +
-          'survives a power cut); its lock is taken and released on a second connection without one. ' +
+        'On SQLite the rotated tokens of a refresh are committed with an fsync (synchronous = FULL, so a ' +
+          'rotation survives a power cut); the refreshes that finish in the same turn of the event loop share ' +
+          'one commit (group commit), and the lock is taken and released on a second connection without one. ' +
           'better-sqlite3 blocks the event loop during each commit.',
       ],
       data: {
