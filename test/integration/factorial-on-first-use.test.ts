@@ -14,34 +14,12 @@ import {
   startFactorialEmulator,
 } from '../../src/emulators/factorial/factorial-emulator.js';
 import { createKeeper } from '../../src/keeper.js';
+import { autoApprovedCode, factorialCodeSpec } from '../helpers/factorial.js';
 
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees?limit=1';
-const REDIRECT = 'http://127.0.0.1:8765/callback';
-
-/** The browser's part: the auto-approving emulator redirects with a code at once. */
-async function authorizationCode(emulator: FactorialRunningEmulator) {
-  const url = new URL(emulator.authorizeUrl);
-  url.search = new URLSearchParams({
-    client_id: emulator.credentials.clientId,
-    redirect_uri: REDIRECT,
-    response_type: 'code',
-  }).toString();
-  const response = await fetch(url, { redirect: 'manual' });
-  await response.arrayBuffer();
-  const code = new URL(response.headers.get('location') ?? '').searchParams.get('code');
-  assert.ok(code, `expected a code, got HTTP ${response.status}`);
-  return { code, redirectUri: REDIRECT };
-}
 
 async function spec(emulator: FactorialRunningEmulator) {
-  return {
-    provider: 'factorial',
-    baseUrl: emulator.url,
-    grant: 'authorization_code' as const,
-    clientId: emulator.credentials.clientId,
-    clientSecret: emulator.credentials.clientSecret,
-    authorizationCode: await authorizationCode(emulator),
-  };
+  return factorialCodeSpec(emulator, await autoApprovedCode(emulator));
 }
 
 /** A fetch that remembers every refresh token the token endpoint hands out, in order. */

@@ -14,6 +14,7 @@ import {
 import { createKeeper, type Keeper } from '../../src/keeper.js';
 import { factorialProfile } from '../../src/providers/factorial.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { factorialCodeSpec, type ObtainedCode } from '../helpers/factorial.js';
 import { recordEvents } from '../helpers/factus.js';
 
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
@@ -68,16 +69,8 @@ async function authorizationCode(emulator: FactorialRunningEmulator, extra: Reco
   return { code: readAuthorizationResponse(request, location), redirectUri: REDIRECT };
 }
 
-function connectSpec(emulator: FactorialRunningEmulator, code: { code: string; redirectUri: string }) {
-  return {
-    provider: 'factorial',
-    baseUrl: emulator.url,
-    grant: 'authorization_code' as const,
-    clientId: emulator.credentials.clientId,
-    clientSecret: emulator.credentials.clientSecret,
-    scope: 'read write',
-    authorizationCode: code,
-  };
+function connectSpec(emulator: FactorialRunningEmulator, code: ObtainedCode) {
+  return factorialCodeSpec(emulator, code, 'read write');
 }
 
 describe('Factorial through the library', () => {

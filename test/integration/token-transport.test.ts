@@ -5,15 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
-import {
-  type FactorialRunningEmulator,
-  startFactorialEmulator,
-} from '../../src/emulators/factorial/factorial-emulator.js';
+import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import { createKeeper } from '../../src/keeper.js';
+import { autoApprovedCode, factorialCodeSpec } from '../helpers/factorial.js';
 import { startFactusRig } from '../helpers/factus.js';
 import { connectFactus, startServeRig } from '../serve/serve-rig.js';
-
-const REDIRECT = 'http://127.0.0.1:8765/callback';
 
 const urlOf = (input: string | URL | Request) => (input instanceof Request ? input.url : String(input));
 
@@ -35,32 +31,6 @@ function refuseOAuthOnGlobalFetch() {
     restore: () => {
       globalThis.fetch = original;
     },
-  };
-}
-
-/** The browser's part: the auto-approving emulator redirects with a code at once. */
-async function authorizationCode(emulator: FactorialRunningEmulator) {
-  const url = new URL(emulator.authorizeUrl);
-  url.search = new URLSearchParams({
-    client_id: emulator.credentials.clientId,
-    redirect_uri: REDIRECT,
-    response_type: 'code',
-  }).toString();
-  const response = await fetch(url, { redirect: 'manual' });
-  await response.arrayBuffer();
-  const code = new URL(response.headers.get('location') ?? '').searchParams.get('code');
-  assert.ok(code, `expected a code, got HTTP ${response.status}`);
-  return { code, redirectUri: REDIRECT };
-}
-
-function factorialSpec(emulator: FactorialRunningEmulator, code: { code: string; redirectUri: string }) {
-  return {
-    provider: 'factorial',
-    baseUrl: emulator.url,
-    grant: 'authorization_code' as const,
-    clientId: emulator.credentials.clientId,
-    clientSecret: emulator.credentials.clientSecret,
-    authorizationCode: code,
   };
 }
 
@@ -88,11 +58,11 @@ describe('token requests without a fetch option', () => {
   it('a Factorial code exchange, refresh and logout (revocation) go over node:http', async () => {
     const clock = new FakeClock(Date.UTC(2026, 4, 1));
     const emulator = await startFactorialEmulator({ now: () => clock.now() });
-    const code = await authorizationCode(emulator);
+    const code = await autoApprovedCode(emulator);
     const global = refuseOAuthOnGlobalFetch();
     const keeper = createKeeper({ store: 'memory:', clock, proactiveRefresh: false, env: {} });
     try {
-      await keeper.connect('hr', factorialSpec(emulator, code));
+      await keeper.connect('hr', factorialCodeSpec(emulator, code));
       await clock.advance(7200_000);
       await keeper.getAccessToken('hr');
       assert.deepEqual(await keeper.logout('hr'), { revoked: true });
@@ -141,7 +111,7 @@ describe('token requests with a fetch option', () => {
       },
     });
     try {
-      await keeper.connect('hr', factorialSpec(emulator, await authorizationCode(emulator)));
+      await keeper.connect('hr', factorialCodeSpec(emulator, await autoApprovedCode(emulator)));
       await clock.advance(7200_000);
       await keeper.getAccessToken('hr');
       await keeper.logout('hr');
