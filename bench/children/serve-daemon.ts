@@ -16,7 +16,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { startDaemon } from '../../src/serve/daemon.js';
-import { quantile } from '../lib/stats.js';
+import { maximum, quantile } from '../lib/stats.js';
 import { benchProfile } from '../peers/tokenkeeper.js';
 
 interface DaemonChildOptions {
@@ -83,7 +83,7 @@ function stats() {
     lagCount: lags.length,
     lagP50: quantile(lags, 0.5),
     lagP99: quantile(lags, 0.99),
-    lagMax: lags.length > 0 ? Math.max(...lags) : Number.NaN,
+    lagMax: maximum(lags),
     loopDelayP99: loopDelay.percentile(99) / 1e6,
     cpuMs: (used.user + used.system) / 1000,
     elapsedMs,

@@ -5,6 +5,13 @@ export function median(values: readonly number[]): number {
 }
 
 /** Linear-interpolated quantile (q in [0, 1]) of a non-empty list. */
+/** The largest value (NaN for none), in a loop: spreading 100,000s of values as arguments overflows the stack. */
+export function maximum(values: readonly number[]): number {
+  let largest = Number.NaN;
+  for (const value of values) if (Number.isNaN(largest) || value > largest) largest = value;
+  return largest;
+}
+
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);

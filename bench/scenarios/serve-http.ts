@@ -11,7 +11,7 @@ import { BENCH_CREDENTIALS } from '../lib/factus.js';
 import type { ScenarioResult } from '../lib/report.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
 import { type DaemonChild, SERVE_SECRET, serveEnv, startDaemonChild } from '../lib/serve.js';
-import { formatCount, formatMs, formatRatio, median, quantile } from '../lib/stats.js';
+import { formatCount, formatMs, formatRatio, maximum, median, quantile } from '../lib/stats.js';
 import { benchProfile, CONNECTION } from '../peers/tokenkeeper.js';
 
 const PATH = '/v1/numbering-ranges';
@@ -261,7 +261,7 @@ export const serveToken: Scenario = {
               ['latency p50', formatMs(quantile(samples, 0.5))],
               ['latency p90', formatMs(quantile(samples, 0.9))],
               ['latency p99', formatMs(p99)],
-              ['latency max', formatMs(Math.max(...samples))],
+              ['latency max', formatMs(maximum(samples))],
             ],
           },
         ],
