@@ -87,10 +87,17 @@ export class ConnectionSession implements Schedulable {
     private readonly services: SessionServices,
   ) {}
 
-  /** The hot path: a field read and a clock read, no I/O. */
+  /**
+   * The hot path: field reads and a clock read, no I/O. Nothing is fresh while a renewal runs:
+   * a forced or keep-alive refresh spends the refresh token while the held token still looks
+   * fresh, and a provider with strict rotation (Factus) revokes that token as it does, so
+   * callers wait for the new one instead of being handed one that is about to fail.
+   */
   freshToken(): string | undefined {
     const token = this.#token;
-    return token !== undefined && this.services.clock.now() < token.staleAt ? token.accessToken : undefined;
+    return token !== undefined && this.#flight === undefined && this.services.clock.now() < token.staleAt
+      ? token.accessToken
+      : undefined;
   }
 
   /** True while the session holds a token (it may be stale). */
@@ -202,10 +209,15 @@ export class ConnectionSession implements Schedulable {
     return token !== undefined ? { seenAccessToken: token.accessToken } : {};
   }
 
-  /** At most one renewal at a time: callers that arrive meanwhile share its result. */
+  /**
+   * At most one renewal at a time: callers that arrive meanwhile share its result. A caller
+   * that only wanted a usable token gets the held one if a forced renewal fails while that
+   * token is still valid, as it would have without the renewal.
+   */
   #renew(trigger: RefreshTrigger): Promise<Renewal> {
     if (this.#closed) return Promise.reject(closedError(this.name));
-    if (this.#flight) return this.#flight;
+    const running = this.#flight;
+    if (running) return trigger.force ? running : running.catch((error) => this.#heldDespite(error));
     const flight = this.#renewNow(trigger).finally(() => {
       this.#flight = undefined;
     });
@@ -241,6 +253,13 @@ export class ConnectionSession implements Schedulable {
       if (!isExpired(held, clock.now()) && !trigger.force) return { token: held };
       throw error;
     }
+  }
+
+  /** The held token while it is valid, else the failure; nothing is held after a non-recoverable one. */
+  #heldDespite(error: unknown): Renewal {
+    const held = this.#token;
+    if (held && !isExpired(held, this.services.clock.now())) return { token: held };
+    throw error;
   }
 
   /** The connection is gone or needs a person: hold nothing, schedule nothing. */

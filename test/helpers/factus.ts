@@ -39,6 +39,15 @@ export async function startFactusRig(
   };
 }
 
+/** The status the emulator's API answers a request with this access token. */
+export async function apiStatus(rig: FactusRig, token: string): Promise<number> {
+  const response = await fetch(`${rig.emulator.url}/v1/numbering-ranges`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 /** Collects a keeper's events by name. */
 export function recordEvents(keeper: Keeper) {
   const seen: Array<{ event: string; payload: Record<string, unknown> }> = [];

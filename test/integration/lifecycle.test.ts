@@ -6,15 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
-import { type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
-
-async function apiStatus(rig: FactusRig, token: string): Promise<number> {
-  const response = await fetch(`${rig.emulator.url}/v1/numbering-ranges`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
+import { apiStatus, type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
 
 describe('token lifecycle against the Factus emulator (strict rotation)', () => {
   let rig: FactusRig;
