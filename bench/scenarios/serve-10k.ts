@@ -157,9 +157,9 @@ export const serve10k: Scenario = {
             'the emulator, the store and the caller.',
         ),
         'A token refused by the emulator that the daemon replaced within a second (the caller asks again every ' +
-          '100 ms) was handed out just before or during a refresh: Factus (strict rotation) revokes the previous ' +
-          'access token as soon as the refresh token is used, before the new tokens are back, so a caller holding ' +
-          'it meets a 401 although it had not expired.',
+          '100 ms) was handed out just before a refresh began: Factus (strict rotation) revokes the previous ' +
+          'access token as soon as the refresh token is used, so a caller still holding it meets a 401 although it ' +
+          'had not expired. While a refresh runs, the daemon answers /token with the new token once it is back.',
         `With ${sizes.ttlSeconds}-second tokens each connection comes due every ${formatMs(400 * sizes.ttlSeconds)} to ` +
           `${formatMs(500 * sizes.ttlSeconds)} (the library's margin is half a short lifetime, minus up to a fifth of it ` +
           `as jitter): about ${formatCount(sizes.connections / (0.45 * sizes.ttlSeconds))} refreshes a second. ` +
