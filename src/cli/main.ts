@@ -6,7 +6,7 @@
 import module from 'node:module';
 import { COMMANDS, type CommandModule, commandNames } from './commands.js';
 import { ExitCode } from './exit-codes.js';
-import { closeOpenKeepers } from './open-keepers.js';
+import { closeOpenKeepers, stoppingMessage } from './open-keepers.js';
 import { type CliIO, processIO } from './output.js';
 
 // Node 22.1+ can keep compiled modules between runs; older Node starts as before.
@@ -126,7 +126,7 @@ function stopOn(signal: NodeJS.Signals, code: number): void {
     if (process.listenerCount(signal) > 1) return;
     if (stopping) process.exit(code);
     stopping = true;
-    process.stderr.write('\nCancelled.\n');
+    process.stderr.write(`\n${stoppingMessage()}\n`);
     void closeOpenKeepers().finally(() => process.exit(code));
   });
 }

@@ -4,14 +4,21 @@
  * bounded), or its rotated refresh token would be lost. No imports: main.ts loads this
  * at start-up.
  */
-const open = new Set<{ close(): Promise<void> }>();
+const open = new Map<{ close(): Promise<void> }, string | undefined>();
 
-export function trackOpenKeeper(keeper: { close(): Promise<void> }): () => void {
-  open.add(keeper);
+/** `onStop`: what a person sees when a signal stops the command (a daemon is not "cancelled"). */
+export function trackOpenKeeper(keeper: { close(): Promise<void> }, onStop?: string): () => void {
+  open.set(keeper, onStop);
   return () => open.delete(keeper);
+}
+
+/** What to print when a signal stops the command. */
+export function stoppingMessage(): string {
+  for (const message of open.values()) if (message) return message;
+  return 'Cancelled.';
 }
 
 /** Closes every open keeper; each waits for a refresh under way to save its result. */
 export async function closeOpenKeepers(): Promise<void> {
-  await Promise.allSettled([...open].map((keeper) => keeper.close()));
+  await Promise.allSettled([...open.keys()].map((keeper) => keeper.close()));
 }

@@ -66,7 +66,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
     throw error;
   }
-  trackOpenKeeper(daemon);
+  trackOpenKeeper(
+    daemon,
+    'Stopping: new requests get 503; refreshes under way are saved or let go of their locks.',
+  );
   const link = daemon.dashboardLink();
   if (values.json) {
     const line = {

@@ -183,6 +183,8 @@ describe('tokenkeeper serve (CLI)', () => {
       });
       assert.equal(during.status, 503);
       assert.equal(await serve.exited, 143);
+      assert.match(serve.output(), /Stopping: new requests get 503/);
+      assert.doesNotMatch(serve.output(), /Cancelled/, 'a daemon asked to stop is not cancelled');
       assert.equal(emulator.stats().tokenRequests.refresh_token, 1);
       // The rotated refresh token was saved before the daemon exited: the next refresh works.
       const next = await sandbox.run(['refresh', 'acme']);
