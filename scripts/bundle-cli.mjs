@@ -1,26 +1,39 @@
 #!/usr/bin/env node
 /**
- * Bundles the CLI (dist/src/cli/main.js, compiled by tsc) into dist/cli/: one entry
- * file plus a chunk per lazily loaded part. Loading a few files instead of some forty
- * ES modules is most of what keeps `tokenkeeper token` close to bare Node's start-up.
+ * Bundles the CLI (dist/src/cli/main.js, compiled by tsc) into one CommonJS file,
+ * dist/cli/main.js. At start-up each ES module costs Node's ESM loader about a millisecond
+ * (resolve, load, link, evaluate, each a turn of the event loop), and `tokenkeeper token`
+ * would load ten of them; one CommonJS file is read and compiled in one go, and V8 only
+ * pre-parses the functions a command never calls. Lazily imported parts stay lazy: esbuild
+ * evaluates each module on its first import().
  * esbuild-wasm: the same bundler without a platform-specific binary.
- * Native and optional drivers, and CommonJS packages loaded lazily (prom-client), stay
+ * Native and optional drivers, and packages loaded lazily (prom-client, open), stay
  * external, resolved from node_modules at run time.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild-wasm';
 
 const root = new URL('..', import.meta.url).pathname;
 rmSync(`${root}dist/cli`, { recursive: true, force: true });
+mkdirSync(`${root}dist/cli`, { recursive: true });
+// The package is "type": "module"; this folder holds CommonJS.
+writeFileSync(`${root}dist/cli/package.json`, '{ "type": "commonjs" }\n');
 await build({
   entryPoints: [`${root}dist/src/cli/main.js`],
-  outdir: `${root}dist/cli`,
+  outfile: `${root}dist/cli/main.js`,
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20.19',
+  // Less to read and parse at every start; names are kept, so stack traces stay legible.
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: true,
+  // import.meta.url (the SQLite driver's require, the search for package.json) is this file's URL.
+  define: { 'import.meta.url': '__importMetaUrl' },
+  banner: {
+    js: '"use strict";const __importMetaUrl=require("node:url").pathToFileURL(__filename).href;',
+  },
   external: [
     'better-sqlite3',
     'better-sqlite3-napi',

@@ -15,9 +15,12 @@ export type SqliteDriver = typeof BetterSqlite3;
 export const SQLITE_DRIVER_PACKAGE =
   Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3';
 
+/**
+ * Loaded with require: the driver is CommonJS, and importing it would start Node's CommonJS
+ * export scanner on its files, a few ms of every CLI start.
+ */
 export async function loadSqliteDriver(): Promise<SqliteDriver> {
-  const module = (await import(SQLITE_DRIVER_PACKAGE)) as { default: SqliteDriver };
-  return module.default;
+  return createRequire(import.meta.url)(SQLITE_DRIVER_PACKAGE) as SqliteDriver;
 }
 
 /**
