@@ -39,9 +39,9 @@ export async function startFactusRig(
   };
 }
 
-/** The status the emulator's API answers a request with this access token. */
-export async function apiStatus(rig: FactusRig, token: string): Promise<number> {
-  const response = await fetch(`${rig.emulator.url}/v1/numbering-ranges`, {
+/** The status the Factus emulator's API answers a request with this access token. */
+export async function apiStatus(emulator: { url: string }, token: string): Promise<number> {
+  const response = await fetch(`${emulator.url}/v1/numbering-ranges`, {
     headers: { authorization: `Bearer ${token}` },
   });
   await response.arrayBuffer();

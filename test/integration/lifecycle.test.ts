@@ -29,7 +29,7 @@ describe('token lifecycle against the Factus emulator (strict rotation)', () => 
     await rig.clock.advance(30 * 60_000);
     assert.equal(await rig.keeper.getAccessToken('acme'), first);
     assert.equal(rig.emulator.stats().tokenRequests.total, 1);
-    assert.equal(await apiStatus(rig, first), 200);
+    assert.equal(await apiStatus(rig.emulator, first), 200);
   });
 
   it('refreshes when the token nears expiry, and the rotation revokes the old tokens', async () => {
@@ -42,8 +42,12 @@ describe('token lifecycle against the Factus emulator (strict rotation)', () => 
     assert.deepEqual(rig.emulator.stats().tokenRequests, { total: 2, password: 1, refresh_token: 1 });
     assert.deepEqual(events.names(), ['refresh']);
     assert.equal(events.seen[0]?.payload.rotated, true);
-    assert.equal(await apiStatus(rig, before), 401, 'the old access token was revoked by the rotation');
-    assert.equal(await apiStatus(rig, after), 200);
+    assert.equal(
+      await apiStatus(rig.emulator, before),
+      401,
+      'the old access token was revoked by the rotation',
+    );
+    assert.equal(await apiStatus(rig.emulator, after), 200);
   });
 
   it('measures the new expiry from when the refresh request started', async () => {

@@ -34,7 +34,7 @@ describe('callers during a refresh in flight (Factus, strict rotation)', () => {
     assert.equal(credential.accessToken, renewed, 'credential waited for the refresh');
     assert.equal(response.status, 200);
     await response.arrayBuffer();
-    assert.equal(await apiStatus(rig, old), 401, 'the refresh revoked the old token');
+    assert.equal(await apiStatus(rig.emulator, old), 401, 'the refresh revoked the old token');
     assert.equal(rig.emulator.stats().tokenRequests.refresh_token, 1, 'the callers shared the refresh');
   });
 
@@ -54,6 +54,6 @@ describe('callers during a refresh in flight (Factus, strict rotation)', () => {
       held,
       'the caller was not failed by a refresh it did not ask for',
     );
-    assert.equal(await apiStatus(rig, held), 200);
+    assert.equal(await apiStatus(rig.emulator, held), 200);
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import type { StoredConnection, TokenStore } from '../../src/store/types.js';
+import { apiStatus } from '../helpers/factus.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import { connectFactus, eventually, SECRET, startServeRig } from './serve-rig.js';
 
@@ -142,6 +143,40 @@ describe('tokenkeeper serve endpoints', () => {
         'a removed connection is dropped',
       );
       assert.equal((await rig.call('/v1/connections/acme/token')).status, 404);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('answers /token during its own keep-alive refresh with the new token, not the one it revokes', async () => {
+    // 10-minute tokens refreshed every minute: the held token still looks fresh while the
+    // daemon spends its refresh token, and strict rotation revokes it as it does.
+    const rig = await startServeRig({
+      factus: { rotation: 'strict', accessTtlSeconds: 600 },
+      daemon: { keepaliveMs: 60_000 },
+    });
+    try {
+      await connectFactus(rig, 'acme');
+      await rig.daemon.keepAlive.sync();
+      const tokenOf = async () => {
+        const response = await rig.call('/v1/connections/acme/token');
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { access_token: string }).access_token;
+      };
+      const held = await tokenOf();
+      rig.factus.faults.add({ point: 'token', delayMs: 500, count: 1 });
+      await rig.clock.advance(70_000);
+      await eventually(
+        () => (rig.factus.stats().faults.token ?? 0) >= 1,
+        'the keep-alive refresh reached the provider',
+      );
+
+      const answered = await tokenOf();
+      assert.notEqual(answered, held, 'the token the refresh in flight replaces was handed out');
+      await rig.daemon.keepAlive.whenIdle();
+      assert.equal(rig.factus.stats().tokenRequests.refresh_token, 1, 'the caller shared the refresh');
+      assert.equal(await apiStatus(rig.factus, held), 401, 'the refresh revoked the held token');
+      assert.equal(await apiStatus(rig.factus, answered), 200);
     } finally {
       await rig.close();
     }
