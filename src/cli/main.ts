@@ -11,8 +11,6 @@ import { type CliIO, processIO } from './output.js';
 
 // Node 22.1+ can keep compiled modules between runs; older Node starts as before.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-// The CLI runs as one minified file: the stack traces TOKENKEEPER_DEBUG prints name the sources.
-if (process.env.TOKENKEEPER_DEBUG) process.setSourceMapsEnabled(true);
 
 function help(): string {
   const names = commandNames();

@@ -42,8 +42,15 @@ export async function reportError(error: unknown, io: CliIO): Promise<number> {
     return ExitCode.unreachable;
   }
   io.stderr.write(`Unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (io.env.TOKENKEEPER_DEBUG && error instanceof Error) io.stderr.write(`${error.stack}\n`);
-  else io.stderr.write('Set TOKENKEEPER_DEBUG=1 to see where it happened.\n');
+  if (io.env.TOKENKEEPER_DEBUG && error instanceof Error) {
+    io.stderr.write(`${error.stack}\n`);
+    // The CLI runs as one minified file; Node maps it to the sources only when started so.
+    if (!process.sourceMapsEnabled) {
+      io.stderr.write(
+        'For file names and lines in the sources, also set NODE_OPTIONS=--enable-source-maps.\n',
+      );
+    }
+  } else io.stderr.write('Set TOKENKEEPER_DEBUG=1 to see where it happened.\n');
   return ExitCode.failure;
 }
 
