@@ -4,7 +4,6 @@ export function median(values: readonly number[]): number {
   return quantile(values, 0.5);
 }
 
-/** Linear-interpolated quantile (q in [0, 1]) of a non-empty list. */
 /** The largest value (NaN for none), in a loop: spreading 100,000s of values as arguments overflows the stack. */
 export function maximum(values: readonly number[]): number {
   let largest = Number.NaN;
@@ -12,6 +11,7 @@ export function maximum(values: readonly number[]): number {
   return largest;
 }
 
+/** Linear-interpolated quantile (q in [0, 1]) of a non-empty list. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);

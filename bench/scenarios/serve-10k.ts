@@ -270,7 +270,7 @@ async function sampleTokens(
         figures.refused++;
         // Was it replaced? Strict rotation revokes an access token when its refresh token is used,
         // before the new tokens are back: a refresh in flight replaces it within moments.
-        if (await replacedSoon(daemonUrl, name, body.access_token)) figures.refusedAfterRotation++;
+        if (await replacedSoon(daemonUrl, headers, name, body.access_token)) figures.refusedAfterRotation++;
       }
     }
     // About 200 callers' requests a second: a sample, not a load test of the daemon.
@@ -280,8 +280,12 @@ async function sampleTokens(
 }
 
 /** Whether the daemon hands out another token than `refused` within a second (asked every 100 ms). */
-async function replacedSoon(daemonUrl: string, name: string, refused: string): Promise<boolean> {
-  const headers = { authorization: `Bearer ${SERVE_SECRET}` };
+async function replacedSoon(
+  daemonUrl: string,
+  headers: Record<string, string>,
+  name: string,
+  refused: string,
+): Promise<boolean> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const again = await fetch(`${daemonUrl}/v1/connections/${name}/token`, { headers });
     const current = (await again.json()) as { access_token?: string };
