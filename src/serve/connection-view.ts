@@ -33,6 +33,11 @@ export interface ViewedConnection {
    */
   reauthAtVersion: number | undefined;
   alerted: Alerted;
+  /**
+   * Which of this daemon's store reads this view came from, counted up: a listing that
+   * began before it may predate the row, so the row's absence there proves nothing.
+   */
+  readSeq: number;
 }
 
 /** The view of a row; `previous` carries over what only this daemon knows. */
@@ -62,6 +67,7 @@ export function viewOf(row: StoredConnectionMeta, previous?: ViewedConnection): 
     dueAt: previous?.dueAt,
     reauthAtVersion: previous?.reauthAtVersion === row.version ? previous.reauthAtVersion : undefined,
     alerted: previous?.alerted ?? 'none',
+    readSeq: 0, // the keep-alive numbers its reads
   };
 }
 

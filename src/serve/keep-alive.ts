@@ -62,6 +62,8 @@ export class KeepAlive {
   #idleWaiters: Array<() => void> = [];
   /** Connections a caller asked for (token, proxy) since the daemon last refreshed them. */
   readonly #used = new Set<string>();
+  /** Rows read into the view so far: numbers each view (readSeq). */
+  #reads = 0;
 
   constructor(private readonly options: KeepAliveOptions) {
     this.#pacer = new ProviderPacer(options.tokenRequestsPerSecond, options.pacingClock);
@@ -100,6 +102,7 @@ export class KeepAlive {
    */
   async sync(): Promise<void> {
     const { store } = this.options;
+    const listingStartedAt = this.#reads;
     const rows = store.listMeta ? await store.listMeta() : await store.list();
     const present = new Set<string>();
     const changed: StoredConnectionMeta[] = [];
@@ -118,7 +121,10 @@ export class KeepAlive {
       await Promise.all(changed.slice(i, i + SCHEDULE_BATCH).map((row) => this.#track(row)));
     }
     for (const name of [...this.#view.keys()]) {
-      if (!present.has(name)) await this.#untrack(name);
+      if (present.has(name)) continue;
+      // Read since the listing began (by another sync, a claim): the listing is older than the row.
+      const readSeq = this.#view.get(name)?.readSeq;
+      if (readSeq !== undefined && readSeq <= listingStartedAt) await this.#untrack(name);
     }
     this.#pump();
   }
@@ -160,9 +166,15 @@ export class KeepAlive {
   #observe(row: StoredConnectionMeta): ViewedConnection {
     const previous = this.#view.get(row.name);
     const view = viewOf(row, previous);
-    this.#view.set(row.name, view);
+    this.#remember(view);
     this.options.alerts.observed(view, previous);
     return view;
+  }
+
+  /** `view` was just read from the store. */
+  #remember(view: ViewedConnection): void {
+    view.readSeq = ++this.#reads;
+    this.#view.set(view.name, view);
   }
 
   async #untrack(name: string): Promise<void> {
@@ -314,7 +326,7 @@ export class KeepAlive {
       const previous = this.#view.get(name);
       const next = viewOf(after, previous);
       next.reauthAtVersion = after.version;
-      this.#view.set(name, next);
+      this.#remember(next);
       this.options.alerts.observed(next, previous);
       return this.#schedule(next, undefined);
     }

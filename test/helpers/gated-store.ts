@@ -16,6 +16,19 @@ export interface Gate {
   release(): void;
 }
 
+/** A gate, and the two ends the store keeps: say the call arrived, wait for the release. */
+function newGate(): { gate: Gate; arrived: () => void; opened: Promise<void> } {
+  let arrived!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const opened = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { gate: { reached, release }, arrived, opened };
+}
+
 interface PendingGate {
   method: GatedMethod;
   /** Calls of `method` still to let through before the one that waits. */
@@ -31,16 +44,9 @@ export class GatedStore extends ForwardingStore {
 
   /** Stops the next call of `method` (or the one after `skip` more) until released. */
   pause(method: GatedMethod, skip = 0): Gate {
-    let arrived!: () => void;
-    let open!: () => void;
-    const reached = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-    const opened = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const { gate, arrived, opened } = newGate();
     this.#gates.push({ method, skip, arrived, opened });
-    return { reached, release: open };
+    return gate;
   }
 
   /** Each gate counts the calls of its method on its own; the first one due stops this call. */
@@ -80,5 +86,30 @@ export class GatedStore extends ForwardingStore {
   override async tryLock(name: string, owner: string, ttlMs: number) {
     await this.#pass('tryLock');
     return this.inner.tryLock(name, owner, ttlMs);
+  }
+}
+
+/**
+ * Holds the next listing once it has been read, until released: a sync that read the
+ * store before a change and acts on what it read after the change.
+ */
+export class ListingHeldStore extends ForwardingStore {
+  #held: { arrived: () => void; opened: Promise<void> } | undefined;
+
+  holdNextListing(): Gate {
+    const { gate, ...held } = newGate();
+    this.#held = held;
+    return gate;
+  }
+
+  override async list() {
+    const rows = await this.inner.list();
+    const held = this.#held;
+    this.#held = undefined;
+    if (held) {
+      held.arrived();
+      await held.opened;
+    }
+    return rows;
   }
 }

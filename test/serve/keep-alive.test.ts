@@ -11,6 +11,7 @@ import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { ReadCountingStore } from '../helpers/forwarding-store.js';
+import { ListingHeldStore } from '../helpers/gated-store.js';
 import { connectFactorial, connectFactus, startServeRig } from './serve-rig.js';
 
 const HOUR = 3_600_000;
@@ -186,6 +187,38 @@ describe('keeping idle connections alive', () => {
       assert.ok(rig.daemon.keepAlive.get('lapsed')?.dueAt !== undefined, 'scheduled again after the login');
     } finally {
       await rig.close();
+    }
+  });
+
+  it('keeps a connection that a listing read before its login leaves out, and drops it after a logout', async () => {
+    const store = new ListingHeldStore(new MemoryTokenStore());
+    // No watch ticks: the test runs every sync itself.
+    const rig = await startServeRig({
+      store,
+      factus: { accessTtlSeconds: 600 },
+      daemon: { watchIntervalMs: HOUR },
+    });
+    try {
+      await connectFactus(rig, 'early');
+      await rig.daemon.keepAlive.sync();
+      const hold = store.holdNextListing();
+      const staleSync = rig.daemon.keepAlive.sync();
+      await hold.reached; // it listed 'early' alone
+      await connectFactus(rig, 'late');
+      await rig.daemon.keepAlive.sync(); // reads 'late' and schedules it
+      hold.release();
+      await staleSync;
+      assert.notEqual(rig.daemon.keepAlive.get('late'), undefined, 'the older listing did not drop it');
+      await rig.advance(10 * 60_000, 60_000);
+      assert.equal(rig.factus.stats().tokenRequests.refresh_token, 2, 'both stayed in the due index');
+
+      await rig.cli.logout('early');
+      await rig.cli.logout('late');
+      await rig.daemon.keepAlive.sync();
+      assert.deepEqual(rig.daemon.keepAlive.connections(), [], 'a listing after the logouts drops both');
+    } finally {
+      await rig.close();
+      await store.close();
     }
   });
 
