@@ -10,6 +10,7 @@
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
@@ -124,6 +125,9 @@ const MIGRATIONS: readonly string[] = [
 
 /** The schema this code reads and writes (PRAGMA user_version): one migration per version. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Rows read at a time by list() and listMeta(): a few ms of work between turns of the event loop. */
+export const SQLITE_LIST_PAGE_ROWS = 2_000;
 
 function isErrno(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -323,8 +327,13 @@ export class SqliteTokenStore implements TokenStore {
     this.location = location;
     this.#clock = options.clock ?? systemClock;
     this.#get = db.prepare('SELECT name, meta, sealed, version FROM connections WHERE name = ?');
-    this.#list = db.prepare('SELECT name, meta, sealed, version FROM connections ORDER BY name');
-    this.#listMeta = db.prepare('SELECT name, meta, version FROM connections ORDER BY name');
+    // Pages in name order (the primary key): rows after a name, at most a page of them.
+    this.#list = db.prepare(
+      'SELECT name, meta, sealed, version FROM connections WHERE name > ? ORDER BY name LIMIT ?',
+    );
+    this.#listMeta = db.prepare(
+      'SELECT name, meta, version FROM connections WHERE name > ? ORDER BY name LIMIT ?',
+    );
     this.#currentVersion = db.prepare('SELECT version FROM connections WHERE name = ?').pluck();
     this.#upsert = db.prepare(
       `INSERT INTO connections (name, meta, sealed, version, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -438,25 +447,40 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async list(): Promise<StoredConnection[]> {
-    this.#assertOpen();
-    let rows: ConnectionRow[];
-    try {
-      rows = this.#list.all() as ConnectionRow[];
-    } catch (error) {
-      throw wrap(this.location, 'list connections', error);
-    }
-    return rows.map((row) => this.#toStored(row));
+    return this.#listInPages(this.#list, (row: ConnectionRow) => this.#toStored(row));
   }
 
   async listMeta(): Promise<StoredConnectionMeta[]> {
-    this.#assertOpen();
-    let rows: Array<Omit<ConnectionRow, 'sealed'>>;
-    try {
-      rows = this.#listMeta.all() as Array<Omit<ConnectionRow, 'sealed'>>;
-    } catch (error) {
-      throw wrap(this.location, 'list connections', error);
+    return this.#listInPages(this.#listMeta, (row: Omit<ConnectionRow, 'sealed'>) =>
+      toStoredMeta(row, this.location),
+    );
+  }
+
+  /**
+   * Every row, in name order, read a page at a time with a turn of the event loop between
+   * pages: the driver is synchronous, and 100,000 rows read at once would stall this
+   * process (a daemon's /token, its refreshes) for a few hundred ms on every watch tick.
+   * Not one snapshot: a row written meanwhile is seen before or after its write.
+   */
+  async #listInPages<Row extends { name: string }, T>(
+    page: Statement,
+    convert: (row: Row) => T,
+  ): Promise<T[]> {
+    const result: T[] = [];
+    let after = '';
+    for (;;) {
+      this.#assertOpen();
+      let rows: Row[];
+      try {
+        rows = page.all(after, SQLITE_LIST_PAGE_ROWS) as Row[];
+      } catch (error) {
+        throw wrap(this.location, 'list connections', error);
+      }
+      for (const row of rows) result.push(convert(row));
+      if (rows.length < SQLITE_LIST_PAGE_ROWS) return result;
+      after = (rows.at(-1) as Row).name;
+      await setImmediate();
     }
-    return rows.map((row) => toStoredMeta(row, this.location));
   }
 
   async put(

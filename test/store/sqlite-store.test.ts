@@ -8,7 +8,11 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../src/clock.js';
 import { loadSqliteDriver } from '../../src/store/sqlite-driver.js';
-import { SQLITE_SCHEMA_VERSION, SqliteTokenStore } from '../../src/store/sqlite-store.js';
+import {
+  SQLITE_LIST_PAGE_ROWS,
+  SQLITE_SCHEMA_VERSION,
+  SqliteTokenStore,
+} from '../../src/store/sqlite-store.js';
 
 const Database = await loadSqliteDriver();
 
@@ -188,6 +192,39 @@ describe('SqliteTokenStore', () => {
       assert.deepEqual((await reopened.get('kept'))?.meta, { last: true });
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('lists every row in name order a page at a time, letting the event loop turn between pages', async () => {
+    const store = await SqliteTokenStore.open(':memory:');
+    try {
+      // Two full pages and one row: the last page is short, and a page boundary falls on a full page.
+      const names = Array.from({ length: 2 * SQLITE_LIST_PAGE_ROWS + 1 }, (_, i) => `c${i}`);
+      await Promise.all(names.map((name, i) => store.put(name, { i }, `sealed-${i}`, 0)));
+      const inOrder = [...names].sort();
+
+      let turns = 0;
+      const countTurns = () => {
+        turns++;
+        if (turns < 10) setImmediate(countTurns);
+      };
+      setImmediate(countTurns);
+      const listed = await store.listMeta();
+      assert.ok(turns >= 2, `the event loop turned between the 3 pages (${turns} turns)`);
+      assert.deepEqual(
+        listed.map((row) => row.name),
+        inOrder,
+      );
+      assert.deepEqual(listed[0], { name: 'c0', meta: { i: 0 }, version: 1 });
+
+      const full = await store.list();
+      assert.deepEqual(
+        full.map((row) => row.name),
+        inOrder,
+      );
+      assert.equal(full.at(-1)?.sealed, `sealed-${names.indexOf(inOrder.at(-1) as string)}`);
+    } finally {
+      await store.close();
     }
   });
 
