@@ -109,14 +109,17 @@ async function healthz(ctx: RouteContext, res: ServerResponse): Promise<void> {
   }
 }
 
+function isoOrNull(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' ? new Date(ms).toISOString() : null;
+}
+
 function listed(c: ViewedConnection) {
   return {
     name: c.name,
     provider: c.provider,
     state: needsLogin(c) ? 'reauth_required' : c.state,
-    expiresAt:
-      c.expiresAt === undefined ? null : c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
-    lastRefreshAt: c.lastRefreshAt === undefined ? null : new Date(c.lastRefreshAt).toISOString(),
+    expiresAt: isoOrNull(c.expiresAt), // null: never expires, or no token yet
+    lastRefreshAt: isoOrNull(c.lastRefreshAt),
     lastErrorCode: c.lastErrorCode ?? null,
   };
 }
@@ -127,7 +130,7 @@ async function tokenOf(ctx: RouteContext, res: ServerResponse, name: string): Pr
     sendJson(res, 200, {
       access_token: credential.accessToken,
       token_type: credential.tokenType,
-      expires_at: credential.expiresAt === null ? null : new Date(credential.expiresAt).toISOString(),
+      expires_at: isoOrNull(credential.expiresAt),
     });
   } catch (error) {
     sendError(res, error);
