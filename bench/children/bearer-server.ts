@@ -1,8 +1,9 @@
 /**
  * The hot path's API: a minimal node:http server on 127.0.0.1 that hands out one
  * long-lived token at POST /oauth/token and answers any other request 200 when its
- * Bearer header carries that token, 401 otherwise. It runs in its own process so
- * that the client under test has a core to itself. Prints `{"port":…}`, then
+ * Bearer header carries that token, 401 otherwise. A path under /slow/{ms}/ is answered
+ * after that many ms, as a provider's API takes time of its own. It runs in its own process
+ * so that the client under test has a core to itself. Prints `{"port":…}`, then
  * exits when stdin closes or after the lifetime given in argv (ms), whichever is first.
  */
 import { randomBytes } from 'node:crypto';
@@ -32,13 +33,18 @@ const server = createServer((request, response) => {
     });
     return;
   }
-  if (request.headers.authorization === expected) {
-    response.writeHead(200, json(okBody.length));
-    response.end(okBody);
-  } else {
-    response.writeHead(401, { 'content-length': '0', 'www-authenticate': 'Bearer' });
-    response.end();
-  }
+  const answer = () => {
+    if (request.headers.authorization === expected) {
+      response.writeHead(200, json(okBody.length));
+      response.end(okBody);
+    } else {
+      response.writeHead(401, { 'content-length': '0', 'www-authenticate': 'Bearer' });
+      response.end();
+    }
+  };
+  const serverTimeMs = /^\/slow\/(\d+)\//.exec(request.url ?? '')?.[1];
+  if (serverTimeMs === undefined) answer();
+  else setTimeout(answer, Number(serverTimeMs));
 });
 
 serveUntilStdinEnds(server, lifetimeMs);
