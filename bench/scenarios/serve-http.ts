@@ -168,12 +168,10 @@ export const serveProxy: Scenario = {
         await bare.stop();
       }
       const [directSide, proxySide, bareSide] = sides;
-      const versusDirect = (rps: (s: (typeof sides)[number]) => number[], of: (typeof sides)[number]) =>
-        median(rps(of)) / median(rps(directSide));
-      const ratio = versusDirect((s) => s.rps, proxySide);
-      const bareRatio = versusDirect((s) => s.rps, bareSide);
-      const slowRatio = versusDirect((s) => s.slowRps, proxySide);
-      const slowBareRatio = versusDirect((s) => s.slowRps, bareSide);
+      const ratio = median(proxySide.rps) / median(directSide.rps);
+      const bareRatio = median(bareSide.rps) / median(directSide.rps);
+      const slowRatio = median(proxySide.slowRps) / median(directSide.slowRps);
+      const slowBareRatio = median(bareSide.slowRps) / median(directSide.slowRps);
       const directP99 = quantile(directSide.ms, 0.99);
       const proxyP99 = quantile(proxySide.ms, 0.99);
       const added = proxyP99 - directP99;
