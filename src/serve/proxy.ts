@@ -10,7 +10,6 @@
  * daemon's access secret) and its cookies never go upstream.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Keeper } from '../keeper.js';
 
 /** RFC 9110 §7.6.1 connection-specific headers, plus what this hop sets itself. */
@@ -87,7 +86,28 @@ export async function proxyRequest(
   });
   const status = upstream.statusCode ?? 502;
   response.writeHead(status, downstreamHeaders(upstream.headers));
-  // A caller that goes away ends the pipeline, which ends the provider's response.
-  await pipeline(upstream, response);
+  await relay(upstream, response);
   return status;
+}
+
+/**
+ * Streams the provider's answer to the caller; either side failing or going away ends the
+ * other. What stream.pipeline does, without its bookkeeping per stream, which cost the
+ * proxy half its requests per second on loopback (bench serve-proxy).
+ */
+function relay(upstream: IncomingMessage, response: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) => {
+      upstream.destroy();
+      response.destroy();
+      reject(error);
+    };
+    // Node ends a provider's answer cut short with an error (ECONNRESET), never a bare close.
+    upstream.once('error', fail);
+    response.once('close', () => {
+      if (response.writableFinished) resolve();
+      else fail(new Error('The caller went away before the end of the answer.'));
+    });
+    upstream.pipe(response);
+  });
 }

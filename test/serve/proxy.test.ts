@@ -93,6 +93,12 @@ async function startUpstream() {
       res.end('second\n');
       return;
     }
+    if (req.url === '/dies-midway') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first\n');
+      setTimeout(() => req.socket.destroy(), 50);
+      return;
+    }
     if (req.url === '/endless') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       const timer = setInterval(() => res.write('more\n'), 20);
@@ -226,6 +232,25 @@ describe('/proxy', () => {
       await reader.read();
       caller.abort();
       assert.ok(await within(upstream.endlessClosed.promise, 3_000), 'the provider’s response was closed');
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('a provider that dies in the middle of its answer ends the caller’s response, which does not hang', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const response = await rig.call('/proxy/api/dies-midway');
+      assert.equal(response.status, 200);
+      const reading = response.text().then(
+        () => 'ended as if whole',
+        () => 'cut off',
+      );
+      assert.ok(await within(reading, 3_000), 'the caller’s response was ended');
+      assert.equal(await reading, 'cut off');
     } finally {
       await rig.close();
       await upstream.close();
