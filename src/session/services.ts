@@ -30,6 +30,8 @@ export interface Storage {
 }
 
 export type SessionHttp = typeof import('./session-http.js');
+/** The daemon's proxy (node:http), apart from fetch: a process that never forwards never loads it. */
+export type Forwarding = typeof import('../http/forward.js');
 
 export class SessionServices {
   readonly clock: Clock;
@@ -38,6 +40,7 @@ export class SessionServices {
   #storage: Promise<Storage> | undefined;
   #sharedRateLimits: SharedRateLimits | undefined;
   #http: SessionHttp | undefined;
+  #forwarding: Forwarding | undefined;
   /** Refreshes under way: close() lets them save what the provider already rotated. */
   readonly #inFlight = new Set<Promise<unknown>>();
 
@@ -114,6 +117,16 @@ export class SessionServices {
   async #loadHttp(): Promise<SessionHttp> {
     this.#http ??= await import('./session-http.js');
     return this.#http;
+  }
+
+  /** Held once loaded: import() of a loaded module still costs about 2 µs, on every proxied request. */
+  forwarding(): Forwarding | Promise<Forwarding> {
+    return this.#forwarding ?? this.#loadForwarding();
+  }
+
+  async #loadForwarding(): Promise<Forwarding> {
+    this.#forwarding ??= await import('../http/forward.js');
+    return this.#forwarding;
   }
 
   async #openStorage(): Promise<Storage> {

@@ -117,10 +117,9 @@ export class ConnectionSession implements Schedulable {
 
   /** A request handed on over node:http, with the same rules as fetch(); see http/forward.ts. */
   async forward(request: ForwardRequest): Promise<ForwardedResponse> {
-    const [{ options, credentials }, { forward }] = await Promise.all([
-      this.#requestContext(),
-      import('../http/forward.js'),
-    ]);
+    const loading = this.services.forwarding();
+    const { forward } = loading instanceof Promise ? await loading : loading;
+    const { options, credentials } = await this.#requestContext();
     return forward(options, credentials, request);
   }
 
