@@ -93,7 +93,7 @@ export async function proxyRequest(
 /**
  * Streams the provider's answer to the caller; either side failing or going away ends the
  * other. What stream.pipeline does, without its bookkeeping per stream, which cost the
- * proxy half its requests per second on loopback (bench serve-proxy).
+ * proxy a third of its requests per second on loopback (bench serve-proxy).
  */
 function relay(upstream: IncomingMessage, response: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
