@@ -230,9 +230,9 @@ export const serveProxy: Scenario = {
           'A proxied request is two HTTP exchanges on loopback (client → proxy → upstream) and three busy ' +
             'processes on 2 cores, where the direct one is one exchange between two: against an upstream that ' +
             'costs next to nothing, any proxy spends about as much CPU per request as the client and the ' +
-            'upstream together, which bounds it near half the direct rate on 2 shared cores. The bare proxy ' +
-            'column is that bound as Node.js reaches it; the 0.8× goal is out of reach of any proxy on this ' +
-            'machine, and the daemon is measured against the bare proxy as well.',
+            'upstream together, which bounds it well below the direct rate on 2 shared cores. The bare proxy ' +
+            'column is what node:http in and out reaches with nothing else to do; the daemon is measured ' +
+            'against it as well.',
           `A provider's API takes time of its own to answer (Factus and Factorial: tens to hundreds of ms). ` +
             `With an upstream that answers after ${formatMs(PROVIDER_TIME_MS)} (a timer, no CPU), ` +
             `${sizes.concurrency} requests in flight reach at most ${formatCount((sizes.concurrency * 1000) / PROVIDER_TIME_MS)} a second ` +
