@@ -117,8 +117,7 @@ export class ConnectionSession implements Schedulable {
 
   /** A request handed on over node:http, with the same rules as fetch(); see http/forward.ts. */
   async forward(request: ForwardRequest): Promise<ForwardedResponse> {
-    const loading = this.services.forwarding();
-    const { forward } = loading instanceof Promise ? await loading : loading;
+    const { forward } = await this.services.forwarding();
     const { options, credentials } = await this.#requestContext();
     return forward(options, credentials, request);
   }
