@@ -25,13 +25,16 @@ import { type Lease, withLease } from './refresh/lease.js';
 import { connectionNotFound } from './refresh/refresher.js';
 import type { RekeyResult } from './rekey.js';
 import { SessionServices } from './session/services.js';
-import { ConnectionSession, type KeeperCredential } from './session/session.js';
+import { ConnectionSession, type KeeperCredential, SessionClosedError } from './session/session.js';
 import { decodeJwtPayload, type TokenSet } from './token-set.js';
 
 export type { ConnectionSpec } from './connection-spec.js';
 export type { KeeperOptions } from './options.js';
 export type { RekeyFailure, RekeyResult } from './rekey.js';
 export type { KeeperCredential } from './session/session.js';
+
+/** A work whose session is let go of this many times in a row fails: the store keeps changing under it. */
+const SESSION_ATTEMPTS = 3;
 
 /** What `logout` did at the provider. */
 export interface LogoutResult {
@@ -520,15 +523,23 @@ class TokenKeeper implements Keeper {
     this.#events.removeAll();
   }
 
-  /** Runs `work` on the connection's session; a session that ends up holding nothing is not kept. */
+  /**
+   * Runs `work` on the connection's session; a session that ends up holding nothing is not kept.
+   * A session closed under the work (released because another process changed the connection)
+   * never sent a request it could not send again (see SessionClosedError): the work runs again
+   * on a new session, which reads the store.
+   */
   async #withSession<T>(name: string, work: (session: ConnectionSession) => Promise<T>): Promise<T> {
-    this.#assertOpen();
-    const session = this.#sessions.get(name) ?? this.#newSession(name);
-    try {
-      return await work(session);
-    } catch (error) {
-      if (!session.holdsToken && this.#sessions.get(name) === session) this.#dropSession(name);
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      this.#assertOpen();
+      const session = this.#sessions.get(name) ?? this.#newSession(name);
+      try {
+        return await work(session);
+      } catch (error) {
+        if (error instanceof SessionClosedError && attempt < SESSION_ATTEMPTS) continue;
+        if (!session.holdsToken && this.#sessions.get(name) === session) this.#dropSession(name);
+        throw error;
+      }
     }
   }
 

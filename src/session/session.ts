@@ -12,7 +12,7 @@
  */
 import type { ConnectionInfo, ConnectionRecord } from '../connection.js';
 import { infoOf } from '../connection.js';
-import { StoreError, TokenkeeperError } from '../errors.js';
+import { ConfigError, StoreError, TokenkeeperError } from '../errors.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { GrantType } from '../grants/types.js';
 import type { AuthFetchOptions, Credential, CredentialSource } from '../http/auth-fetch.js';
@@ -213,7 +213,7 @@ export class ConnectionSession implements Schedulable {
    * token is still valid, as it would have without the renewal.
    */
   #renew(trigger: RefreshTrigger): Promise<Renewal> {
-    if (this.#closed) return Promise.reject(closedError(this.name));
+    if (this.#closed) return Promise.reject(new SessionClosedError(this.name));
     const running = this.#flight;
     if (running) return trigger.force ? running : running.catch((error) => this.#heldDespite(error));
     const flight = this.#renewNow(trigger).finally(() => {
@@ -291,6 +291,8 @@ export class ConnectionSession implements Schedulable {
     const credentials: CredentialSource = {
       current: () => credential,
       renew: async (rejected) => {
+        // Let go of meanwhile (another process changed the connection): the keeper asks again.
+        if (this.#closed) throw new SessionClosedError(this.name);
         const latest = this.#token;
         // Someone already replaced the rejected token: use theirs, do not refresh again.
         if (latest && this.#credentialOf(latest).value !== rejected.value) return this.#credentialOf(latest);
@@ -325,9 +327,15 @@ function isExpired(token: HeldToken, now: number): boolean {
   return token.expiresAt !== null && now >= token.expiresAt;
 }
 
-function closedError(name: string): TokenkeeperError {
-  return new TokenkeeperError(
-    'CONFIG',
-    `The session of "${name}" was closed (logout, forget, a new login, or keeper.close()); ask the keeper again.`,
-  );
+/**
+ * The session was closed under its caller: let go of (keeper.release, a logout, a new login)
+ * or the keeper closed. The keeper runs the caller's work again on a new session, which
+ * reads the store: the connection's current token, or why there is none.
+ */
+export class SessionClosedError extends ConfigError {
+  constructor(name: string) {
+    super(
+      `The session of "${name}" was closed (logout, forget, a new login, or keeper.close()); ask the keeper again.`,
+    );
+  }
 }

@@ -4,6 +4,8 @@
  * every wait on an injected clock.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
@@ -12,7 +14,7 @@ import {
   createAuthorizationRequest,
   readAuthorizationResponse,
 } from '../../src/grants/authorization-code.js';
-import { type AuthorizationPrompt, createKeeper } from '../../src/keeper.js';
+import { type AuthorizationPrompt, createKeeper, type Keeper } from '../../src/keeper.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
 import { type OidcServer, startOidcServer } from '../helpers/oidc-server.js';
@@ -56,6 +58,99 @@ describe('sessions of one keeper against the Factus emulator', () => {
     await rig.keeper.connect('nosuch', rig.spec);
     assert.ok(await rig.keeper.getAccessToken('nosuch'));
   });
+});
+
+/** An API whose first request is answered 401 after `onFirst` ran; every later one 200. */
+async function startApiThatRejectsOnce(onFirst: () => void) {
+  const seen: Array<string | undefined> = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    if (seen.length === 1) {
+      onFirst();
+      res.writeHead(401).end();
+    } else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function fetchStatus(keeper: Keeper): Promise<number> {
+  const response = await keeper.fetch('api', '/thing');
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function forwardStatus(keeper: Keeper): Promise<number | undefined> {
+  const response = await keeper.forward('api', { method: 'GET', path: '/thing', headers: {} });
+  response.resume();
+  return response.statusCode;
+}
+
+// A long-running process lets go of a session when another process changes its connection
+// (keeper.release, the daemon's watch): the next use reads the store again. A request that
+// was already under way on that session goes on with a new one instead of failing.
+describe('a session let go of under a request in flight', () => {
+  async function startRig(onFirst: (keeper: Keeper) => void) {
+    const rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
+    const api = await startApiThatRejectsOnce(() => onFirst(rig.keeper));
+    const { clientId, clientSecret, username, password } = rig.emulator.credentials;
+    await rig.keeper.connect('api', {
+      provider: 'oauth2',
+      grant: 'password',
+      baseUrl: api.url,
+      tokenUrl: `${rig.emulator.url}/oauth/token`,
+      clientId,
+      clientSecret,
+      username,
+      password,
+    });
+    return {
+      ...rig,
+      api,
+      close: async () => {
+        await rig.close();
+        await api.close();
+      },
+    };
+  }
+
+  it('keeper.forward let go of before it reads its token still gets one and sends the request', async () => {
+    const rig = await startRig(() => undefined);
+    try {
+      const pending = rig.keeper.forward('api', { method: 'GET', path: '/first', headers: {} });
+      rig.keeper.release('api'); // while forward waits for its transport
+      const response = await pending;
+      response.resume();
+      assert.equal(response.statusCode, 401, 'the request reached the API');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  for (const via of ['fetch', 'forward'] as const) {
+    it(`keeper.${via}: a 401 met after the session was let go of is renewed on the store’s token`, async () => {
+      const rig = await startRig((keeper) => keeper.release('api'));
+      try {
+        const status = via === 'fetch' ? await fetchStatus(rig.keeper) : await forwardStatus(rig.keeper);
+        assert.equal(status, 200, 'the request was sent again, not answered with the 401');
+        assert.equal(rig.api.seen.length, 2);
+        const stored = await rig.keeper.getAccessToken('api');
+        assert.deepEqual(
+          rig.api.seen,
+          [`Bearer ${stored}`, `Bearer ${stored}`],
+          'the store’s token both times',
+        );
+        assert.equal(rig.emulator.stats().tokenRequests.refresh_token, 0, 'the token was young: no refresh');
+      } finally {
+        await rig.close();
+      }
+    });
+  }
 });
 
 describe('waits go through the injected pacing clock', () => {

@@ -167,7 +167,7 @@ describe('/proxy', () => {
         'proxy-authorization': 'Basic c2VjcmV0',
         cookie: 'tokenkeeper_session=abc',
       });
-      assert.equal(response.status, 203);
+      assert.equal(response.status, 203, response.body);
       assert.equal(response.headers['x-upstream'], 'yes');
       assert.equal(
         response.headers['x-hop'],
