@@ -5,8 +5,8 @@
  * which is most of a loopback proxy's time. The connection's rules are the same as
  * keeper.fetch's (withConnectionRules): credential, rate limits, 401, 429, retries.
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import {
   type AnswerReader,
   type AuthFetchOptions,
@@ -101,8 +101,31 @@ function sendOnce(
       timeout.name = 'TimeoutError';
       outgoing.destroy(timeout);
     });
-    // A caller that goes away mid-body ends the provider's request with it.
-    if (request.body) pipeline(request.body, outgoing, () => {});
+    if (request.body) sendBody(request.body, outgoing);
     else outgoing.end();
   });
+}
+
+/**
+ * Streams the caller's body to the provider. A caller that goes away mid-body ends the
+ * provider's request with it. A provider that goes away leaves the caller's request open
+ * (stream.pipeline would destroy it) and drops the rest of its body, so the caller is still
+ * answered (a 502). pipe also skips pipeline's bookkeeping per stream (see serve/proxy.ts).
+ */
+function sendBody(body: Readable, outgoing: ClientRequest): void {
+  // A body that fails closes after it: the request is ended there, with the body's own error.
+  let failure: Error | undefined;
+  body.on('error', (error) => {
+    failure = error;
+  });
+  body.once('close', () => {
+    if (body.readableEnded) return;
+    outgoing.destroy(failure ?? new Error('The caller went away before the end of its body.'));
+  });
+  outgoing.once('close', () => {
+    if (body.readableEnded || body.destroyed) return;
+    body.unpipe(outgoing);
+    body.resume();
+  });
+  body.pipe(outgoing);
 }

@@ -3,6 +3,7 @@
  * emulators' fault injection and by a store wrapper that fails on purpose.
  */
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock } from '../../src/clock.js';
@@ -460,6 +461,41 @@ describe('API requests on a bad day', () => {
       }
     });
   }
+});
+
+describe('a request body that fails midway', () => {
+  it('keeper.forward: the provider’s request is ended, and the call rejects with the body’s error', async () => {
+    const rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      let pushed = false;
+      const body = new Readable({
+        read() {
+          if (pushed) return;
+          pushed = true;
+          this.push('{"numbering_range_id": ');
+          // The rest never comes: the source breaks, as a file on a failing disk does.
+          setTimeout(() => this.destroy(new Error('read error (injected)')), 50);
+        },
+      });
+      const forwarded = rig.keeper.forward('acme', {
+        method: 'POST',
+        path: '/v1/bills/validate',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const outcome = await Promise.race([
+        forwarded.then(
+          (response) => `answered ${response.statusCode}`,
+          (error: Error) => error.message,
+        ),
+        sleep(3_000).then(() => 'still waiting for the provider'),
+      ]);
+      assert.equal(outcome, 'read error (injected)');
+    } finally {
+      await rig.close();
+    }
+  });
 });
 
 describe('shutting down in the middle of a refresh', () => {

@@ -5,7 +5,7 @@
  * (one renewal) and 429 (Retry-After) rules apply.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, request } from 'node:http';
+import { Agent, createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -28,10 +28,10 @@ function deferred() {
 }
 
 /** A GET over node:http, which neither decodes a body nor hides a hop-by-hop header. */
-function rawGet(url: string, headers: Record<string, string>) {
+function rawGet(url: string, headers: Record<string, string>, agent?: Agent) {
   return new Promise<{ status: number; headers: IncomingHttpHeaders; bytes: Buffer; body: string }>(
     (resolve, reject) => {
-      const req = request(url, { headers }, (res) => {
+      const req = request(url, { headers, ...(agent ? { agent } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
@@ -45,6 +45,25 @@ function rawGet(url: string, headers: Record<string, string>) {
   );
 }
 
+/** A POST over node:http whose body the test writes chunk by chunk, and its answer. */
+function rawUpload(url: string, headers: Record<string, string>, agent?: Agent) {
+  const answer = deferred();
+  let settled: { status: number; body: string } | Error | undefined;
+  const outgoing = request(url, { method: 'POST', headers, ...(agent ? { agent } : {}) }, (res) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => {
+      settled = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() };
+      answer.resolve();
+    });
+  });
+  outgoing.on('error', (error) => {
+    settled ??= error;
+    answer.resolve();
+  });
+  return { outgoing, answered: answer.promise, result: () => settled };
+}
+
 const GZIPPED_TEXT = 'tokenkeeper '.repeat(1_000);
 
 /** An API that shows what it received and streams on cue. */
@@ -55,6 +74,7 @@ async function startUpstream() {
   const flags = { downloadStreamed: false, uploadStreamed: false };
   const hits = { resetOnce: 0 };
   const endlessClosed = deferred();
+  const uploadAbandoned = deferred();
   const server = createServer(async (req, res) => {
     if (req.url === '/echo?x=1') {
       seen.headers = req.headers;
@@ -108,6 +128,19 @@ async function startUpstream() {
       });
       return;
     }
+    if (req.url === '/upload-held') {
+      // Reads the body and never answers: the caller is the one to go away.
+      req.once('data', () => upstreamGotFirst.resolve());
+      req.once('close', () => {
+        if (!req.complete) uploadAbandoned.resolve();
+      });
+      req.resume();
+      return;
+    }
+    if (req.url === '/upload-dies') {
+      req.once('data', () => req.socket.destroy());
+      return;
+    }
     if (req.url === '/upload' && req.method === 'POST') {
       let bytes = 0;
       for await (const chunk of req) {
@@ -130,6 +163,7 @@ async function startUpstream() {
     downstreamGotFirst,
     upstreamGotFirst,
     endlessClosed,
+    uploadAbandoned,
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -281,6 +315,62 @@ describe('/proxy', () => {
       assert.equal(response.status, 201);
       assert.deepEqual(await response.json(), { bytes: 2 * chunk.length });
       assert.ok(sentSecondAfterFirstArrived, 'the upstream had the first chunk before the second was sent');
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('a caller that goes away in the middle of its body ends the provider’s request too', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      const upload = rawUpload(`${rig.daemon.url}/proxy/api/upload-held`, {
+        authorization: `Bearer ${SECRET}`,
+        'content-type': 'application/octet-stream',
+      });
+      upload.outgoing.write(Buffer.alloc(16 * 1024, 97));
+      assert.ok(
+        await within(upstream.upstreamGotFirst.promise, 3_000),
+        'the first chunk reached the provider',
+      );
+      upload.outgoing.destroy();
+      assert.ok(
+        await within(upstream.uploadAbandoned.promise, 3_000),
+        'the provider’s request was ended before its body was complete',
+      );
+    } finally {
+      await rig.close();
+      await upstream.close();
+    }
+  });
+
+  it('a provider that goes away in the middle of a body gets the caller a 502, not a cut connection', async () => {
+    const upstream = await startUpstream();
+    const rig = await startServeRig();
+    try {
+      await connectToUpstream(rig, 'api', upstream.url);
+      // One keep-alive connection: the next request goes on it once this one is done.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const upload = rawUpload(
+        `${rig.daemon.url}/proxy/api/upload-dies`,
+        { authorization: `Bearer ${SECRET}`, 'content-type': 'application/octet-stream' },
+        agent,
+      );
+      upload.outgoing.write(Buffer.alloc(16 * 1024, 97));
+      assert.ok(await within(upload.answered, 3_000), 'the caller was answered while still sending');
+      const result = upload.result();
+      assert.ok(!(result instanceof Error), `the caller got an answer, not ${String(result)}`);
+      assert.equal(result?.status, 502, result?.body);
+      const { error } = JSON.parse(result?.body ?? '{}') as { error: { code: string } };
+      assert.equal(error.code, 'NETWORK');
+      // The caller sends the rest of its body, which the daemon drops, and its connection goes on.
+      upload.outgoing.end(Buffer.alloc(64 * 1024, 98));
+      const next = rawGet(`${rig.daemon.url}/healthz`, {}, agent);
+      assert.ok(await within(next, 3_000), 'the next request on the connection was answered');
+      assert.equal((await next).status, 200);
+      agent.destroy();
     } finally {
       await rig.close();
       await upstream.close();
