@@ -229,10 +229,10 @@ export const serveProxy: Scenario = {
         notes: [
           'A proxied request is two HTTP exchanges on loopback (client → proxy → upstream) and three busy ' +
             'processes on 2 cores, where the direct one is one exchange between two: against an upstream that ' +
-            'costs next to nothing, any proxy spends about as much CPU per request as the client and the ' +
-            'upstream together, which bounds it well below the direct rate on 2 shared cores. The bare proxy ' +
-            'column is what node:http in and out reaches with nothing else to do; the daemon is measured ' +
-            'against it as well.',
+            'costs next to nothing, a proxy that reads each request to set its credential parses and writes ' +
+            'every request and answer once more on each side, and that CPU comes out of the same 2 cores. ' +
+            'The bare proxy column is what node:http in and out reaches with nothing else to do; the daemon ' +
+            'is measured against it as well.',
           `A provider's API takes time of its own to answer (Factus and Factorial: tens to hundreds of ms). ` +
             `With an upstream that answers after ${formatMs(PROVIDER_TIME_MS)} (a timer, no CPU), ` +
             `${sizes.concurrency} requests in flight reach at most ${formatCount((sizes.concurrency * 1000) / PROVIDER_TIME_MS)} a second ` +
