@@ -209,7 +209,7 @@ export async function withConnectionRules<A>(
 
     if (status === 401 && !renewedAfter401 && replayable) {
       renewedAfter401 = true;
-      const renewed = await credentials.renew(credential);
+      const renewed = await renewOrDiscard(credentials, credential, () => answers.discard(answer));
       if (renewed.value !== credential.value) {
         await answers.discard(answer);
         credential = renewed;
@@ -229,6 +229,20 @@ export async function withConnectionRules<A>(
       }
     }
     return answer;
+  }
+}
+
+/** A renewal that fails leaves no answer unread: an unread one holds its keep-alive connection. */
+async function renewOrDiscard(
+  credentials: CredentialSource,
+  rejected: Credential,
+  discard: () => Promise<void>,
+): Promise<Credential> {
+  try {
+    return await credentials.renew(rejected);
+  } catch (error) {
+    await discard();
+    throw error;
   }
 }
 

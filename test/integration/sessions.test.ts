@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock } from '../../src/clock.js';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import type { TokenkeeperError } from '../../src/errors.js';
@@ -60,14 +61,23 @@ describe('sessions of one keeper against the Factus emulator', () => {
   });
 });
 
-/** An API whose first request is answered 401 after `onFirst` ran; every later one 200. */
+/**
+ * An API whose first request is answered 401, with a body larger than loopback buffers
+ * hold, after `onFirst` ran; every later one 200. `firstAnswered` resolves once the client
+ * has read that body off its connection.
+ */
 async function startApiThatRejectsOnce(onFirst: () => void) {
   const seen: Array<string | undefined> = [];
+  let firstAnswered!: () => void;
+  const firstRead = new Promise<void>((resolve) => {
+    firstAnswered = resolve;
+  });
   const server = createServer((req, res) => {
     seen.push(req.headers.authorization);
     if (seen.length === 1) {
       onFirst();
-      res.writeHead(401).end();
+      res.once('finish', firstAnswered);
+      res.writeHead(401, { 'content-type': 'text/plain' }).end(Buffer.alloc(16 * 1024 * 1024, 120));
     } else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,7 +85,11 @@ async function startApiThatRejectsOnce(onFirst: () => void) {
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    firstRead,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
@@ -146,6 +160,8 @@ describe('a session let go of under a request in flight', () => {
           'the store’s token both times',
         );
         assert.equal(rig.emulator.stats().tokenRequests.refresh_token, 0, 'the token was young: no refresh');
+        const read = await Promise.race([rig.api.firstRead.then(() => true), sleep(3_000).then(() => false)]);
+        assert.ok(read, 'the 401 was read off its connection, not left to hold it');
       } finally {
         await rig.close();
       }
