@@ -13,7 +13,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { isTokenkeeperError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
 import type { Keeper } from '../keeper.js';
-import type { DueIndex, StoredConnectionMeta, TokenStore } from '../store/types.js';
+import type { ChangeFeed, DueIndex, StoreChange, StoredConnectionMeta, TokenStore } from '../store/types.js';
 import type { Alerts } from './alerts.js';
 import { needsLogin, type ViewedConnection, viewOf } from './connection-view.js';
 import { dueAtOf, type KeepAlivePolicy } from './due-time.js';
@@ -64,14 +64,23 @@ export class KeepAlive {
   readonly #used = new Set<string>();
   /** Rows read into the view so far: numbers each view (readSeq). */
   #reads = 0;
+  /** The store's announcements of changes, where it makes them (PostgreSQL, Redis). */
+  #feed: ChangeFeed | undefined;
 
   constructor(private readonly options: KeepAliveOptions) {
     this.#pacer = new ProviderPacer(options.tokenRequestsPerSecond, options.pacingClock);
   }
 
-  /** Reads the store once, schedules everything, then keeps watching. */
+  /**
+   * Reads the store once, schedules everything, then keeps watching: it hears of each change
+   * as it is made where the store announces changes, and reads every row now and then in
+   * any case (an announcement can be missed while the feed's connection is down).
+   */
   async start(): Promise<void> {
     await this.#beat();
+    this.#feed = await this.options.store.watchChanges?.((change) => {
+      this.#heard(change).catch(() => undefined); // a store outage: the next watch tick catches up
+    });
     await this.sync();
     this.#watchLater(this.options.watchIntervalMs);
     this.#heartbeatLater();
@@ -129,6 +138,32 @@ export class KeepAlive {
     this.#pump();
   }
 
+  /**
+   * One row changed, as the store announced: what a watch tick does, for that row alone. The
+   * row is read again rather than taken from the announcement, which may be older than it.
+   */
+  async #heard(change: StoreChange): Promise<void> {
+    const known = this.#view.get(change.name);
+    // Seen already (this daemon's own writes, mostly), or being refreshed here: its settling reads it.
+    if (this.#stopped || this.#busy.has(change.name)) return;
+    if (known && !change.deleted && change.version <= known.version) return;
+    if (!known && change.deleted) return;
+    const readStartedAt = this.#reads;
+    const row = await this.options.store.get(change.name);
+    if (this.#stopped) return;
+    if (!row) {
+      // Read since this read began (a login, a sync): newer than what this read says.
+      const readSeq = this.#view.get(change.name)?.readSeq;
+      if (readSeq !== undefined && readSeq <= readStartedAt) await this.#untrack(change.name);
+      return;
+    }
+    const current = this.#view.get(change.name);
+    if (current && row.version <= current.version) return;
+    this.options.keeper.release(change.name);
+    await this.#track({ name: row.name, meta: row.meta, version: row.version });
+    this.#pump();
+  }
+
   /** Resolves once nothing is running and nothing is due at the token clock's now. */
   async whenIdle(): Promise<void> {
     for (;;) {
@@ -147,6 +182,7 @@ export class KeepAlive {
     this.#timer?.cancel();
     this.#watchTimer?.cancel();
     this.#heartbeatTimer?.cancel();
+    await this.#feed?.close();
     if (this.#inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise((resolve) => {

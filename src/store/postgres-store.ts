@@ -5,12 +5,20 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { Pool, PoolConfig } from 'pg';
+import type { Client, Pool, PoolConfig } from 'pg';
 import { ConfigError, StoreError } from '../errors.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
+import { listenForChanges } from './postgres-changes.js';
 import { PostgresDueIndex } from './postgres-due-index.js';
 import { redactConnectionUrl } from './redact-url.js';
-import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
+import type {
+  ChangeFeed,
+  ConnectionMeta,
+  StoreChange,
+  StoredConnection,
+  StoredConnectionMeta,
+  TokenStore,
+} from './types.js';
 import {
   assertConnectionName,
   assertLockArguments,
@@ -47,6 +55,8 @@ interface ConnectionRow {
 }
 
 interface Sql {
+  /** Where writes NOTIFY their changes (see postgres-changes.ts). */
+  channel: string;
   connections: string;
   locks: string;
   retired: string;
@@ -79,7 +89,18 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     `(${fence}::text IS NULL OR EXISTS (SELECT 1 FROM ${locks} WHERE name = $1 AND owner = ${fence} AND expires_at > now()))`;
   // A new row continues from the version its name had when it was last deleted.
   const firstVersion = `COALESCE((SELECT r.version FROM ${retired} r WHERE r.name = $1), 0) + 1`;
+  // One channel per set of tables; a hex digest, so it is a valid identifier of any length.
+  const channel = `tokenkeeper_${createHash('sha256')
+    .update(`${schema ?? '(search_path)'}\u0000${prefix}`)
+    .digest('hex')
+    .slice(0, 24)}`;
+  // Announces the rows a write returned, in the same statement: only when it commits.
+  const announcing = (write: string, deleted: boolean) =>
+    `WITH written AS (${write})
+     SELECT version, pg_notify('${channel}', json_build_object('name', $1::text, 'version', version, 'deleted', ${deleted})::text)
+     FROM written`;
   return {
+    channel,
     connections,
     locks,
     retired,
@@ -89,23 +110,35 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     get: `SELECT name, meta, sealed, version FROM ${connections} WHERE name = $1`,
     list: `SELECT name, meta, sealed, version FROM ${connections} ORDER BY name COLLATE "C"`,
     listMeta: `SELECT name, meta, version FROM ${connections} ORDER BY name COLLATE "C"`,
-    insertNew: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
-                SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
-                ON CONFLICT (name) DO NOTHING RETURNING c.version`,
-    upsert: `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
-             SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
-             ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, sealed = excluded.sealed,
-               version = c.version + 1, updated_at = now()
-             RETURNING c.version`,
-    update: `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
-             WHERE name = $1 AND version = $4 AND ${fenced('$5')} RETURNING version`,
+    insertNew: announcing(
+      `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
+       SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
+       ON CONFLICT (name) DO NOTHING RETURNING c.version`,
+      false,
+    ),
+    upsert: announcing(
+      `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
+       SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
+       ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, sealed = excluded.sealed,
+         version = c.version + 1, updated_at = now()
+       RETURNING c.version`,
+      false,
+    ),
+    update: announcing(
+      `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
+       WHERE name = $1 AND version = $4 AND ${fenced('$5')} RETURNING version`,
+      false,
+    ),
     // Every delete sees the lock as it was before the statement: the fence holds for all or none.
     remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1 AND ${fenced('$2')}),
                gone AS (DELETE FROM ${connections} WHERE name = $1 AND ${fenced('$2')} RETURNING version),
-               dropped_due AS (DELETE FROM ${due} WHERE name = $1 AND EXISTS (SELECT 1 FROM gone))
-             INSERT INTO ${retired} AS r (name, version) SELECT $1, version FROM gone
-             ON CONFLICT (name) DO UPDATE SET version = excluded.version
-             RETURNING 1`,
+               dropped_due AS (DELETE FROM ${due} WHERE name = $1 AND EXISTS (SELECT 1 FROM gone)),
+               written AS (
+                 INSERT INTO ${retired} AS r (name, version) SELECT $1, version FROM gone
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version
+                 RETURNING r.version)
+             SELECT version, pg_notify('${channel}', json_build_object('name', $1::text, 'version', version, 'deleted', true)::text)
+             FROM written`,
     // Also true for the owner itself: a resent request finds its own lock.
     tryLock: `INSERT INTO ${locks} AS l (name, owner, expires_at)
               VALUES ($1, $2, now() + $3 * interval '1 millisecond')
@@ -143,6 +176,9 @@ export class PostgresTokenStore implements TokenStore {
   readonly kind = 'postgres';
   readonly location: string;
   readonly #pool: Pool;
+  /** A connection outside the pool, for LISTEN (it stays open and cannot be shared). */
+  readonly #newClient: () => Client;
+  readonly #feeds = new Set<ChangeFeed>();
   readonly #sql: Sql;
   readonly dueIndex: PostgresDueIndex;
   readonly rateLimits: FlexibleRateLimits;
@@ -169,23 +205,26 @@ export class PostgresTokenStore implements TokenStore {
       );
     }
     let PoolClass: typeof Pool;
+    let ClientClass: typeof Client;
     try {
-      PoolClass = (await import('pg')).Pool;
+      ({ Pool: PoolClass, Client: ClientClass } = await import('pg'));
     } catch (error) {
       throw new StoreError(
         'Cannot load the `pg` package for the PostgreSQL store; install it (`npm install pg`) next to tokenkeeper.',
         { cause: error },
       );
     }
-    const pool = new PoolClass({
+    const config = {
       connectionTimeoutMillis: 10_000,
       application_name: 'tokenkeeper',
       ...options.pool,
       connectionString: options.connectionString,
-    });
+    };
+    const pool = new PoolClass(config);
     // An idle client losing its connection must not crash the process; the next query reports it.
     pool.on('error', () => {});
-    const store = new PostgresTokenStore(pool, location, buildSql(options.schema, prefix));
+    const sql = buildSql(options.schema, prefix);
+    const store = new PostgresTokenStore(pool, () => new ClientClass(config), location, sql);
     try {
       await store.#migrate(options.schema, prefix);
     } catch (error) {
@@ -195,8 +234,9 @@ export class PostgresTokenStore implements TokenStore {
     return store;
   }
 
-  private constructor(pool: Pool, location: string, sql: Sql) {
+  private constructor(pool: Pool, newClient: () => Client, location: string, sql: Sql) {
     this.#pool = pool;
+    this.#newClient = newClient;
     this.location = location;
     this.#sql = sql;
     this.dueIndex = new PostgresDueIndex((action, text, values) => this.#query(action, text, values), sql);
@@ -401,9 +441,22 @@ export class PostgresTokenStore implements TokenStore {
     return rows[0]?.held === true;
   }
 
+  async watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+    if (this.#closed) throw closedError(this.kind, this.location);
+    const feed = await listenForChanges(this.#newClient, this.#sql.channel, onChange);
+    this.#feeds.add(feed);
+    return {
+      close: async () => {
+        this.#feeds.delete(feed);
+        await feed.close();
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#feeds].map((feed) => feed.close()));
     await this.#pool.end();
   }
 }

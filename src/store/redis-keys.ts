@@ -14,6 +14,7 @@
  *   {<prefix>}:daemons      sorted set: daemon id → when its heartbeat runs out (epoch ms)
  *   {<prefix>}:layout       "2": the layout of the keys under this prefix
  *   <prefix>ratelimit:<key> rate-limiter-flexible's counters of shared request budgets
+ *   {<prefix>}:changes      the pub/sub channel where writes announce themselves (not a key)
  *
  * Layout 1 (before Redis Cluster support) kept `<prefix>conn:<name>`, `<prefix>lock:<name>`
  * and `<prefix>names`; redis-layout.ts moves such a store to layout 2 when it is opened.
@@ -30,6 +31,8 @@ export interface RedisKeys {
   readonly layout: string;
   /** The prefix of rate-limiter-flexible's keys (it adds `:<key>`). */
   readonly rateLimits: string;
+  /** The pub/sub channel of TokenStore.watchChanges. */
+  readonly changes: string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -41,6 +44,7 @@ export function redisKeys(prefix: string): RedisKeys {
     daemons: `{${prefix}}:daemons`,
     layout: `{${prefix}}:layout`,
     rateLimits: `${prefix}ratelimit`,
+    changes: `{${prefix}}:changes`,
   };
 }
 

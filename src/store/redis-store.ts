@@ -12,13 +12,21 @@
 
 import type { RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
+import { parseStoreChange } from './change-feed.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
 import { RedisDueIndex } from './redis-due-index.js';
 import { type RedisKeys, redisKeys } from './redis-keys.js';
 import { upgradeRedisLayout } from './redis-layout.js';
-import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
+import type {
+  ChangeFeed,
+  ConnectionMeta,
+  StoreChange,
+  StoredConnection,
+  StoredConnectionMeta,
+  TokenStore,
+} from './types.js';
 import {
   assertConnectionName,
   assertLockArguments,
@@ -40,8 +48,9 @@ export interface RedisTokenStoreOptions {
   redis?: RedisOptions;
 }
 
-// KEYS: conn, lock (one slot). ARGV: meta, sealed, expected ('' = any), updated_at, fence ('' = none).
-// Returns the new version, or 0 when an expectation failed.
+// KEYS: conn, lock (one slot). ARGV: meta, sealed, expected ('' = any), updated_at, fence ('' = none),
+// changes channel, name. Returns the new version, or 0 when an expectation failed. A write
+// announces itself on the channel (TokenStore.watchChanges); a failed one announces nothing.
 const PUT_SCRIPT = `
 if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[5] then return 0 end
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
@@ -49,17 +58,23 @@ local exists = redis.call('HEXISTS', KEYS[1], 'sealed') == 1
 if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= (exists and current or 0) then return 0 end
 local version = current + 1
 redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'sealed', ARGV[2], 'version', version, 'updated_at', ARGV[4])
+redis.call('PUBLISH', ARGV[6], cjson.encode({name = ARGV[7], version = version, deleted = false}))
 return version
 `;
 
-// KEYS: conn, lock (one slot). ARGV: fence ('' = none). Returns 1 when the connection existed
-// and was deleted. The version stays behind, so a connection created again under this name
-// continues from it. A lease that ran out is gone from Redis (PX), so it fails the fence too.
+// KEYS: conn, lock (one slot). ARGV: fence ('' = none), changes channel, name. Returns 1 when
+// the connection existed and was deleted (and announces it). The version stays behind, so a
+// connection created again under this name continues from it. A lease that ran out is gone
+// from Redis (PX), so it fails the fence too.
 const DELETE_SCRIPT = `
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 local existed = redis.call('HEXISTS', KEYS[1], 'sealed')
 redis.call('HDEL', KEYS[1], 'meta', 'sealed', 'updated_at')
 redis.call('DEL', KEYS[2])
+if existed == 1 then
+  local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
+  redis.call('PUBLISH', ARGV[2], cjson.encode({name = ARGV[3], version = version, deleted = true}))
+end
 return existed
 `;
 
@@ -108,10 +123,18 @@ interface TokenkeeperCommands {
     expected: string,
     updatedAt: string,
     fence: string,
+    channel: string,
+    name: string,
   ): Promise<number>;
   tokenkeeperLock(lock: string, owner: string, ttlMs: string): Promise<number>;
   tokenkeeperRenew(lock: string, owner: string, ttlMs: string): Promise<number>;
-  tokenkeeperDelete(conn: string, lock: string, fence: string): Promise<number>;
+  tokenkeeperDelete(
+    conn: string,
+    lock: string,
+    fence: string,
+    channel: string,
+    name: string,
+  ): Promise<number>;
   tokenkeeperUnlock(lock: string, owner: string): Promise<number>;
 }
 
@@ -149,6 +172,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #client: Client;
   readonly #prefix: string;
   readonly #keys: RedisKeys;
+  readonly #feeds = new Set<ChangeFeed>();
   #closed = false;
 
   /**
@@ -304,6 +328,8 @@ export class RedisTokenStore implements TokenStore {
         expectedVersion === null ? '' : String(expectedVersion),
         String(Date.now()),
         fence ?? '',
+        this.#keys.changes,
+        name,
       );
     });
     return version > 0 ? version : undefined;
@@ -317,6 +343,8 @@ export class RedisTokenStore implements TokenStore {
         this.#keys.conn(name),
         this.#keys.lock(name),
         fence ?? '',
+        this.#keys.changes,
+        name,
       );
       // Another slot on a cluster, so not in the script: a daemon that claims a left-over
       // entry finds no connection and unschedules it.
@@ -353,9 +381,36 @@ export class RedisTokenStore implements TokenStore {
     return released > 0;
   }
 
+  /**
+   * A connection of its own in subscriber mode (it can do nothing else); ioredis reconnects
+   * it and subscribes again after a drop. On a cluster, a message reaches every node.
+   */
+  async watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+    if (this.#closed) throw closedError(this.kind, this.location);
+    const subscriber = this.#client.duplicate();
+    subscriber.on('error', () => undefined); // a drop is retried by ioredis; the watcher still reads the store
+    const channel = this.#keys.changes;
+    subscriber.on('message', (from: string, payload: string) => {
+      if (from !== channel) return;
+      const change = parseStoreChange(payload);
+      if (change) onChange(change);
+    });
+    // Best effort: a server that is down now is subscribed to once ioredis reconnects.
+    await subscriber.subscribe(channel).catch(() => undefined);
+    const feed: ChangeFeed = {
+      close: async () => {
+        this.#feeds.delete(feed);
+        await subscriber.quit().catch(() => subscriber.disconnect());
+      },
+    };
+    this.#feeds.add(feed);
+    return feed;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#feeds].map((feed) => feed.close()));
     try {
       await this.#client.quit();
     } catch {

@@ -100,6 +100,26 @@ export interface TokenStore {
    */
   readonly rateLimits?: SharedRateLimits;
 
+  /**
+   * Tells `onChange` of every row written or deleted on this store, by any process, soon
+   * after it commits (PostgreSQL LISTEN/NOTIFY, Redis pub/sub). Best effort: a change made
+   * while the feed's connection is down goes unheard, so a watcher still reads the store now
+   * and then. Optional: without it, a watcher only reads the store now and then.
+   */
+  watchChanges?(onChange: (change: StoreChange) => void): Promise<ChangeFeed>;
+
+  close(): Promise<void>;
+}
+
+/** A row that was written (its new version) or deleted (the version it had). */
+export interface StoreChange {
+  name: string;
+  version: number;
+  deleted: boolean;
+}
+
+/** A subscription to a store's changes; close it before the store. */
+export interface ChangeFeed {
   close(): Promise<void>;
 }
 

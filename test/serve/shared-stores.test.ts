@@ -42,6 +42,38 @@ async function keepsFreshAndWatches(store: TokenStore): Promise<void> {
   }
 }
 
+/**
+ * With no watch tick for an hour, the store's own announcements are all the daemon has: it
+ * sees a login, hands out the token another process's refresh saved (the one it held is
+ * revoked: strict rotation), and drops a logout, each within seconds.
+ */
+async function hearsChangesAsTheyAreMade(store: TokenStore): Promise<void> {
+  const rig = await startServeRig({
+    store,
+    factus: { rotation: 'strict' },
+    daemon: { watchIntervalMs: 3_600_000 },
+  });
+  const tokenFromDaemon = async () => {
+    const response = await rig.call('/v1/connections/acme/token');
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { access_token: string }).access_token;
+  };
+  try {
+    await connectFactus(rig, 'acme');
+    await eventually(() => rig.daemon.keepAlive.get('acme') !== undefined, 'the login is heard', 3_000);
+    const before = await tokenFromDaemon();
+    await rig.advance(5_000, 5_000); // older than the least interval between refreshes
+    await rig.cli.refresh('acme');
+    const rotated = await rig.cli.getAccessToken('acme');
+    assert.notEqual(rotated, before);
+    await eventually(async () => (await tokenFromDaemon()) === rotated, 'the refresh is heard', 3_000);
+    await rig.cli.logout('acme');
+    await eventually(() => rig.daemon.keepAlive.get('acme') === undefined, 'the logout is heard', 3_000);
+  } finally {
+    await rig.close();
+  }
+}
+
 /** Two daemons on one store for 30 minutes of 10-minute tokens. */
 async function splitsTheWork(store: TokenStore): Promise<void> {
   const rig = await startServeRig({ store, factus: { accessTtlSeconds: 600, rotation: 'strict' } });
@@ -119,6 +151,7 @@ async function onPostgres(work: (store: TokenStore) => Promise<void>): Promise<v
 
 describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, () => {
   it('keeps a connection fresh and watches the store', () => onPostgres(keepsFreshAndWatches));
+  it('hears a login, a refresh and a logout as they are made', () => onPostgres(hearsChangesAsTheyAreMade));
   it('two daemons split the refreshes, each asked of the provider once', () => onPostgres(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () =>
     onPostgres(takesOverADeadClaim));
@@ -142,6 +175,7 @@ async function onRedis(work: (store: TokenStore) => Promise<void>): Promise<void
 
 describeWithServer('the daemon on Redis', 'Redis', REDIS_URL, redisProblem, () => {
   it('keeps a connection fresh and watches the store', () => onRedis(keepsFreshAndWatches));
+  it('hears a login, a refresh and a logout as they are made', () => onRedis(hearsChangesAsTheyAreMade));
   it('two daemons split the refreshes, each asked of the provider once', () => onRedis(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () => onRedis(takesOverADeadClaim));
 });

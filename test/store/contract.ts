@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConnectionMeta, DueIndex, TokenStore } from '../../src/store/types.js';
+import type { ConnectionMeta, DueIndex, StoreChange, TokenStore } from '../../src/store/types.js';
 
 /** Lease length for locks that must still be held during a test. */
 const LONG_TTL = 60_000;
@@ -23,13 +23,19 @@ function byName<T extends { name: string }>(items: T[]): T[] {
   return [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+export interface ContractOptions {
+  /** The backend announces its changes (watchChanges): PostgreSQL and Redis. */
+  changeFeed?: boolean;
+  cleanup?: () => Promise<void>;
+}
+
 export function runTokenStoreContract(
   label: string,
   makeStore: () => Promise<TokenStore>,
-  cleanup?: () => Promise<void>,
+  options: ContractOptions = {},
 ): void {
   describe(`TokenStore contract: ${label}`, () => {
-    if (cleanup) after(cleanup);
+    if (options.cleanup) after(options.cleanup);
 
     async function withStore(test: (store: TokenStore) => Promise<void>): Promise<void> {
       const store = await makeStore();
@@ -46,6 +52,36 @@ export function runTokenStoreContract(
         assert.equal(typeof store.location, 'string');
         assert.ok(store.location.length > 0);
       }));
+
+    if (options.changeFeed) {
+      it('announces each write and delete as it is made, and nothing for a write it refused', () =>
+        withStore(async (store) => {
+          assert.ok(store.watchChanges, 'the backend has watchChanges');
+          const heard: StoreChange[] = [];
+          const feed = await store.watchChanges((change) => heard.push(change));
+          try {
+            assert.equal(await store.put('acme', { n: 1 }, 'sealed-1', 0), 1);
+            assert.equal(await store.put('acme', { n: 2 }, 'sealed-2', 1), 2);
+            assert.equal(await store.put('acme', { n: 3 }, 'sealed-3', 1), undefined, 'a stale version');
+            assert.equal(await store.delete('acme', owner('not-the-holder')), false, 'an unheld fence');
+            assert.equal(await store.delete('acme'), true);
+            assert.equal(await store.put('other', { n: 1 }, 'sealed-1', null), 1);
+            for (let i = 0; i < 300 && heard.length < 4; i++) await sleep(10);
+            assert.deepEqual(heard, [
+              { name: 'acme', version: 1, deleted: false },
+              { name: 'acme', version: 2, deleted: false },
+              { name: 'acme', version: 2, deleted: true },
+              { name: 'other', version: 1, deleted: false },
+            ]);
+            await feed.close();
+            assert.equal(await store.put('other', { n: 2 }, 'sealed-2', 1), 2);
+            await sleep(200);
+            assert.equal(heard.length, 4, 'nothing is heard once the feed is closed');
+          } finally {
+            await feed.close();
+          }
+        }));
+    }
 
     it('round-trips a put through get', () =>
       withStore(async (store) => {

@@ -27,8 +27,10 @@ describeWithServer('PostgresTokenStore', 'PostgreSQL', PG_URL, problem, () => {
     await admin.end();
   });
 
-  runTokenStoreContract('postgres', () =>
-    PostgresTokenStore.connect({ connectionString: PG_URL, schema: freshSchema() }),
+  runTokenStoreContract(
+    'postgres',
+    () => PostgresTokenStore.connect({ connectionString: PG_URL, schema: freshSchema() }),
+    { changeFeed: true },
   );
 
   async function twoHosts(
@@ -239,6 +241,38 @@ describeWithServer('PostgresTokenStore', 'PostgreSQL', PG_URL, problem, () => {
         return true;
       },
     );
+  });
+
+  it('a change feed whose connection is dropped listens again and is heard again', async () => {
+    const applicationName = uniqueName('tk_feed');
+    const store = await PostgresTokenStore.connect({
+      connectionString: PG_URL,
+      schema: freshSchema(),
+      pool: { application_name: applicationName },
+    });
+    const heard: string[] = [];
+    const feed = await store.watchChanges((change) => heard.push(`${change.name}@${change.version}`));
+    try {
+      const { rows } = await admin.query<{ ended: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+         WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+        [applicationName],
+      );
+      assert.deepEqual(
+        rows.map((row) => row.ended),
+        [true],
+        'the listening connection was ended',
+      );
+      // Writes made before it listens again go unheard (the watcher reads the store for those).
+      for (let i = 0; i < 100 && heard.length === 0; i++) {
+        await store.put('acme', { n: i }, 'sealed', null);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(heard.length > 0, 'a write was heard after the connection was dropped');
+    } finally {
+      await feed.close();
+      await store.close();
+    }
   });
 
   it('shows its URL without the password', async () => {

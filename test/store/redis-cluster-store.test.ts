@@ -35,7 +35,7 @@ if (problem !== undefined && !process.env.CI) {
     const freshPrefix = () => `${uniqueName('tkcluster')}_${++counter}:`;
     const connect = (keyPrefix = freshPrefix()) => RedisTokenStore.connect({ url: cluster.url, keyPrefix });
 
-    runTokenStoreContract('redis cluster', () => connect());
+    runTokenStoreContract('redis cluster', () => connect(), { changeFeed: true });
 
     it('detects the cluster from one node’s URL and spreads connections over the nodes', async () => {
       const store = await connect();

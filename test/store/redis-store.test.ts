@@ -43,7 +43,13 @@ describeWithServer('RedisTokenStore', 'Redis', REDIS_URL, problem, () => {
     await admin.quit();
   });
 
-  runTokenStoreContract('redis', () => RedisTokenStore.connect({ url: REDIS_URL, keyPrefix: freshPrefix() }));
+  runTokenStoreContract(
+    'redis',
+    () => RedisTokenStore.connect({ url: REDIS_URL, keyPrefix: freshPrefix() }),
+    {
+      changeFeed: true,
+    },
+  );
 
   async function twoHosts(test: (a: RedisTokenStore, b: RedisTokenStore, prefix: string) => Promise<void>) {
     const prefix = freshPrefix();

@@ -1,0 +1,72 @@
+/**
+ * PostgreSQL's side of TokenStore.watchChanges: a connection of its own that LISTENs on the
+ * store's channel. Writes NOTIFY in the statement that makes them (postgres-store.ts), so a
+ * change is announced when it commits, and a write that failed its checks announces nothing.
+ * A lost connection is opened again, backing off up to 30 s; what changed meanwhile is left
+ * to the watcher's own reads of the store.
+ */
+import type { Client } from 'pg';
+import { parseStoreChange } from './change-feed.js';
+import type { ChangeFeed, StoreChange } from './types.js';
+
+const FIRST_RETRY_MS = 1_000;
+const LAST_RETRY_MS = 30_000;
+
+export async function listenForChanges(
+  newClient: () => Client,
+  channel: string,
+  onChange: (change: StoreChange) => void,
+): Promise<ChangeFeed> {
+  let current: Client | undefined;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryMs = FIRST_RETRY_MS;
+
+  const retryLater = () => {
+    if (closed) return;
+    retryTimer = setTimeout(() => void open(), retryMs);
+    retryTimer.unref();
+    retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
+  };
+  const lost = (client: Client) => {
+    if (client !== current) return;
+    current = undefined;
+    client.end().catch(() => undefined);
+    retryLater();
+  };
+  const open = async (): Promise<void> => {
+    const client = newClient();
+    client.on('notification', (message) => {
+      if (message.channel !== channel) return;
+      const change = parseStoreChange(message.payload);
+      if (change) onChange(change);
+    });
+    // Unheard, a dropped connection's error would end the process.
+    client.on('error', () => lost(client));
+    client.on('end', () => lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${channel}"`);
+    } catch {
+      client.end().catch(() => undefined);
+      return retryLater();
+    }
+    if (closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    current = client;
+    retryMs = FIRST_RETRY_MS;
+  };
+
+  await open();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      const client = current;
+      current = undefined;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}
