@@ -143,11 +143,11 @@ export class KeepAlive {
    * row is read again rather than taken from the announcement, which may be older than it.
    */
   async #heard(change: StoreChange): Promise<void> {
-    const known = this.#view.get(change.name);
-    // Seen already (this daemon's own writes, mostly), or being refreshed here: its settling reads it.
+    // Being refreshed here: settling that refresh reads the row.
     if (this.#stopped || this.#busy.has(change.name)) return;
-    if (known && !change.deleted && change.version <= known.version) return;
-    if (!known && change.deleted) return;
+    const known = this.#view.get(change.name);
+    // Seen already (this daemon's own writes, mostly), or the delete of a row it never had.
+    if (known ? !change.deleted && change.version <= known.version : change.deleted) return;
     const readStartedAt = this.#reads;
     const row = await this.options.store.get(change.name);
     if (this.#stopped) return;

@@ -1,7 +1,9 @@
 /**
  * A TokenStore in PostgreSQL, for several hosts sharing connections. Every operation is
  * one statement (atomic on its own); lock leases are measured by the database's clock
- * (`now()`), so hosts whose clocks disagree still agree on who holds a lock.
+ * (`now()`), so hosts whose clocks disagree still agree on who holds a lock. Writes and
+ * deletes NOTIFY what they did from that statement, so it is announced when it commits
+ * (watchChanges, postgres-changes.ts).
  */
 
 import { createHash } from 'node:crypto';

@@ -7,7 +7,8 @@
  * atomically. The set of names and the due index live under the prefix's own tag; they
  * are updated beside the scripts (a name is added before a write that may create its
  * connection and never removed, and listing skips names that hold no connection), so no
- * script spans slots.
+ * script spans slots. The write and delete scripts also PUBLISH what they did on the
+ * prefix's channel (watchChanges), which needs no slot.
  */
 
 import type { RedisOptions } from 'ioredis';
