@@ -258,6 +258,36 @@ describeWithServer('RedisTokenStore', 'Redis', REDIS_URL, problem, () => {
     );
   });
 
+  it('a change feed whose connection is dropped subscribes again and is heard again', async () => {
+    const connectionName = uniqueName('tk_feed');
+    const store = await RedisTokenStore.connect({
+      url: REDIS_URL,
+      keyPrefix: freshPrefix(),
+      redis: { connectionName },
+    });
+    const heard: string[] = [];
+    const feed = await store.watchChanges((change) => heard.push(`${change.name}@${change.version}`));
+    try {
+      // The subscriber is the client of that name with a subscription (`sub=1`).
+      const clients = (await admin.client('LIST')) as string;
+      const ids = clients
+        .split('\n')
+        .filter((line) => line.includes(` name=${connectionName} `) && / sub=1 /.test(line))
+        .map((line) => /^id=(\d+) /.exec(line)?.[1]);
+      assert.equal(ids.length, 1, 'one subscriber');
+      assert.equal(await admin.client('KILL', 'ID', ids[0] as string), 1);
+      // Writes made before it subscribes again go unheard (the watcher reads the store for those).
+      for (let i = 0; i < 100 && heard.length === 0; i++) {
+        await store.put('acme', { n: i }, 'sealed', null);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(heard.length > 0, 'a write was heard after the connection was dropped');
+    } finally {
+      await feed.close();
+      await store.close();
+    }
+  });
+
   it('refuses an empty key prefix', async () => {
     await assert.rejects(RedisTokenStore.connect({ url: REDIS_URL, keyPrefix: '' }), { code: 'CONFIG' });
   });
