@@ -117,25 +117,38 @@ export class KeepAlive {
     const changed: StoredConnectionMeta[] = [];
     for (const row of rows) {
       present.add(row.name);
-      const known = this.#view.get(row.name);
-      // Versions only grow: an older row was read before a write this daemon already saw.
-      if (known && row.version <= known.version) continue;
-      // Someone else wrote it (a login, another refresh), maybe after a caller of this daemon
-      // was handed the previous token: let the keeper read it again on next use.
-      this.options.keeper.release(row.name);
-      changed.push(row);
+      if (this.#letGoIfNewer(row)) changed.push(row);
     }
     // A shared due index is a round trip per entry: a few hundred at a time, not one by one.
     for (let i = 0; i < changed.length; i += SCHEDULE_BATCH) {
       await Promise.all(changed.slice(i, i + SCHEDULE_BATCH).map((row) => this.#track(row)));
     }
     for (const name of [...this.#view.keys()]) {
-      if (present.has(name)) continue;
-      // Read since the listing began (by another sync, a claim): the listing is older than the row.
-      const readSeq = this.#view.get(name)?.readSeq;
-      if (readSeq !== undefined && readSeq <= listingStartedAt) await this.#untrack(name);
+      if (!present.has(name)) await this.#untrackUnlessReadSince(name, listingStartedAt);
     }
     this.#pump();
+  }
+
+  /**
+   * True when `row` is newer than the daemon's view of it: someone else wrote it (a login,
+   * another refresh), maybe after a caller of this daemon was handed the previous token, so
+   * the keeper lets go of that token and reads the store again on next use. Versions only
+   * grow: an older row was read before a write this daemon already saw.
+   */
+  #letGoIfNewer(row: StoredConnectionMeta): boolean {
+    const known = this.#view.get(row.name);
+    if (known && row.version <= known.version) return false;
+    this.options.keeper.release(row.name);
+    return true;
+  }
+
+  /**
+   * Drops a connection that a read begun at `readStartedAt` did not find, unless the daemon
+   * read it since (a login, another sync, a claim): that read is newer than this one.
+   */
+  async #untrackUnlessReadSince(name: string, readStartedAt: number): Promise<void> {
+    const readSeq = this.#view.get(name)?.readSeq;
+    if (readSeq !== undefined && readSeq <= readStartedAt) await this.#untrack(name);
   }
 
   /**
@@ -151,15 +164,8 @@ export class KeepAlive {
     const readStartedAt = this.#reads;
     const row = await this.options.store.get(change.name);
     if (this.#stopped) return;
-    if (!row) {
-      // Read since this read began (a login, a sync): newer than what this read says.
-      const readSeq = this.#view.get(change.name)?.readSeq;
-      if (readSeq !== undefined && readSeq <= readStartedAt) await this.#untrack(change.name);
-      return;
-    }
-    const current = this.#view.get(change.name);
-    if (current && row.version <= current.version) return;
-    this.options.keeper.release(change.name);
+    if (!row) return this.#untrackUnlessReadSince(change.name, readStartedAt);
+    if (!this.#letGoIfNewer(row)) return;
     await this.#track({ name: row.name, meta: row.meta, version: row.version });
     this.#pump();
   }

@@ -96,11 +96,11 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
     .update(`${schema ?? '(search_path)'}\u0000${prefix}`)
     .digest('hex')
     .slice(0, 24)}`;
-  // Announces the rows a write returned, in the same statement: only when it commits.
-  const announcing = (write: string, deleted: boolean) =>
-    `WITH written AS (${write})
-     SELECT version, pg_notify('${channel}', json_build_object('name', $1::text, 'version', version, 'deleted', ${deleted})::text)
+  // Announces the rows of the CTE `written`, in the same statement: only when it commits.
+  const announceWritten = (deleted: boolean) =>
+    `SELECT version, pg_notify('${channel}', json_build_object('name', $1::text, 'version', version, 'deleted', ${deleted})::text)
      FROM written`;
+  const announcing = (write: string) => `WITH written AS (${write}) ${announceWritten(false)}`;
   return {
     channel,
     connections,
@@ -116,7 +116,6 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
       `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
        SELECT $1, $2::json, $3, ${firstVersion}, now() WHERE ${fenced('$4')}
        ON CONFLICT (name) DO NOTHING RETURNING c.version`,
-      false,
     ),
     upsert: announcing(
       `INSERT INTO ${connections} AS c (name, meta, sealed, version, updated_at)
@@ -124,12 +123,10 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
        ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, sealed = excluded.sealed,
          version = c.version + 1, updated_at = now()
        RETURNING c.version`,
-      false,
     ),
     update: announcing(
       `UPDATE ${connections} SET meta = $2::json, sealed = $3, version = version + 1, updated_at = now()
        WHERE name = $1 AND version = $4 AND ${fenced('$5')} RETURNING version`,
-      false,
     ),
     // Every delete sees the lock as it was before the statement: the fence holds for all or none.
     remove: `WITH dropped_lock AS (DELETE FROM ${locks} WHERE name = $1 AND ${fenced('$2')}),
@@ -139,8 +136,7 @@ function buildSql(schema: string | undefined, prefix: string): Sql {
                  INSERT INTO ${retired} AS r (name, version) SELECT $1, version FROM gone
                  ON CONFLICT (name) DO UPDATE SET version = excluded.version
                  RETURNING r.version)
-             SELECT version, pg_notify('${channel}', json_build_object('name', $1::text, 'version', version, 'deleted', true)::text)
-             FROM written`,
+             ${announceWritten(true)}`,
     // Also true for the owner itself: a resent request finds its own lock.
     tryLock: `INSERT INTO ${locks} AS l (name, owner, expires_at)
               VALUES ($1, $2, now() + $3 * interval '1 millisecond')

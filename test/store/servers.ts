@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { redactConnectionUrl } from '../../src/store/redact-url.js';
+import type { TokenStore } from '../../src/store/types.js';
 
 export const PG_URL = process.env.TOKENKEEPER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TOKENKEEPER_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
@@ -76,4 +77,17 @@ export function describeWithServer(
   } else {
     describe(name, { skip: `${server} not reachable at ${where}; set CI=true to require it` }, () => {});
   }
+}
+
+/**
+ * After a change feed lost its connection: writes a row every 100 ms (for at most 10 s) until
+ * the feed hears one. Writes made before it listens again go unheard (a watcher reads the
+ * store for those), so the first few may be missed.
+ */
+export async function writeUntilHeard(store: TokenStore, heard: readonly unknown[]): Promise<void> {
+  for (let i = 0; i < 100 && heard.length === 0; i++) {
+    await store.put('acme', { n: i }, 'sealed', null);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(heard.length > 0, 'a write was heard after the connection was dropped');
 }
