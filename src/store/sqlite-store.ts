@@ -16,9 +16,17 @@ import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { GroupCommit } from './group-commit.js';
+import { CHANGE_LOG_MIGRATION, watchChangeLog } from './sqlite-changes.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
 import { SqliteDueIndex } from './sqlite-due-index.js';
-import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
+import type {
+  ChangeFeed,
+  ConnectionMeta,
+  StoreChange,
+  StoredConnection,
+  StoredConnectionMeta,
+  TokenStore,
+} from './types.js';
 import {
   assertConnectionName,
   assertLockArguments,
@@ -121,6 +129,8 @@ const MIGRATIONS: readonly string[] = [
      points INTEGER NOT NULL DEFAULT 0,
      expire INTEGER
    );`,
+  // 3 → 4: the log of changes that watchChanges reads (sqlite-changes.ts).
+  CHANGE_LOG_MIGRATION,
 ];
 
 /** The schema this code reads and writes (PRAGMA user_version): one migration per version. */
@@ -257,6 +267,7 @@ export class SqliteTokenStore implements TokenStore {
   #unsynced: Database | undefined;
   readonly #openUnsynced: () => Database;
   #locks: LockStatements | undefined;
+  readonly #feeds = new Set<ChangeFeed>();
 
   /**
    * Opens (creating if needed) the database at `path`. better-sqlite3 is loaded here, on
@@ -548,7 +559,16 @@ export class SqliteTokenStore implements TokenStore {
     }
   }
 
+  /** Reads the file's log of changes a few times a second (sqlite-changes.ts). */
+  async watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+    this.#assertOpen();
+    const feed = watchChangeLog(this.#db, onChange, (closed) => this.#feeds.delete(closed));
+    this.#feeds.add(feed);
+    return feed;
+  }
+
   async close(): Promise<void> {
+    await Promise.all([...this.#feeds].map((feed) => feed.close()));
     if (this.#db.open) this.#puts.flush();
     if (this.#unsynced?.open && this.#unsynced !== this.#db) this.#unsynced.close();
     if (this.#db.open) this.#db.close();

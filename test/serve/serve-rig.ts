@@ -49,6 +49,8 @@ export interface ServeRigOptions {
   factus?: FactusEmulatorOptions;
   daemon?: Omit<DaemonOptions, 'store' | 'encryptionKey' | 'clock'>;
   store?: TokenStore;
+  /** The CLI's own connection to the daemon's store, as another process has (default: the same store). */
+  cliStore?: TokenStore;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -59,7 +61,13 @@ export async function startServeRig(options: ServeRigOptions = {}): Promise<Serv
   const factus = await startFactusEmulator({ now, ...options.factus });
   const store = options.store ?? new MemoryTokenStore();
   const key = generateEncryptionKey();
-  const cli = createKeeper({ store, encryptionKey: key, clock, proactiveRefresh: false, env: {} });
+  const cli = createKeeper({
+    store: options.cliStore ?? store,
+    encryptionKey: key,
+    clock,
+    proactiveRefresh: false,
+    env: {},
+  });
   let daemon: Daemon;
   try {
     daemon = await startDaemon({

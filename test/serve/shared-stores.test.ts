@@ -1,16 +1,21 @@
 /**
  * The daemon on the real PostgreSQL and Redis stores, beside another keeper on the same
- * store: it keeps the connection fresh and sees what the other one adds and removes. And a
+ * store: it keeps the connection fresh and sees what the other one adds and removes (on
+ * SQLite too, through another connection to the file, as another process has). And a
  * fleet: two daemons on one store split the refreshes through the store's due index, each
  * asked of the provider once, and a claim whose daemon died comes back to the other one.
  */
 import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SERVE_DEFAULTS, startDaemon } from '../../src/serve/daemon.js';
 import { PostgresTokenStore } from '../../src/store/postgres-store.js';
 import { RedisTokenStore } from '../../src/store/redis-store.js';
+import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import type { TokenStore } from '../../src/store/types.js';
 import {
   describeWithServer,
@@ -47,9 +52,10 @@ async function keepsFreshAndWatches(store: TokenStore): Promise<void> {
  * sees a login, hands out the token another process's refresh saved (the one it held is
  * revoked: strict rotation), and drops a logout, each within seconds.
  */
-async function hearsChangesAsTheyAreMade(store: TokenStore): Promise<void> {
+async function hearsChangesAsTheyAreMade(store: TokenStore, cliStore?: TokenStore): Promise<void> {
   const rig = await startServeRig({
     store,
+    ...(cliStore ? { cliStore } : {}),
     factus: { rotation: 'strict' },
     daemon: { watchIntervalMs: 3_600_000 },
   });
@@ -133,6 +139,20 @@ async function takesOverADeadClaim(store: TokenStore): Promise<void> {
     await rig.close();
   }
 }
+
+describe('the daemon on SQLite', () => {
+  it('hears a login, a refresh and a logout that another process makes as they are made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-sqlite-'));
+    const daemonStore = await SqliteTokenStore.open(join(dir, 'tokenkeeper.db'));
+    const cliStore = await SqliteTokenStore.open(join(dir, 'tokenkeeper.db'));
+    try {
+      await hearsChangesAsTheyAreMade(daemonStore, cliStore);
+    } finally {
+      await Promise.all([daemonStore.close(), cliStore.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 const pgProblem = await probePostgres();
 async function onPostgres(work: (store: TokenStore) => Promise<void>): Promise<void> {

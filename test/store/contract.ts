@@ -24,7 +24,7 @@ function byName<T extends { name: string }>(items: T[]): T[] {
 }
 
 export interface ContractOptions {
-  /** The backend announces its changes (watchChanges): PostgreSQL and Redis. */
+  /** The backend announces its changes (watchChanges): SQLite, PostgreSQL and Redis. */
   changeFeed?: boolean;
   cleanup?: () => Promise<void>;
 }

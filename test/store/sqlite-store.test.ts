@@ -7,12 +7,14 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../src/clock.js';
+import { CHANGE_LOG_ROWS } from '../../src/store/sqlite-changes.js';
 import { loadSqliteDriver } from '../../src/store/sqlite-driver.js';
 import {
   SQLITE_LIST_PAGE_ROWS,
   SQLITE_SCHEMA_VERSION,
   SqliteTokenStore,
 } from '../../src/store/sqlite-store.js';
+import type { StoreChange } from '../../src/store/types.js';
 
 const Database = await loadSqliteDriver();
 
@@ -27,12 +29,17 @@ function freshPath(): string {
   return join(root, `store-${counter}`, 'tokenkeeper.db');
 }
 
+/** Waits, at most 5 s, for `done`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 const posix = process.platform !== 'win32';
 function mode(path: string): number {
   return statSync(path).mode & 0o777;
 }
 
-runTokenStoreContract('sqlite', () => SqliteTokenStore.open(freshPath()));
+runTokenStoreContract('sqlite', () => SqliteTokenStore.open(freshPath()), { changeFeed: true });
 
 describe('SqliteTokenStore', () => {
   it('creates its directories 0700 and its files 0600, -wal and -shm included', {
@@ -82,7 +89,16 @@ describe('SqliteTokenStore', () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .pluck()
         .all();
-      assert.deepEqual(tables, ['connections', 'daemons', 'due', 'locks', 'rate_limits', 'retired_versions']);
+      assert.deepEqual(tables, [
+        'changes',
+        'connections',
+        'daemons',
+        'due',
+        'locks',
+        'rate_limits',
+        'retired_versions',
+        'sqlite_sequence',
+      ]);
     } finally {
       db.close();
     }
@@ -109,13 +125,79 @@ describe('SqliteTokenStore', () => {
     db.pragma('user_version = 1');
     db.close();
     const store = await SqliteTokenStore.open(path);
+    const heard: StoreChange[] = [];
+    const feed = await store.watchChanges((change) => heard.push(change));
     try {
       assert.deepEqual(await store.get('old'), { name: 'old', meta: { a: 1 }, sealed: 's', version: 7 });
       // A lock row of the old schema names no process: its lease is waited out as before.
       assert.equal(await store.tryLock('old', 'new-owner', 1000), false);
       assert.equal(await store.delete('old'), true);
       assert.equal(await store.put('old', {}, 's', 0), 8);
+      // The upgrade added the log of changes: the delete and the new write are announced.
+      await until(() => heard.length >= 2);
+      assert.deepEqual(heard, [
+        { name: 'old', version: 7, deleted: true },
+        { name: 'old', version: 8, deleted: false },
+      ]);
     } finally {
+      await feed.close();
+      await store.close();
+    }
+  });
+
+  it('announces what another connection to the file writes, as another process would', async () => {
+    const path = freshPath();
+    const watcher = await SqliteTokenStore.open(path);
+    const writer = await SqliteTokenStore.open(path);
+    const heard: StoreChange[] = [];
+    const feed = await watcher.watchChanges((change) => heard.push(change));
+    try {
+      assert.equal(await writer.put('acme', { n: 1 }, 's1', 0), 1);
+      assert.equal(await writer.put('acme', { n: 2 }, 's2', 1), 2);
+      assert.equal(await writer.delete('acme'), true);
+      await until(() => heard.length >= 3);
+      assert.deepEqual(heard, [
+        { name: 'acme', version: 1, deleted: false },
+        { name: 'acme', version: 2, deleted: false },
+        { name: 'acme', version: 2, deleted: true },
+      ]);
+    } finally {
+      await feed.close();
+      await Promise.all([watcher.close(), writer.close()]);
+    }
+  });
+
+  it('keeps only the newest changes in its log, and a watcher reads past a long run of them', async () => {
+    const path = freshPath();
+    const store = await SqliteTokenStore.open(path);
+    const heard: StoreChange[] = [];
+    const feed = await store.watchChanges((change) => heard.push(change));
+    const writes = CHANGE_LOG_ROWS + 500;
+    const db = new Database(path);
+    try {
+      // One transaction, as fast as another process could write them.
+      const insert = db.prepare(
+        "INSERT INTO connections (name, meta, sealed, version, updated_at) VALUES (?, '{}', 's', 1, 0)",
+      );
+      db.transaction(() => {
+        for (let i = 0; i < writes; i++) insert.run(`c${String(i).padStart(5, '0')}`);
+      })();
+      const logged = db
+        .prepare('SELECT COUNT(*) AS rows, MAX(seq) - MIN(seq) + 1 AS span FROM changes')
+        .get();
+      assert.deepEqual(logged, { rows: CHANGE_LOG_ROWS, span: CHANGE_LOG_ROWS });
+      await until(() => heard.length >= CHANGE_LOG_ROWS);
+      // The oldest 500 fell off the log before the watcher's next read; the rest come in order.
+      assert.equal(heard.length, CHANGE_LOG_ROWS);
+      assert.deepEqual(heard[0], { name: 'c00500', version: 1, deleted: false });
+      assert.deepEqual(heard.at(-1), {
+        name: `c${String(writes - 1).padStart(5, '0')}`,
+        version: 1,
+        deleted: false,
+      });
+    } finally {
+      db.close();
+      await feed.close();
       await store.close();
     }
   });

@@ -1,0 +1,80 @@
+/**
+ * SQLite's side of TokenStore.watchChanges. SQLite has no notifications between processes,
+ * so the file keeps a short log of changes instead: triggers on `connections` append
+ * `{name, version, deleted}` in the transaction that makes the change (a write refused by its
+ * checks changes no row, so it logs nothing), and keep only the newest CHANGE_LOG_ROWS entries.
+ * A watcher reads the log past the last entry it saw, a few times a second: one indexed read
+ * that finds nothing most of the time. A watcher that falls more than the log's length behind
+ * misses the oldest changes, which the watcher's own reads of the store catch up on.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ChangeFeed, StoreChange } from './types.js';
+
+/** Entries kept: at 300 writes a second (10,000 connections with 30-s tokens), 13 s of changes. */
+export const CHANGE_LOG_ROWS = 4_096;
+/** How often a watcher reads the log. */
+export const CHANGE_POLL_MS = 100;
+/** Entries read at a time: the rest come on the next turn of the event loop. */
+const CHANGES_PER_READ = 1_000;
+
+/** A trigger's body: log the change of `row` (NEW or OLD), and drop what fell off the log. */
+const logChange = (row: 'NEW' | 'OLD', deleted: 0 | 1) => `
+    INSERT INTO changes (name, version, deleted) VALUES (${row}.name, ${row}.version, ${deleted});
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - ${CHANGE_LOG_ROWS};`;
+
+/** Schema 3 → 4: the log and the triggers that write it (AUTOINCREMENT: never a seq again). */
+export const CHANGE_LOG_MIGRATION = `
+  CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    deleted INTEGER NOT NULL
+  );
+  CREATE TRIGGER IF NOT EXISTS connection_inserted AFTER INSERT ON connections
+  BEGIN ${logChange('NEW', 0)} END;
+  CREATE TRIGGER IF NOT EXISTS connection_updated AFTER UPDATE OF version ON connections
+  BEGIN ${logChange('NEW', 0)} END;
+  CREATE TRIGGER IF NOT EXISTS connection_deleted AFTER DELETE ON connections
+  BEGIN ${logChange('OLD', 1)} END;`;
+
+interface ChangeRow {
+  seq: number;
+  name: string;
+  version: number;
+  deleted: number;
+}
+
+/** Tells `onChange` of each change logged after this call, until the feed is closed. */
+export function watchChangeLog(
+  db: BetterSqlite3.Database,
+  onChange: (change: StoreChange) => void,
+  onClose: (feed: ChangeFeed) => void,
+): ChangeFeed {
+  const newer = db.prepare(
+    `SELECT seq, name, version, deleted FROM changes WHERE seq > ? ORDER BY seq LIMIT ${CHANGES_PER_READ}`,
+  );
+  let lastSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM changes').pluck().get() as number;
+  const read = () => {
+    if (!db.open) return;
+    let rows: ChangeRow[];
+    try {
+      rows = newer.all(lastSeq) as ChangeRow[];
+    } catch {
+      return; // busy for a moment: the next read picks up from the same entry
+    }
+    for (const row of rows) {
+      lastSeq = row.seq;
+      onChange({ name: row.name, version: row.version, deleted: row.deleted === 1 });
+    }
+  };
+  const timer = setInterval(read, CHANGE_POLL_MS);
+  // A watcher never holds its process open by itself.
+  timer.unref();
+  const feed: ChangeFeed = {
+    async close() {
+      clearInterval(timer);
+      onClose(feed);
+    },
+  };
+  return feed;
+}
