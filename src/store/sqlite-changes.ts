@@ -13,8 +13,8 @@ import type { ChangeFeed, StoreChange } from './types.js';
 /** Entries kept: 5 s of changes at 740 writes a second (bench serve-10k), 50 reads of the watcher. */
 export const CHANGE_LOG_ROWS = 4_096;
 /** How often a watcher reads the log. */
-export const CHANGE_POLL_MS = 100;
-/** Entries read at a time: the rest come on the next turn of the event loop. */
+const CHANGE_POLL_MS = 100;
+/** Entries read at a time: a longer run of them is read over the next reads. */
 const CHANGES_PER_READ = 1_000;
 
 /** A trigger's body: log the change of `row` (NEW or OLD), and drop what fell off the log. */

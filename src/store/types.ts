@@ -103,10 +103,10 @@ export interface TokenStore {
   /**
    * Tells `onChange` of every row written or deleted on this store, by any process, soon
    * after it commits (PostgreSQL LISTEN/NOTIFY, Redis pub/sub, a log in the SQLite file read
-   * every 100 ms), in order for each name (not
-   * across names: on a Redis Cluster they come from different nodes). Best effort: a change made
-   * while the feed's connection is down goes unheard, so a watcher still reads the store now
-   * and then. Optional: without it, a watcher only reads the store now and then.
+   * every 100 ms), in order for each name (not across names: on a Redis Cluster they come from
+   * different nodes). Best effort: a change made while the feed's connection is down, or one
+   * that fell off SQLite's log, goes unheard, so a watcher still reads the store now and then.
+   * Optional: without it, a watcher only reads the store now and then.
    */
   watchChanges?(onChange: (change: StoreChange) => void): Promise<ChangeFeed>;
 
