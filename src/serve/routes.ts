@@ -54,7 +54,10 @@ export async function handleRequest(
       },
     );
   }
-  if (path === '/healthz' && (method === 'GET' || method === 'HEAD')) return healthz(ctx, res);
+  if (path === '/healthz') {
+    if (method === 'GET' || method === 'HEAD') return healthz(ctx, res);
+    return methodNotAllowed(res, path, method, ['GET', 'HEAD']);
+  }
   if (path === '/login') return login(ctx, req, res, url);
 
   const bearer = hasBearerSecret(req.headers.authorization, ctx.secret);
@@ -92,12 +95,30 @@ export async function handleRequest(
     ctx.markUsed(name);
     return proxy(ctx, req, res, name, `${proxied[2] ?? '/'}${url.search}`);
   }
+  const allowed = allowedMethods(path);
+  if (allowed) return methodNotAllowed(res, path, method, allowed);
   return sendJson(res, 404, {
     error: {
       code: 'NOT_FOUND',
       message: `No endpoint ${method} ${path}; see the README's "Running the daemon".`,
     },
   });
+}
+
+function methodNotAllowed(res: ServerResponse, path: string, method: string, allowed: string[]): void {
+  sendJson(
+    res,
+    405,
+    { error: { code: 'USAGE', message: `${path} answers ${allowed.join(' and ')}, not ${method}.` } },
+    { allow: allowed.join(', ') },
+  );
+}
+
+/** The methods an authenticated path answers, for a 405 that names them: undefined for an unknown path. */
+function allowedMethods(path: string): string[] | undefined {
+  if (path === '/metrics' || path === '/v1/connections') return ['GET'];
+  if (/^\/v1\/connections\/[^/]+\/token$/.test(path)) return ['GET'];
+  return undefined;
 }
 
 async function healthz(ctx: RouteContext, res: ServerResponse): Promise<void> {
@@ -178,7 +199,7 @@ async function login(ctx: RouteContext, req: IncomingMessage, res: ServerRespons
       return sendHtml(res, 401, renderLoginForm('That is not the access secret.'));
     return redirect(res, '/', ctx.sessions.cookie(ctx.sessions.open()));
   }
-  sendJson(res, 405, { error: { code: 'USAGE', message: 'Use GET or POST on /login.' } });
+  methodNotAllowed(res, '/login', req.method ?? '', ['GET', 'POST']);
 }
 
 async function readSmallBody(req: IncomingMessage, limit: number): Promise<string> {

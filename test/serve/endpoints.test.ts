@@ -118,6 +118,38 @@ describe('tokenkeeper serve endpoints', () => {
     }
   });
 
+  it('answers a known path asked with the wrong method 405, naming the methods it takes', async () => {
+    const rig = await startServeRig();
+    try {
+      await connectFactus(rig, 'acme');
+      for (const [path, method, allow] of [
+        ['/v1/connections/acme/token', 'DELETE', 'GET'],
+        ['/v1/connections', 'POST', 'GET'],
+        ['/metrics', 'PUT', 'GET'],
+        ['/login', 'DELETE', 'GET, POST'],
+      ] as const) {
+        const response = await rig.call(path, { method });
+        assert.equal(response.status, 405, `${method} ${path}`);
+        assert.equal(response.headers.get('allow'), allow, `${method} ${path}`);
+        const { error } = (await response.json()) as { error: { code: string; message: string } };
+        assert.equal(error.code, 'USAGE');
+        assert.match(error.message, new RegExp(`not ${method}`));
+      }
+      // /healthz needs no secret, so neither does its 405.
+      const health = await fetch(`${rig.daemon.url}/healthz`, { method: 'POST' });
+      assert.equal(health.status, 405);
+      assert.equal(health.headers.get('allow'), 'GET, HEAD');
+      await health.body?.cancel();
+      // The secret is still checked first elsewhere: a wrong method says nothing without it.
+      const anonymous = await fetch(`${rig.daemon.url}/v1/connections`, { method: 'POST' });
+      assert.equal(anonymous.status, 401);
+      await anonymous.body?.cancel();
+      assert.equal((await rig.call('/v1/nothing', { method: 'DELETE' })).status, 404);
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('hands out what another process on the store refreshed, and sees logins and logouts', async () => {
     const rig = await startServeRig({ factus: { rotation: 'strict' } });
     try {
