@@ -35,6 +35,9 @@ export const SERVE_DEFAULTS = {
   concurrency: 16,
   tokenRequestsPerSecond: 20,
   watchIntervalMs: 2_000,
+  // While the store's change feed is heard, every row is listed only this often.
+  liveFeedWatchIntervalMs: 60_000,
+  feedProofMs: 10_000,
   heartbeatMs: 5_000,
   claimLeaseMs: 120_000,
   failureThreshold: 3,
@@ -65,6 +68,10 @@ export interface DaemonOptions {
   concurrency?: number;
   tokenRequestsPerSecond?: number;
   watchIntervalMs?: number;
+  /** The watch interval while the store's change feed is heard. Default 60 s. */
+  liveFeedWatchIntervalMs?: number;
+  /** How long a saved refresh's announcement may take before the feed counts as deaf. Default 10 s. */
+  feedProofMs?: number;
   heartbeatMs?: number;
   retry?: BackoffPolicy;
   webhooks?: readonly string[];
@@ -144,6 +151,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     concurrency: limits.concurrency,
     tokenRequestsPerSecond: limits.tokenRequestsPerSecond,
     watchIntervalMs: options.watchIntervalMs ?? SERVE_DEFAULTS.watchIntervalMs,
+    liveFeedWatchIntervalMs: options.liveFeedWatchIntervalMs ?? SERVE_DEFAULTS.liveFeedWatchIntervalMs,
+    feedProofMs: options.feedProofMs ?? SERVE_DEFAULTS.feedProofMs,
     claimLeaseMs: SERVE_DEFAULTS.claimLeaseMs,
     retry: options.retry ?? SERVE_DEFAULTS.retry,
     daemonId: id,

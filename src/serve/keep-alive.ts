@@ -17,6 +17,7 @@ import type { ChangeFeed, DueIndex, StoreChange, StoredConnectionMeta, TokenStor
 import type { Alerts } from './alerts.js';
 import { needsLogin, type ViewedConnection, viewOf } from './connection-view.js';
 import { dueAtOf, type KeepAlivePolicy } from './due-time.js';
+import { FeedLiveness } from './feed-liveness.js';
 import { ProviderPacer } from './provider-pacer.js';
 
 export interface KeepAliveOptions {
@@ -33,6 +34,10 @@ export interface KeepAliveOptions {
   tokenRequestsPerSecond: number;
   /** How often the store is read for changes made by other processes (the least interval). */
   watchIntervalMs: number;
+  /** How often it is read while the store's change feed is heard (FeedLiveness): a safety net. */
+  liveFeedWatchIntervalMs: number;
+  /** How long after a refresh is saved its announcement may take before the feed counts as deaf. */
+  feedProofMs: number;
   /** A claimed connection comes due again after this long if its claimer never reschedules it. */
   claimLeaseMs: number;
   /** The wait before retrying a connection whose refresh failed. */
@@ -64,21 +69,31 @@ export class KeepAlive {
   readonly #used = new Set<string>();
   /** Rows read into the view so far: numbers each view (readSeq). */
   #reads = 0;
-  /** The store's announcements of changes, where it makes them (PostgreSQL, Redis). */
+  /** The store's announcements of changes, where it makes them (SQLite, PostgreSQL, Redis). */
   #feed: ChangeFeed | undefined;
+  readonly #liveness: FeedLiveness;
+  /** The last listing of every row: when it started, and how long it took. */
+  #listing = { at: Number.NEGATIVE_INFINITY, took: 0 };
 
   constructor(private readonly options: KeepAliveOptions) {
     this.#pacer = new ProviderPacer(options.tokenRequestsPerSecond, options.pacingClock);
+    this.#liveness = new FeedLiveness(
+      options.pacingClock,
+      options.feedProofMs,
+      options.liveFeedWatchIntervalMs,
+    );
   }
 
   /**
    * Reads the store once, schedules everything, then keeps watching: it hears of each change
    * as it is made where the store announces changes, and reads every row now and then in
-   * any case (an announcement can be missed while the feed's connection is down).
+   * any case (an announcement can be missed while the feed's connection is down): rarely
+   * while it hears its own refreshes announced, at the watch interval otherwise.
    */
   async start(): Promise<void> {
     await this.#beat();
     this.#feed = await this.options.store.watchChanges?.((change) => {
+      this.#liveness.heard(change);
       this.#heard(change).catch(() => undefined); // a store outage: the next watch tick catches up
     });
     await this.sync();
@@ -110,8 +125,9 @@ export class KeepAlive {
    * removed ones dropped, and this process lets go of a token another process replaced.
    */
   async sync(): Promise<void> {
-    const { store } = this.options;
+    const { store, pacingClock } = this.options;
     const listingStartedAt = this.#reads;
+    const startedAt = pacingClock.now();
     const rows = store.listMeta ? await store.listMeta() : await store.list();
     const present = new Set<string>();
     const changed: StoredConnectionMeta[] = [];
@@ -126,6 +142,7 @@ export class KeepAlive {
     for (const name of [...this.#view.keys()]) {
       if (!present.has(name)) await this.#untrackUnlessReadSince(name, listingStartedAt);
     }
+    this.#listing = { at: startedAt, took: pacingClock.now() - startedAt };
     this.#pump();
   }
 
@@ -321,7 +338,9 @@ export class KeepAlive {
       if (!due) return;
       await this.#pacer.wait(due.provider);
       if (this.#stopped) return;
+      this.#liveness.refreshing(name, due.version);
       const failure = await this.#refresh(name, due.version);
+      this.#liveness.refreshed(name, failure === undefined);
       this.#busy.delete(name);
       await this.#settle(name, failure);
     } finally {
@@ -394,12 +413,23 @@ export class KeepAlive {
   #watchLater(delayMs: number): void {
     if (this.#stopped) return;
     this.#watchTimer = this.options.pacingClock.setTimer(async () => {
-      const started = this.options.pacingClock.now();
-      await this.sync().catch(() => undefined); // a store outage: /healthz says so; try again next tick
+      if (!this.#feedCoversListing()) {
+        await this.sync().catch(() => undefined); // a store outage: /healthz says so; try again next tick
+      }
       // A store with many rows is read less often: never more than a tenth of the time.
-      const took = this.options.pacingClock.now() - started;
-      this.#watchLater(Math.max(this.options.watchIntervalMs, 10 * took));
+      this.#watchLater(Math.max(this.options.watchIntervalMs, 10 * this.#listing.took));
     }, delayMs);
+  }
+
+  /**
+   * The feed is heard, and the last listing is recent enough for a safety net: at most every
+   * liveFeedWatchIntervalMs, and a hundredth of the time on a store with many rows.
+   */
+  #feedCoversListing(): boolean {
+    if (!this.#liveness.isLive()) return false;
+    const { liveFeedWatchIntervalMs, pacingClock } = this.options;
+    const interval = Math.max(liveFeedWatchIntervalMs, 100 * this.#listing.took);
+    return pacingClock.now() - this.#listing.at < interval;
   }
 
   #heartbeatLater(): void {

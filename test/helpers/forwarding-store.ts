@@ -3,7 +3,7 @@
  * stop (GatedStore) or fail (bad days' FlakyStore) chosen calls of a real store. A
  * subclass overrides only the calls it changes.
  */
-import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
+import type { ChangeFeed, ConnectionMeta, DueIndex, StoreChange, TokenStore } from '../../src/store/types.js';
 
 export class ForwardingStore implements TokenStore {
   readonly kind: string;
@@ -46,5 +46,33 @@ export class ReadCountingStore extends ForwardingStore {
   override get(name: string) {
     this.reads++;
     return super.get(name);
+  }
+}
+
+/**
+ * Counts the listings of every row, and can stop the store's announcements from reaching
+ * the watcher: a deaf feed, as a LISTEN behind a transaction pooler is. The due index is
+ * the store's own.
+ */
+export class DeafenableFeedStore extends ForwardingStore {
+  listings = 0;
+  deaf = false;
+  readonly dueIndex: DueIndex | undefined;
+
+  constructor(inner: TokenStore) {
+    super(inner);
+    this.dueIndex = inner.dueIndex;
+  }
+
+  listMeta() {
+    this.listings++;
+    return this.inner.listMeta ? this.inner.listMeta() : this.inner.list();
+  }
+
+  watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+    if (!this.inner.watchChanges) throw new Error(`${this.kind} announces no changes`);
+    return this.inner.watchChanges((change) => {
+      if (!this.deaf) onChange(change);
+    });
   }
 }

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SERVE_DEFAULTS, startDaemon } from '../../src/serve/daemon.js';
@@ -17,6 +18,7 @@ import { PostgresTokenStore } from '../../src/store/postgres-store.js';
 import { RedisTokenStore } from '../../src/store/redis-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import type { TokenStore } from '../../src/store/types.js';
+import { DeafenableFeedStore } from '../helpers/forwarding-store.js';
 import {
   describeWithServer,
   PG_URL,
@@ -75,6 +77,47 @@ async function hearsChangesAsTheyAreMade(store: TokenStore, cliStore?: TokenStor
     await eventually(async () => (await tokenFromDaemon()) === rotated, 'the refresh is heard', 3_000);
     await rig.cli.logout('acme');
     await eventually(() => rig.daemon.keepAlive.get('acme') === undefined, 'the logout is heard', 3_000);
+  } finally {
+    await rig.close();
+  }
+}
+
+/**
+ * Every row is listed at the watch interval until the daemon hears one of its own refreshes
+ * announced; then only rarely, while the feed tells it of another process's login. A refresh
+ * whose announcement never comes (the feed gone deaf) brings the listing back at its pace,
+ * and the listing then finds the logout the feed no longer tells.
+ */
+async function listsRarelyWhileItHearsItself(store: TokenStore, cliStore?: TokenStore): Promise<void> {
+  const tapped = new DeafenableFeedStore(store);
+  const rig = await startServeRig({
+    store: tapped,
+    cliStore: cliStore ?? store,
+    factus: { accessTtlSeconds: 600 },
+    daemon: { watchIntervalMs: 50, liveFeedWatchIntervalMs: 3_600_000, feedProofMs: 500 },
+  });
+  const listingsOver = async (ms: number) => {
+    const before = tapped.listings;
+    await sleep(ms);
+    return tapped.listings - before;
+  };
+  try {
+    await connectFactus(rig, 'acme');
+    await eventually(() => rig.daemon.keepAlive.get('acme') !== undefined, 'the login is seen');
+    const unproven = await listingsOver(500);
+    assert.ok(unproven >= 3, `listed ${unproven} times in 500 ms before any refresh was heard`);
+
+    await rig.advance(600_000, 60_000); // the daemon refreshes acme: a probe of the feed
+    await eventually(async () => (await listingsOver(300)) === 0, 'the listing pauses');
+    await connectFactus(rig, 'second');
+    await eventually(() => rig.daemon.keepAlive.get('second') !== undefined, 'the feed tells of a login');
+    assert.equal(await listingsOver(500), 0, 'no listing while the feed is heard');
+
+    tapped.deaf = true;
+    await rig.advance(600_000, 60_000); // refreshed again, never heard
+    await eventually(async () => (await listingsOver(300)) >= 2, 'the listing is back at its pace');
+    await rig.cli.logout('second');
+    await eventually(() => rig.daemon.keepAlive.get('second') === undefined, 'the listing finds the logout');
   } finally {
     await rig.close();
   }
@@ -140,18 +183,24 @@ async function takesOverADeadClaim(store: TokenStore): Promise<void> {
   }
 }
 
+/** The daemon's store and another process's: two connections to one file. */
+async function onSqlite(work: (store: TokenStore, cliStore: TokenStore) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-sqlite-'));
+  const daemonStore = await SqliteTokenStore.open(join(dir, 'tokenkeeper.db'));
+  const cliStore = await SqliteTokenStore.open(join(dir, 'tokenkeeper.db'));
+  try {
+    await work(daemonStore, cliStore);
+  } finally {
+    await Promise.all([daemonStore.close(), cliStore.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('the daemon on SQLite', () => {
-  it('hears a login, a refresh and a logout that another process makes as they are made', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-sqlite-'));
-    const daemonStore = await SqliteTokenStore.open(join(dir, 'tokenkeeper.db'));
-    const cliStore = await SqliteTokenStore.open(join(dir, 'tokenkeeper.db'));
-    try {
-      await hearsChangesAsTheyAreMade(daemonStore, cliStore);
-    } finally {
-      await Promise.all([daemonStore.close(), cliStore.close()]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it('hears a login, a refresh and a logout that another process makes as they are made', () =>
+    onSqlite(hearsChangesAsTheyAreMade));
+  it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
+    onSqlite(listsRarelyWhileItHearsItself));
 });
 
 const pgProblem = await probePostgres();
@@ -172,6 +221,8 @@ async function onPostgres(work: (store: TokenStore) => Promise<void>): Promise<v
 describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, () => {
   it('keeps a connection fresh and watches the store', () => onPostgres(keepsFreshAndWatches));
   it('hears a login, a refresh and a logout as they are made', () => onPostgres(hearsChangesAsTheyAreMade));
+  it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
+    onPostgres(listsRarelyWhileItHearsItself));
   it('two daemons split the refreshes, each asked of the provider once', () => onPostgres(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () =>
     onPostgres(takesOverADeadClaim));
@@ -196,6 +247,8 @@ async function onRedis(work: (store: TokenStore) => Promise<void>): Promise<void
 describeWithServer('the daemon on Redis', 'Redis', REDIS_URL, redisProblem, () => {
   it('keeps a connection fresh and watches the store', () => onRedis(keepsFreshAndWatches));
   it('hears a login, a refresh and a logout as they are made', () => onRedis(hearsChangesAsTheyAreMade));
+  it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
+    onRedis(listsRarelyWhileItHearsItself));
   it('two daemons split the refreshes, each asked of the provider once', () => onRedis(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () => onRedis(takesOverADeadClaim));
 });
