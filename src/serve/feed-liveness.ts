@@ -6,7 +6,8 @@
  * rarely. A probe that goes unheard means a deaf feed: a LISTEN behind a transaction pooler,
  * a subscription lost while its connection was down, a SQLite log the watcher fell behind.
  * Silence proves nothing either way, so a proof lasts one slow listing interval: a daemon
- * that refreshes nothing for that long lists at its normal pace again.
+ * that refreshes nothing for that long lists at its normal pace again. A feed that knows it
+ * missed changes (its connection is back, or it fell behind) says so, which undoes the proof.
  */
 import type { Clock } from '../clock.js';
 import type { StoreChange } from '../store/types.js';
@@ -57,13 +58,16 @@ export class FeedLiveness {
     else this.#proven();
   }
 
+  /** The feed says changes may have gone by unheard: live again only on the next proof. */
+  missed(): void {
+    this.#probe = undefined;
+    this.#provenAt = Number.NEGATIVE_INFINITY;
+  }
+
   /** True while a probe was heard within `liveForMs` and none is overdue. */
   isLive(): boolean {
     const probe = this.#probe;
-    if (probe?.savedAt !== undefined && this.clock.now() - probe.savedAt > this.proofMs) {
-      this.#probe = undefined;
-      this.#provenAt = Number.NEGATIVE_INFINITY;
-    }
+    if (probe?.savedAt !== undefined && this.clock.now() - probe.savedAt > this.proofMs) this.missed();
     return this.clock.now() - this.#provenAt <= this.liveForMs;
   }
 

@@ -92,10 +92,13 @@ export class KeepAlive {
    */
   async start(): Promise<void> {
     await this.#beat();
-    this.#feed = await this.options.store.watchChanges?.((change) => {
-      this.#liveness.heard(change);
-      this.#heard(change).catch(() => undefined); // a store outage: the next watch tick catches up
-    });
+    this.#feed = await this.options.store.watchChanges?.(
+      (change) => {
+        this.#liveness.heard(change);
+        this.#heard(change).catch(() => undefined); // a store outage: the next watch tick catches up
+      },
+      () => this.#liveness.missed(), // so the next watch tick reads every row
+    );
     await this.sync();
     this.#watchLater(this.options.watchIntervalMs);
     this.#heartbeatLater();

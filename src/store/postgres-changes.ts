@@ -2,8 +2,8 @@
  * PostgreSQL's side of TokenStore.watchChanges: a connection of its own that LISTENs on the
  * store's channel. Writes NOTIFY in the statement that makes them (postgres-store.ts), so a
  * change is announced when it commits, and a write that failed its checks announces nothing.
- * A lost connection is opened again, backing off up to 30 s; what changed meanwhile is left
- * to the watcher's own reads of the store.
+ * A lost connection is opened again, backing off up to 30 s; once it listens again, `onMissed`
+ * tells the watcher to read the store for what changed meanwhile.
  */
 import type { Client } from 'pg';
 import { parseStoreChange } from './change-feed.js';
@@ -16,9 +16,12 @@ export async function listenForChanges(
   newClient: () => Client,
   channel: string,
   onChange: (change: StoreChange) => void,
+  onMissed: () => void = () => undefined,
 ): Promise<ChangeFeed> {
   let current: Client | undefined;
   let closed = false;
+  /** A connection listened before: the next one comes after a gap. */
+  let listened = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let retryMs = FIRST_RETRY_MS;
 
@@ -57,6 +60,8 @@ export async function listenForChanges(
     }
     current = client;
     retryMs = FIRST_RETRY_MS;
+    if (listened) onMissed();
+    listened = true;
   };
 
   await open();

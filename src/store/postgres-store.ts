@@ -439,9 +439,9 @@ export class PostgresTokenStore implements TokenStore {
     return rows[0]?.held === true;
   }
 
-  async watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+  async watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
     if (this.#closed) throw closedError(this.kind, this.location);
-    const feed = await listenForChanges(this.#newClient, this.#sql.channel, onChange);
+    const feed = await listenForChanges(this.#newClient, this.#sql.channel, onChange, onMissed);
     this.#feeds.add(feed);
     return {
       close: async () => {

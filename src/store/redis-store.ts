@@ -384,9 +384,10 @@ export class RedisTokenStore implements TokenStore {
 
   /**
    * A connection of its own in subscriber mode (it can do nothing else); ioredis reconnects
-   * it and subscribes again after a drop. On a cluster, a message reaches every node.
+   * it and subscribes again after a drop, and `onMissed` is told once that subscription is
+   * back. On a cluster, a message reaches every node.
    */
-  async watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+  async watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
     if (this.#closed) throw closedError(this.kind, this.location);
     const subscriber = this.#client.duplicate();
     subscriber.on('error', () => undefined); // a drop is retried by ioredis; the watcher still reads the store
@@ -398,6 +399,19 @@ export class RedisTokenStore implements TokenStore {
     });
     // Best effort: a server that is down now is subscribed to once ioredis reconnects.
     await subscriber.subscribe(channel).catch(() => undefined);
+    let readyBefore = subscriber.status === 'ready';
+    subscriber.on('ready', () => {
+      if (!readyBefore) {
+        readyBefore = true; // the first connection: nothing was missed before it
+        return;
+      }
+      // Back after a drop. ioredis subscribes again on its own; asking once more (a no-op for
+      // the server) answers only after that, so nothing after onMissed goes unheard.
+      subscriber
+        .subscribe(channel)
+        .then(() => onMissed?.())
+        .catch(() => undefined); // down again: the next 'ready' tells
+    });
     const feed: ChangeFeed = {
       close: async () => {
         this.#feeds.delete(feed);

@@ -5,7 +5,9 @@
  * checks changes no row, so it logs nothing), and keep only the newest CHANGE_LOG_ROWS entries.
  * A watcher reads the log past the last entry it saw, a few times a second: one indexed read
  * that finds nothing most of the time. A watcher that falls more than the log's length behind
- * misses the oldest changes, which the watcher's own reads of the store catch up on.
+ * misses the oldest changes: it sees a gap in the sequence numbers (AUTOINCREMENT numbers
+ * every entry one above the last, and a rolled-back write rolls its number back too) and
+ * says so, and the watcher's own read of the store catches up.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ChangeFeed, StoreChange } from './types.js';
@@ -48,12 +50,17 @@ interface ChangeRow {
 export function watchChangeLog(
   db: BetterSqlite3.Database,
   onChange: (change: StoreChange) => void,
+  onMissed: (() => void) | undefined,
   onClose: (feed: ChangeFeed) => void,
 ): ChangeFeed {
   const newer = db.prepare(
     `SELECT seq, name, version, deleted FROM changes WHERE seq > ? ORDER BY seq LIMIT ${CHANGES_PER_READ}`,
   );
-  let lastSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM changes').pluck().get() as number;
+  // The last number given out, whether or not its entry is still in the log.
+  let lastSeq = db
+    .prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
+    .pluck()
+    .get() as number;
   const read = () => {
     if (!db.open) return;
     let rows: ChangeRow[];
@@ -62,6 +69,7 @@ export function watchChangeLog(
     } catch {
       return; // busy for a moment: the next read picks up from the same entry
     }
+    if (rows.length > 0 && (rows[0] as ChangeRow).seq > lastSeq + 1) onMissed?.(); // pruned before it was read
     for (const row of rows) {
       lastSeq = row.seq;
       onChange({ name: row.name, version: row.version, deleted: row.deleted === 1 });

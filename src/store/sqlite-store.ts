@@ -560,9 +560,9 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   /** Reads the file's log of changes a few times a second (sqlite-changes.ts). */
-  async watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+  async watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
     this.#assertOpen();
-    const feed = watchChangeLog(this.#db, onChange, (closed) => this.#feeds.delete(closed));
+    const feed = watchChangeLog(this.#db, onChange, onMissed, (closed) => this.#feeds.delete(closed));
     this.#feeds.add(feed);
     return feed;
   }

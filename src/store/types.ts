@@ -106,9 +106,12 @@ export interface TokenStore {
    * every 100 ms), in order for each name (not across names: on a Redis Cluster they come from
    * different nodes). Best effort: a change made while the feed's connection is down, or one
    * that fell off SQLite's log, goes unheard, so a watcher still reads the store now and then.
-   * Optional: without it, a watcher only reads the store now and then.
+   * `onMissed` hears when that may have happened (the connection is back, or the watcher fell
+   * behind the log): the moment to read the store again. A feed can still be deaf without
+   * knowing it (LISTEN behind a transaction pooler). Optional: without it, a watcher only
+   * reads the store now and then.
    */
-  watchChanges?(onChange: (change: StoreChange) => void): Promise<ChangeFeed>;
+  watchChanges?(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed>;
 
   close(): Promise<void>;
 }

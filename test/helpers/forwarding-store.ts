@@ -69,10 +69,10 @@ export class DeafenableFeedStore extends ForwardingStore {
     return this.inner.listMeta ? this.inner.listMeta() : this.inner.list();
   }
 
-  watchChanges(onChange: (change: StoreChange) => void): Promise<ChangeFeed> {
+  watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
     if (!this.inner.watchChanges) throw new Error(`${this.kind} announces no changes`);
     return this.inner.watchChanges((change) => {
       if (!this.deaf) onChange(change);
-    });
+    }, onMissed);
   }
 }

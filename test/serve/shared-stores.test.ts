@@ -21,6 +21,8 @@ import type { TokenStore } from '../../src/store/types.js';
 import { DeafenableFeedStore } from '../helpers/forwarding-store.js';
 import {
   describeWithServer,
+  dropPostgresListener,
+  dropRedisSubscriber,
   PG_URL,
   probePostgres,
   probeRedis,
@@ -123,6 +125,38 @@ async function listsRarelyWhileItHearsItself(store: TokenStore, cliStore?: Token
   }
 }
 
+/**
+ * The feed is heard (the daemon heard its own refresh), so every row is listed only hourly.
+ * Then the feed's connection is dropped, and another process logs out while it is down: the
+ * feed, back, says it may have missed changes, and the next watch tick's listing finds the
+ * logout.
+ */
+async function findsWhatTheFeedMissedWhileDown(store: TokenStore, dropFeed: () => Promise<void>) {
+  const tapped = new DeafenableFeedStore(store);
+  const rig = await startServeRig({
+    store: tapped,
+    cliStore: store,
+    factus: { accessTtlSeconds: 600 },
+    daemon: { watchIntervalMs: 50, liveFeedWatchIntervalMs: 3_600_000, feedProofMs: 500 },
+  });
+  try {
+    await connectFactus(rig, 'acme');
+    await connectFactus(rig, 'second');
+    await eventually(() => rig.daemon.keepAlive.get('second') !== undefined, 'the logins are seen');
+    await rig.advance(600_000, 60_000);
+    await eventually(async () => {
+      const before = tapped.listings;
+      await sleep(300);
+      return tapped.listings === before;
+    }, 'the listing pauses');
+    await dropFeed();
+    await rig.cli.logout('second');
+    await eventually(() => rig.daemon.keepAlive.get('second') === undefined, 'the logout is found');
+  } finally {
+    await rig.close();
+  }
+}
+
 /** Two daemons on one store for 30 minutes of 10-minute tokens. */
 async function splitsTheWork(store: TokenStore): Promise<void> {
   const rig = await startServeRig({ store, factus: { accessTtlSeconds: 600, rotation: 'strict' } });
@@ -204,9 +238,16 @@ describe('the daemon on SQLite', () => {
 });
 
 const pgProblem = await probePostgres();
-async function onPostgres(work: (store: TokenStore) => Promise<void>): Promise<void> {
+async function onPostgres(
+  work: (store: TokenStore) => Promise<void>,
+  pool?: { application_name: string },
+): Promise<void> {
   const schema = uniqueName('tk_serve');
-  const store = await PostgresTokenStore.connect({ connectionString: PG_URL, schema });
+  const store = await PostgresTokenStore.connect({
+    connectionString: PG_URL,
+    schema,
+    ...(pool ? { pool } : {}),
+  });
   try {
     await work(store);
   } finally {
@@ -223,15 +264,29 @@ describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, 
   it('hears a login, a refresh and a logout as they are made', () => onPostgres(hearsChangesAsTheyAreMade));
   it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
     onPostgres(listsRarelyWhileItHearsItself));
+  it('finds a logout made while its LISTEN connection was down', async () => {
+    const applicationName = uniqueName('tk_serve_feed');
+    await onPostgres(
+      (store) => findsWhatTheFeedMissedWhileDown(store, () => dropPostgresListener(applicationName)),
+      { application_name: applicationName },
+    );
+  });
   it('two daemons split the refreshes, each asked of the provider once', () => onPostgres(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () =>
     onPostgres(takesOverADeadClaim));
 });
 
 const redisProblem = await probeRedis();
-async function onRedis(work: (store: TokenStore) => Promise<void>): Promise<void> {
+async function onRedis(
+  work: (store: TokenStore) => Promise<void>,
+  redis?: { connectionName: string },
+): Promise<void> {
   const prefix = `${uniqueName('tk_serve')}:`;
-  const store = await RedisTokenStore.connect({ url: REDIS_URL, keyPrefix: prefix });
+  const store = await RedisTokenStore.connect({
+    url: REDIS_URL,
+    keyPrefix: prefix,
+    ...(redis ? { redis } : {}),
+  });
   try {
     await work(store);
   } finally {
@@ -249,6 +304,13 @@ describeWithServer('the daemon on Redis', 'Redis', REDIS_URL, redisProblem, () =
   it('hears a login, a refresh and a logout as they are made', () => onRedis(hearsChangesAsTheyAreMade));
   it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
     onRedis(listsRarelyWhileItHearsItself));
+  it('finds a logout made while its subscription was down', async () => {
+    const connectionName = uniqueName('tk_serve_feed');
+    await onRedis(
+      (store) => findsWhatTheFeedMissedWhileDown(store, () => dropRedisSubscriber(connectionName)),
+      { connectionName },
+    );
+  });
   it('two daemons split the refreshes, each asked of the provider once', () => onRedis(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () => onRedis(takesOverADeadClaim));
 });

@@ -58,7 +58,11 @@ export function runTokenStoreContract(
         withStore(async (store) => {
           assert.ok(store.watchChanges, 'the backend has watchChanges');
           const heard: StoreChange[] = [];
-          const feed = await store.watchChanges((change) => heard.push(change));
+          let missed = 0;
+          const feed = await store.watchChanges(
+            (change) => heard.push(change),
+            () => missed++,
+          );
           try {
             assert.equal(await store.put('acme', { n: 1 }, 'sealed-1', 0), 1);
             assert.equal(await store.put('acme', { n: 2 }, 'sealed-2', 1), 2);
@@ -81,6 +85,7 @@ export function runTokenStoreContract(
               heard.filter((change) => change.name === 'other'),
               [{ name: 'other', version: 1, deleted: false }],
             );
+            assert.equal(missed, 0, 'nothing was missed');
             await feed.close();
             assert.equal(await store.put('other', { n: 2 }, 'sealed-2', 1), 2);
             await sleep(200);

@@ -91,3 +91,40 @@ export async function writeUntilHeard(store: TokenStore, heard: readonly unknown
   }
   assert.ok(heard.length > 0, 'a write was heard after the connection was dropped');
 }
+
+/** Ends the LISTEN connection of a store whose pool connects with `applicationName`, as a network fault would. */
+export async function dropPostgresListener(applicationName: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ ended: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+       WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+      [applicationName],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.ended),
+      [true],
+      'the listening connection was ended',
+    );
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Ends the subscriber connection of a store whose clients are named `connectionName`. */
+export async function dropRedisSubscriber(connectionName: string): Promise<void> {
+  const admin = new Redis(REDIS_URL);
+  try {
+    // The subscriber is the client of that name with a subscription (`sub=1`).
+    const clients = (await admin.client('LIST')) as string;
+    const ids = clients
+      .split('\n')
+      .filter((line) => line.includes(` name=${connectionName} `) && / sub=1 /.test(line))
+      .map((line) => /^id=(\d+) /.exec(line)?.[1] as string);
+    assert.equal(ids.length, 1, 'one subscriber');
+    assert.equal(await admin.client('KILL', 'ID', ids[0] as string), 1);
+  } finally {
+    admin.disconnect();
+  }
+}

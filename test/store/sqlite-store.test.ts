@@ -171,7 +171,11 @@ describe('SqliteTokenStore', () => {
     const path = freshPath();
     const store = await SqliteTokenStore.open(path);
     const heard: StoreChange[] = [];
-    const feed = await store.watchChanges((change) => heard.push(change));
+    const missedAt: number[] = [];
+    const feed = await store.watchChanges(
+      (change) => heard.push(change),
+      () => missedAt.push(heard.length),
+    );
     const writes = CHANGE_LOG_ROWS + 500;
     const db = new Database(path);
     try {
@@ -190,6 +194,7 @@ describe('SqliteTokenStore', () => {
       // The oldest 500 fell off the log before the watcher's next read; the rest come in order.
       assert.equal(heard.length, CHANGE_LOG_ROWS);
       assert.deepEqual(heard[0], { name: 'c00500', version: 1, deleted: false });
+      assert.deepEqual(missedAt, [0], 'the watcher said it missed some, once, before the rest');
       assert.deepEqual(heard.at(-1), {
         name: `c${String(writes - 1).padStart(5, '0')}`,
         version: 1,
