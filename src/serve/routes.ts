@@ -34,6 +34,9 @@ export interface RouteContext {
   now(): number;
 }
 
+/** GET /v1/connections/{name}/token */
+const TOKEN_PATH = /^\/v1\/connections\/([^/]+)\/token$/;
+
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
 export async function handleRequest(
@@ -83,7 +86,7 @@ export async function handleRequest(
   if (path === '/v1/connections' && method === 'GET') {
     return sendJson(res, 200, { connections: ctx.connections().map(listed) });
   }
-  const token = /^\/v1\/connections\/([^/]+)\/token$/.exec(path);
+  const token = TOKEN_PATH.exec(path);
   if (token && method === 'GET') {
     const name = decodeSegment(token[1] as string);
     ctx.markUsed(name);
@@ -117,7 +120,7 @@ function methodNotAllowed(res: ServerResponse, path: string, method: string, all
 /** The methods an authenticated path answers, for a 405 that names them: undefined for an unknown path. */
 function allowedMethods(path: string): string[] | undefined {
   if (path === '/metrics' || path === '/v1/connections') return ['GET'];
-  if (/^\/v1\/connections\/[^/]+\/token$/.test(path)) return ['GET'];
+  if (TOKEN_PATH.test(path)) return ['GET'];
   return undefined;
 }
 

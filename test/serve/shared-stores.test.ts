@@ -237,19 +237,35 @@ describe('the daemon on SQLite', () => {
     onSqlite(listsRarelyWhileItHearsItself));
 });
 
+/** Runs `work` on a fresh shared store; `dropFeed` ends the connection its change feed listens on. */
+type OnSharedStore = (
+  work: (store: TokenStore, dropFeed: () => Promise<void>) => Promise<void>,
+) => Promise<void>;
+
+/** What a daemon does on a store shared by hosts; `feedConnection` names what dropFeed ends. */
+function daemonOnASharedStore(on: OnSharedStore, feedConnection: string): void {
+  it('keeps a connection fresh and watches the store', () => on(keepsFreshAndWatches));
+  it('hears a login, a refresh and a logout as they are made', () =>
+    on((store) => hearsChangesAsTheyAreMade(store)));
+  it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
+    on((store) => listsRarelyWhileItHearsItself(store)));
+  it(`finds a logout made while its ${feedConnection} was down`, () => on(findsWhatTheFeedMissedWhileDown));
+  it('two daemons split the refreshes, each asked of the provider once', () => on(splitsTheWork));
+  it('a claim whose daemon died goes to another daemon one lease later', () => on(takesOverADeadClaim));
+}
+
 const pgProblem = await probePostgres();
-async function onPostgres(
-  work: (store: TokenStore) => Promise<void>,
-  pool?: { application_name: string },
-): Promise<void> {
+const onPostgres: OnSharedStore = async (work) => {
   const schema = uniqueName('tk_serve');
+  // Named, so that dropFeed finds this store's LISTEN connection among the server's.
+  const applicationName = uniqueName('tk_serve_feed');
   const store = await PostgresTokenStore.connect({
     connectionString: PG_URL,
     schema,
-    ...(pool ? { pool } : {}),
+    pool: { application_name: applicationName },
   });
   try {
-    await work(store);
+    await work(store, () => dropPostgresListener(applicationName));
   } finally {
     await store.close();
     const admin = new pg.Client({ connectionString: PG_URL });
@@ -257,38 +273,24 @@ async function onPostgres(
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
   }
-}
+};
 
-describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, () => {
-  it('keeps a connection fresh and watches the store', () => onPostgres(keepsFreshAndWatches));
-  it('hears a login, a refresh and a logout as they are made', () => onPostgres(hearsChangesAsTheyAreMade));
-  it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
-    onPostgres(listsRarelyWhileItHearsItself));
-  it('finds a logout made while its LISTEN connection was down', async () => {
-    const applicationName = uniqueName('tk_serve_feed');
-    await onPostgres(
-      (store) => findsWhatTheFeedMissedWhileDown(store, () => dropPostgresListener(applicationName)),
-      { application_name: applicationName },
-    );
-  });
-  it('two daemons split the refreshes, each asked of the provider once', () => onPostgres(splitsTheWork));
-  it('a claim whose daemon died goes to another daemon one lease later', () =>
-    onPostgres(takesOverADeadClaim));
-});
+describeWithServer('the daemon on PostgreSQL', 'PostgreSQL', PG_URL, pgProblem, () =>
+  daemonOnASharedStore(onPostgres, 'LISTEN connection'),
+);
 
 const redisProblem = await probeRedis();
-async function onRedis(
-  work: (store: TokenStore) => Promise<void>,
-  redis?: { connectionName: string },
-): Promise<void> {
+const onRedis: OnSharedStore = async (work) => {
   const prefix = `${uniqueName('tk_serve')}:`;
+  // Named, so that dropFeed finds this store's subscriber among the server's clients.
+  const connectionName = uniqueName('tk_serve_feed');
   const store = await RedisTokenStore.connect({
     url: REDIS_URL,
     keyPrefix: prefix,
-    ...(redis ? { redis } : {}),
+    redis: { connectionName },
   });
   try {
-    await work(store);
+    await work(store, () => dropRedisSubscriber(connectionName));
   } finally {
     await store.close();
     const admin = new Redis(REDIS_URL);
@@ -297,20 +299,8 @@ async function onRedis(
     if (keys.length > 0) await admin.del(...keys);
     admin.disconnect();
   }
-}
+};
 
-describeWithServer('the daemon on Redis', 'Redis', REDIS_URL, redisProblem, () => {
-  it('keeps a connection fresh and watches the store', () => onRedis(keepsFreshAndWatches));
-  it('hears a login, a refresh and a logout as they are made', () => onRedis(hearsChangesAsTheyAreMade));
-  it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
-    onRedis(listsRarelyWhileItHearsItself));
-  it('finds a logout made while its subscription was down', async () => {
-    const connectionName = uniqueName('tk_serve_feed');
-    await onRedis(
-      (store) => findsWhatTheFeedMissedWhileDown(store, () => dropRedisSubscriber(connectionName)),
-      { connectionName },
-    );
-  });
-  it('two daemons split the refreshes, each asked of the provider once', () => onRedis(splitsTheWork));
-  it('a claim whose daemon died goes to another daemon one lease later', () => onRedis(takesOverADeadClaim));
-});
+describeWithServer('the daemon on Redis', 'Redis', REDIS_URL, redisProblem, () =>
+  daemonOnASharedStore(onRedis, 'subscription'),
+);
