@@ -11,11 +11,13 @@
  *   stats  refreshes done, failures, refresh lag quantiles, event-loop delay p99, CPU used, RSS (after a GC),
  *          how many connections are scheduled
  *   reset  starts the counters, the lag list and the CPU figure again
+ *   cpu    `{"cpuMs"}`: the CPU this process has used since it started, without a GC or a reset
  * and closes the daemon (gracefully) when stdin ends, or after its lifetime.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { startDaemon } from '../../src/serve/daemon.js';
+import { processCpuMs } from '../lib/serve-child.js';
 import { maximum, quantile } from '../lib/stats.js';
 import { benchProfile } from '../peers/tokenkeeper.js';
 
@@ -104,6 +106,7 @@ const close = async () => {
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line === 'stats') process.stdout.write(`${JSON.stringify(stats())}\n`);
+  else if (line === 'cpu') process.stdout.write(`${JSON.stringify({ cpuMs: processCpuMs() })}\n`);
   else if (line === 'reset') {
     lags = [];
     refreshes = tokens = adopted = failed = 0;

@@ -1,8 +1,10 @@
 /** Starts children/bearer-server (and bare-proxy, its yardstick proxy) in a process of its own. */
-import { childScript, LineChild } from './child.js';
+import { askCpuMs, childScript, LineChild } from './child.js';
 
 export interface BearerServer {
   url: string;
+  /** The CPU the child has used since it started (ms). */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -20,7 +22,11 @@ async function startListeningChild(script: string, args: string[]): Promise<Bear
   const child = new LineChild(childScript(script), { args });
   try {
     const { port } = JSON.parse(await child.next(10_000)) as { port: number };
-    return { url: `http://127.0.0.1:${port}`, stop: () => child.close() };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      cpuMs: () => askCpuMs(child),
+      stop: () => child.close(),
+    };
   } catch (error) {
     await child.close();
     throw error;

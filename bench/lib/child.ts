@@ -109,6 +109,12 @@ export class LineChild {
   }
 }
 
+/** Asks a child that answers `cpu` (serve-child, serve-daemon) for the CPU it has used (ms). */
+export async function askCpuMs(child: LineChild): Promise<number> {
+  child.send('cpu');
+  return (JSON.parse(await child.next(10_000)) as { cpuMs: number }).cpuMs;
+}
+
 export interface SpawnTiming {
   ms: number;
   code: number | null;

@@ -15,7 +15,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { ConnectionMeta, TokenStore } from '../../src/store/types.js';
 import { checkPut } from '../../src/store/validate.js';
 import type { TokenSetData } from '../../src/token-set.js';
-import { childScript, LineChild } from './child.js';
+import { askCpuMs, childScript, LineChild } from './child.js';
 import { BENCH_CREDENTIALS } from './factus.js';
 
 export const SERVE_SECRET = `bench-${randomUUID()}`;
@@ -85,6 +85,8 @@ export interface DaemonChild {
   startMs: number;
   stats(): Promise<DaemonStats>;
   reset(): Promise<void>;
+  /** The CPU the daemon's process has used since it started (ms), read without a GC or a reset. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function startDaemonChild(
         child.send('reset');
         await child.expect('ok', 10_000);
       },
+      cpuMs: () => askCpuMs(child),
       stop: () => child.close(15_000),
     };
   } catch (error) {

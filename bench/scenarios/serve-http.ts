@@ -3,6 +3,7 @@
  * the same requests sent straight to the upstream, and the latency of /token.
  */
 import { Agent, request } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createKeeper } from '../../src/keeper.js';
@@ -91,13 +92,18 @@ function get(agent: Agent, target: Target, path: string): Promise<number> {
   });
 }
 
-/** Closed loop: `concurrency` requests in flight for `durationMs`; requests per second. */
+interface Slice {
+  requests: number;
+  elapsedMs: number;
+}
+
+/** Closed loop: `concurrency` requests in flight for `durationMs`. */
 async function throughput(
   target: Target,
   path: string,
   concurrency: number,
   durationMs: number,
-): Promise<number> {
+): Promise<Slice> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let done = 0;
   let failures = 0;
@@ -110,10 +116,48 @@ async function throughput(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsed = performance.now() - begin;
+  const elapsedMs = performance.now() - begin;
   agent.destroy();
   if (failures > 0) throw new Error(`${failures} of ${done} requests to ${target.url}${path} failed`);
-  return (done / elapsed) * 1000;
+  return { requests: done, elapsedMs };
+}
+
+const perSecond = (slice: Slice) => (slice.requests / slice.elapsedMs) * 1000;
+
+const formatUs = (us: number | undefined) => (us === undefined ? '-' : `${us.toFixed(0)} µs`);
+
+/** What one request cost each process in a slice, in µs of CPU; the client is this process. */
+interface RequestCost {
+  client: number;
+  upstream: number;
+  /** The proxy's process; undefined for the direct requests. */
+  proxy: number | undefined;
+}
+
+/** A throughput slice, with the CPU each process spent on it divided by its requests. */
+async function costedThroughput(
+  side: { target: Target; prefix: string; proxyCpuMs?: () => Promise<number> },
+  upstream: BearerServer,
+  concurrency: number,
+  durationMs: number,
+): Promise<{ rps: number; cost: RequestCost }> {
+  const clientBefore = process.cpuUsage();
+  const [upstreamBefore, proxyBefore] = await Promise.all([upstream.cpuMs(), side.proxyCpuMs?.()]);
+  const slice = await throughput(side.target, side.prefix + PATH, concurrency, durationMs);
+  const clientUsed = process.cpuUsage(clientBefore);
+  const [upstreamAfter, proxyAfter] = await Promise.all([upstream.cpuMs(), side.proxyCpuMs?.()]);
+  const usPerRequest = (ms: number) => (ms * 1000) / slice.requests;
+  return {
+    rps: perSecond(slice),
+    cost: {
+      client: (clientUsed.user + clientUsed.system) / slice.requests,
+      upstream: usPerRequest(upstreamAfter - upstreamBefore),
+      proxy:
+        proxyBefore === undefined || proxyAfter === undefined
+          ? undefined
+          : usPerRequest(proxyAfter - proxyBefore),
+    },
+  };
 }
 
 /** One request after another for `durationMs`: each one's latency (ms). */
@@ -144,24 +188,33 @@ export const serveProxy: Scenario = {
       const proxied: Target = { url: rig.daemon.url, authorization: `Bearer ${SERVE_SECRET}` };
       const bare = await startBareProxy(rig.upstream.url, `Bearer ${rig.token}`);
       const yardstick: Target = { url: bare.url, authorization: 'none' };
-      const side = (target: Target, prefix: string) => ({
+      const side = (target: Target, prefix: string, proxyCpuMs?: () => Promise<number>) => ({
         target,
         prefix,
+        proxyCpuMs,
         rps: [] as number[],
+        costs: [] as RequestCost[],
         ms: [] as number[],
         slowRps: [] as number[],
       });
       // Alternating slices: every side sees the same moments of a shared machine.
-      const sides = [side(direct, ''), side(proxied, `/proxy/${CONNECTION}`), side(yardstick, '')] as const;
+      const sides = [
+        side(direct, ''),
+        side(proxied, `/proxy/${CONNECTION}`, () => rig.daemon.cpuMs()),
+        side(yardstick, '', () => bare.cpuMs()),
+      ] as const;
       try {
         for (const { target, prefix } of sides) {
           await throughput(target, prefix + PATH, sizes.concurrency, sizes.warmupMs);
         }
         for (let round = 0; round < sizes.rounds; round++) {
-          for (const { target, prefix, rps, ms, slowRps } of sides) {
-            rps.push(await throughput(target, prefix + PATH, sizes.concurrency, sizes.sliceMs));
-            ms.push(...(await latencies(target, prefix + PATH, sizes.sliceMs / 2)));
-            slowRps.push(await throughput(target, prefix + SLOW_PATH, sizes.concurrency, sizes.sliceMs));
+          for (const s of sides) {
+            const { rps, cost } = await costedThroughput(s, rig.upstream, sizes.concurrency, sizes.sliceMs);
+            s.rps.push(rps);
+            s.costs.push(cost);
+            s.ms.push(...(await latencies(s.target, s.prefix + PATH, sizes.sliceMs / 2)));
+            const slow = await throughput(s.target, s.prefix + SLOW_PATH, sizes.concurrency, sizes.sliceMs);
+            s.slowRps.push(perSecond(slow));
           }
         }
       } finally {
@@ -172,6 +225,16 @@ export const serveProxy: Scenario = {
       const bareRatio = median(bareSide.rps) / median(directSide.rps);
       const slowRatio = median(proxySide.slowRps) / median(directSide.slowRps);
       const slowBareRatio = median(bareSide.slowRps) / median(directSide.slowRps);
+      const costOf = (of: (typeof sides)[number], part: keyof RequestCost) => {
+        const values = of.costs.map((cost) => cost[part]).filter((us) => us !== undefined);
+        return values.length > 0 ? median(values) : undefined;
+      };
+      // What the goal leaves a proxy: the machine's cores at 0.8x of the direct rate, less
+      // what the client and the upstream spent per request when called directly.
+      const cores = availableParallelism();
+      const goalCpuUs = (cores * 1e6) / (PROXY_GOAL_RATIO * median(directSide.rps));
+      const budgetUs =
+        goalCpuUs - (costOf(directSide, 'client') ?? 0) - (costOf(directSide, 'upstream') ?? 0);
       const directP99 = quantile(directSide.ms, 0.99);
       const proxyP99 = quantile(proxySide.ms, 0.99);
       const added = proxyP99 - directP99;
@@ -188,7 +251,9 @@ export const serveProxy: Scenario = {
           'secret, or through a bare node:http proxy (the yardstick: a fixed Authorization, no checks, no rules, ' +
           `in its own process), in turn, ${sizes.rounds} slices each (medians); the same again for a path the ` +
           `upstream answers after ${formatMs(PROVIDER_TIME_MS)}. Latency: one request after ` +
-          'another, in turn the same way; added p99 is the proxied p99 minus the direct p99. Everything shares 2 cores.',
+          'another, in turn the same way; added p99 is the proxied p99 minus the direct p99. CPU per request: ' +
+          'what each process used during the throughput slices (process.cpuUsage, the children asked before and ' +
+          `after each slice), divided by the slice’s requests; medians. Everything shares ${cores} cores.`,
         tables: [
           {
             head: ['Measure', 'Direct', 'Through /proxy', 'Bare node:http proxy'],
@@ -203,6 +268,12 @@ export const serveProxy: Scenario = {
               ['latency p50', ...column((side) => formatMs(quantile(side.ms, 0.5)))],
               ['latency p99', ...column((side) => formatMs(quantile(side.ms, 0.99)))],
               ['latency samples', ...column((side) => formatCount(side.ms.length))],
+              [
+                'CPU per request: the client (this process)',
+                ...column((side) => formatUs(costOf(side, 'client'))),
+              ],
+              ['CPU per request: the upstream', ...column((side) => formatUs(costOf(side, 'upstream')))],
+              ['CPU per request: the proxy', ...column((side) => formatUs(costOf(side, 'proxy')))],
             ],
           },
         ],
@@ -228,9 +299,9 @@ export const serveProxy: Scenario = {
         ],
         notes: [
           'A proxied request is two HTTP exchanges on loopback (client → proxy → upstream) and three busy ' +
-            'processes on 2 cores, where the direct one is one exchange between two: against an upstream that ' +
+            `processes on ${cores} cores, where the direct one is one exchange between two: against an upstream that ` +
             'costs next to nothing, a proxy that reads each request to set its credential parses and writes ' +
-            'every request and answer once more on each side, and that CPU comes out of the same 2 cores. ' +
+            'every request and answer once more on each side, and that CPU comes out of the same cores. ' +
             'The bare proxy column is what node:http in and out reaches with nothing else to do; the daemon ' +
             'is measured against it as well.',
           `A provider's API takes time of its own to answer (Factus and Factorial: tens to hundreds of ms). ` +
@@ -239,12 +310,25 @@ export const serveProxy: Scenario = {
             'straight to it, and the proxy’s CPU per request is no longer what bounds the rate: that row is ' +
             'what the proxy costs a program in use, the first is the proxy’s own ceiling on this machine. Both are goals here, ' +
             'measured apart.',
+          `What the goal leaves a proxy on this machine: at ${formatRatio(PROXY_GOAL_RATIO)} of the direct rate, ` +
+            `${cores} cores give ${formatUs(goalCpuUs)} of CPU per request. The client and the upstream spent ` +
+            `${formatUs(costOf(directSide, 'client'))} and ${formatUs(costOf(directSide, 'upstream'))} of it when ` +
+            `called directly, which leaves ${formatUs(budgetUs)} for the proxy, where the bare node:http proxy ` +
+            `spent ${formatUs(costOf(bareSide, 'proxy'))} and the daemon ${formatUs(costOf(proxySide, 'proxy'))}. ` +
+            'A proxy reads and writes each request and answer as the client and the upstream do together, ' +
+            'so no proxy on node:http fits that budget. Per-request CPU also grows as the rate falls, since ' +
+            'fewer requests share each wake-up: the upstream’s row shows it.',
           'The daemon forwards over node:http (keeper.forward) on a keep-alive agent, with the connection’s ' +
             'rules: the access secret is checked, the credential set, the rate-limit gate passed, a 401 or 429 ' +
             'answered, the request counted in /metrics.',
         ],
         data: {
           sizes,
+          cores,
+          budgetUs,
+          directCosts: directSide.costs,
+          proxyCosts: proxySide.costs,
+          bareCosts: bareSide.costs,
           directRps: directSide.rps,
           proxyRps: proxySide.rps,
           bareRps: bareSide.rps,
