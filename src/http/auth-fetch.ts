@@ -44,7 +44,7 @@ export interface AuthFetchOptions {
   maxRateLimitRetries: number;
   /** How long to wait after a 429 that did not say. */
   rateLimitBackoff: BackoffPolicy;
-  /** Every header the provider takes a credential in (its API-key header): never sent to another origin. */
+  /** Every header the provider takes a credential in (its API-key header), lower-case: never sent to another origin. */
   credentialHeaders?: readonly string[];
   /** Each attempt's limit, until its whole answer is read (ms); undefined: Node's fetch's own. */
   timeoutMs?: number;

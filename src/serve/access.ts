@@ -74,15 +74,36 @@ async function readOrCreateSecretFile(file: string): Promise<string> {
 
 /** Constant-time string comparison: both sides are hashed first, so their lengths leak nothing. */
 export function sameSecret(a: string, b: string): boolean {
-  // The one-shot hash: every request to the daemon pays for two of them.
-  return timingSafeEqual(hash('sha256', a, 'buffer'), hash('sha256', b, 'buffer'));
+  return timingSafeEqual(digestOf(a), digestOf(b));
 }
 
-/** `Authorization: Bearer <secret>` with the right secret. */
-export function hasBearerSecret(authorization: string | undefined, secret: string): boolean {
-  if (!authorization) return false;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  return match !== null && sameSecret(match[1] as string, secret);
+// The one-shot hash, cheaper than createHash for a short string.
+function digestOf(text: string): Buffer {
+  return hash('sha256', text, 'buffer');
+}
+
+/**
+ * The access secret, kept as its digest: what a request presents is the only thing hashed
+ * per request (one hash is a few µs, a visible part of a proxied request's cost).
+ */
+export class SecretDigest {
+  readonly #digest: Buffer;
+
+  constructor(secret: string) {
+    this.#digest = digestOf(secret);
+  }
+
+  /** Constant-time: `given` is hashed first, so its length leaks nothing. */
+  matches(given: string): boolean {
+    return timingSafeEqual(digestOf(given), this.#digest);
+  }
+
+  /** `Authorization: Bearer <secret>` with this secret. */
+  inBearer(authorization: string | undefined): boolean {
+    if (!authorization) return false;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return match !== null && this.matches(match[1] as string);
+  }
 }
 
 export const SESSION_COOKIE = 'tokenkeeper_session';

@@ -19,13 +19,19 @@ import { resolveKeeperOptions } from '../options.js';
 import { generateEncryptionKey, resolveEncryptionKey } from '../store/encryption.js';
 import { openStore, parseStoreLocation } from '../store/open-store.js';
 import type { TokenStore } from '../store/types.js';
-import { type AccessSecret, DashboardSessions, loadAccessSecret, SECRET_ENV } from './access.js';
+import {
+  type AccessSecret,
+  DashboardSessions,
+  loadAccessSecret,
+  SECRET_ENV,
+  SecretDigest,
+} from './access.js';
 import { type AlertListener, Alerts } from './alerts.js';
 import type { ViewedConnection } from './connection-view.js';
 import { KeepAlive } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
-import { handleRequest } from './routes.js';
+import { handleRequest, type RouteContext } from './routes.js';
 import { WEBHOOK_SECRET_ENV, WebhookSender } from './webhooks.js';
 
 export const SERVE_DEFAULTS = {
@@ -163,24 +169,21 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   let draining = false;
   const sessions = new DashboardSessions();
   const requests = { active: 0 };
+  const routes: RouteContext = {
+    keeper,
+    secret: new SecretDigest(secret.value),
+    sessions,
+    metrics,
+    connections,
+    markUsed: (name) => keepAlive?.markUsed(name),
+    storeAnswers: () => pingStore(store),
+    draining: () => draining,
+    now: () => clock.now(),
+  };
   const server = createServer((req, res) => {
     requests.active++;
     res.on('close', () => requests.active--);
-    handleRequest(
-      {
-        keeper,
-        secret: secret.value,
-        sessions,
-        metrics,
-        connections,
-        markUsed: (name) => keepAlive?.markUsed(name),
-        storeAnswers: () => pingStore(store),
-        draining: () => draining,
-        now: () => clock.now(),
-      },
-      req,
-      res,
-    ).catch(() => {
+    handleRequest(routes, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end();
     });

@@ -54,6 +54,9 @@ export function downstreamHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHe
 
 function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
   if (value === undefined) return NO_TOKENS;
+  // Nearly every request and answer says one of these: no list to split, no Set to build.
+  const common = typeof value === 'string' ? COMMON_TOKENS.get(value) : undefined;
+  if (common) return common;
   const text = Array.isArray(value) ? value.join(',') : value;
   return new Set(
     text
@@ -63,6 +66,10 @@ function connectionTokens(value: string | string[] | undefined): ReadonlySet<str
   );
 }
 const NO_TOKENS: ReadonlySet<string> = new Set();
+const COMMON_TOKENS = new Map<string, ReadonlySet<string>>([
+  ['keep-alive', new Set(['keep-alive'])],
+  ['close', new Set(['close'])],
+]);
 
 /** Forwards one request; resolves with the status sent back, once the response has ended. */
 export async function proxyRequest(

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ErrorCode, isTokenkeeperError } from '../errors.js';
 import type { Keeper } from '../keeper.js';
-import { type DashboardSessions, hasBearerSecret, sameSecret } from './access.js';
+import type { DashboardSessions, SecretDigest } from './access.js';
 import { needsLogin, type ViewedConnection } from './connection-view.js';
 import {
   DASHBOARD_CSP,
@@ -21,7 +21,7 @@ import { proxyRequest } from './proxy.js';
 
 export interface RouteContext {
   keeper: Keeper;
-  secret: string;
+  secret: SecretDigest;
   sessions: DashboardSessions;
   metrics: ServeMetrics;
   connections(): ViewedConnection[];
@@ -63,7 +63,7 @@ export async function handleRequest(
   }
   if (path === '/login') return login(ctx, req, res, url);
 
-  const bearer = hasBearerSecret(req.headers.authorization, ctx.secret);
+  const bearer = ctx.secret.inBearer(req.headers.authorization);
   const isDashboard =
     path === '/' || path === '/dashboard.js' || path === '/dashboard.css' || path === '/favicon.ico';
   if (isDashboard && method === 'GET') {
@@ -198,7 +198,7 @@ async function login(ctx: RouteContext, req: IncomingMessage, res: ServerRespons
   if (req.method === 'POST') {
     const form = new URLSearchParams(await readSmallBody(req, 4096));
     const given = form.get('secret') ?? '';
-    if (!sameSecret(given, ctx.secret))
+    if (!ctx.secret.matches(given))
       return sendHtml(res, 401, renderLoginForm('That is not the access secret.'));
     return redirect(res, '/', ctx.sessions.cookie(ctx.sessions.open()));
   }

@@ -31,7 +31,7 @@ export function requestOptionsFor(
     maxRateLimitRetries: settings.rateLimit.maxRetries,
     rateLimitBackoff: settings.rateLimit.backoff,
     maxRedirects: settings.maxRedirects,
-    credentialHeaders,
+    credentialHeaders: credentialHeaders.map((name) => name.toLowerCase()),
     ...(settings.api.timeoutMs === undefined ? {} : { timeoutMs: settings.api.timeoutMs }),
     maxRetries: settings.api.maxRetries,
     retryBackoff: settings.api.backoff,

@@ -80,6 +80,7 @@ describe('keeper.fetch', () => {
       authorization: string | undefined;
       method: string;
       headers: IncomingHttpHeaders;
+      rawHeaders: string[];
     }> = [];
     let rateLimitedOnce = false;
 
@@ -92,6 +93,7 @@ describe('keeper.fetch', () => {
           authorization: req.headers.authorization,
           method: req.method ?? '',
           headers: req.headers,
+          rawHeaders: req.rawHeaders,
         });
         json(res, 200, { where: 'other' });
       });
@@ -105,6 +107,7 @@ describe('keeper.fetch', () => {
           authorization: req.headers.authorization,
           method: req.method ?? '',
           headers: req.headers,
+          rawHeaders: req.rawHeaders,
         });
         if (path === '/oauth/token') {
           const body = await readBody(req);
@@ -214,6 +217,37 @@ describe('keeper.fetch', () => {
         }
       });
     }
+
+    it('keeper.forward sends its own credential in place of the caller’s, in whatever letter case the caller wrote it', async () => {
+      for (const { connection, credential } of [
+        { connection: 'front-oauth', credential: 'authorization' },
+        { connection: 'front-key', credential: 'x-api-key' },
+      ]) {
+        seen.length = 0;
+        const answer = await rig.keeper.forward(connection, {
+          method: 'GET',
+          path: '/echo',
+          headers: { AUTHORIZATION: 'Bearer caller-token', 'X-Api-Key': 'caller-key', 'X-Request-Id': 'r-1' },
+        });
+        answer.resume();
+        assert.equal(answer.statusCode, 200);
+        const sent = seen.find((s) => s.path === '/echo')!;
+        const expected = credential === 'authorization' ? 'Bearer front-bearer' : API_KEY;
+        assert.equal(sent.headers[credential], expected, `${connection}: its own ${credential}`);
+        // The provider's API-key header is a credential too: never the caller's.
+        assert.equal(sent.headers['x-api-key'], credential === 'x-api-key' ? API_KEY : undefined);
+        if (credential !== 'authorization') assert.equal(sent.headers.authorization, undefined);
+        assert.equal(sent.headers['x-request-id'], 'r-1', 'other headers go as they came');
+        const rawNames = sent.rawHeaders
+          .filter((_, index) => index % 2 === 0)
+          .map((name) => name.toLowerCase());
+        assert.equal(
+          rawNames.filter((name) => name === credential).length,
+          1,
+          'one credential header, not two',
+        );
+      }
+    });
 
     it('keeps it on a same-origin redirect, and turns a 303 into a GET', async () => {
       assert.deepEqual(await (await rig.keeper.fetch('front', '/same')).json(), { authorization: 'present' });

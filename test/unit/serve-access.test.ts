@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DashboardSessions, hasBearerSecret, SESSION_COOKIE } from '../../src/serve/access.js';
+import { DashboardSessions, SESSION_COOKIE, SecretDigest } from '../../src/serve/access.js';
 
 describe('the daemon’s access checks', () => {
   it('takes only the exact secret as a Bearer token', () => {
     const secret = 'a-secret-of-thirty-two-characters';
-    assert.equal(hasBearerSecret(`Bearer ${secret}`, secret), true);
-    assert.equal(hasBearerSecret(`bearer  ${secret} `, secret), true);
+    const access = new SecretDigest(secret);
+    assert.equal(access.inBearer(`Bearer ${secret}`), true);
+    assert.equal(access.inBearer(`bearer  ${secret} `), true);
+    assert.equal(access.matches(secret), true);
+    assert.equal(access.matches(`${secret}x`), false);
     for (const wrong of [
       undefined,
       '',
@@ -16,7 +19,7 @@ describe('the daemon’s access checks', () => {
       `Bearer ${secret.slice(1)}`,
       'Bearer',
     ]) {
-      assert.equal(hasBearerSecret(wrong, secret), false, String(wrong));
+      assert.equal(access.inBearer(wrong), false, String(wrong));
     }
   });
 
