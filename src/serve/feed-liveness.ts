@@ -8,6 +8,8 @@
  * Silence proves nothing either way, so a proof lasts one slow listing interval: a daemon
  * that refreshes nothing for that long lists at its normal pace again. A feed that knows it
  * missed changes (its connection is back, or it fell behind) says so, which undoes the proof.
+ * A daemon with nothing to refresh proves its feed with an echo instead (ChangeFeed.echo),
+ * sent through the store the way writes announce themselves.
  */
 import type { Clock } from '../clock.js';
 import type { StoreChange } from '../store/types.js';
@@ -24,6 +26,8 @@ interface Probe {
 export class FeedLiveness {
   #probe: Probe | undefined;
   #provenAt = Number.NEGATIVE_INFINITY;
+  /** Counts missed(): an echo sent before a miss proves nothing after it. */
+  #misses = 0;
 
   /**
    * @param proofMs how long after its save a probe may take to be heard
@@ -62,6 +66,23 @@ export class FeedLiveness {
   missed(): void {
     this.#probe = undefined;
     this.#provenAt = Number.NEGATIVE_INFINITY;
+    this.#misses++;
+  }
+
+  /** An echo is being sent: what to hand back to echoed() once it is heard. */
+  echoing(): number {
+    return this.#misses;
+  }
+
+  /** An echo sent at `sentAt` (echoing()) was heard: live, unless the feed missed changes since. */
+  echoed(sentAt: number): void {
+    // A refresh being followed stays followed: its announcement may still go unheard.
+    if (sentAt === this.#misses) this.#provenAt = this.clock.now();
+  }
+
+  /** True while the feed will still count as live `ms` from now, with nothing more heard. */
+  liveFor(ms: number): boolean {
+    return this.isLive() && this.clock.now() + ms - this.#provenAt <= this.liveForMs;
   }
 
   /** True while a probe was heard within `liveForMs` and none is overdue. */

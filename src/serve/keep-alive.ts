@@ -72,6 +72,8 @@ export class KeepAlive {
   /** The store's announcements of changes, where it makes them (SQLite, PostgreSQL, Redis). */
   #feed: ChangeFeed | undefined;
   readonly #liveness: FeedLiveness;
+  /** An echo is on its way through the feed. */
+  #echoing = false;
   /** The last listing of every row: when it started, and how long it took. */
   #listing = { at: Number.NEGATIVE_INFINITY, took: 0 };
 
@@ -416,12 +418,33 @@ export class KeepAlive {
   #watchLater(delayMs: number): void {
     if (this.#stopped) return;
     this.#watchTimer = this.options.pacingClock.setTimer(async () => {
+      this.#echoAhead(delayMs);
       if (!this.#feedCoversListing()) {
         await this.sync().catch(() => undefined); // a store outage: /healthz says so; try again next tick
       }
       // A store with many rows is read less often: never more than a tenth of the time.
       this.#watchLater(Math.max(this.options.watchIntervalMs, 10 * this.#listing.took));
     }, delayMs);
+  }
+
+  /**
+   * Sends an echo through the feed when its proof would run out within two watch ticks, so a
+   * daemon with nothing to refresh (whose refreshes prove nothing) still lists rarely.
+   */
+  #echoAhead(tickMs: number): void {
+    const feed = this.#feed;
+    if (feed?.echo === undefined || this.#echoing || this.#liveness.liveFor(2 * tickMs)) return;
+    this.#echoing = true;
+    const sentAt = this.#liveness.echoing();
+    feed
+      .echo(this.options.feedProofMs)
+      .then((heard) => {
+        if (heard) this.#liveness.echoed(sentAt);
+      })
+      .catch(() => undefined) // unheard: the listing goes on at its pace
+      .finally(() => {
+        this.#echoing = false;
+      });
   }
 
   /**

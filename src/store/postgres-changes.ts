@@ -3,10 +3,12 @@
  * store's channel. Writes NOTIFY in the statement that makes them (postgres-store.ts), so a
  * change is announced when it commits, and a write that failed its checks announces nothing.
  * A lost connection is opened again, backing off up to 30 s; once it listens again, `onMissed`
- * tells the watcher to read the store for what changed meanwhile.
+ * tells the watcher to read the store for what changed meanwhile. An echo (ChangeFeed.echo)
+ * is a NOTIFY sent the way writes send theirs, from the store's pool, so behind a pooler that
+ * loses LISTEN it goes unheard as their announcements do.
  */
 import type { Client } from 'pg';
-import { parseStoreChange } from './change-feed.js';
+import { Echoes, parseStoreChange } from './change-feed.js';
 import type { ChangeFeed, StoreChange } from './types.js';
 
 const FIRST_RETRY_MS = 1_000;
@@ -16,8 +18,11 @@ export async function listenForChanges(
   newClient: () => Client,
   channel: string,
   onChange: (change: StoreChange) => void,
-  onMissed: () => void = () => undefined,
-): Promise<ChangeFeed> {
+  onMissed: () => void,
+  /** Sends a payload on the channel from a connection of the store's pool. */
+  notify: (payload: string) => Promise<void>,
+): Promise<Required<ChangeFeed>> {
+  const echoes = new Echoes();
   let current: Client | undefined;
   let closed = false;
   /** A connection listened before: the next one comes after a gap. */
@@ -40,7 +45,7 @@ export async function listenForChanges(
   const open = async (): Promise<void> => {
     const client = newClient();
     client.on('notification', (message) => {
-      if (message.channel !== channel) return;
+      if (message.channel !== channel || echoes.take(message.payload)) return;
       const change = parseStoreChange(message.payload);
       if (change) onChange(change);
     });
@@ -66,8 +71,16 @@ export async function listenForChanges(
 
   await open();
   return {
+    async echo(withinMs) {
+      const { payload, heard, unsent } = echoes.expect(withinMs);
+      if (current === undefined)
+        unsent(); // not listening now: it could not be heard
+      else notify(payload).catch(unsent);
+      return heard;
+    },
     async close() {
       closed = true;
+      echoes.close();
       clearTimeout(retryTimer);
       const client = current;
       current = undefined;

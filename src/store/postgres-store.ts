@@ -441,9 +441,20 @@ export class PostgresTokenStore implements TokenStore {
 
   async watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
     if (this.#closed) throw closedError(this.kind, this.location);
-    const feed = await listenForChanges(this.#newClient, this.#sql.channel, onChange, onMissed);
+    const channel = this.#sql.channel;
+    const feed = await listenForChanges(
+      this.#newClient,
+      channel,
+      onChange,
+      onMissed ?? (() => undefined),
+      (payload) =>
+        this.#query('send an echo on the change feed', 'SELECT pg_notify($1, $2)', [channel, payload]).then(
+          () => undefined,
+        ),
+    );
     this.#feeds.add(feed);
     return {
+      echo: (withinMs) => feed.echo(withinMs),
       close: async () => {
         this.#feeds.delete(feed);
         await feed.close();

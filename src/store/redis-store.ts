@@ -13,7 +13,7 @@
 
 import type { RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
-import { parseStoreChange } from './change-feed.js';
+import { Echoes, parseStoreChange } from './change-feed.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
@@ -392,8 +392,9 @@ export class RedisTokenStore implements TokenStore {
     const subscriber = this.#client.duplicate();
     subscriber.on('error', () => undefined); // a drop is retried by ioredis; the watcher still reads the store
     const channel = this.#keys.changes;
+    const echoes = new Echoes();
     subscriber.on('message', (from: string, payload: string) => {
-      if (from !== channel) return;
+      if (from !== channel || echoes.take(payload)) return;
       const change = parseStoreChange(payload);
       if (change) onChange(change);
     });
@@ -413,8 +414,17 @@ export class RedisTokenStore implements TokenStore {
         .catch(() => undefined); // down again: the next 'ready' tells
     });
     const feed: ChangeFeed = {
+      // PUBLISH from the store's own client, as the write scripts do.
+      echo: async (withinMs) => {
+        const { payload, heard, unsent } = echoes.expect(withinMs);
+        if (subscriber.status !== 'ready')
+          unsent(); // not subscribed now: it could not be heard
+        else this.#client.publish(channel, payload).catch(unsent);
+        return heard;
+      },
       close: async () => {
         this.#feeds.delete(feed);
+        echoes.close();
         await subscriber.quit().catch(() => subscriber.disconnect());
       },
     };

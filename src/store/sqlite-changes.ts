@@ -61,6 +61,9 @@ export function watchChangeLog(
     .prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
     .pluck()
     .get() as number;
+  // Echoes wait for the next read of the log that succeeds: the log is in the file every
+  // process writes, so a watcher that reads it hears every write logged before that read.
+  let echoes: Array<(heard: boolean) => void> = [];
   const read = () => {
     if (!db.open) return;
     let rows: ChangeRow[];
@@ -69,17 +72,33 @@ export function watchChangeLog(
     } catch {
       return; // busy for a moment: the next read picks up from the same entry
     }
+    const heard = echoes;
+    echoes = [];
     if (rows.length > 0 && (rows[0] as ChangeRow).seq > lastSeq + 1) onMissed?.(); // pruned before it was read
     for (const row of rows) {
       lastSeq = row.seq;
       onChange({ name: row.name, version: row.version, deleted: row.deleted === 1 });
     }
+    for (const answer of heard) answer(true);
   };
   const timer = setInterval(read, CHANGE_POLL_MS);
   // A watcher never holds its process open by itself.
   timer.unref();
   const feed: ChangeFeed = {
+    echo(withinMs) {
+      return new Promise((resolve) => {
+        // Not unref'd: it keeps the process up until the next read (withinMs at most).
+        const timer = setTimeout(() => answer(false), withinMs);
+        const answer = (heard: boolean) => {
+          clearTimeout(timer);
+          echoes = echoes.filter((waiting) => waiting !== answer);
+          resolve(heard);
+        };
+        echoes.push(answer);
+      });
+    },
     async close() {
+      for (const answer of echoes) answer(false);
       clearInterval(timer);
       onClose(feed);
     },

@@ -125,6 +125,13 @@ export interface StoreChange {
 
 /** A subscription to a store's changes; close it before the store. */
 export interface ChangeFeed {
+  /**
+   * Sends a message through the way the store's changes come (NOTIFY from a pooled
+   * connection, PUBLISH; on SQLite, the next read of the log) and resolves true once this
+   * feed hears it, false if it does not within `withinMs`: proof that the feed delivers,
+   * for a watcher that writes nothing itself. Optional.
+   */
+  echo?(withinMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

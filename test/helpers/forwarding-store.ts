@@ -3,6 +3,8 @@
  * stop (GatedStore) or fail (bad days' FlakyStore) chosen calls of a real store. A
  * subclass overrides only the calls it changes.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed, ConnectionMeta, DueIndex, StoreChange, TokenStore } from '../../src/store/types.js';
 
 export class ForwardingStore implements TokenStore {
@@ -57,9 +59,14 @@ export class ReadCountingStore extends ForwardingStore {
 export class DeafenableFeedStore extends ForwardingStore {
   listings = 0;
   deaf = false;
+  echoesSent = 0;
   readonly dueIndex: DueIndex | undefined;
 
-  constructor(inner: TokenStore) {
+  /** @param echoes false: a feed without echo, so only the daemon's refreshes prove it. */
+  constructor(
+    inner: TokenStore,
+    private readonly echoes = true,
+  ) {
     super(inner);
     this.dueIndex = inner.dueIndex;
   }
@@ -69,10 +76,23 @@ export class DeafenableFeedStore extends ForwardingStore {
     return this.inner.listMeta ? this.inner.listMeta() : this.inner.list();
   }
 
-  watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
+  async watchChanges(onChange: (change: StoreChange) => void, onMissed?: () => void): Promise<ChangeFeed> {
     if (!this.inner.watchChanges) throw new Error(`${this.kind} announces no changes`);
-    return this.inner.watchChanges((change) => {
+    const feed = await this.inner.watchChanges((change) => {
       if (!this.deaf) onChange(change);
     }, onMissed);
+    const { echo } = feed;
+    if (echo === undefined || !this.echoes) return { close: () => feed.close() };
+    return {
+      // Deaf, the echo goes out and is not heard, as the changes are not.
+      echo: async (withinMs) => {
+        this.echoesSent++;
+        const heard = await echo.call(feed, withinMs);
+        if (!this.deaf) return heard;
+        await sleep(withinMs);
+        return false;
+      },
+      close: () => feed.close(),
+    };
   }
 }

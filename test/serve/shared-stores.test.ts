@@ -91,18 +91,11 @@ async function hearsChangesAsTheyAreMade(store: TokenStore, cliStore?: TokenStor
  * and the listing then finds the logout the feed no longer tells.
  */
 async function listsRarelyWhileItHearsItself(store: TokenStore, cliStore?: TokenStore): Promise<void> {
-  const tapped = new DeafenableFeedStore(store);
-  const rig = await startServeRig({
-    store: tapped,
-    cliStore: cliStore ?? store,
-    factus: { accessTtlSeconds: 600 },
-    daemon: { watchIntervalMs: 50, liveFeedWatchIntervalMs: 3_600_000, feedProofMs: 500 },
+  // A feed without echo: only the daemon's own refreshes can prove it.
+  const { rig, tapped, listingsOver } = await startListingRig(store, cliStore, {
+    echoes: false,
+    liveFeedWatchIntervalMs: 3_600_000,
   });
-  const listingsOver = async (ms: number) => {
-    const before = tapped.listings;
-    await sleep(ms);
-    return tapped.listings - before;
-  };
   try {
     await connectFactus(rig, 'acme');
     await eventually(() => rig.daemon.keepAlive.get('acme') !== undefined, 'the login is seen');
@@ -120,6 +113,60 @@ async function listsRarelyWhileItHearsItself(store: TokenStore, cliStore?: Token
     await eventually(async () => (await listingsOver(300)) >= 2, 'the listing is back at its pace');
     await rig.cli.logout('second');
     await eventually(() => rig.daemon.keepAlive.get('second') === undefined, 'the listing finds the logout');
+  } finally {
+    await rig.close();
+  }
+}
+
+/**
+ * A daemon watching every 50 ms on a store whose listings are counted and whose feed can be
+ * deafened; a proof of the feed lasts `liveFeedWatchIntervalMs`.
+ */
+async function startListingRig(
+  store: TokenStore,
+  cliStore: TokenStore | undefined,
+  feed: { echoes: boolean; liveFeedWatchIntervalMs: number },
+) {
+  const tapped = new DeafenableFeedStore(store, feed.echoes);
+  const rig = await startServeRig({
+    store: tapped,
+    cliStore: cliStore ?? store,
+    factus: { accessTtlSeconds: 600 },
+    daemon: { watchIntervalMs: 50, liveFeedWatchIntervalMs: feed.liveFeedWatchIntervalMs, feedProofMs: 500 },
+  });
+  const listingsOver = async (ms: number) => {
+    const before = tapped.listings;
+    await sleep(ms);
+    return tapped.listings - before;
+  };
+  return { rig, tapped, listingsOver };
+}
+
+/**
+ * With nothing to refresh for minutes, the daemon proves its feed by echo, so it lists every
+ * row once per slow interval only; deaf, the echo goes unheard, the proof runs out, and the
+ * listing is back at its pace and finds a logout the feed did not tell.
+ */
+async function listsRarelyWhenIdleThroughItsEcho(store: TokenStore, cliStore?: TokenStore): Promise<void> {
+  const { rig, tapped, listingsOver } = await startListingRig(store, cliStore, {
+    echoes: true,
+    liveFeedWatchIntervalMs: 2_000,
+  });
+  try {
+    await connectFactus(rig, 'acme');
+    await eventually(() => rig.daemon.keepAlive.get('acme') !== undefined, 'the login is seen');
+    // The token is good for 10 minutes of a clock that stands still: nothing is refreshed.
+    await eventually(async () => (await listingsOver(300)) === 0, 'the listing pauses');
+    const echoes = tapped.echoesSent;
+    // The proof lasts 2 s and is renewed before it runs out: at most one listing per 2 s.
+    assert.ok((await listingsOver(3_000)) <= 2, 'listed at the slow pace');
+    assert.ok(tapped.echoesSent > echoes, 'the echo was sent again before the proof ran out');
+    assert.equal(rig.daemon.keepAlive.get('acme')?.failures, 0);
+
+    tapped.deaf = true;
+    await eventually(async () => (await listingsOver(300)) >= 2, 'the listing is back at its pace');
+    await rig.cli.logout('acme');
+    await eventually(() => rig.daemon.keepAlive.get('acme') === undefined, 'the listing finds the logout');
   } finally {
     await rig.close();
   }
@@ -235,6 +282,8 @@ describe('the daemon on SQLite', () => {
     onSqlite(hearsChangesAsTheyAreMade));
   it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
     onSqlite(listsRarelyWhileItHearsItself));
+  it('with nothing to refresh, lists every row rarely while its echo is heard, at its pace once it is not', () =>
+    onSqlite(listsRarelyWhenIdleThroughItsEcho));
 });
 
 /** Runs `work` on a fresh shared store; `dropFeed` ends the connection its change feed listens on. */
@@ -249,6 +298,8 @@ function daemonOnASharedStore(on: OnSharedStore, feedConnection: string): void {
     on((store) => hearsChangesAsTheyAreMade(store)));
   it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>
     on((store) => listsRarelyWhileItHearsItself(store)));
+  it('with nothing to refresh, lists every row rarely while its echo is heard, at its pace once it is not', () =>
+    on((store) => listsRarelyWhenIdleThroughItsEcho(store)));
   it(`finds a logout made while its ${feedConnection} was down`, () => on(findsWhatTheFeedMissedWhileDown));
   it('two daemons split the refreshes, each asked of the provider once', () => on(splitsTheWork));
   it('a claim whose daemon died goes to another daemon one lease later', () => on(takesOverADeadClaim));

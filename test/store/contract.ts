@@ -96,6 +96,33 @@ export function runTokenStoreContract(
         }));
     }
 
+    if (options.changeFeed) {
+      it('a feed hears its own echo, which no feed takes for a change; a closed feed hears none', () =>
+        withStore(async (store) => {
+          assert.ok(store.watchChanges, 'the backend has watchChanges');
+          const heardBySelf: StoreChange[] = [];
+          const heardByOther: StoreChange[] = [];
+          const feed = await store.watchChanges((change) => heardBySelf.push(change));
+          const other = await store.watchChanges((change) => heardByOther.push(change));
+          try {
+            assert.ok(feed.echo, 'the feed can echo');
+            assert.equal(await feed.echo(5_000), true, 'heard');
+            assert.equal(await feed.echo(5_000), true, 'heard again');
+            assert.equal(await store.put('acme', { n: 1 }, 'sealed-1', 0), 1);
+            for (let i = 0; i < 300 && (heardBySelf.length < 1 || heardByOther.length < 1); i++)
+              await sleep(10);
+            // The echoes went by first, on the same channel: neither feed took one for a change.
+            assert.deepEqual(heardBySelf, [{ name: 'acme', version: 1, deleted: false }]);
+            assert.deepEqual(heardByOther, [{ name: 'acme', version: 1, deleted: false }]);
+            await feed.close();
+            assert.equal(await feed.echo(300), false, 'a closed feed hears no echo');
+          } finally {
+            await feed.close();
+            await other.close();
+          }
+        }));
+    }
+
     it('round-trips a put through get', () =>
       withStore(async (store) => {
         const meta = {

@@ -89,4 +89,34 @@ describe('FeedLiveness', () => {
     await clock.advance(1);
     assert.equal(feed.isLive(), false);
   });
+
+  it('an echo heard makes it live for the same time; one sent before a miss proves nothing', async () => {
+    const { clock, feed } = liveness();
+    const sent = feed.echoing();
+    feed.echoed(sent);
+    assert.equal(feed.isLive(), true);
+    assert.equal(feed.liveFor(LIVE_FOR_MS), true, 'live for the whole time from now');
+    assert.equal(feed.liveFor(LIVE_FOR_MS + 1), false, 'and not longer');
+    await clock.advance(LIVE_FOR_MS - 500);
+    assert.equal(feed.liveFor(500), true);
+    assert.equal(feed.liveFor(501), false, 'about to run out: time for the next echo');
+
+    const late = liveness();
+    const before = late.feed.echoing();
+    late.feed.missed(); // the feed was down while the echo was on its way
+    late.feed.echoed(before);
+    assert.equal(late.feed.isLive(), false, 'an echo from before the miss');
+    late.feed.echoed(late.feed.echoing());
+    assert.equal(late.feed.isLive(), true, 'one sent after it');
+  });
+
+  it('an echo keeps a followed refresh followed: its announcement unheard still undoes the proof', async () => {
+    const { clock, feed } = liveness();
+    feed.refreshing('a', 3);
+    feed.refreshed('a', true);
+    feed.echoed(feed.echoing());
+    assert.equal(feed.isLive(), true);
+    await clock.advance(PROOF_MS + 1);
+    assert.equal(feed.isLive(), false, 'the refresh was never heard: deaf to writes');
+  });
 });
