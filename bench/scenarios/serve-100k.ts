@@ -94,10 +94,10 @@ export const serve100k: Scenario = {
         `From start to a full schedule: ${formatMs(full.startMs)} inside the process (reading every row's ` +
           'metadata, working out its due time and writing it to the due index), ' +
           `${formatMs(full.spawnMs)} from spawning the process. The issue sets no goal for it.`,
-        'CPU with nothing due: the daemon lists every row at its normal pace (every 2 s, or 10× the time a ' +
-          'listing takes), because it has refreshed nothing whose announcement it could hear. With refreshes ' +
-          'coming due (every connection at least once a day, so about one a second here), it hears its own ' +
-          'writes announced and lists every minute or 100× the listing time instead (docs/design.md).',
+        'CPU with nothing due: the daemon lists every row once at start. It proves its store’s change ' +
+          'feed with an echo sent meanwhile (it has refreshed nothing whose announcement it could hear), so ' +
+          'it lists again only once a minute, or at 100× the time a listing takes, instead of every 2 s ' +
+          '(docs/design.md).',
       ],
       data: { sizes, seedMs, empty, full, perConnection, heapPerConnection },
     };

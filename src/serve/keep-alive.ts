@@ -101,6 +101,8 @@ export class KeepAlive {
       },
       () => this.#liveness.missed(), // so the next watch tick reads every row
     );
+    // Heard while the first listing runs, the echo spares the first watch tick a second one.
+    this.#echoAhead(this.options.watchIntervalMs);
     await this.sync();
     this.#watchLater(this.options.watchIntervalMs);
     this.#heartbeatLater();

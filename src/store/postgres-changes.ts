@@ -73,8 +73,8 @@ export async function listenForChanges(
   return {
     async echo(withinMs) {
       const { payload, heard, unsent } = echoes.expect(withinMs);
-      if (current === undefined)
-        unsent(); // not listening now: it could not be heard
+      // Not listening now: it could not be heard.
+      if (current === undefined) unsent();
       else notify(payload).catch(unsent);
       return heard;
     },

@@ -417,8 +417,8 @@ export class RedisTokenStore implements TokenStore {
       // PUBLISH from the store's own client, as the write scripts do.
       echo: async (withinMs) => {
         const { payload, heard, unsent } = echoes.expect(withinMs);
-        if (subscriber.status !== 'ready')
-          unsent(); // not subscribed now: it could not be heard
+        // Not subscribed now: it could not be heard.
+        if (subscriber.status !== 'ready') unsent();
         else this.#client.publish(channel, payload).catch(unsent);
         return heard;
       },
