@@ -1,9 +1,9 @@
 /**
  * A fetch that carries a connection's credentials: it resolves paths against
  * the connection's base URL, waits for a rate-limit slot, injects the header,
- * answers a 401 with exactly one forced refresh and one retry, waits out a 429
- * when the server says for how long, and never lets credentials follow a
- * redirect to another origin.
+ * answers a 401 with at most one forced refresh (see withConnectionRules), waits
+ * out a 429 when the server says for how long, and never lets credentials follow
+ * a redirect to another origin.
  */
 import type { Clock } from '../clock.js';
 import { ConfigError, TokenkeeperError } from '../errors.js';
@@ -19,9 +19,14 @@ export interface Credential {
 }
 
 export interface CredentialSource {
+  /** The credential to send now: after a renewal (ours or another caller's), the renewed one. */
   current(): Credential | Promise<Credential>;
-  /** Called after a 401 with the credential that was rejected; returns the one to retry with. */
-  renew(rejected: Credential): Promise<Credential>;
+  /**
+   * Called after a 401 with the credential that was rejected; returns the one to retry with
+   * (the rejected one when there is nothing better). `adoptOnly`: take a credential another
+   * holder saved, never ask the provider.
+   */
+  renew(rejected: Credential, options?: { adoptOnly?: boolean }): Promise<Credential>;
 }
 
 export interface SlotGate {
@@ -55,6 +60,8 @@ export interface AuthFetchOptions {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** The first may refresh; the second only takes what another process saved (withConnectionRules). */
+const MAX_RENEWALS_AFTER_401 = 2;
 /** The gateway said the server is unreachable or overloaded: the request may not have run. */
 const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -160,8 +167,15 @@ export async function authFetch(
 
 /**
  * The connection's rules around any transport: a rate-limit slot before each attempt, the
- * credential in each, one renewal and retry after a 401, a 429 or 502-504 waited out when
+ * credential in each, a renewal and retry after a 401, a 429 or 502-504 waited out when
  * the wait is short enough, and network failures retried when the request may repeat.
+ *
+ * The credential is read once the slot is free, not before: a wait for one can outlast the
+ * token, and a provider that rotates strictly (Factus) revokes an access token as soon as it
+ * is refreshed. For the same reason a second 401 gets a second renewal, from the store only:
+ * the token the first renewal gave may have been replaced by another process while the retry
+ * waited. Only the first may ask the provider, so an API that refuses every token costs one
+ * refresh, as it always has.
  */
 export async function withConnectionRules<A>(
   options: AuthFetchOptions,
@@ -171,15 +185,15 @@ export async function withConnectionRules<A>(
   send: (credential: Credential) => Promise<A>,
 ): Promise<A> {
   const { method, target, replayable, retryable } = request;
-  const first = credentials.current();
-  let credential = first instanceof Promise ? await first : first;
-  let renewedAfter401 = false;
+  let renewalsAfter401 = 0;
   let rateLimitRetries = 0;
   let retries = 0;
 
   for (;;) {
     const slot = options.gate?.acquire(method, target.path);
     if (slot) await slot;
+    const current = credentials.current();
+    const credential = current instanceof Promise ? await current : current;
     let answer: A;
     try {
       answer = await send(credential);
@@ -207,12 +221,12 @@ export async function withConnectionRules<A>(
       }
     }
 
-    if (status === 401 && !renewedAfter401 && replayable) {
-      renewedAfter401 = true;
-      const renewed = await renewOrDiscard(credentials, credential, () => answers.discard(answer));
+    if (status === 401 && renewalsAfter401 < MAX_RENEWALS_AFTER_401 && replayable) {
+      const adoptOnly = renewalsAfter401 > 0;
+      renewalsAfter401++;
+      const renewed = await renewOrDiscard(credentials, credential, adoptOnly, () => answers.discard(answer));
       if (renewed.value !== credential.value) {
         await answers.discard(answer);
-        credential = renewed;
         continue;
       }
     }
@@ -236,10 +250,11 @@ export async function withConnectionRules<A>(
 async function renewOrDiscard(
   credentials: CredentialSource,
   rejected: Credential,
+  adoptOnly: boolean,
   discard: () => Promise<void>,
 ): Promise<Credential> {
   try {
-    return await credentials.renew(rejected);
+    return await credentials.renew(rejected, adoptOnly ? { adoptOnly } : undefined);
   } catch (error) {
     await discard();
     throw error;

@@ -284,16 +284,29 @@ export class ConnectionSession implements Schedulable {
     return this.#requests;
   }
 
-  /** The credential of a token, and how to renew it after a 401; built once per token. */
+  /**
+   * The credential of a token, and how to renew it after a 401; built once per token. A
+   * request holds on to it while it waits (for a rate-limit slot, a Retry-After), so it
+   * answers with the token held when the request goes out: the one it started with may have
+   * been refreshed, and revoked, meanwhile. Only a token for the same base URL takes its
+   * place: the request's URL was resolved against it.
+   */
   #credentialsFor(token: HeldToken, requests: SessionRequests): CredentialSource {
     if (requests.forToken === token && requests.credentials) return requests.credentials;
     const credential = this.#credentialOf(token);
+    const heldForThisUrl = () => {
+      const latest = this.#token;
+      return latest !== undefined && latest.baseUrl === token.baseUrl ? latest : undefined;
+    };
     const credentials: CredentialSource = {
-      current: () => credential,
-      renew: async (rejected) => {
+      current: () => {
+        const latest = heldForThisUrl();
+        return latest === undefined || latest === token ? credential : this.#credentialOf(latest);
+      },
+      renew: async (rejected, options) => {
         // Let go of meanwhile (another process changed the connection): the keeper asks again.
         if (this.#closed) throw new SessionClosedError(this.name);
-        const latest = this.#token;
+        const latest = heldForThisUrl();
         // Someone already replaced the rejected token: use theirs, do not refresh again.
         if (latest && this.#credentialOf(latest).value !== rejected.value) return this.#credentialOf(latest);
         // A credential that cannot be renewed (an API key): the 401 goes back to the caller.
@@ -303,7 +316,7 @@ export class ConnectionSession implements Schedulable {
         const { clock, settings } = this.services;
         const young = clock.now() - latest.obtainedAt < settings.minRefreshIntervalMs;
         const renewed = await this.#renew(
-          young
+          young || options?.adoptOnly
             ? { seenAccessToken: latest.accessToken, adoptOnly: true }
             : { seenAccessToken: latest.accessToken, force: true },
         );

@@ -9,7 +9,12 @@ import {
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
-import { type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import { createKeeper } from '../../src/keeper.js';
+import { factusProfile } from '../../src/providers/factus.js';
+import { generateEncryptionKey } from '../../src/store/encryption.js';
+import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { type FactusRig, factusSpec, recordEvents, startFactusRig } from '../helpers/factus.js';
 
 const HOUR = 3600_000;
 const API_KEY = 'front-api-key-5c1e';
@@ -65,6 +70,101 @@ describe('keeper.fetch', () => {
       assert.equal(ok.status, 200);
       await ok.arrayBuffer();
       assert.equal(rig.emulator.stats().tokenRequests.total, 0);
+    });
+  });
+
+  describe('a token replaced while a request waits (strict rotation revokes the old one)', () => {
+    it('a request held back by the rate limit goes out with the token held when its slot comes', async () => {
+      const pacing = new FakeClock(Date.now());
+      const oneASecond = {
+        ...factusProfile,
+        rateLimits: [{ label: 'Factus (test)', limit: 1, windowMs: 1_000 }],
+      };
+      const rig = await startFactusRig({
+        keeper: { proactiveRefresh: false, pacingClock: pacing, providers: [oneASecond] },
+      });
+      try {
+        await rig.keeper.connect('acme', rig.spec);
+        await pacing.advance(2_000);
+        const first = await rig.keeper.fetch('acme', '/v1/numbering-ranges');
+        assert.equal(first.status, 200);
+        await first.arrayBuffer();
+
+        const held = rig.keeper.fetch('acme', '/v1/numbering-ranges');
+        await until(() => pacing.pendingTimers > 0); // waiting for the next slot
+        await rig.keeper.refresh('acme');
+        rig.emulator.resetStats();
+        const response = await settleWhileAdvancing(held, pacing);
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+        const stats = rig.emulator.stats();
+        assert.equal(stats.unauthorized, 0, 'sent with the new token, not the one revoked while it waited');
+        assert.equal(stats.apiRequests, 1);
+        assert.equal(stats.tokenRequests.total, 0);
+      } finally {
+        await rig.close();
+      }
+    });
+
+    it('a retry whose token another process replaced meanwhile takes the newer one from the store', async () => {
+      const clock = new FakeClock(Date.now());
+      const emulator = await startFactusEmulator({ now: () => clock.now(), rotation: 'strict' });
+      const store = new MemoryTokenStore();
+      const shared = {
+        store,
+        encryptionKey: generateEncryptionKey(),
+        clock,
+        proactiveRefresh: false,
+        env: {},
+      };
+      const other = createKeeper(shared);
+      const sent: string[] = [];
+      const keeper = createKeeper({
+        ...shared,
+        fetch: async (input, init) => {
+          if (!String(input).startsWith(emulator.tokenUrl)) {
+            sent.push(new Headers(init?.headers).get('authorization') ?? '');
+            // The first retry is on its way when another process rotates the tokens again.
+            if (sent.length === 2) await other.refresh('acme');
+          }
+          return fetch(input, init);
+        },
+      });
+      try {
+        await keeper.connect('acme', factusSpec(emulator));
+        await clock.advance(2_000); // past the minimum refresh interval: a 401 is worth a renewal
+        await other.refresh('acme'); // revokes the token `keeper` holds
+        emulator.resetStats();
+
+        const response = await keeper.fetch('acme', '/v1/numbering-ranges');
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+        const stats = emulator.stats();
+        assert.equal(stats.unauthorized, 2);
+        assert.equal(stats.tokenRequests.refresh_token, 1, 'only the other process asked the provider');
+        assert.equal(new Set(sent).size, 3, 'each attempt carried a newer token');
+      } finally {
+        await keeper.close();
+        await other.close();
+        await emulator.stop();
+      }
+    });
+
+    it('an API that refuses every token costs one refresh: the second renewal only reads the store', async () => {
+      const rig = await startFactusRig({ keeper: { proactiveRefresh: false, minRefreshIntervalMs: 0 } });
+      try {
+        await rig.keeper.connect('acme', rig.spec);
+        rig.emulator.resetStats();
+        rig.emulator.faults.add({ point: 'api', status: 401 });
+        const response = await rig.keeper.fetch('acme', '/v1/numbering-ranges');
+        assert.equal(response.status, 401);
+        await response.arrayBuffer();
+        const stats = rig.emulator.stats();
+        assert.equal(stats.tokenRequests.refresh_token, 1);
+        assert.equal(stats.faults.api, 2, 'sent twice: once as it came, once renewed');
+      } finally {
+        await rig.close();
+      }
     });
   });
 
@@ -325,4 +425,22 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString();
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(condition(), 'the condition never came true');
+}
+
+/** Moves the pacing clock on until `pending` settles: each wait for a slot is let through. */
+async function settleWhileAdvancing<T>(pending: Promise<T>, pacing: FakeClock): Promise<T> {
+  let settled = false;
+  const watched = pending.finally(() => {
+    settled = true;
+  });
+  for (let i = 0; i < 200 && !settled; i++) {
+    await pacing.advance(1_100);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return watched;
 }
