@@ -1,7 +1,8 @@
 /** Spawning the built tokenkeeper CLI the way a shell script does. */
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI_MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL('../../cli/tokenkeeper.js', import.meta.url));
 
 /** This process's environment, minus anything of tokenkeeper's, plus the store to use. */
 export function cliEnv(storePath: string): NodeJS.ProcessEnv {
@@ -10,6 +11,8 @@ export function cliEnv(storePath: string): NodeJS.ProcessEnv {
     if (!name.startsWith('TOKENKEEPER_')) env[name] = value;
   }
   env.TOKENKEEPER_STORE = storePath;
+  // Node's compile cache (Node 22.1+) beside the store, not in the user's own cache folder.
+  env.XDG_CACHE_HOME = join(dirname(storePath), 'cache');
   return env;
 }
 

@@ -127,7 +127,7 @@ export const cliToken: Scenario = {
         },
       ],
       notes: [
-        'The CLI is one CommonJS file (dist/cli/main.js); `tokenkeeper --version` reads and compiles it and opens no store: the difference to `token` is evaluating the library, node:crypto, the native SQLite driver and the store.',
+        'The CLI is one CommonJS file (dist/cli/main.js), run as users run it, through the `tokenkeeper` command (dist/cli/tokenkeeper.js: it turns on Node’s compile cache, on Node 22.1+, then requires main.js); `tokenkeeper --version` reads and compiles it and opens no store: the difference to `token` is evaluating the library, node:crypto, the native SQLite driver and the store.',
         'A `token` that refreshes also loads the grant modules (oauth4webapi) and makes one token request; it has no goal of its own.',
         ...(token / baseline <= GOAL_RATIO ? [] : [missNote(stages, token, baseline)]),
       ],

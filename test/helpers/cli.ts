@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const cliPath = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+export const cliPath = fileURLToPath(new URL('../../cli/tokenkeeper.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
