@@ -22,6 +22,11 @@ export interface KeeperEvents {
   refresh_failed: { connection: string; code: string; message: string };
   /** A refresh got the connection's lock, after waiting this long for another holder (0: it was free). */
   lock_wait: { connection: string; waitedMs: number };
+  /**
+   * An API request was held back this long for a free slot under the provider's rate limit,
+   * counted with every process on the store, rather than sent to meet a 429. Only waits.
+   */
+  rate_limit_wait: { connection: string; waitedMs: number };
   /** Nothing more can be done without a person: log in again. */
   reauth_required: { connection: string; reason: string };
 }

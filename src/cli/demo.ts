@@ -229,6 +229,11 @@ function watch(keeper: Keeper, label: string, print: (line: string) => void): vo
   keeper.on('reauth_required', (e: KeeperEvents['reauth_required']) =>
     print(`${e.connection}: ${label} needs a new login: ${e.reason}`),
   );
+  keeper.on('rate_limit_wait', (e: KeeperEvents['rate_limit_wait']) =>
+    print(
+      `${e.connection}: ${label} held a request back ${(e.waitedMs / 1000).toFixed(1)}s for a free slot under the provider's rate limit, which both workers count together in the store`,
+    ),
+  );
 }
 
 /** A mix of reads and writes on the three connections, like an invoicing and HR app. */

@@ -30,8 +30,11 @@ export interface CredentialSource {
 }
 
 export interface SlotGate {
-  /** Resolves when a request with this method and path may go out; undefined when it may go now. */
-  acquire(method: string, path: string): Promise<void> | undefined;
+  /**
+   * Resolves when a request with this method and path may go out, with the ms it waited for
+   * its slot; undefined when no limit applies to it.
+   */
+  acquire(method: string, path: string): Promise<number> | undefined;
   /** The server answered 429: hold requests back for `retryAfterMs`. */
   backOff(method: string, path: string, retryAfterMs: number): void;
 }
@@ -41,6 +44,8 @@ export interface AuthFetchOptions {
   fetch: typeof fetch;
   baseUrl: string;
   gate?: SlotGate;
+  /** A request was held back this long for a free slot (the `rate_limit_wait` event). */
+  onSlotWait?: (waitedMs: number) => void;
   /** Paces waits the server asked for (Retry-After): real time, not the token clock. */
   clock: Pick<Clock, 'now' | 'sleep'>;
   /** Longest Retry-After we are willing to wait out; longer → the 429 is returned. */
@@ -191,7 +196,10 @@ export async function withConnectionRules<A>(
 
   for (;;) {
     const slot = options.gate?.acquire(method, target.path);
-    if (slot) await slot;
+    if (slot) {
+      const waited = await slot;
+      if (waited > 0) options.onSlotWait?.(waited);
+    }
     const current = credentials.current();
     const credential = current instanceof Promise ? await current : current;
     let answer: A;

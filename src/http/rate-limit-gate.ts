@@ -18,7 +18,8 @@ export interface SharedBudgets {
 
 interface Limiter {
   readonly rule: RateLimitRule;
-  acquire(): Promise<void>;
+  /** Resolves with the ms waited for a slot. */
+  acquire(): Promise<number>;
   backOff(retryAfterMs: number): void;
 }
 
@@ -42,7 +43,9 @@ export function createRateLimitGate(
       const matching = applying(method, path);
       if (matching.length === 0) return undefined;
       return (async () => {
-        for (const limiter of matching) await limiter.acquire();
+        let waited = 0;
+        for (const limiter of matching) waited += await limiter.acquire();
+        return waited;
       })();
     },
     backOff: (method, path, ms) => {

@@ -31,10 +31,23 @@ export class SlidingWindowLimiter {
     private readonly clock: Pick<Clock, 'now' | 'sleep'> = systemClock,
   ) {}
 
-  /** Resolves when a request may be sent, and counts it. Callers are served in arrival order. */
-  acquire(): Promise<void> {
-    const turn = this.#queue.then(() => this.#waitForSlot());
-    this.#queue = turn.catch(() => undefined);
+  /** When the last wait for a slot ended: a caller that asked before it was held back too, in the queue. */
+  #lastWaitEnded = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Resolves when a request may be sent, and counts it, with the ms it was held back for its
+   * slot (0: one was free). Callers are served in arrival order.
+   */
+  acquire(): Promise<number> {
+    const asked = this.clock.now();
+    const turn = this.#queue.then(async () => {
+      await this.#waitForSlot();
+      return this.#lastWaitEnded >= asked ? this.clock.now() - asked : 0;
+    });
+    this.#queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 
@@ -65,6 +78,7 @@ export class SlidingWindowLimiter {
   async #waitForSlot(): Promise<void> {
     for (let delay = this.delayUntilFree(); delay > 0; delay = this.delayUntilFree()) {
       await this.clock.sleep(delay);
+      this.#lastWaitEnded = this.clock.now();
     }
     this.#sent.push(this.clock.now());
   }

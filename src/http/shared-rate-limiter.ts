@@ -21,10 +21,23 @@ export class SharedWindowLimiter {
     private readonly clock: Pick<Clock, 'now' | 'sleep'>,
   ) {}
 
-  /** Resolves when a request may be sent, and counts it in the shared budget. */
-  acquire(): Promise<void> {
-    const turn = this.#queue.then(() => this.#waitForSlot());
-    this.#queue = turn.catch(() => undefined);
+  /** When the last wait for a slot ended: a caller that asked before it was held back too, in the queue. */
+  #lastWaitEnded = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Resolves when a request may be sent, and counts it in the shared budget, with the ms it
+   * was held back for its slot (0: one was free; asking the store is not being held back).
+   */
+  acquire(): Promise<number> {
+    const asked = this.clock.now();
+    const turn = this.#queue.then(async () => {
+      await this.#waitForSlot();
+      return this.#lastWaitEnded >= asked ? this.clock.now() - asked : 0;
+    });
+    this.#queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 
@@ -44,6 +57,7 @@ export class SharedWindowLimiter {
       const wait = held > 0 ? held : await this.limits.take(this.budget, this.rule.limit, window);
       if (wait <= 0) return;
       await this.clock.sleep(wait);
+      this.#lastWaitEnded = this.clock.now();
     }
   }
 }

@@ -289,6 +289,7 @@ function countRefreshes(keeper: Keeper, metrics: ServeMetrics, providerOf: (name
   keeper.on('refresh_failed', (e) => metrics.refresh(providerOf(e.connection), 'failed'));
   keeper.on('reauth_required', (e) => metrics.refresh(providerOf(e.connection), 'reauth_required'));
   keeper.on('lock_wait', (e) => metrics.lockWait(e.waitedMs / 1000));
+  keeper.on('rate_limit_wait', (e) => metrics.rateLimitWait(e.waitedMs / 1000));
 }
 
 interface OpenedDaemonStore {

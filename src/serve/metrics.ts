@@ -13,6 +13,7 @@ export class ServeMetrics {
   readonly registry = new Registry();
   readonly #refreshes: Counter<'provider' | 'result'>;
   readonly #lockWait: Histogram;
+  readonly #rateLimitWait: Histogram;
   readonly #proxyRequests: Counter<'connection' | 'code'>;
   readonly #webhookDeliveries: Counter<'result'>;
 
@@ -55,6 +56,12 @@ export class ServeMetrics {
       buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
       registers,
     });
+    this.#rateLimitWait = new Histogram({
+      name: 'tokenkeeper_rate_limit_wait_seconds',
+      help: "Time a request to a provider's API was held back for a free slot under the provider's rate limit, rather than sent to meet a 429.",
+      buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60],
+      registers,
+    });
     this.#proxyRequests = new Counter({
       name: 'tokenkeeper_proxy_requests_total',
       help: 'Requests through /proxy by connection and HTTP status code.',
@@ -75,6 +82,10 @@ export class ServeMetrics {
 
   lockWait(seconds: number): void {
     this.#lockWait.observe(seconds);
+  }
+
+  rateLimitWait(seconds: number): void {
+    this.#rateLimitWait.observe(seconds);
   }
 
   proxyRequest(connection: string, code: number): void {

@@ -20,12 +20,14 @@ export function requestOptionsFor(
   rateLimits: readonly RateLimitRule[],
   credentialHeaders: readonly string[] = [],
   shared?: SharedBudgets,
+  onSlotWait?: (waitedMs: number) => void,
 ): AuthFetchOptions {
   const gate = createRateLimitGate(rateLimits, settings.pacingClock, shared);
   return {
     fetch: settings.fetch,
     baseUrl,
     ...(gate ? { gate } : {}),
+    ...(gate && onSlotWait ? { onSlotWait } : {}),
     clock: settings.pacingClock,
     maxRetryAfterMs: settings.rateLimit.maxRetryAfterMs,
     maxRateLimitRetries: settings.rateLimit.maxRetries,

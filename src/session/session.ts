@@ -279,6 +279,7 @@ export class ConnectionSession implements Schedulable {
       profile.apiKeyHeader ? [profile.apiKeyHeader] : [],
       // Counted per connection: a connection is one user or key of the provider.
       limits ? { limits, scope: this.name } : undefined,
+      (waitedMs) => this.services.events.emit('rate_limit_wait', { connection: this.name, waitedMs }),
     );
     this.#requests = { options, forToken: undefined, credentials: undefined };
     return this.#requests;

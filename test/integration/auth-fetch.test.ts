@@ -86,9 +86,12 @@ describe('keeper.fetch', () => {
       try {
         await rig.keeper.connect('acme', rig.spec);
         await pacing.advance(2_000);
+        const waits: Array<{ connection: string; waitedMs: number }> = [];
+        rig.keeper.on('rate_limit_wait', (event) => waits.push(event));
         const first = await rig.keeper.fetch('acme', '/v1/numbering-ranges');
         assert.equal(first.status, 200);
         await first.arrayBuffer();
+        assert.deepEqual(waits, [], 'a free slot is no wait');
 
         const held = rig.keeper.fetch('acme', '/v1/numbering-ranges');
         await until(() => pacing.pendingTimers > 0); // waiting for the next slot
@@ -99,6 +102,8 @@ describe('keeper.fetch', () => {
         await response.arrayBuffer();
         const stats = rig.emulator.stats();
         assert.equal(stats.unauthorized, 0, 'sent with the new token, not the one revoked while it waited');
+        // One a second, 1% margin: the slot came 1,010 ms after the first request took its own.
+        assert.deepEqual(waits, [{ connection: 'acme', waitedMs: 1_010 }]);
         assert.equal(stats.apiRequests, 1);
         assert.equal(stats.tokenRequests.total, 0);
       } finally {

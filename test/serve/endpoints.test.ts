@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { factusProfile } from '../../src/providers/factus.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import type { StoredConnection, TokenStore } from '../../src/store/types.js';
 import { apiStatus } from '../helpers/factus.js';
@@ -255,6 +256,27 @@ describe('tokenkeeper serve endpoints', () => {
       assert.equal(metrics.value('tokenkeeper_proxy_requests_total', { connection: 'acme', code: '404' }), 1);
       assert.ok(metrics.types.get('tokenkeeper_webhook_deliveries_total') === 'counter');
       assert.equal(metrics.types.get('tokenkeeper_lock_wait_seconds'), 'histogram');
+      assert.equal(metrics.value('tokenkeeper_rate_limit_wait_seconds_count', {}), 0, 'no request waited');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('/metrics counts proxied requests held back by the provider’s rate limit', async () => {
+    // Two a second, so the third request in a row waits for a slot (real time, about half a second).
+    const twoASecond = {
+      ...factusProfile,
+      rateLimits: [{ label: 'Factus (test)', limit: 2, windowMs: 1_000 }],
+    };
+    const rig = await startServeRig({ daemon: { keeper: { providers: [twoASecond] } } });
+    try {
+      await connectFactus(rig, 'acme');
+      for (let i = 0; i < 3; i++) assert.equal((await rig.call('/proxy/acme/v1/bills')).status, 200);
+      const metrics = parsePrometheusText(await (await rig.call('/metrics')).text());
+      assert.equal(metrics.types.get('tokenkeeper_rate_limit_wait_seconds'), 'histogram');
+      assert.equal(metrics.value('tokenkeeper_rate_limit_wait_seconds_count', {}), 1);
+      const waited = metrics.value('tokenkeeper_rate_limit_wait_seconds_sum', {}) ?? 0;
+      assert.ok(waited > 0.1 && waited < 1.1, `waited ${waited} s`);
     } finally {
       await rig.close();
     }
