@@ -51,14 +51,16 @@ export function enablePrivateCompileCache(options: CompileCacheOptions = {}): st
   if (typeof enable !== 'function' || env.NODE_COMPILE_CACHE || env.NODE_DISABLE_COMPILE_CACHE)
     return undefined;
   const platform = options.platform ?? process.platform;
-  const root = defaultCacheDir(env, platform, options.home ?? homedir());
-  const directory = path.join(root, 'node-compile-cache');
+  let directory: string;
   try {
+    // homedir() throws for a user with neither HOME nor an entry in the user database.
+    const root = defaultCacheDir(env, platform, options.home ?? homedir());
+    directory = path.join(root, 'node-compile-cache');
     mkdirSync(directory, { recursive: true, mode: 0o700 });
     // Windows: %LOCALAPPDATA% is the user's own by its access list.
     if (platform !== 'win32' && !(isPrivate(root) && isPrivate(directory))) return undefined;
   } catch {
-    return undefined; // a read-only home, a file in the way: run without it
+    return undefined; // no home, a read-only one, a file in the way: run without it
   }
   enable(directory);
   return directory;

@@ -66,6 +66,20 @@ describe('the compile cache of the tokenkeeper command', () => {
     assert.deepEqual(blocked.enabled, []);
   });
 
+  it('stays off, and the command runs, for a user without a home directory', () => {
+    const enabled: string[] = [];
+    const options = {
+      env: {},
+      enable: (directory: string) => enabled.push(directory),
+      // What os.homedir() does with neither HOME nor an entry in the user database.
+      get home(): string {
+        throw Object.assign(new Error('no home directory'), { code: 'ENOENT' });
+      },
+    };
+    assert.equal(enablePrivateCompileCache(options), undefined);
+    assert.deepEqual(enabled, []);
+  });
+
   it('obeys NODE_DISABLE_COMPILE_CACHE and NODE_COMPILE_CACHE, and does nothing where Node has no cache', () => {
     for (const env of [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { NODE_COMPILE_CACHE: join(root, 'own') }]) {
       const { cacheHome, folder, enabled } = attempt(env);
