@@ -21,34 +21,52 @@ export interface RateLimitRule {
 
 const SAFETY_MARGIN_MS = 500;
 
+/**
+ * A limiter's callers, served one at a time in arrival order, each told how long it was held
+ * back: from its call to its slot, when a wait for a slot (its own, or one ahead of it in the
+ * queue) ended after it asked; 0 when every slot it met was free.
+ */
+export class SlotQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+  #lastWaitEnded = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly clock: Pick<Clock, 'now'>) {}
+
+  /** Runs `waitForSlot` in turn; resolves with the ms this caller was held back. */
+  take(waitForSlot: () => Promise<void>): Promise<number> {
+    const asked = this.clock.now();
+    const turn = this.#tail.then(async () => {
+      await waitForSlot();
+      return this.#lastWaitEnded >= asked ? this.clock.now() - asked : 0;
+    });
+    this.#tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** A wait for a slot has just ended. */
+  waitEnded(): void {
+    this.#lastWaitEnded = this.clock.now();
+  }
+}
+
 export class SlidingWindowLimiter {
   readonly #sent: number[] = [];
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue: SlotQueue;
 
   /** `clock` paces real traffic: the server counts in real time, so this is not the token clock. */
   constructor(
     readonly rule: RateLimitRule,
     private readonly clock: Pick<Clock, 'now' | 'sleep'> = systemClock,
-  ) {}
-
-  /** When the last wait for a slot ended: a caller that asked before it was held back too, in the queue. */
-  #lastWaitEnded = Number.NEGATIVE_INFINITY;
+  ) {
+    this.#queue = new SlotQueue(clock);
+  }
 
   /**
    * Resolves when a request may be sent, and counts it, with the ms it was held back for its
    * slot (0: one was free). Callers are served in arrival order.
    */
   acquire(): Promise<number> {
-    const asked = this.clock.now();
-    const turn = this.#queue.then(async () => {
-      await this.#waitForSlot();
-      return this.#lastWaitEnded >= asked ? this.clock.now() - asked : 0;
-    });
-    this.#queue = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    return turn;
+    return this.#queue.take(() => this.#waitForSlot());
   }
 
   /** Ms until the next slot frees up; 0 when one is free now. */
@@ -78,7 +96,7 @@ export class SlidingWindowLimiter {
   async #waitForSlot(): Promise<void> {
     for (let delay = this.delayUntilFree(); delay > 0; delay = this.delayUntilFree()) {
       await this.clock.sleep(delay);
-      this.#lastWaitEnded = this.clock.now();
+      this.#queue.waitEnded();
     }
     this.#sent.push(this.clock.now());
   }

@@ -6,10 +6,10 @@
 
 import type { Clock } from '../clock.js';
 import type { SharedRateLimits } from '../store/types.js';
-import { countingWindowMs, type RateLimitRule } from './rate-limiter.js';
+import { countingWindowMs, type RateLimitRule, SlotQueue } from './rate-limiter.js';
 
 export class SharedWindowLimiter {
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue: SlotQueue;
   /** A 429 seen by this process holds it back at once, before the store has heard of it. */
   #heldUntil = 0;
 
@@ -19,26 +19,16 @@ export class SharedWindowLimiter {
     private readonly budget: string,
     private readonly limits: SharedRateLimits,
     private readonly clock: Pick<Clock, 'now' | 'sleep'>,
-  ) {}
-
-  /** When the last wait for a slot ended: a caller that asked before it was held back too, in the queue. */
-  #lastWaitEnded = Number.NEGATIVE_INFINITY;
+  ) {
+    this.#queue = new SlotQueue(clock);
+  }
 
   /**
    * Resolves when a request may be sent, and counts it in the shared budget, with the ms it
    * was held back for its slot (0: one was free; asking the store is not being held back).
    */
   acquire(): Promise<number> {
-    const asked = this.clock.now();
-    const turn = this.#queue.then(async () => {
-      await this.#waitForSlot();
-      return this.#lastWaitEnded >= asked ? this.clock.now() - asked : 0;
-    });
-    this.#queue = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    return turn;
+    return this.#queue.take(() => this.#waitForSlot());
   }
 
   /** The server said we were over: hold back here at once, and tell the other processes. */
@@ -57,7 +47,7 @@ export class SharedWindowLimiter {
       const wait = held > 0 ? held : await this.limits.take(this.budget, this.rule.limit, window);
       if (wait <= 0) return;
       await this.clock.sleep(wait);
-      this.#lastWaitEnded = this.clock.now();
+      this.#queue.waitEnded();
     }
   }
 }
