@@ -4,7 +4,7 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { callApi, type JsonReply, login, validBill } from './helpers.js';
+import { callApi, type JsonReply, login, validBill, validBillV2 } from './helpers.js';
 
 type Envelope = { status: string; message: string; data: Record<string, unknown> };
 type Page = {
@@ -90,7 +90,8 @@ describe('Factus emulator bills API', () => {
     await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-DUP') });
     const reply = await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-DUP') });
     assert.equal(reply.status, 409);
-    assert.match(reply.body.message, /factura pendiente por enviar a la DIAN/);
+    assert.match(reply.body.message, /^Ya existe un documento con el código de referencia REF-DUP/);
+    assert.equal(reply.body.status, 'Conflict');
   });
 
   test('missing fields are 422 with the validation envelope, field by field', async () => {
@@ -176,14 +177,31 @@ describe('Factus emulator bills API', () => {
     assert.equal((await api('/v1/bills/download-pdf/SETP000')).status, 404);
   });
 
-  test('destroy by reference removes the bill and frees the reference_code', async () => {
-    await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-DEL') });
+  test('destroy by reference removes a bill DIAN refused and frees the reference_code', async () => {
+    // v1 validates at once; a bill DIAN refused comes from v2 and blocks v1 sends as well.
+    const refused = await api('/v2/bills/validate', {
+      method: 'POST',
+      json: validBillV2('REF-DEL', '12-AB'),
+    });
+    assert.equal(refused.status, 422);
+    const blocked = await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-OTHER') });
+    assert.equal(blocked.status, 409);
+    assert.match(blocked.body.message, /^Se encontró una factura pendiente por enviar a la DIAN .* REF-DEL;/);
     const removed = await api('/v1/bills/destroy/reference/REF-DEL', { method: 'DELETE' });
     assert.equal(removed.status, 200);
     assert.equal(removed.body.status, 'OK');
     assert.equal((await api('/v1/bills/destroy/reference/REF-DEL', { method: 'DELETE' })).status, 404);
     const again = await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-DEL') });
     assert.equal(again.status, 201);
+  });
+
+  test('destroy by reference keeps a bill DIAN validated: 409, as on v2', async () => {
+    const created = await api('/v1/bills/validate', { method: 'POST', json: validBill('REF-KEPT') });
+    const number = (created.body.data.bill as { number: string }).number;
+    const refused = await api('/v1/bills/destroy/reference/REF-KEPT', { method: 'DELETE' });
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.message, /ya fue validada por la DIAN y no se puede eliminar/);
+    assert.equal((await api(`/v1/bills/download-pdf/${number}`)).status, 200);
   });
 
   test('filters and pages', async () => {

@@ -178,6 +178,20 @@ describe('Factus v2 credit notes and numbering ranges', () => {
     });
     assert.equal(moved.body.data.current, 990000500);
     assert.equal((await send(api, validBillV2('V2-AFTER-MOVE'))).body.data.number, 'SETP990000501');
+    // Back below a number already issued would issue it twice.
+    const back = await api('/v2/numbering-ranges/8/current', {
+      method: 'PATCH',
+      json: { current: 990000001 },
+    });
+    assert.equal(back.status, 422);
+    assert.match(back.body.data.message as string, /no puede ser menor que 990000501/);
+    assert.equal((await api('/v2/numbering-ranges/8')).body.data.current, 990000501);
+    const same = await api('/v2/numbering-ranges/8/current', {
+      method: 'PATCH',
+      json: { current: 990000501 },
+    });
+    assert.equal(same.status, 200);
+    assert.equal((await send(api, validBillV2('V2-AFTER-SAME'))).body.data.number, 'SETP990000502');
 
     const off = await api('/v2/numbering-ranges/8/toggle-status', { method: 'PATCH' });
     assert.equal(off.body.data.is_active, 0);

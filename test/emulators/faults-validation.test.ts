@@ -182,6 +182,16 @@ describe('POST /__emulator/clock refuses bad bodies', () => {
       message: /Unknown field "offset"; the only field is skewMs/,
     },
     { name: 'not JSON', body: 'skewMs=5', message: /JSON object such as \{"skewMs":30000\}/ },
+    {
+      name: 'skewMs past a thousand years (a date JavaScript cannot write)',
+      body: '{"skewMs":8640000000000000}',
+      message: /from -31556952000000 to 31556952000000 \(a thousand years/,
+    },
+    {
+      name: 'skewMs just past a thousand years behind',
+      body: '{"skewMs":-31556952000001}',
+      message: /a thousand years/,
+    },
   ];
   for (const bad of cases) {
     test(bad.name, async () => {
@@ -191,6 +201,21 @@ describe('POST /__emulator/clock refuses bad bodies', () => {
       assert.equal(reply.status, 400);
       assert.equal(reply.body.error, 'invalid_clock');
       assert.match(reply.body.message as string, bad.message);
+      const clock = await readJson(await fetch(`${emulator.url}/__emulator/clock`));
+      assert.equal(clock.status, 200, 'a refused skew leaves the clock as it was');
+      assert.equal(clock.body.skewMs, 0);
     });
   }
+
+  test('a thousand years either way is accepted, and "now" stays a four-digit year', async () => {
+    for (const skewMs of [31556952000000, -31556952000000]) {
+      const set = await readJson(
+        await fetch(`${emulator.url}/__emulator/clock`, { method: 'POST', body: JSON.stringify({ skewMs }) }),
+      );
+      assert.equal(set.status, 200);
+      assert.equal(set.body.skewMs, skewMs);
+      assert.match(set.body.now as string, /^\d{4}-/);
+    }
+    await fetch(`${emulator.url}/__emulator/clock`, { method: 'POST', body: '{"skewMs":0}' });
+  });
 });

@@ -5,7 +5,7 @@
  * Bodies are read as JSON whatever their Content-Type, so `curl -d '{…}'` just works.
  */
 import { parseJsonBody } from './body.js';
-import type { EmulatorClock } from './emulator-clock.js';
+import { type EmulatorClock, isValidSkew, MAX_SKEW_MS } from './emulator-clock.js';
 import type { FaultRules } from './fault-rules.js';
 import { type EmulatorRequest, type EmulatorResponse, jsonResponse, type Router } from './router.js';
 import type { EmulatorStatsCounter } from './stats.js';
@@ -64,13 +64,13 @@ export function registerControlRoutes(router: Router, { stats, faults, clock }: 
         `Unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the only field is skewMs.`,
       );
     }
-    if (!Number.isSafeInteger(skewMs)) {
+    if (!isValidSkew(skewMs)) {
       return badRequest(
         'invalid_clock',
-        `skewMs must be a whole number of milliseconds (negative: behind, positive: ahead, 0: no skew), got ${skewMs === undefined ? 'nothing' : JSON.stringify(skewMs)}.`,
+        `skewMs must be a whole number of milliseconds from -${MAX_SKEW_MS} to ${MAX_SKEW_MS} (a thousand years; negative: behind, positive: ahead, 0: no skew), got ${skewMs === undefined ? 'nothing' : JSON.stringify(skewMs)}.`,
       );
     }
-    clock.setSkew(skewMs as number);
+    clock.setSkew(skewMs);
     return clockState();
   });
 }

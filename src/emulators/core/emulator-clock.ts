@@ -6,6 +6,16 @@
  * Fault rules time their `forMs` on `baseNow`: a test harness's durations should not jump
  * when it skews the provider.
  */
+/**
+ * A thousand years either way: enough to outlive any token (a company token lasts years), and
+ * "now" stays a date with a four-digit year that JSON, JWTs and ISO 8601 parsers all read.
+ */
+export const MAX_SKEW_MS = 1000 * 365.2425 * 24 * 3600 * 1000;
+
+export function isValidSkew(skewMs: unknown): skewMs is number {
+  return Number.isSafeInteger(skewMs) && Math.abs(skewMs as number) <= MAX_SKEW_MS;
+}
+
 export class EmulatorClock {
   readonly #base: () => number;
   #skewMs = 0;
@@ -26,8 +36,10 @@ export class EmulatorClock {
 
   /** Sets (not adds to) the skew; 0 undoes it. */
   setSkew(skewMs: number): number {
-    if (!Number.isSafeInteger(skewMs)) {
-      throw new RangeError(`skewMs must be an integer number of milliseconds, got ${String(skewMs)}.`);
+    if (!isValidSkew(skewMs)) {
+      throw new RangeError(
+        `skewMs must be an integer number of milliseconds within ±${MAX_SKEW_MS} (a thousand years), got ${String(skewMs)}.`,
+      );
     }
     this.#skewMs = skewMs;
     return this.#skewMs;

@@ -14,6 +14,8 @@ export interface FactusNumberingRange {
   from: number;
   to: number;
   current: number;
+  /** The highest number issued from the range here: `current` never moves back below it. */
+  highestIssued: number | null;
   resolutionNumber: string;
   startDate: string;
   endDate: string;
@@ -84,6 +86,7 @@ function initialRanges(): FactusNumberingRange[] {
       from: 990000000,
       to: 995000000,
       current: 990000000,
+      highestIssued: null,
       resolutionNumber: '18760000001',
       startDate: '2019-01-19',
       endDate: '2030-01-19',
@@ -98,6 +101,7 @@ function initialRanges(): FactusNumberingRange[] {
       from: 1,
       to: 100000,
       current: 1,
+      highestIssued: null,
       resolutionNumber: '',
       startDate: '2019-01-19',
       endDate: '2030-01-19',
@@ -118,6 +122,13 @@ const SEED_CUSTOMERS: Array<Pick<FactusCustomerInput, 'identification' | 'names'
     email: 'facturas@eltornillo.example',
   },
 ];
+
+/** The range's next document number, prefix included. */
+export function issueNumber(range: FactusNumberingRange): string {
+  range.current += 1;
+  range.highestIssued = Math.max(range.highestIssued ?? range.current, range.current);
+  return `${range.prefix}${range.current}`;
+}
 
 export class FactusBillStore {
   readonly ranges: FactusNumberingRange[] = initialRanges();
@@ -203,6 +214,7 @@ export class FactusBillStore {
       documentCode: fields.document === 'Nota Crédito' ? '22' : '21',
       startDate: start,
       endDate: `${Number(start.slice(0, 4)) + 10}${start.slice(4)}`,
+      highestIssued: null,
       technicalKey: null,
       isActive: true,
     };
@@ -225,8 +237,7 @@ export class FactusBillStore {
     const answered = Object.keys(dianErrors).length === 0 && (options.unansweredSends ?? 0) === 0;
     const range = this.rangeById(input.numberingRangeId);
     if (!range) throw new Error(`numbering range ${input.numberingRangeId} does not exist`);
-    range.current += 1;
-    const number = `${range.prefix}${range.current}`;
+    const number = issueNumber(range);
     const items = input.items.map((item) => ({ ...item, ...itemTotals(item) }));
     const totals = sumTotals(items);
     const cufe = createHash('sha384')

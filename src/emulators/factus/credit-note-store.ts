@@ -3,7 +3,7 @@
  * from the credit-note range (NC1, NC2, …) and is validated at once (the slow-DIAN and
  * rejection cases are modelled on bills only).
  */
-import type { FactusBill, FactusNumberingRange } from './bill-store.js';
+import { type FactusBill, type FactusNumberingRange, issueNumber } from './bill-store.js';
 import type { FactusItemInput } from './bill-validation.js';
 
 export interface FactusCreditNote {
@@ -29,7 +29,7 @@ export class FactusCreditNoteStore {
   }
 
   create(input: Omit<FactusCreditNote, 'id' | 'number' | 'total' | 'createdAtMs'>): FactusCreditNote {
-    this.#range.current += 1;
+    const number = issueNumber(this.#range);
     const total = input.items.reduce(
       (sum, item) => sum + item.price * item.quantity * (1 - item.discountRate / 100),
       0,
@@ -37,7 +37,7 @@ export class FactusCreditNoteStore {
     const note: FactusCreditNote = {
       ...input,
       id: this.#nextId++,
-      number: `${this.#range.prefix}${this.#range.current}`,
+      number,
       total: Math.round(total * 100) / 100,
       createdAtMs: this.#now(),
     };

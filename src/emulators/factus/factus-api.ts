@@ -11,8 +11,9 @@ import type { FactusBillFilters, FactusBillStore } from './bill-store.js';
 import { validateBillRequest } from './bill-validation.js';
 import { billDetailView, billSummaryView, numberingRangeView } from './bill-views.js';
 import { FactusCreditNoteStore } from './credit-note-store.js';
+import { conflict, notFound } from './envelope.js';
 import { paginate } from './pagination.js';
-import { registerV2BillRoutes } from './v2-bill-routes.js';
+import { destroyByReference, registerV2BillRoutes } from './v2-bill-routes.js';
 import { registerV2CreditNoteRoutes, registerV2NumberingRangeRoutes } from './v2-document-routes.js';
 
 export const FACTUS_API_VERSIONS = ['v1', 'v2'] as const;
@@ -34,10 +35,6 @@ const FILTER_NAMES: ReadonlyArray<keyof FactusBillFilters> = [
   'reference_code',
   'status',
 ];
-
-function notFound(message: string) {
-  return jsonResponse(404, { status: 'Not Found', message });
-}
 
 function billFilters(request: EmulatorRequest): FactusBillFilters {
   const filters: FactusBillFilters = {};
@@ -84,14 +81,19 @@ function registerV1Routes(router: Router, api: ApiGuard, store: FactusBillStore)
         });
       }
       // A v2 bill DIAN has not validated blocks every send, v1 ones included.
-      const existing = store.findByReference(validation.input.referenceCode) ?? store.blockingBill();
-      if (existing) {
-        return jsonResponse(409, {
-          status: 'Conflict',
-          message:
-            `Se encontró una factura pendiente por enviar a la DIAN con el código de referencia ` +
-            `${existing.referenceCode}; elimínela o use otro código de referencia.`,
-          data: { number: existing.number, reference_code: existing.referenceCode },
+      const pending = store.blockingBill();
+      if (pending) {
+        return conflict(
+          `Se encontró una factura pendiente por enviar a la DIAN con el código de referencia ` +
+            `${pending.referenceCode}; elimínela o use otro código de referencia.`,
+          { number: pending.number, reference_code: pending.referenceCode },
+        );
+      }
+      const same = store.findByReference(validation.input.referenceCode);
+      if (same) {
+        return conflict(`Ya existe un documento con el código de referencia ${same.referenceCode}.`, {
+          number: same.number,
+          reference_code: same.referenceCode,
         });
       }
       const bill = store.create(validation.input);
@@ -147,15 +149,7 @@ function registerV1Routes(router: Router, api: ApiGuard, store: FactusBillStore)
   router.add(
     'DELETE',
     `${base}/bills/destroy/reference/:reference_code`,
-    api((request) => {
-      const referenceCode = request.params.reference_code ?? '';
-      const bill = store.deleteByReference(referenceCode);
-      if (!bill) return notFound(`No se encontró una factura con el código de referencia ${referenceCode}`);
-      return jsonResponse(200, {
-        status: 'OK',
-        message: `Documento con código de referencia ${referenceCode} eliminado con éxito`,
-      });
-    }),
+    api((request) => destroyByReference(store, request.params.reference_code ?? '')),
   );
 
   router.add(

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { ApiGuard } from '../core/api-guard.js';
 import { parseJsonBody } from '../core/body.js';
-import type { EmulatorRequest, Router } from '../core/router.js';
+import type { EmulatorRequest, EmulatorResponse, Router } from '../core/router.js';
 import { renderBillPdf } from './bill-pdf.js';
 import type { FactusBill, FactusBillFilters, FactusBillStore } from './bill-store.js';
 import { validateBillRequestV2 } from './bill-validation-v2.js';
@@ -162,17 +162,22 @@ export function registerV2BillRoutes(router: Router, api: ApiGuard, options: V2B
   router.add(
     'DELETE',
     '/v2/bills/destroy/reference/:reference_code',
-    api((request) => {
-      const referenceCode = request.params.reference_code ?? '';
-      const bill = bills.findByReference(referenceCode);
-      if (!bill) return notFound(`No se encontró una factura con el código de referencia ${referenceCode}`);
-      if (bill.validatedAtMs !== null) {
-        return conflict(`La factura ${bill.number} ya fue validada por la DIAN y no se puede eliminar.`);
-      }
-      bills.deleteByReference(referenceCode);
-      return ok(undefined, 200, `Documento con código de referencia ${referenceCode} eliminado con éxito`);
-    }),
+    api((request) => destroyByReference(bills, request.params.reference_code ?? '')),
   );
+}
+
+/**
+ * Deletes a bill DIAN has not validated, through v1's route as through v2's: a validated
+ * bill is a legal document, so both answer 409 and keep it.
+ */
+export function destroyByReference(bills: FactusBillStore, referenceCode: string): EmulatorResponse {
+  const bill = bills.findByReference(referenceCode);
+  if (!bill) return notFound(`No se encontró una factura con el código de referencia ${referenceCode}`);
+  if (bill.validatedAtMs !== null) {
+    return conflict(`La factura ${bill.number} ya fue validada por la DIAN y no se puede eliminar.`);
+  }
+  bills.deleteByReference(referenceCode);
+  return ok(undefined, 200, `Documento con código de referencia ${referenceCode} eliminado con éxito`);
 }
 
 function answerSend(bill: FactusBill) {

@@ -172,6 +172,11 @@ export function registerV2NumberingRangeRoutes(
       });
       if (current !== undefined && (current < range.from || current > range.to)) {
         errors.current = [`El campo current debe estar entre ${range.from} y ${range.to}.`];
+      } else if (current !== undefined && range.highestIssued !== null && current < range.highestIssued) {
+        // Lower would hand out a number a document already has.
+        errors.current = [
+          `El campo current no puede ser menor que ${range.highestIssued}, el último número ya emitido con este rango.`,
+        ];
       }
       if (Object.keys(errors).length > 0) return validationError(firstErrorMessage(errors), errors);
       range.current = current as number;
