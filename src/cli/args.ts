@@ -92,6 +92,11 @@ export function checkFlags(argv: string[], options: Options, usage: string): voi
     }
     if (inlineValue !== undefined || (!isLong && arg.length > 2)) continue;
     const next = argv[i + 1];
+    if (next !== undefined && /^-\d/.test(next)) {
+      // A negative number reads as a flag to parseArgs; say how to give it, so the option's
+      // own check can say whether it takes one.
+      throw new UsageError(`--${name} needs a value; to give it "${next}", write --${name}=${next}.`, usage);
+    }
     if (next === undefined || (next.startsWith('-') && next !== '-' && next !== '--')) {
       throw new UsageError(`--${name} needs a value.`, usage);
     }

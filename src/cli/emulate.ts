@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import {
   CONSENT_MODES,
   type ConsentMode,
+  FACTORIAL_SCOPES,
   REUSED_CODE_MODES,
   type ReusedCodeMode,
   ROTATION_MODES,
@@ -71,6 +72,8 @@ interface EmulatorEntry {
   credentialFields: readonly CredentialField[];
   /** Flags only this provider takes. */
   flags: readonly string[];
+  /** What only the --json line carries, after the credential fields (the banner has rows of its own). */
+  jsonExtras?(credentials: Record<string, unknown>): Record<string, unknown>;
   /** Banner-only rows (not in --json). */
   bannerRows?(credentials: Record<string, unknown>, settings: EmulatorSettings): Array<[string, string]>;
   /** Ready-to-paste login commands. */
@@ -112,6 +115,11 @@ const emulators: Record<string, EmulatorEntry> = {
       'redirect-matching',
       'retired-versions',
     ],
+    // The user who signs in on the consent form (--consent form).
+    jsonExtras(credentials) {
+      const user = credentials.user as { email: string; password: string };
+      return { user: { email: user.email, password: user.password } };
+    },
     bannerRows(credentials, settings) {
       const user = credentials.user as { email: string; password: string };
       const consent =
@@ -184,9 +192,10 @@ export async function runEmulate(argv: string[], io: EmulateIO = processIO): Pro
 
   const credentials = emulator.credentials as Record<string, unknown>;
   if (json) {
-    const fields = Object.fromEntries(
-      entry.credentialFields.map((field) => [field.key, credentials[field.key]]),
-    );
+    const fields = {
+      ...Object.fromEntries(entry.credentialFields.map((field) => [field.key, credentials[field.key]])),
+      ...entry.jsonExtras?.(credentials),
+    };
     const endpoints =
       emulator.authorizeUrl !== undefined
         ? { authorizeUrl: emulator.authorizeUrl, revokeUrl: emulator.revokeUrl }
@@ -282,6 +291,11 @@ function parseEmulateArgs(
     }
     settings.rotation = rotation as RotationMode;
   }
+  if (grace !== undefined && settings.rotation !== 'grace') {
+    throw new BadUsage(
+      '--grace is the grace period of --rotation grace; add --rotation grace, or drop --grace.',
+    );
+  }
   const consent = oneOfFlag(values, 'consent', CONSENT_MODES);
   if (consent !== undefined) settings.consent = consent;
   const reusedCode = oneOfFlag(values, 'reused-code', REUSED_CODE_MODES);
@@ -291,7 +305,17 @@ function parseEmulateArgs(
   const v2Limit = integerFlag(values, 'post-limit-v2', 1);
   if (v2Limit !== undefined) settings.postLimitV2PerMinute = v2Limit;
   const appScopes = values['app-scopes'];
-  if (typeof appScopes === 'string') settings.appScopes = appScopes.split(/[\s,+]+/).filter(Boolean);
+  if (typeof appScopes === 'string') {
+    const scopes = appScopes.split(/[\s,+]+/).filter(Boolean);
+    const unknown = scopes.filter((scope) => !FACTORIAL_SCOPES.includes(scope));
+    if (scopes.length === 0 || unknown.length > 0) {
+      const got = scopes.length === 0 ? 'none' : `unknown ${unknown.map((scope) => `"${scope}"`).join(', ')}`;
+      throw new BadUsage(
+        `--app-scopes takes scopes separated by spaces from: ${FACTORIAL_SCOPES.join(', ')}; got ${got}.`,
+      );
+    }
+    settings.appScopes = scopes;
+  }
   const matching = oneOfFlag(values, 'redirect-matching', ['loopback-any-port', 'exact'] as const);
   if (matching !== undefined) settings.redirectUriMatching = matching;
   const retired = oneOfFlag(values, 'retired-versions', ['oldest', 'not-found'] as const);

@@ -29,6 +29,7 @@ interface JsonInfo {
   clientSecret: string;
   redirectUris: string[];
   apiKey: string;
+  user: { email: string; password: string };
 }
 
 /** Starts `tokenkeeper emulate …` in process; `stop()` aborts it and returns the exit code. */
@@ -56,6 +57,18 @@ describe('tokenkeeper emulate factorial', () => {
     [['factorial', '--post-limit-v1', '0'], /--post-limit-v1 must be a whole number 1 or more/],
     [['factorial', '--post-limit-v2', 'lots'], /--post-limit-v2 must be a whole number 1 or more/],
     [['factorial', '--rotation', 'never'], /--rotation must be one of strict, grace, off/],
+    [
+      ['factus', '--access-ttl', '-1'],
+      /--access-ttl needs a value; to give it "-1", write --access-ttl=-1\./,
+    ],
+    [['factus', '--access-ttl=-1'], /--access-ttl must be a whole number 1 or more, got "-1"/],
+    [['factorial', '--app-scopes', 'employees bogus'], /--app-scopes takes scopes .* got unknown "bogus"/],
+    [
+      ['factorial', '--app-scopes', ''],
+      /--app-scopes takes scopes separated by spaces from: read, write, .* got none/,
+    ],
+    [['factus', '--grace', '5'], /--grace is the grace period of --rotation grace; add --rotation grace/],
+    [['factus', '--grace', '5', '--rotation', 'strict'], /--grace is the grace period of --rotation grace/],
     [
       ['factorial', '--rate-limit', '5'],
       /--rate-limit is not an option of the factorial emulator \(only of factus\)/,
@@ -115,7 +128,9 @@ describe('tokenkeeper emulate factorial', () => {
       'clientSecret',
       'redirectUris',
       'apiKey',
+      'user',
     ]);
+    assert.deepEqual(info.user, { email: 'demo@factorial.example', password: 'factorial-emulator-password' });
     assert.equal(info.provider, 'factorial');
     assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(info.tokenUrl, `${info.url}/oauth/token`);
