@@ -81,7 +81,10 @@ export async function createAuthorizationRequest(
 
 /** What readAuthorizationResponse needs besides the request and the response. */
 export interface AuthorizationResponseContext {
-  /** The issuer, when known from discovery: an `iss` in the response must match it. */
+  /**
+   * The issuer, when known from discovery: an `iss` in the response (RFC 9207) must then match
+   * it, which stops a mix-up between providers. Without it, an `iss` is not checked.
+   */
   issuer?: string;
   /** Where the person fixes the OAuth client, named in error messages. */
   clientRegistrationHint?: string;
@@ -118,7 +121,20 @@ export function readAuthorizationResponse(
         'Pass the URL the browser came back to; for a code the provider showed for pasting, pass { outOfBand: true }.',
     );
   }
-  const as: oauth.AuthorizationServer = { issuer: context.issuer ?? 'urn:tokenkeeper:unknown-issuer' };
+  if (typeof request.state !== 'string' || request.state === '') {
+    // What a web app passes when no login was started in this session (its saved state is
+    // undefined): oauth4webapi would then accept a response without a state, which is
+    // exactly the forged one (login CSRF).
+    throw new TokenkeeperError(
+      'AUTHORIZATION',
+      'No state to check the authorization response against: no login was started here, or its state was not kept. ' +
+        'Keep the state that createAuthorizationRequest returned (in the session) and pass it; nothing was saved.',
+    );
+  }
+  // An `iss` in the response (RFC 9207) is checked against the issuer when it is known; without
+  // one there is nothing to check it against, as for any client that does not know the issuer.
+  const issuer = context.issuer ?? params.get('iss') ?? 'urn:tokenkeeper:unknown-issuer';
+  const as: oauth.AuthorizationServer = { issuer };
   const client: oauth.Client = { client_id: 'tokenkeeper' };
   try {
     const code = oauth.validateAuthResponse(as, client, params, request.state).get('code');

@@ -90,6 +90,34 @@ describe('reading the authorization response', () => {
     );
   });
 
+  it('refuses every response when there is no state to check against (no login started: login CSRF)', () => {
+    const noLogin = [{}, { state: undefined }, { state: '' }] as Array<{ state: string }>;
+    for (const saved of noLogin) {
+      for (const response of [
+        'https://app.example/callback?code=ATTACKER',
+        'https://app.example/callback?code=ATTACKER&state=',
+        new URLSearchParams({ code: 'ATTACKER', state: 'x' }),
+      ]) {
+        assert.throws(
+          () => readAuthorizationResponse(saved, response),
+          (error: TokenkeeperError) =>
+            error.code === 'AUTHORIZATION' && /no login was started here/.test(error.message),
+          `${String(response)} was accepted with ${JSON.stringify(saved)}`,
+        );
+      }
+    }
+  });
+
+  it("checks a response's iss against a known issuer (mix-up), and lets it be without one", () => {
+    const fromIssuer = '?code=abc&state=expected-state&iss=https%3A%2F%2Fas.example';
+    assert.equal(readAuthorizationResponse(request, fromIssuer, { issuer: 'https://as.example' }), 'abc');
+    assert.equal(readAuthorizationResponse(request, fromIssuer), 'abc');
+    assert.throws(
+      () => readAuthorizationResponse(request, fromIssuer, { issuer: 'https://other.example' }),
+      (error: TokenkeeperError) => error.code === 'AUTHORIZATION' && /iss/.test(error.message),
+    );
+  });
+
   it('refuses a response whose state is not ours, or that lost it', () => {
     for (const pasted of ['?code=abc&state=forged', 'http://x/cb?code=abc&state=']) {
       assert.throws(
