@@ -8,6 +8,7 @@ import {
   EMPLOYEES,
   login,
   newEmployee,
+  postToken,
   redirectQuery,
   refresh,
   startFactorial,
@@ -77,6 +78,57 @@ describe('Factorial per-resource scopes', () => {
   });
 });
 
+test('HEAD is served like GET (Rails): same status and headers, no body, read by the scope check', async () => {
+  const { emulator } = await startFactorial({ appScopes: ['employees', 'documents'] });
+  const tokens = await login(emulator, { scope: 'employees' });
+  const head = (path: string) =>
+    fetch(`${emulator.url}${path}`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+  const allowed = await head(EMPLOYEES);
+  assert.equal(allowed.status, 200);
+  assert.equal(await allowed.text(), '');
+  const get = await fetch(`${emulator.url}${EMPLOYEES}`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  assert.equal(allowed.headers.get('content-length'), String((await get.arrayBuffer()).byteLength));
+  assert.equal((await head(DOCUMENTS)).status, 403);
+  assert.equal((await fetch(`${emulator.url}/oauth/token`, { method: 'HEAD' })).status, 405);
+});
+
+describe('scopes at a refresh (RFC 6749 §6)', () => {
+  test('a scope the token was not granted is invalid_scope and spends nothing; fewer scopes narrow the new token', async () => {
+    const { emulator } = await startFactorial({ appScopes: ['employees', 'documents'] });
+    const tokens = await login(emulator, { scope: 'employees' });
+    const wider = await postToken(emulator, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      scope: 'employees documents',
+    });
+    assert.equal(wider.status, 400);
+    assert.equal(wider.body.error, 'invalid_scope');
+    assert.equal(wider.body.error_description, 'The requested scope is invalid, unknown, or malformed.');
+    assert.equal((await call(emulator, EMPLOYEES, { bearer: tokens.access_token })).status, 200);
+
+    const both = await login(emulator, { scope: 'employees documents' });
+    const narrowed = await postToken(emulator, {
+      grant_type: 'refresh_token',
+      refresh_token: both.refresh_token,
+      scope: 'documents',
+    });
+    assert.equal(narrowed.status, 200, JSON.stringify(narrowed.body));
+    assert.equal(narrowed.body.scope, 'documents');
+    const bearer = narrowed.body.access_token as string;
+    assert.equal((await call(emulator, DOCUMENTS, { bearer })).status, 200);
+    assert.equal((await call(emulator, EMPLOYEES, { bearer })).status, 403);
+
+    const same = await refresh(emulator, tokens.refresh_token);
+    assert.equal(same.status, 200, 'the refused refresh left the token usable');
+    assert.equal(same.body.scope, 'employees');
+  });
+});
+
 describe('changing an app’s registered scopes', () => {
   test('invalidates the tokens already issued to it, access and refresh alike', async () => {
     const { emulator } = await startFactorial({ appScopes: ['employees'] });
@@ -112,6 +164,25 @@ describe('changing an app’s registered scopes', () => {
     assert.equal((await call(emulator, EMPLOYEES, { bearer: tokens.access_token })).status, 200);
     assert.equal((await change('employees time_off')).revoked_tokens, 2);
     assert.equal((await call(emulator, EMPLOYEES, { bearer: tokens.access_token })).status, 401);
-    assert.match(String((await change('employees astrology')).message), /unknown scopes astrology/);
+    const unknownScope = await change('employees astrology');
+    assert.equal(unknownScope.error, 'invalid_app_scopes');
+    assert.match(String(unknownScope.message), /unknown scopes astrology/);
+    const raw = (body: string) =>
+      fetch(`${emulator.url}/__emulator/app-scopes`, { method: 'POST', body }).then(async (response) => ({
+        status: response.status,
+        body: (await response.json()) as Record<string, unknown>,
+      }));
+    for (const [body, message] of [
+      ['{"scopes":"employees","extra":1}', /Unknown field "extra"/],
+      ['{"scopes":"employees","client_id":7}', /with "client_id" for another app/],
+      ['["employees"]', /Send \{"scopes": "employees documents"\}/],
+      ['not json', /Send \{"scopes"/],
+    ] as const) {
+      const reply = await raw(body);
+      assert.equal(reply.status, 400, body);
+      assert.equal(reply.body.error, 'invalid_app_scopes', body);
+      assert.match(String(reply.body.message), message, body);
+    }
+    assert.deepEqual(emulator.appScopes(), ['employees', 'time_off'], 'a refused change changes nothing');
   });
 });

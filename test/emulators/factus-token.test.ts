@@ -142,6 +142,19 @@ describe('Factus emulator token endpoint', () => {
     assert.equal(reply.body.hint, 'Cannot decrypt the refresh token');
   });
 
+  test('a refresh asking for a scope the token was not granted is 400 invalid_scope, and spends nothing', async () => {
+    const tokens = await login(emulator);
+    const reply = await postToken(emulator, {
+      ...refreshFields(emulator.credentials, tokens.refresh_token ?? ''),
+      scope: 'admin',
+    });
+    assert.equal(reply.status, 400);
+    assert.equal(reply.body.error, 'invalid_scope');
+    assert.equal(reply.body.hint, 'Check the `admin` scope');
+    const spent = await postToken(emulator, refreshFields(emulator.credentials, tokens.refresh_token ?? ''));
+    assert.equal(spent.status, 200, 'the refused refresh left the refresh token usable');
+  });
+
   test('an unknown or missing grant_type is 400 unsupported_grant_type', async () => {
     for (const fields of [
       { ...passwordFields(emulator.credentials), grant_type: 'client_credentials' },

@@ -195,6 +195,16 @@ describe('managing fault rules', () => {
     assert.match(reply.body.message as string, /fault-404/);
   });
 
+  test('DELETE /__emulator/faults/ with an empty id clears nothing: 404', async () => {
+    const { emulator } = await start();
+    await addFault(emulator, { point: 'token', status: 503 });
+    const reply = await readJson(await fetch(`${emulator.url}/__emulator/faults/`, { method: 'DELETE' }));
+    assert.equal(reply.status, 404);
+    assert.equal(reply.body.error, 'unknown_fault_rule');
+    assert.match(reply.body.message as string, /DELETE \/__emulator\/faults \(no slash\) clears every rule/);
+    assert.equal(emulator.faults.list().length, 1);
+  });
+
   test('POST /__emulator/reset zeroes the fault counters and keeps the rules', async () => {
     const { emulator } = await start();
     await addFault(emulator, { point: 'token', status: 503 });

@@ -37,7 +37,15 @@ export function registerControlRoutes(router: Router, { stats, faults, clock }: 
       ? jsonResponse(201, { id: added.id }, NO_STORE)
       : badRequest('invalid_fault_rule', added.message);
   });
-  router.add('DELETE', `${CONTROL_PREFIX}/faults`, () => {
+  router.add('DELETE', `${CONTROL_PREFIX}/faults`, (request) => {
+    // The router reads `/faults/` as `/faults`; a script whose rule id came out empty must
+    // not clear every rule.
+    if (request.url.pathname.endsWith('/')) {
+      return jsonResponse(404, {
+        error: 'unknown_fault_rule',
+        message: `No fault rule id after ${CONTROL_PREFIX}/faults/; DELETE ${CONTROL_PREFIX}/faults (no slash) clears every rule.`,
+      });
+    }
     faults.clear();
     return { status: 204 };
   });

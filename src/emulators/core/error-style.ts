@@ -15,6 +15,8 @@ export type OAuthFailure =
   | { kind: 'invalid_user_credentials' }
   | { kind: 'invalid_refresh_token'; reason: RefreshTokenFailure }
   | { kind: 'invalid_authorization_code'; reason: AuthorizationCodeFailure }
+  /** A refresh asking for a scope the token was not granted. */
+  | { kind: 'invalid_scope'; scope: string }
   | { kind: 'unsupported_grant_type' };
 
 /** Why an API request is refused with 401; `invalid_api_key` when an API key header was sent and is not known. */
@@ -108,6 +110,13 @@ export const leagueErrorStyle: ErrorStyle = {
             'refresh token is invalid, expired, revoked, does not match the redirection URI used in the ' +
             'authorization request, or was issued to another client.',
           LEAGUE_CODE_HINTS[failure.reason],
+        );
+      case 'invalid_scope':
+        return leagueError(
+          400,
+          'invalid_scope',
+          'The requested scope is invalid, unknown, or malformed',
+          `Check the \`${failure.scope}\` scope`,
         );
       case 'unsupported_grant_type':
         return leagueError(

@@ -19,8 +19,14 @@ export const refreshTokenGrant: GrantHandler = ({ params, client, authority }) =
   if (!params.refresh_token) {
     return { ok: false, failure: { kind: 'invalid_request', parameter: 'refresh_token' } };
   }
-  const outcome = authority.refresh(client.id, params.refresh_token);
-  if (!outcome.ok) return { ok: false, failure: { kind: 'invalid_refresh_token', reason: outcome.reason } };
+  const requested = params.scope === undefined ? undefined : params.scope.split(' ').filter(Boolean);
+  const outcome = authority.refresh(client.id, params.refresh_token, requested);
+  if (!outcome.ok) {
+    if (outcome.reason === 'invalid_scope') {
+      return { ok: false, failure: { kind: 'invalid_scope', scope: outcome.scope } };
+    }
+    return { ok: false, failure: { kind: 'invalid_refresh_token', reason: outcome.reason } };
+  }
   return { ok: true, tokens: outcome.tokens };
 };
 

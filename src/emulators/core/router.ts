@@ -58,7 +58,10 @@ interface Route {
   handler: RouteHandler;
 }
 
-/** Exact-segment router: `/v1/bills/show/:number`. Unknown path → 404, known path with another method → 405. */
+/**
+ * Exact-segment router: `/v1/bills/show/:number`. Unknown path → 404, known path with another
+ * method → 405; HEAD takes the GET route.
+ */
 export class Router {
   readonly #routes: Route[] = [];
   readonly #fallbacks: RouterFallbacks;
@@ -78,7 +81,9 @@ export class Router {
     for (const route of this.#routes) {
       const params = matchSegments(route.segments, segments);
       if (!params) continue;
-      if (route.method !== request.method) {
+      // HEAD is served by the GET route, as Laravel and Rails do; node:http drops the body.
+      const method = request.method === 'HEAD' ? 'GET' : request.method;
+      if (route.method !== method) {
         allowed.push(route.method);
         continue;
       }

@@ -112,7 +112,11 @@ export interface TokenAuthorityOptions {
 export type RefreshTokenFailure = 'unknown' | 'wrong_client' | 'expired' | 'revoked';
 export type AccessTokenFailure = 'unknown' | 'expired' | 'revoked';
 
-export type RefreshOutcome = { ok: true; tokens: IssuedTokens } | { ok: false; reason: RefreshTokenFailure };
+export type RefreshOutcome =
+  | { ok: true; tokens: IssuedTokens }
+  | { ok: false; reason: RefreshTokenFailure }
+  /** A scope the refresh token was not granted (RFC 6749 §6): the token itself stays usable. */
+  | { ok: false; reason: 'invalid_scope'; scope: string };
 export type AccessTokenCheck =
   | { ok: true; record: AccessTokenRecord }
   | { ok: false; reason: AccessTokenFailure };
@@ -205,7 +209,12 @@ export class TokenAuthority {
   }
 
   /** Exchanges a refresh token according to the rotation mode. */
-  refresh(clientId: string, token: string): RefreshOutcome {
+  /**
+   * `requestedScopes` is the refresh request's `scope`: at most the scopes originally granted
+   * (the new access token gets only those), as league and Doorkeeper check once the token
+   * itself is known good. Omitted, the new token keeps every scope.
+   */
+  refresh(clientId: string, token: string, requestedScopes?: readonly string[]): RefreshOutcome {
     const record = this.#refreshByToken.get(token);
     if (!record) return { ok: false, reason: 'unknown' };
     if (record.clientId !== clientId) return { ok: false, reason: 'wrong_client' };
@@ -217,6 +226,10 @@ export class TokenAuthority {
       }
       return { ok: false, reason: 'revoked' };
     }
+    const notGranted = requestedScopes?.find((scope) => !record.scopes.includes(scope));
+    if (notGranted !== undefined) return { ok: false, reason: 'invalid_scope', scope: notGranted };
+    const scopes =
+      requestedScopes !== undefined && requestedScopes.length > 0 ? requestedScopes : record.scopes;
 
     if (this.#revokeAccessTokenOnRefresh) {
       const previous = this.#accessById.get(record.accessTokenId);
@@ -225,7 +238,7 @@ export class TokenAuthority {
     const accessToken = this.#issueAccessToken(
       record.clientId,
       record.userId,
-      record.scopes,
+      scopes,
       record.familyId,
       record.accessTokensNeverExpire === true,
     );

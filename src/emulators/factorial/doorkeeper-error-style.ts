@@ -83,6 +83,8 @@ export function doorkeeperErrorStyle(options: DoorkeeperErrorStyleOptions = {}):
         case 'invalid_refresh_token':
         case 'invalid_authorization_code':
           return invalidGrant();
+        case 'invalid_scope':
+          return tokenError(400, 'invalid_scope', DOORKEEPER_MESSAGES.invalid_scope);
         case 'unsupported_grant_type':
           return tokenError(400, 'unsupported_grant_type', DOORKEEPER_MESSAGES.unsupported_grant_type);
       }

@@ -366,14 +366,21 @@ export async function startFactorialEmulator(
         notFound: errorStyle.notFound,
       });
       router.add('POST', `${CONTROL_PREFIX}/app-scopes`, (request) => {
-        const body = parseJsonBody(request) as { scopes?: unknown; client_id?: unknown } | undefined;
-        const scopes = typeof body?.scopes === 'string' ? splitScopes(body.scopes) : body?.scopes;
-        const clientId = typeof body?.client_id === 'string' ? body.client_id : credentials.clientId;
-        if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string')) {
-          return jsonResponse(400, {
-            message: 'Send {"scopes": "employees documents"} (a string or a list).',
-          });
+        // Refused the way the other control routes refuse: {error, message}, unknown fields named.
+        const refuse = (message: string) => jsonResponse(400, { error: 'invalid_app_scopes', message });
+        const usage =
+          'Send {"scopes": "employees documents"} (a string or a list), with "client_id" for another app.';
+        const body = parseJsonBody(request);
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) return refuse(usage);
+        const { scopes: given, client_id: givenClientId, ...rest } = body as Record<string, unknown>;
+        const unknown = Object.keys(rest);
+        if (unknown.length > 0) {
+          return refuse(`Unknown field ${unknown.map((key) => JSON.stringify(key)).join(', ')}. ${usage}`);
         }
+        if (givenClientId !== undefined && typeof givenClientId !== 'string') return refuse(usage);
+        const scopes = typeof given === 'string' ? splitScopes(given) : given;
+        const clientId = givenClientId ?? credentials.clientId;
+        if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string')) return refuse(usage);
         try {
           const revokedTokens = setAppScopes(scopes as string[], clientId);
           return jsonResponse(200, {
@@ -382,7 +389,7 @@ export async function startFactorialEmulator(
             revoked_tokens: revokedTokens,
           });
         } catch (error) {
-          return jsonResponse(400, { message: (error as Error).message });
+          return refuse((error as Error).message);
         }
       });
     },
