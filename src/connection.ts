@@ -7,6 +7,8 @@ import { ConfigError, TokenkeeperError } from './errors.js';
 import type { LoginInput } from './grants/strategies.js';
 import type { ClientConfig } from './grants/token-endpoint.js';
 import type { ClientAuthMethod, GrantType } from './grants/types.js';
+import { providerText } from './http/provider-text.js';
+import { validateServiceUrl } from './http/urls.js';
 import { type SecretBox, sealedKeyId } from './store/encryption.js';
 import type { ConnectionMeta, StoredConnection, TokenStore } from './store/types.js';
 import type { TokenSetData } from './token-set.js';
@@ -214,6 +216,9 @@ export class ConnectionRepository {
       const changed = BOUND_FIELDS.filter((field) => !sameValue(bound[field], record[field]));
       if (changed.length > 0) throw tampered(stored.name, changed);
     }
+    // Binding proves tokenkeeper wrote a URL, not that today's rules accept it: an older version
+    // took names such as 127.0.0.1.nip.io for loopback, and a row without a sealed copy proves nothing.
+    assertUrlsAccepted(record);
     const keyId = sealedKeyId(stored.sealed);
     return { record, version: stored.version, ...(keyId ? { keyId } : {}) };
   }
@@ -255,6 +260,41 @@ function tampered(name: string, fields: readonly string[]): TokenkeeperError {
       'nothing was sent anywhere. If you did not change them, treat the store as compromised. ' +
       `Run \`tokenkeeper login ${name}\` to set the connection up again.`,
     { connection: name },
+  );
+}
+
+/** Every URL a record sends something to or checks against, as connect names it. */
+const RECORD_URLS = [
+  ['baseUrl', 'base URL'],
+  ['tokenUrl', 'token URL'],
+  ['authorizationUrl', 'authorization URL'],
+  ['revocationUrl', 'revocation URL'],
+  ['userinfoUrl', 'userinfo URL'],
+  ['issuer', 'issuer'],
+] as const satisfies ReadonlyArray<readonly [keyof ConnectionRecord, string]>;
+
+/** The checks connect makes on the URLs it is given, made again on every load. */
+function assertUrlsAccepted(record: ConnectionRecord): void {
+  for (const [field, what] of RECORD_URLS) {
+    const value: unknown = record[field];
+    if (value === undefined || value === null) continue;
+    try {
+      validateServiceUrl(String(value), what);
+    } catch (error) {
+      throw refusedUrl(record.name, error as TokenkeeperError);
+    }
+  }
+}
+
+function refusedUrl(name: string, reason: TokenkeeperError): TokenkeeperError {
+  // The reason may quote the stored value, which anyone who can write the store chose.
+  return new TokenkeeperError(
+    'STORE_TAMPERED',
+    `Connection "${name}" was saved with a URL tokenkeeper no longer sends anything to: ${providerText(reason.message)} ` +
+      'Nothing was sent anywhere. ' +
+      `Run \`tokenkeeper login ${name}\` with an https URL to set the connection up again; ` +
+      'if nobody saved that URL on purpose, treat the store as compromised.',
+    { connection: name, cause: reason },
   );
 }
 

@@ -10,7 +10,10 @@ export type ErrorCode =
   | 'USAGE'
   | 'STORE'
   | 'STORE_KEY'
-  /** The clear settings of a connection no longer match the sealed ones: nothing is sent. */
+  /**
+   * The stored settings of a connection cannot be trusted: the clear ones no longer match the
+   * sealed ones, or a URL fails the checks a new login makes. Nothing is sent.
+   */
   | 'STORE_TAMPERED'
   | 'LOCK_TIMEOUT'
   | 'NOT_FOUND'

@@ -79,7 +79,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     // A connection whose secrets cannot be opened is logged into afresh, as a new one: nothing
     // of it is reused but its provider, environment name and scope, none of which can send a
     // secret anywhere. It stays saved until the new login succeeds.
-    const unopenable = previous && (await whyUnopenable(keeper, name));
+    const unopenable = previous && (await whyUnusable(keeper, name));
     const broken = unopenable ? previous : undefined;
     if (broken) previous = undefined;
     const known = previous ?? broken;
@@ -95,9 +95,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (broken && unopenable) {
       if (!environment && !values['base-url'] && !profile.endpointsFromConnection) {
         const force = values.force || canPrompt(io) ? '' : ' and add --force to replace it';
+        const problem =
+          unopenable.code === 'STORE_KEY'
+            ? `The saved secrets of "${name}" cannot be opened, and its saved base URL is not trusted without them`
+            : `The saved settings of "${name}" cannot be used, so its saved base URL is not reused`;
         throw new UsageError(
-          `The saved secrets of "${name}" cannot be opened, and its saved base URL is not trusted without them: ` +
-            `say where to log in with --base-url URL (or --env NAME)${force}. ${keepHint(name, broken)}`,
+          `${problem}: say where to log in with --base-url URL (or --env NAME)${force}.${keepHint(name, broken, unopenable)}`,
           usage,
         );
       }
@@ -147,10 +150,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         }),
     });
     say(io, `Logged in to ${describeConnection(info)} as connection "${name}" (${describeGrant(info)}).`);
-    if (broken) {
+    if (broken && unopenable) {
       say(
         io,
-        `Replaced the connection whose secrets could not be opened; its old tokens were not revoked (they could not be read).`,
+        unopenable.code === 'STORE_KEY'
+          ? 'Replaced the connection whose secrets could not be opened; its old tokens were not revoked (they could not be read).'
+          : 'Replaced the connection whose settings could not be used; its old tokens were not revoked (nothing is sent where those settings say).',
       );
     }
     if (info.expiresAt === null) say(io, 'The credential does not expire.');
@@ -207,38 +212,47 @@ async function confirmReplace(
 async function confirmReplaceUnopenable(
   io: CliIO,
   broken: ConnectionInfo,
-  reason: string,
+  why: Unusable,
   force: boolean,
 ): Promise<void> {
   if (force) return;
   const name = broken.name;
-  const problem = `The saved secrets of "${name}" cannot be opened:\n  ${reason}`;
+  const problem =
+    why.code === 'STORE_KEY'
+      ? `The saved secrets of "${name}" cannot be opened:\n  ${why.message}`
+      : `The saved settings of "${name}" cannot be used:\n  ${why.message}`;
   if (!canPrompt(io)) {
     throw new UsageError(
       `${problem}\n"${name}" was kept. To replace it with a new login, run the same command with --force ` +
-        `(its old tokens cannot be revoked). ${keepHint(name, broken)}`,
+        `(its old tokens cannot be revoked).${keepHint(name, broken, why)}`,
     );
   }
   say(io, problem);
   if (!(await confirm(io, `Replace "${name}" with a new login? Its old tokens cannot be revoked.`))) {
-    throw new UsageError(`Kept "${name}". ${keepHint(name, broken)}`);
+    throw new UsageError(`Kept "${name}".${keepHint(name, broken, why)}`);
   }
 }
 
-/** How to keep an unopenable connection instead: the key its header names. */
-function keepHint(name: string, broken: ConnectionInfo): string {
+/** How to keep an unopenable connection instead: the key its header names. Settings that cannot be used have no such way. */
+function keepHint(name: string, broken: ConnectionInfo, why: Unusable): string {
+  if (why.code !== 'STORE_KEY') return '';
   const key = broken.keyId ? ` (key id ${broken.keyId})` : '';
-  return `To keep "${name}", set TOKENKEEPER_KEY, or add to TOKENKEEPER_PREVIOUS_KEYS, the key it was sealed with${key}.`;
+  return ` To keep "${name}", set TOKENKEEPER_KEY, or add to TOKENKEEPER_PREVIOUS_KEYS, the key it was sealed with${key}.`;
 }
 
-/** Why the secrets of a saved connection cannot be opened, or undefined when they can. */
-async function whyUnopenable(keeper: Keeper, name: string): Promise<string | undefined> {
+/** A saved connection that only a new login can fix: its secrets do not open, or its settings are refused. */
+interface Unusable {
+  code: 'STORE_KEY' | 'STORE_TAMPERED';
+  message: string;
+}
+
+async function whyUnusable(keeper: Keeper, name: string): Promise<Unusable | undefined> {
   try {
     await keeper.details(name);
     return undefined;
   } catch (error) {
     if (isTokenkeeperError(error) && (error.code === 'STORE_KEY' || error.code === 'STORE_TAMPERED')) {
-      return error.message;
+      return { code: error.code, message: error.message };
     }
     throw error;
   }

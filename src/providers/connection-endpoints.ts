@@ -72,6 +72,8 @@ export async function resolveConnectionEndpoints(
   const revocationUrl = url(spec.revocationUrl ?? discovered?.revocationUrl, 'revocation URL');
   const userinfoUrl = url(spec.userinfoUrl ?? discovered?.userinfoUrl, 'userinfo URL');
   const issuer = discovered?.issuer ?? spec.issuer;
+  // Checked even without discovery: every load checks it again, and must not refuse what connect saved.
+  if (issuer !== undefined) validateServiceUrl(issuer, 'issuer');
   const apiBase = spec.apiBaseUrl ?? spec.baseUrl ?? new URL(issuer ?? tokenUrl).origin;
   const baseUrl = validateServiceUrl(apiBase, 'API base URL').href.replace(/\/+$/, '');
   return {

@@ -1,8 +1,8 @@
 /**
- * `login` over a connection whose secrets cannot be opened (another key, a damaged blob),
- * without a terminal: it is kept unless --force says to replace it, the message says both
- * ways out, and its saved base URL is never reused. (The terminal's question is in
- * cli-prompt.test.ts.)
+ * `login` over a connection whose secrets cannot be opened (another key, a damaged blob), or
+ * whose saved settings are refused, without a terminal: it is kept unless --force says to
+ * replace it, the message says the ways out, and its saved base URL is never reused. (The
+ * terminal's question is in cli-prompt.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,7 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
+import { createSecretBox, encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
@@ -101,6 +101,53 @@ describe('login over a connection whose secrets cannot be opened', () => {
     const replaced = await login('beta', otherKey, '--base-url', emulator.url, '--force');
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.equal((await cli.run(['token', 'beta'], { env: { TOKENKEEPER_KEY: otherKey } })).code, 0);
+  });
+
+  it('a saved base URL that a login would refuse: named by every command, and replaced with --force', async () => {
+    const first = await login('gamma', otherKey, '--provider', 'factus', '--base-url', emulator.url);
+    assert.equal(first.code, 0, first.stderr);
+    // As an older version, whose loopback check took such names, would have saved it.
+    const refusedUrl = 'http://127.0.0.1.nip.io';
+    const store = await SqliteTokenStore.open(cli.storePath);
+    try {
+      const row = (await store.get('gamma'))!;
+      const box = createSecretBox(parseEncryptionKey(otherKey));
+      const sealed = JSON.parse(box.open(row.sealed, 'gamma')) as { $bound: Record<string, unknown> };
+      sealed.$bound.baseUrl = refusedUrl;
+      const meta = { ...row.meta, baseUrl: refusedUrl };
+      assert.ok(await store.put('gamma', meta, box.seal(JSON.stringify(sealed), 'gamma'), row.version));
+    } finally {
+      await store.close();
+    }
+    const run = (...args: string[]) => cli.run(args, { env: { TOKENKEEPER_KEY: otherKey } });
+
+    const token = await run('token', 'gamma');
+    assert.equal(token.code, 2, token.stderr);
+    assert.match(token.stderr, /The base URL http:\/\/127\.0\.0\.1\.nip\.io uses plain http/);
+    assert.match(token.stderr, /Run `tokenkeeper login gamma` with an https URL/);
+    assert.equal((await run('status', 'gamma')).code, 0, 'status still shows it');
+
+    const noBase = await run('login', 'gamma');
+    assert.equal(noBase.code, 2, noBase.stderr);
+    assert.match(
+      noBase.stderr,
+      /The saved settings of "gamma" cannot be used, so its saved base URL is not reused: say where to log in with --base-url/,
+    );
+    const kept = await run('login', 'gamma', '--base-url', emulator.url);
+    assert.equal(kept.code, 2, kept.stderr);
+    assert.match(kept.stderr, /The saved settings of "gamma" cannot be used:\n {2}.*uses plain http/);
+    assert.match(
+      kept.stderr,
+      /"gamma" was kept\. To replace it with a new login, run the same command with --force/,
+    );
+    for (const output of [noBase.stderr, kept.stderr]) {
+      assert.doesNotMatch(output, /TOKENKEEPER_PREVIOUS_KEYS/, 'no key would make these settings usable');
+    }
+
+    const replaced = await run('login', 'gamma', '--base-url', emulator.url, '--force');
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stderr, /Replaced the connection whose settings could not be used/);
+    assert.equal((await run('token', 'gamma')).code, 0);
   });
 });
 

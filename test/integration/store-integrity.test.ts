@@ -1,7 +1,8 @@
 /**
  * A store that cannot be turned against its owner: settings changed in the clear part
- * of a row are refused (STORE_TAMPERED) before anything is sent; operations that need no
- * secret never open one; a lost key file is not silently replaced.
+ * of a row are refused (STORE_TAMPERED) before anything is sent, and so is a URL that a
+ * new login would refuse; operations that need no secret never open one; a lost key file
+ * is not silently replaced.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,11 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
+import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
-import { generateEncryptionKey } from '../../src/store/encryption.js';
+import { createSecretBox, generateEncryptionKey } from '../../src/store/encryption.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { openStore } from '../../src/store/open-store.js';
+import type { TokenStore } from '../../src/store/types.js';
 import { startFactusRig } from '../helpers/factus.js';
 
 /** A server that only counts what reaches it: where a tampered row would send the secrets. */
@@ -33,6 +36,195 @@ async function captureServer() {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * Changes a row's settings in its clear and its sealed copy alike, as tokenkeeper itself would
+ * have saved them (an older version, with older rules); `unbound` drops the sealed copy, as the
+ * versions before it existed wrote rows.
+ */
+async function rewriteRow(
+  store: TokenStore,
+  key: Buffer,
+  name: string,
+  patch: Record<string, unknown>,
+  { unbound = false } = {},
+): Promise<void> {
+  const row = (await store.get(name))!;
+  const box = createSecretBox(key);
+  const { $bound, ...secrets } = JSON.parse(box.open(row.sealed, name)) as Record<string, unknown>;
+  const sealed = unbound ? secrets : { ...secrets, $bound: { ...($bound as object), ...patch } };
+  const written = await store.put(
+    name,
+    { ...row.meta, ...patch },
+    box.seal(JSON.stringify(sealed), name),
+    row.version,
+  );
+  assert.ok(written);
+}
+
+/** A fetch that records every request and sends only those to `allowed` (the emulator). */
+function recordingFetch(allowed: string) {
+  const sent: string[] = [];
+  const send: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    sent.push(url);
+    if (!url.startsWith(allowed)) return Promise.reject(new TypeError(`not sent to ${url} (test)`));
+    return fetch(input, init);
+  };
+  return { sent, fetch: send };
+}
+
+describe('URLs checked again on load', () => {
+  it('a base URL an older loopback check let through is refused, and the API key is not sent', async () => {
+    const emulator = await startFactorialEmulator();
+    const store = new MemoryTokenStore();
+    const key = generateEncryptionKey();
+    const requests = recordingFetch(emulator.url);
+    const keeper = createKeeper({
+      store,
+      encryptionKey: key,
+      env: {},
+      proactiveRefresh: false,
+      fetch: requests.fetch,
+    });
+    const spec = {
+      provider: 'factorial',
+      baseUrl: emulator.url,
+      grant: 'api_key' as const,
+      apiKey: emulator.credentials.apiKey,
+    };
+    try {
+      await keeper.connect('key', spec);
+      await keeper.close();
+      // A name, not an address: it resolves wherever its owner wants.
+      await rewriteRow(store, key, 'key', { baseUrl: 'http://127.0.0.1.nip.io' });
+      requests.sent.length = 0;
+      const victim = createKeeper({ store, encryptionKey: key, env: {}, fetch: requests.fetch });
+      try {
+        const refused = (error: TokenkeeperError) => {
+          assert.equal(error.code, 'STORE_TAMPERED');
+          assert.match(error.message, /base URL http:\/\/127\.0\.0\.1\.nip\.io uses plain http/);
+          assert.match(error.message, /Nothing was sent anywhere/);
+          assert.match(error.message, /Run `tokenkeeper login key` with an https URL/);
+          assert.equal(error.message.includes(emulator.credentials.apiKey), false);
+          return true;
+        };
+        await assert.rejects(victim.fetch('key', '/api/v1/me'), refused);
+        await assert.rejects(victim.credential('key'), refused);
+        await assert.rejects(victim.whoami('key'), refused);
+        assert.deepEqual(requests.sent, []);
+        // status still reads the clear copy, and a new login replaces the connection.
+        assert.equal((await victim.info('key')).baseUrl, 'http://127.0.0.1.nip.io');
+        await victim.connect('key', spec);
+        const response = await victim.fetch('key', '/api/v1/me');
+        await response.arrayBuffer();
+        assert.equal(response.status, 200);
+      } finally {
+        await victim.close();
+      }
+    } finally {
+      await keeper.close();
+      await emulator.stop();
+    }
+  });
+
+  const endpoints = [
+    { field: 'tokenUrl', what: 'token URL' },
+    { field: 'authorizationUrl', what: 'authorization URL' },
+    { field: 'revocationUrl', what: 'revocation URL' },
+    { field: 'userinfoUrl', what: 'userinfo URL' },
+    { field: 'issuer', what: 'issuer' },
+  ];
+  for (const { field, what } of endpoints) {
+    it(`the ${what} on plain http to a host that is not loopback is refused before any request`, async () => {
+      const clock = new FakeClock(Date.now());
+      const store = new MemoryTokenStore();
+      const key = generateEncryptionKey();
+      const rig = await startFactusRig({
+        clock,
+        keeper: { store, encryptionKey: key, proactiveRefresh: false },
+      });
+      const requests = recordingFetch(rig.emulator.url);
+      const victim = createKeeper({ store, encryptionKey: key, clock, fetch: requests.fetch });
+      try {
+        await rig.keeper.connect('acme', rig.spec);
+        await rewriteRow(store, key, 'acme', { [field]: 'http://as.attacker.example/endpoint' });
+        const tokenRequests = rig.emulator.stats().tokenRequests.total;
+        const refused = (error: TokenkeeperError) => {
+          assert.equal(error.code, 'STORE_TAMPERED');
+          assert.match(
+            error.message,
+            new RegExp(`The ${what} http://as\\.attacker\\.example uses plain http`),
+          );
+          return true;
+        };
+        await assert.rejects(victim.refresh('acme'), refused);
+        await assert.rejects(victim.logout('acme'), refused);
+        assert.deepEqual(requests.sent, []);
+        assert.equal(rig.emulator.stats().tokenRequests.total, tokenRequests);
+      } finally {
+        await victim.close();
+        await rig.close();
+      }
+    });
+  }
+
+  it('a row without a sealed copy of its settings is checked too, and what it quotes is printable', async () => {
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryTokenStore();
+    const key = generateEncryptionKey();
+    const rig = await startFactusRig({
+      clock,
+      keeper: { store, encryptionKey: key, proactiveRefresh: false },
+    });
+    const requests = recordingFetch(rig.emulator.url);
+    const victim = createKeeper({ store, encryptionKey: key, clock, fetch: requests.fetch });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      await rewriteRow(store, key, 'acme', { baseUrl: 'http://evil.example' }, { unbound: true });
+      await clock.advance(3600_000);
+      await assert.rejects(victim.getAccessToken('acme'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'STORE_TAMPERED');
+        assert.match(error.message, /The base URL http:\/\/evil\.example uses plain http/);
+        return true;
+      });
+      const issuer = 'nope\u001b]0;owned\u0007';
+      await rewriteRow(store, key, 'acme', { baseUrl: rig.emulator.url, issuer }, { unbound: true });
+      await assert.rejects(victim.getAccessToken('acme'), (error: TokenkeeperError) => {
+        assert.match(error.message, /The issuer "nope\]0;owned" is not a valid URL/);
+        assert.equal(error.message.includes('\u001b') || error.message.includes('\u0007'), false);
+        return true;
+      });
+      assert.deepEqual(requests.sent, []);
+    } finally {
+      await victim.close();
+      await rig.close();
+    }
+  });
+
+  it('connect refuses an issuer that a load would refuse, even when it discovers nothing', async () => {
+    const keeper = createKeeper({ store: new MemoryTokenStore(), env: {}, proactiveRefresh: false });
+    try {
+      await assert.rejects(
+        keeper.connect('generic', {
+          provider: 'oauth2',
+          grant: 'client_credentials',
+          issuer: 'http://as.example',
+          tokenUrl: 'https://as.example/token',
+          clientId: 'client',
+          clientSecret: 'secret',
+        }),
+        (error: TokenkeeperError) => {
+          assert.equal(error.code, 'CONFIG');
+          assert.match(error.message, /The issuer http:\/\/as\.example uses plain http/);
+          return true;
+        },
+      );
+    } finally {
+      await keeper.close();
+    }
+  });
+});
 
 describe('tampered metadata', () => {
   it('a token URL changed in the clear row is refused with STORE_TAMPERED; nothing is sent there', async () => {
