@@ -92,6 +92,11 @@ export interface VersionedRecord {
   version: number;
   /** The key its secrets were sealed under when read (see ConnectionInfo.keyId). */
   keyId?: string;
+  /**
+   * Sealed before its settings were sealed with its secrets: nothing vouches for its clear
+   * settings. Its next write binds them, as they are; `rekey` writes every such row.
+   */
+  unbound?: true;
 }
 
 /** Public view of a record: the metadata plus facts about its tokens, never the tokens. */
@@ -211,7 +216,8 @@ export class ConnectionRepository {
     };
     const record = { ...rest, name: stored.name, secrets } as ConnectionRecord;
     // The clear copy is what status shows; the sealed copy is what a refresh may trust. A row
-    // sealed before binding existed has none, and is bound on its next write.
+    // sealed before binding existed has none: it still opens (a store written by an older
+    // version, or by a host not upgraded yet, must keep working) and is bound on its next write.
     if (bound !== undefined) {
       const changed = BOUND_FIELDS.filter((field) => !sameValue(bound[field], record[field]));
       if (changed.length > 0) throw tampered(stored.name, changed);
@@ -220,7 +226,12 @@ export class ConnectionRepository {
     // took names such as 127.0.0.1.nip.io for loopback, and a row without a sealed copy proves nothing.
     assertUrlsAccepted(record);
     const keyId = sealedKeyId(stored.sealed);
-    return { record, version: stored.version, ...(keyId ? { keyId } : {}) };
+    return {
+      record,
+      version: stored.version,
+      ...(keyId ? { keyId } : {}),
+      ...(bound === undefined ? { unbound: true as const } : {}),
+    };
   }
 }
 

@@ -137,8 +137,10 @@ export interface Keeper {
   /**
    * Seals every connection again under the current key, opening each with the current or a
    * previous key (`previousEncryptionKeys`, TOKENKEEPER_PREVIOUS_KEYS). Each one is re-sealed
-   * under its refresh lock, so a refresh on another host is never lost. Connections that no
-   * key given opens are left as they were and listed in `failed`.
+   * under its refresh lock, so a refresh on another host is never lost. A connection saved
+   * before its settings were sealed with its secrets is re-sealed even under the current key,
+   * its clear settings sealed as they are. Connections that no key given opens, or whose
+   * settings are refused (STORE_TAMPERED), are left as they were and listed in `failed`.
    */
   rekey(): Promise<RekeyResult>;
   /**

@@ -1,13 +1,15 @@
 /**
  * Key rotation: every connection sealed under a previous key is sealed again under
- * the current one.
+ * the current one, and so is every connection sealed before its settings were sealed
+ * with its secrets (an API key or a token that never expires has no other write that
+ * would bind them).
  *
  * Each connection is re-sealed under its refresh lock, with a fenced compare-and-set
  * write, so a refresh running on another host either finishes before (and its rotated
  * refresh token is what gets re-sealed) or waits until after. Nothing is sent to any
  * provider, and only the sealed part changes: the record is written back as it was read.
  */
-import type { ConnectionRepository } from './connection.js';
+import type { ConnectionRepository, VersionedRecord } from './connection.js';
 import { isTokenkeeperError, TokenkeeperError } from './errors.js';
 import type { KeeperSettings } from './options.js';
 import { withLease } from './refresh/lease.js';
@@ -16,9 +18,9 @@ import { withLease } from './refresh/lease.js';
 export interface RekeyResult {
   /** The id of the current key, which every re-sealed connection is now sealed under. */
   keyId: string;
-  /** Connections sealed again under the current key. */
+  /** Connections sealed again under the current key, their settings sealed with them. */
   resealed: string[];
-  /** Connections that were already sealed under the current key. */
+  /** Connections that were already sealed under the current key, settings included. */
   alreadyCurrent: string[];
   /** Connections left as they were, with why and what to do. */
   failed: RekeyFailure[];
@@ -69,14 +71,14 @@ async function resealConnection(
   // but open them anyway, so a damaged row is reported now rather than at its next refresh.
   const seen = await repository.load(name);
   if (!seen) return 'gone';
-  if (seen.keyId === repository.keyId) return 'current';
+  if (isCurrent(seen, repository)) return 'current';
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const outcome = await withLease(repository.store, name, settings, async (lease) => {
       // Read again under the lock: a refresh may have rotated the tokens since.
       const loaded = await repository.load(name);
       if (!loaded) return 'gone';
-      if (loaded.keyId === repository.keyId) return 'current';
+      if (isCurrent(loaded, repository)) return 'current';
       const written = await repository.save(loaded.record, loaded.version, lease.owner);
       return written === undefined ? undefined : 'resealed';
     });
@@ -87,4 +89,13 @@ async function resealConnection(
     `Connection "${name}" kept changing while it was being re-sealed; run \`tokenkeeper rekey\` again.`,
     { connection: name },
   );
+}
+
+/**
+ * Under the current key, with its settings sealed too. A row sealed before binding gets its
+ * clear settings sealed as they are now: rekey cannot tell whether someone changed them
+ * before, but once bound, nobody can change them unseen.
+ */
+function isCurrent(loaded: VersionedRecord, repository: ConnectionRepository): boolean {
+  return loaded.keyId === repository.keyId && !loaded.unbound;
 }

@@ -9,7 +9,10 @@ export const usage =
   'Seals every connection again under the current key (TOKENKEEPER_KEY, or the key file), opening\n' +
   'each with that key or one listed in TOKENKEEPER_PREVIOUS_KEYS (comma-separated). Safe while other\n' +
   'processes refresh: each connection is re-sealed under its refresh lock. --json prints the result.\n' +
-  'Exits 1 when a connection could not be opened, or was busy; it is left as it was.';
+  'A connection saved before tokenkeeper sealed its settings (endpoints, client id, grant) with its\n' +
+  'secrets is re-sealed too, under the current key as well, and its settings are sealed as they are\n' +
+  'then: run rekey once after upgrading, once `tokenkeeper status` shows the endpoints you expect.\n' +
+  'Exits 1 when a connection could not be opened, was refused, or was busy; it is left as it was.';
 
 export const options = { json: { type: 'boolean' } } as const;
 
@@ -31,7 +34,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     `Re-sealed ${count(resealed.length)} under key ${keyId}; ${count(alreadyCurrent.length)} already ` +
       `${alreadyCurrent.length === 1 ? 'was' : 'were'}.`,
   );
-  const unopened = failed.filter((failure) => failure.code !== 'LOCK_TIMEOUT');
+  const unopened = failed.filter((failure) => failure.code === 'STORE_KEY');
+  const refused = failed.filter((failure) => failure.code === 'STORE_TAMPERED');
   const busy = failed.filter((failure) => failure.code === 'LOCK_TIMEOUT');
   if (unopened.length > 0) {
     say(
@@ -44,6 +48,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'Add the key each was sealed with to TOKENKEEPER_PREVIOUS_KEYS and run `tokenkeeper rekey` again, ' +
         'or log in to it again (`tokenkeeper login <name>`) to replace it.',
     );
+  }
+  if (refused.length > 0) {
+    say(
+      io,
+      `Refused ${count(refused.length)} whose saved settings cannot be used; left as ${refused.length === 1 ? 'it was' : 'they were'}:`,
+    );
+    listFailures(io, refused);
+    say(io, 'Log in to each again (`tokenkeeper login <name>`) to replace it.');
   }
   if (busy.length > 0) {
     say(io, `Could not re-seal ${count(busy.length)} while another process held its lock:`);

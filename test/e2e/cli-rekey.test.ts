@@ -11,8 +11,9 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
+import { createSecretBox, encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
 import { keyFileFor } from '../../src/store/open-store.js';
+import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
 describe('tokenkeeper rekey', () => {
@@ -121,6 +122,57 @@ describe('tokenkeeper rekey', () => {
     const empty = await cli.run(['--store', 'memory:', 'rekey']);
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stderr, /^No connections to re-seal; the current key is [A-Za-z0-9_-]{8}\.\n$/);
+  });
+
+  it('binds connections saved before their settings were sealed, and names one whose settings it refuses', async () => {
+    assert.equal((await cli.run(['logout', 'lost', '--local-only'])).code, 0);
+    // Both as the versions before binding sealed them, under the current key; beta's base URL
+    // is one no login accepts.
+    const box = createSecretBox(parseEncryptionKey(newKey));
+    const store = await SqliteTokenStore.open(cli.storePath);
+    try {
+      for (const [name, baseUrl] of [
+        ['acme', undefined],
+        ['beta', 'http://evil.example'],
+      ] as const) {
+        const row = (await store.get(name))!;
+        const { $bound: _settings, ...secrets } = JSON.parse(box.open(row.sealed, name)) as Record<
+          string,
+          unknown
+        >;
+        const meta = baseUrl ? { ...row.meta, baseUrl } : row.meta;
+        assert.ok(await store.put(name, meta, box.seal(JSON.stringify(secrets), name), row.version));
+      }
+    } finally {
+      await store.close();
+    }
+
+    const rekey = await cli.run(['rekey', '--json']);
+    assert.equal(rekey.code, 1, rekey.stderr);
+    const result = JSON.parse(rekey.stdout) as {
+      resealed: string[];
+      alreadyCurrent: string[];
+      failed: Array<{ name: string; code: string }>;
+    };
+    assert.deepEqual(result.resealed, ['acme']);
+    assert.deepEqual(result.alreadyCurrent, []);
+    assert.deepEqual(
+      result.failed.map(({ name, code }) => ({ name, code })),
+      [{ name: 'beta', code: 'STORE_TAMPERED' }],
+    );
+    assert.match(rekey.stderr, /^Re-sealed 1 connection under key /);
+    assert.match(rekey.stderr, /Refused 1 connection whose saved settings cannot be used; left as it was:/);
+    assert.match(
+      rekey.stderr,
+      /beta \(sealed with key [^)]+\): .*base URL http:\/\/evil\.example uses plain http/,
+    );
+    assert.match(rekey.stderr, /Log in to each again \(`tokenkeeper login <name>`\)/);
+    assert.doesNotMatch(rekey.stderr, /Could not open/);
+
+    const again = await cli.run(['rekey', '--json']);
+    assert.deepEqual((JSON.parse(again.stdout) as { alreadyCurrent: string[] }).alreadyCurrent, ['acme']);
+    const usage = await cli.run(['rekey', '--help']);
+    assert.match(usage.stdout, /saved before tokenkeeper sealed its settings/);
   });
 
   it('refuses a malformed TOKENKEEPER_PREVIOUS_KEYS, naming the entry and not echoing it', async () => {

@@ -2,7 +2,8 @@
  * Rotating the encryption key on SQLite, PostgreSQL and Redis (real servers), against the
  * Factus emulator over HTTP: every reader accepts the previous keys, each connection is
  * re-sealed under the current key on its next write, `rekey` re-seals the rest under each
- * connection's lock, and a connection no key opens is reported and left alone.
+ * connection's lock (and binds the settings of rows sealed before they were), and a
+ * connection no key opens is reported and left alone.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -151,6 +152,38 @@ for (const backend of backends) {
       assert.equal(emulator.stats().tokenRequests.password, passwordLogins, 'no refresh token was lost');
     });
 
+    it('binds a connection sealed before its settings were, though its key is current', async () => {
+      const location = await backend.location();
+      const key = randomBytes(32);
+      await host(location, key).connect('acme', factusSpec(emulator));
+      await host(location, key).connect('beta', factusSpec(emulator));
+      const { store } = await openStore(location, { env: { TOKENKEEPER_KEY: b64(key) } });
+      try {
+        await unbind(store, key, 'acme');
+        assert.ok(await host(location, key).getAccessToken('acme'), 'an unbound row still opens');
+
+        const result = await host(location, key).rekey();
+        assert.deepEqual(result, {
+          keyId: encryptionKeyId(key),
+          resealed: ['acme'],
+          alreadyCurrent: ['beta'],
+          failed: [],
+        });
+        assert.deepEqual((await host(location, key).rekey()).alreadyCurrent, ['acme', 'beta']);
+
+        // Bound now: its clear settings can no longer be changed unseen.
+        const row = (await store.get('acme'))!;
+        const elsewhere = { ...row.meta, tokenUrl: 'https://elsewhere.example/oauth/token' };
+        assert.ok(await store.put('acme', elsewhere, row.sealed, row.version));
+        await assert.rejects(
+          host(location, key).refresh('acme'),
+          (error: TokenkeeperError) => error.code === 'STORE_TAMPERED' && /tokenUrl/.test(error.message),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
     it('reports a connection no key opens, leaves it untouched, and re-seals the others', async () => {
       const location = await backend.location();
       const [lostKey, oldKey, newKey] = [randomBytes(32), randomBytes(32), randomBytes(32)];
@@ -239,6 +272,14 @@ for (const backend of backends) {
       }
     });
   });
+}
+
+/** Seals `name` again as the versions before binding did: the same secrets, no copy of its settings. */
+async function unbind(store: TokenStore, key: Buffer, name: string): Promise<void> {
+  const row = (await store.get(name))!;
+  const box = createSecretBox(key);
+  const { $bound: _settings, ...secrets } = JSON.parse(box.open(row.sealed, name)) as Record<string, unknown>;
+  assert.ok(await store.put(name, row.meta, box.seal(JSON.stringify(secrets), name), row.version));
 }
 
 /** The same store, with `onRefused` run each time tryLock finds the lock held by someone else. */
