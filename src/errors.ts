@@ -29,7 +29,7 @@ export interface TokenkeeperErrorOptions {
   cause?: unknown;
   /** OAuth `error` field from a token or authorization endpoint. */
   error?: string;
-  /** OAuth `error_description`, when it carries no secret (providers never echo secrets). */
+  /** OAuth `error_description`, printable, with any secret the request sent replaced by `[redacted]`. */
   errorDescription?: string;
   /** HTTP status of the response that caused this error. */
   status?: number;

@@ -264,6 +264,7 @@ export function exchangeAuthorizationCode(
   return requestTokens(
     config,
     ctx,
+    [grant.code, grant.codeVerifier],
     (as, client, auth, options) =>
       oauth.authorizationCodeGrantRequest(
         as,

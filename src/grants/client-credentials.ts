@@ -15,6 +15,7 @@ export function clientCredentialsGrant(
   return requestTokens(
     config,
     ctx,
+    [],
     (as, client, auth, options) =>
       oauth.clientCredentialsGrantRequest(as, client, auth, scope ? { scope } : {}, options),
     oauth.processClientCredentialsResponse,

@@ -18,7 +18,7 @@ export function passwordGrant(
     password: credentials.password,
   };
   if (scope) parameters.scope = scope;
-  return requestTokens(config, ctx, (as, client, auth, options) =>
+  return requestTokens(config, ctx, [credentials.password], (as, client, auth, options) =>
     oauth.genericTokenEndpointRequest(as, client, auth, 'password', parameters, options),
   );
 }

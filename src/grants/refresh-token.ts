@@ -15,6 +15,7 @@ export function refreshTokenGrant(
   return requestTokens(
     config,
     ctx,
+    [refreshToken],
     (as, client, auth, options) => oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, options),
     oauth.processRefreshTokenResponse,
   );

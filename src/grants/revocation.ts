@@ -5,6 +5,7 @@ import {
   clientAuthFor,
   describeTokenEndpointFailure,
   httpOptionsFor,
+  redactionFor,
   type TokenRequestContext,
 } from './token-endpoint.js';
 
@@ -30,6 +31,6 @@ export async function revokeToken(
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {
-    throw await describeTokenEndpointFailure(error, revocationUrl, ctx);
+    throw await describeTokenEndpointFailure(error, revocationUrl, ctx, redactionFor(config, [token]));
   }
 }

@@ -9,7 +9,7 @@ import { TokenkeeperError } from '../errors.js';
 import { BodyTooLargeError } from '../http/bounded-body.js';
 import type { BufferedFetch } from '../http/buffered-request.js';
 import { codeSuffix, networkFailureOf } from '../http/network-errors.js';
-import { providerText } from '../http/provider-text.js';
+import { providerText, type Redact, secretRedactor } from '../http/provider-text.js';
 import { parseRetryAfter } from '../http/retry-after.js';
 import { isLoopbackUrl } from '../http/urls.js';
 import type { ClientAuthMethod } from './types.js';
@@ -59,6 +59,41 @@ export function authorizationServerFor(config: ClientConfig): oauth.Authorizatio
   return { issuer: config.issuer ?? new URL(config.tokenUrl).origin, token_endpoint: config.tokenUrl };
 }
 
+/**
+ * The secrets of one exchange besides the client secret (which the ClientConfig holds):
+ * the refresh token, password, authorization code, code verifier or token being revoked.
+ * A provider may repeat them in its error text, which then goes into messages and events.
+ */
+export type SentSecrets = ReadonlyArray<string | undefined>;
+
+/**
+ * Takes every secret an exchange sent out of the provider's text, in each form it took on
+ * the wire: as given, form-encoded in the body, and (client_secret_basic) encoded in the
+ * Basic credentials, both decoded and as the base64 of the header.
+ */
+export function redactionFor(config: ClientConfig, sent: SentSecrets): Redact {
+  const forms: string[] = [];
+  for (const secret of [config.clientSecret, ...sent]) {
+    if (!secret) continue;
+    forms.push(secret, new URLSearchParams({ s: secret }).toString().slice(2), formUrlEncode(secret));
+  }
+  if (config.clientSecret && config.clientAuthMethod === 'client_secret_basic') {
+    forms.push(basicCredentials(config.clientId, config.clientSecret));
+  }
+  return secretRedactor(forms);
+}
+
+/** RFC 6749 §2.3.1's encoding of Basic credentials, as oauth4webapi sends them. */
+function formUrlEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[-_.!~*'()]|%20/g, (found) =>
+    found === '%20' ? '+' : `%${found.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function basicCredentials(clientId: string, clientSecret: string): string {
+  return btoa(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`);
+}
+
 export function clientAuthFor(config: ClientConfig): oauth.ClientAuth {
   switch (config.clientAuthMethod) {
     case 'client_secret_basic':
@@ -83,6 +118,7 @@ export function httpOptionsFor(url: string, ctx: Pick<TokenRequestContext, 'auth
 export async function requestTokens(
   config: ClientConfig,
   ctx: TokenRequestContext,
+  sent: SentSecrets,
   send: SendRequest,
   process: ProcessResponse = oauth.processGenericTokenEndpointResponse,
 ): Promise<GrantResult> {
@@ -93,15 +129,19 @@ export async function requestTokens(
     const response = await send(as, client, clientAuthFor(config), httpOptionsFor(config.tokenUrl, ctx));
     return { response: await process(as, client, response), requestStartedAt };
   } catch (error) {
-    throw await describeTokenEndpointFailure(error, config.tokenUrl, ctx);
+    throw await describeTokenEndpointFailure(error, config.tokenUrl, ctx, redactionFor(config, sent));
   }
 }
 
-/** Turns whatever went wrong into a TokenkeeperError; never keeps a cause that could hold a token. */
+/**
+ * Turns whatever went wrong into a TokenkeeperError; never keeps a cause that could hold a
+ * token. Every text that did not come from us passes through `redact` (see redactionFor).
+ */
 export async function describeTokenEndpointFailure(
   error: unknown,
   url: string,
   ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now'>,
+  redact: Redact,
 ): Promise<TokenkeeperError> {
   if (error instanceof TokenkeeperError) return error;
   const where = new URL(url).origin;
@@ -118,10 +158,10 @@ export async function describeTokenEndpointFailure(
             ? `; try again in ${Math.ceil(retryAfterMs / 1000)} s`
             : '; try again later'
         }.`,
-        { status: 429, connection, error: providerText(error.error) },
+        { status: 429, connection, error: oauthErrorCode(error.error, redact) },
       );
     }
-    return refusal(where, error.status, error.error, error.error_description, ctx, response);
+    return refusal(where, error.status, error.error, error.error_description, ctx, response, redact);
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     // Doorkeeper sends a challenge with every token error; the JSON body still says the most.
@@ -129,7 +169,7 @@ export async function describeTokenEndpointFailure(
     const body = await oauthErrorBody(error.response);
     const code = body?.error ?? challenge.error ?? 'invalid_client';
     const description = body?.error_description ?? challenge.error_description;
-    return refusal(where, error.status, code, description, ctx, error.response);
+    return refusal(where, error.status, code, description, ctx, error.response, redact);
   }
   if (error instanceof BodyTooLargeError) {
     return new TokenkeeperError(
@@ -145,7 +185,7 @@ export async function describeTokenEndpointFailure(
         ? 'something that is not JSON'
         : error.code === oauth.RESPONSE_IS_NOT_CONFORM
           ? 'an unexpected HTTP status and no OAuth error'
-          : `a token response that does not conform (${providerText(stripQuotes(error.message))})`;
+          : `a token response that does not conform (${providerText(stripQuotes(error.message), { redact })})`;
     const retry =
       status !== undefined && status >= 500
         ? ' The provider seems to be having trouble; try again later.'
@@ -175,6 +215,7 @@ export async function describeTokenEndpointFailure(
     'TOKEN_RESPONSE',
     `Talking to the token endpoint at ${where} failed unexpectedly (${providerText(
       error instanceof Error ? error.message : String(error),
+      { redact },
     )}). If it persists, run \`${ctx.loginHint}\` again.`,
     { connection },
   );
@@ -182,7 +223,8 @@ export async function describeTokenEndpointFailure(
 
 /**
  * The provider said no. Its `error` and `error_description` are its own text: they are
- * made printable before they enter the message or the error's fields.
+ * made printable, and cleared of what we sent, before they enter the message or the
+ * error's fields.
  */
 function refusal(
   where: string,
@@ -191,9 +233,10 @@ function refusal(
   providerDescription: string | undefined,
   ctx: Pick<TokenRequestContext, 'connection' | 'loginHint'>,
   response: Response,
+  redact: Redact,
 ): TokenkeeperError {
-  const error = providerText(providerError);
-  const description = providerDescription ? providerText(providerDescription) : '';
+  const error = oauthErrorCode(providerError, redact);
+  const description = providerDescription ? providerText(providerDescription, { redact }) : '';
   return new TokenkeeperError(
     'TOKEN_ENDPOINT',
     `The token endpoint at ${where} refused the request (HTTP ${status}, ${error}${
@@ -207,6 +250,26 @@ function refusal(
       response,
     },
   );
+}
+
+/** The error codes of RFC 6749 §5.2 and RFC 7009 §2.2.1, which decide what happens next. */
+const REGISTERED_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'unsupported_token_type',
+]);
+
+/**
+ * The OAuth `error`, made printable. A registered code is taken as it is, even when a short
+ * secret happens to be part of it: the refresher tells a dead refresh token (invalid_grant)
+ * from a refused client by this value, and such a code carries nothing we sent.
+ */
+function oauthErrorCode(providerError: string, redact: Redact): string {
+  return REGISTERED_ERRORS.has(providerError) ? providerError : providerText(providerError, { redact });
 }
 
 async function oauthErrorBody(

@@ -186,9 +186,9 @@ describe('a token endpoint error with escape sequences', () => {
           provider: 'factus',
           baseUrl: base,
           clientId: 'c',
-          clientSecret: 's',
+          clientSecret: 'client-secret',
           username: 'u',
-          password: 'p',
+          password: 'user-password',
         }),
         (error: TokenkeeperError) => {
           assert.equal(error.code, 'TOKEN_ENDPOINT');

@@ -7,7 +7,7 @@ import {
   describeAuthorizationError,
   readAuthorizationResponse,
 } from '../../src/grants/authorization-code.js';
-import { providerText } from '../../src/http/provider-text.js';
+import { providerText, secretRedactor } from '../../src/http/provider-text.js';
 import { summariseIdentity } from '../../src/identity.js';
 import { pickClientAuth } from '../../src/providers/connection-endpoints.js';
 import { hasControlCharacter } from '../helpers/control-characters.js';
@@ -166,7 +166,20 @@ describe('provider text', () => {
     assert.equal(providerText(' tab\there\r\n\r\nnext\n'), 'tab here next');
     assert.equal(providerText('plain words, ñ and 漢字'), 'plain words, ñ and 漢字');
     assert.equal(providerText('x'.repeat(600)), `${'x'.repeat(500)}…`);
-    assert.equal(providerText('x'.repeat(20), 10), `${'x'.repeat(10)}…`);
+    assert.equal(providerText('x'.repeat(20), { maxLength: 10 }), `${'x'.repeat(10)}…`);
+  });
+
+  it('replaces the secrets it is given, the longest form first, before it cuts', () => {
+    const redact = secretRedactor(['pass-1', 'pass-1%2B', undefined, '']);
+    assert.equal(providerText('got pass-1%2B and pass-1.', { redact }), 'got [redacted] and [redacted].');
+    // A control character inside the echo does not let the secret through once it is dropped.
+    assert.equal(providerText('got pa\u0007ss-1', { redact }), 'got [redacted]');
+    // And a secret that holds one is found before the clean-up changes it.
+    assert.equal(providerText('got tab\there', { redact: secretRedactor(['tab\there']) }), 'got [redacted]');
+    // Cut after redaction: the start of a secret that straddles the limit is not left behind.
+    const cut = providerText(`${'x'.repeat(8)}pass-1`, { redact, maxLength: 10 });
+    assert.equal(cut.includes('pa'), false, cut);
+    assert.equal(providerText('nothing to hide', { redact: secretRedactor([]) }), 'nothing to hide');
   });
 });
 
