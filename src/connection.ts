@@ -67,6 +67,7 @@ export interface RefreshBackoff {
   /** No token request before this instant (ms since the epoch), unless forced. */
   until: number;
   code: string;
+  /** Shown by older versions only: this field is not authenticated (refresh/shared-backoff.ts). */
   message: string;
 }
 

@@ -33,3 +33,8 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
       return delay * (0.5 + random());
   }
 }
+
+/** The longest delay `backoffDelay` returns under `policy`, whatever the attempt and the draw. */
+export function longestDelay(policy: BackoffPolicy): number {
+  return policy.jitter === 'spread' ? policy.maxMs * 1.5 : policy.maxMs;
+}

@@ -22,12 +22,13 @@ import { ConfigError, ReauthRequiredError, StoreError, TokenkeeperError } from '
 import type { KeeperEventEmitter } from '../events.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.js';
-import { backoffDelay } from '../http/backoff.js';
+import { backoffDelay, longestDelay } from '../http/backoff.js';
 import type { KeeperSettings } from '../options.js';
 import type { TokenSet, TokenSetData } from '../token-set.js';
 import { isTerminalOAuthError, isTransient } from './failures.js';
 import { acquireLease, type Lease } from './lease.js';
 import { isFresh } from './refresh-timing.js';
+import { backingOffError, readSharedBackoff, type SharedBackoff } from './shared-backoff.js';
 
 export interface RefreshTrigger {
   /**
@@ -168,24 +169,28 @@ export class Refresher {
    * again before the shared back-off ends (a cold process has no memory of its own).
    */
   #assertNotBackingOff(current: VersionedRecord): void {
-    const backoff = current.record.backoff;
     const now = this.options.settings.clock.now();
+    const backoff = this.#sharedBackoff(current, now);
     if (!backoff || now >= backoff.until) return;
-    throw new TokenkeeperError(
-      backoff.code as TokenkeeperError['code'],
-      `${backoff.message} tokenkeeper tries again in ${Math.ceil((backoff.until - now) / 1000)} s.`,
-      { connection: current.record.name },
-    );
+    throw backingOffError(current.record.name, backoff, now);
+  }
+
+  /** The back-off in the store, as far as an unauthenticated field can be believed (see shared-backoff.ts). */
+  #sharedBackoff(current: VersionedRecord, now: number): SharedBackoff | undefined {
+    const { tokenRetry, minRefreshIntervalMs } = this.options.settings;
+    const longest = Math.max(minRefreshIntervalMs, longestDelay(tokenRetry));
+    return readSharedBackoff(current.record.backoff, now, longest);
   }
 
   /** Records a transient failure in the store (best effort, fenced), with the shared retry schedule. */
   async #backOffInStore(current: VersionedRecord, error: TokenkeeperError, lease: Lease): Promise<void> {
     const { clock, tokenRetry, random, minRefreshIntervalMs } = this.options.settings;
-    const failures = (current.record.backoff?.failures ?? 0) + 1;
+    const now = clock.now();
+    const failures = (this.#sharedBackoff(current, now)?.failures ?? 0) + 1;
     const delay = Math.max(minRefreshIntervalMs, backoffDelay(tokenRetry, failures - 1, random));
     const record: ConnectionRecord = {
       ...current.record,
-      backoff: { failures, until: clock.now() + delay, code: error.code, message: error.message },
+      backoff: { failures, until: now + delay, code: error.code, message: error.message },
     };
     await this.options.repository.save(record, current.version, lease.owner).catch(() => undefined);
   }

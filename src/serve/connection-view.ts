@@ -3,6 +3,7 @@
  * row (never a secret): what `/v1/connections`, the dashboard and the metrics show, and
  * what the keep-alive schedules from. One small object per connection.
  */
+import { sharedBackoffCode } from '../refresh/shared-backoff.js';
 import type { StoredConnectionMeta } from '../store/types.js';
 
 export type ConnectionStateName = 'ok' | 'reauth_required';
@@ -46,7 +47,7 @@ export function viewOf(row: StoredConnectionMeta, previous?: ViewedConnection): 
   const lastError = meta.lastError as { code?: unknown } | undefined;
   const backoff = meta.backoff as { code?: unknown } | undefined;
   const recordedCode = typeof lastError?.code === 'string' ? lastError.code : undefined;
-  const backoffCode = typeof backoff?.code === 'string' ? backoff.code : undefined;
+  const backoffCode = backoff ? sharedBackoffCode(backoff.code) : undefined;
   const state: ConnectionStateName = meta.state === 'reauth_required' ? 'reauth_required' : 'ok';
   const obtainedAt = typeof meta.obtainedAt === 'number' ? meta.obtainedAt : undefined;
   // New tokens (from anyone) end a run of failures.

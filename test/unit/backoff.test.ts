@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type BackoffPolicy, backoffDelay } from '../../src/http/backoff.js';
+import { type BackoffPolicy, backoffDelay, longestDelay } from '../../src/http/backoff.js';
 import { DEFAULTS } from '../../src/options.js';
 
 const exact: BackoffPolicy = { initialMs: 100, factor: 2, maxMs: 1000, jitter: 'none' };
@@ -61,5 +61,17 @@ describe('backoffDelay', () => {
     );
     const poll = [0, 4, 5, 9].map((n) => backoffDelay(DEFAULTS.lockPoll, n, () => 0.5));
     assert.deepEqual(poll, [10, 160, 250, 250]);
+  });
+
+  it('never waits longer than longestDelay, and comes within a draw of it', () => {
+    for (const jitter of ['none', 'full', 'spread'] as const) {
+      const policy: BackoffPolicy = { ...exact, jitter };
+      const delays = [0, 3, 4, 50].flatMap((attempt) =>
+        [0, 0.5, 0.999_999].map((draw) => backoffDelay(policy, attempt, () => draw)),
+      );
+      const longest = longestDelay(policy);
+      assert.ok(Math.max(...delays) <= longest, jitter);
+      assert.ok(Math.max(...delays) > longest * 0.999, jitter);
+    }
   });
 });
