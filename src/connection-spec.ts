@@ -7,6 +7,7 @@ import type { ConnectionRecord } from './connection.js';
 import { ConfigError } from './errors.js';
 import { type AuthorizationCodeResult, grantStrategy } from './grants/strategies.js';
 import type { GrantType } from './grants/types.js';
+import { kindOf } from './options.js';
 import type { EndpointChoices, ResolvedEndpoints } from './providers/connection-endpoints.js';
 import type { ProviderProfile } from './providers/types.js';
 
@@ -24,13 +25,79 @@ export interface ConnectionSpec extends EndpointChoices {
   authorizationCode?: AuthorizationCodeResult;
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The spec fields that hold text; any other type is a caller's mistake. */
+const TEXT_FIELDS = [
+  'provider',
+  'grant',
+  'clientId',
+  'clientSecret',
+  'username',
+  'password',
+  'apiKey',
+  'scope',
+  'environment',
+  'baseUrl',
+  'issuer',
+  'tokenUrl',
+  'authorizationUrl',
+  'revocationUrl',
+  'userinfoUrl',
+  'apiBaseUrl',
+  'clientAuthMethod',
+] as const satisfies ReadonlyArray<keyof ConnectionSpec>;
 
-export function validateName(name: string): void {
-  if (!NAME_PATTERN.test(name)) {
+const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'none'];
+
+/**
+ * What connect was given has the shape of a spec and its options, checked before anything
+ * is read or sent: a wrong type would otherwise fail as a TypeError, or after the provider
+ * has been asked. Values (a known provider, the grant's fields) are checked by grantOf.
+ */
+export function checkConnectArguments(spec: unknown, options: unknown, providers: string[]): void {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     throw new ConfigError(
-      `"${name}" is not a valid connection name: use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit.`,
+      `connect(name, spec) needs a spec object such as { provider: '${providers[0]}', … } (providers: ${providers.join(', ')}); got ${kindOf(spec)}.`,
     );
+  }
+  const given = spec as Record<string, unknown>;
+  if (typeof given.provider !== 'string' || given.provider === '') {
+    throw new ConfigError(`The spec needs provider: one of ${providers.join(', ')}.`);
+  }
+  for (const field of TEXT_FIELDS) {
+    const value = given[field];
+    if (value !== undefined && value !== null && typeof value !== 'string') {
+      throw new ConfigError(`The spec's ${field} must be a string, got ${kindOf(value)}.`);
+    }
+  }
+  if (typeof given.clientAuthMethod === 'string' && !CLIENT_AUTH_METHODS.includes(given.clientAuthMethod)) {
+    throw new ConfigError(
+      `The spec's clientAuthMethod must be one of ${CLIENT_AUTH_METHODS.join(', ')}, got ${JSON.stringify(given.clientAuthMethod)}.`,
+    );
+  }
+  const code = given.authorizationCode;
+  if (code !== undefined && code !== null) {
+    const result = code as Record<string, unknown>;
+    if (
+      typeof code !== 'object' ||
+      typeof result.code !== 'string' ||
+      typeof result.redirectUri !== 'string' ||
+      (result.codeVerifier !== undefined && typeof result.codeVerifier !== 'string')
+    ) {
+      throw new ConfigError(
+        "The spec's authorizationCode must be { code, redirectUri, codeVerifier? } as strings (see readAuthorizationResponse).",
+      );
+    }
+  }
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(`connect's third argument must be an options object, got ${kindOf(options)}.`);
+  }
+  const { authorize, reuseSaved } = options as Record<string, unknown>;
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    throw new ConfigError(`connect's authorize option must be a function, got ${kindOf(authorize)}.`);
+  }
+  if (reuseSaved !== undefined && typeof reuseSaved !== 'boolean') {
+    throw new ConfigError(`connect's reuseSaved option must be true or false, got ${kindOf(reuseSaved)}.`);
   }
 }
 
@@ -42,11 +109,22 @@ export function grantOf(name: string, spec: ConnectionSpec, profile: ProviderPro
       `${profile.displayName} does not support the ${grant} grant; use ${profile.grants.join(' or ')}.`,
     );
   }
+  // A client secret is optional for a grant only while the client may go without one: a
+  // profile (or spec) that authenticates the client with its secret needs it, and saying so
+  // here beats a refusal from the token endpoint.
+  const clientAuth =
+    spec.clientAuthMethod ?? (profile.endpointsFromConnection ? undefined : profile.clientAuthMethod);
+  const secretNeeded = clientAuth !== undefined && clientAuth !== 'none';
   const missing = grantStrategy(grant)
-    .fields.filter(({ field, required }) => required && !spec[field])
+    .fields.filter(
+      ({ field, required }) => (required || (field === 'clientSecret' && secretNeeded)) && !spec[field],
+    )
     .map(({ field }) => field);
   if (missing.length > 0) {
-    throw new ConfigError(`The ${grant} grant needs ${missing.join(', ')} for connection "${name}".`);
+    const why = missing.includes('clientSecret')
+      ? ` (${profile.displayName} authenticates the client with ${clientAuth})`
+      : '';
+    throw new ConfigError(`The ${grant} grant needs ${missing.join(', ')} for connection "${name}"${why}.`);
   }
   return grant;
 }

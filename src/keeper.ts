@@ -26,6 +26,7 @@ import { connectionNotFound } from './refresh/refresher.js';
 import type { RekeyResult } from './rekey.js';
 import { SessionServices } from './session/services.js';
 import { ConnectionSession, type KeeperCredential, SessionClosedError } from './session/session.js';
+import { validateName } from './store/validate.js';
 import { decodeJwtPayload, type TokenSet } from './token-set.js';
 
 export type { ConnectionSpec } from './connection-spec.js';
@@ -194,14 +195,17 @@ class TokenKeeper implements Keeper {
 
   async connect(name: string, given: ConnectionSpec, options: ConnectOptions = {}): Promise<ConnectionInfo> {
     this.#assertOpen();
-    const { buildConnectionRecord, grantOf, validateName, withSavedSpec } = await import(
+    // The name and the spec's shape before the store is opened; the grant's fields (which a
+    // saved connection may fill in) before anything is sent.
+    validateName(name);
+    const { buildConnectionRecord, checkConnectArguments, grantOf, withSavedSpec } = await import(
       './connection-spec.js'
     );
+    checkConnectArguments(given, options, this.#services.registry.ids());
     const { resolveConnectionEndpoints } = await import('./providers/connection-endpoints.js');
-    validateName(name);
     const services = this.#services;
-    const { repository } = await services.storage();
     const profile = this.profile(given.provider);
+    const { repository } = await services.storage();
     const saved = options.reuseSaved ? (await repository.load(name))?.record : undefined;
     const spec = saved ? withSavedSpec(given, saved, profile) : given;
     const strategy = grantStrategy(grantOf(name, spec, profile)); // fail on a bad spec before any request
@@ -369,6 +373,7 @@ class TokenKeeper implements Keeper {
   }
 
   async info(name: string): Promise<ConnectionInfo> {
+    validateName(name);
     const { repository } = await this.#services.storage();
     const info = await repository.loadInfo(name);
     if (!info) throw connectionNotFound(name);
@@ -376,6 +381,7 @@ class TokenKeeper implements Keeper {
   }
 
   async details(name: string): Promise<ConnectionDetails> {
+    validateName(name);
     const { repository } = await this.#services.storage();
     const loaded = await repository.load(name);
     if (!loaded) throw connectionNotFound(name);
@@ -399,6 +405,7 @@ class TokenKeeper implements Keeper {
   }
 
   async forget(name: string): Promise<boolean> {
+    validateName(name);
     const { repository } = await this.#services.storage();
     this.#dropSession(name);
     return withLease(repository.store, name, this.#services.settings, (lease) =>
@@ -407,6 +414,7 @@ class TokenKeeper implements Keeper {
   }
 
   async logout(name: string): Promise<LogoutResult> {
+    validateName(name);
     const { repository } = await this.#services.storage();
     return withLease(repository.store, name, this.#services.settings, async (lease) => {
       const loaded = await repository.load(name);
@@ -457,6 +465,7 @@ class TokenKeeper implements Keeper {
   }
 
   async whoami(name: string): Promise<Identity> {
+    validateName(name);
     const { repository } = await this.#services.storage();
     const loaded = await repository.load(name);
     if (!loaded) throw connectionNotFound(name);
@@ -534,7 +543,7 @@ class TokenKeeper implements Keeper {
   async #withSession<T>(name: string, work: (session: ConnectionSession) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.#assertOpen();
-      const session = this.#sessions.get(name) ?? this.#newSession(name);
+      const session = this.#sessions.get(name) ?? this.#newSession(validName(name));
       try {
         return await work(session);
       } catch (error) {
@@ -561,6 +570,12 @@ class TokenKeeper implements Keeper {
     if (this.#closed)
       throw new TokenkeeperError('CONFIG', 'This keeper was closed; create a new one with createKeeper().');
   }
+}
+
+/** A session is made only for a name a connection can have (the one rule, store/validate.ts). */
+function validName(name: string): string {
+  validateName(name);
+  return name;
 }
 
 /** The scopes a JWT access token carries (`scope` as a string, or Passport's `scopes` array). */

@@ -137,6 +137,7 @@ export const DEFAULTS = {
 } as const satisfies Record<string, number | BackoffPolicy>;
 
 export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
+  checkOptionTypes(options);
   // Whole milliseconds: AbortSignal.timeout throws a RangeError for a fraction.
   const requestTimeoutMs = Math.ceil(
     positive(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs, 'requestTimeoutMs'),
@@ -192,6 +193,106 @@ export function resolveKeeperOptions(options: KeeperOptions): KeeperSettings {
       zeroAllowed: true,
     }),
   };
+}
+
+/** What a TokenStore object must have; the optional parts (dueIndex, watchChanges, …) are asked for when used. */
+const TOKEN_STORE_METHODS = [
+  'get',
+  'list',
+  'put',
+  'delete',
+  'tryLock',
+  'renewLock',
+  'unlock',
+  'close',
+] as const;
+const CLOCK_METHODS = ['now', 'setTimer', 'sleep'] as const;
+
+/**
+ * Options of the wrong type are refused here, with the option's name, rather than as a
+ * TypeError deep inside the first request (or, for a flag, silently read as true).
+ */
+function checkOptionTypes(options: KeeperOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(`createKeeper takes an options object (or nothing), got ${kindOf(options)}.`);
+  }
+  const { store } = options;
+  if (store !== undefined && typeof store !== 'string') {
+    const missing = methodsMissing(store, TOKEN_STORE_METHODS);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        'store must be a location string (a file path, `memory:`, `postgres://…` or `redis://…`) or a TokenStore ' +
+          `object (with ${TOKEN_STORE_METHODS.join(', ')}), got ${
+            typeof store === 'object' && store !== null
+              ? `an object without ${missing.join(', ')}`
+              : kindOf(store)
+          }.`,
+      );
+    }
+  }
+  const previous: unknown = options.previousEncryptionKeys;
+  if (
+    previous !== undefined &&
+    !(Array.isArray(previous) && previous.every((key) => typeof key === 'string' || Buffer.isBuffer(key)))
+  ) {
+    throw new ConfigError(
+      'previousEncryptionKeys must be an array of keys, each a Buffer of 32 bytes or its base64 or hex ' +
+        `(e.g. [process.env.OLD_KEY]), got ${Array.isArray(previous) ? 'an array with other values' : kindOf(previous)}.`,
+    );
+  }
+  const providers: unknown = options.providers;
+  if (providers !== undefined && !Array.isArray(providers)) {
+    throw new ConfigError(
+      `providers must be an array of provider profiles (e.g. [{ ...genericOAuth2Profile, id: 'acme' }]), got ${kindOf(providers)}.`,
+    );
+  }
+  for (const name of ['fetch', 'random'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && typeof value !== 'function') {
+      throw new ConfigError(
+        `${name} must be a function${name === 'fetch' ? ' with the signature of globalThis.fetch' : ' returning a number in [0, 1)'}, got ${kindOf(value)}.`,
+      );
+    }
+  }
+  for (const name of ['clock', 'pacingClock'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && methodsMissing(value, CLOCK_METHODS).length > 0) {
+      throw new ConfigError(
+        `${name} must be a Clock (with ${CLOCK_METHODS.join(', ')}), such as systemClock or a FakeClock, got ${kindOf(value)}.`,
+      );
+    }
+  }
+  const proactive: unknown = options.proactiveRefresh;
+  if (proactive !== undefined && typeof proactive !== 'boolean') {
+    throw new ConfigError(`proactiveRefresh must be true or false, got ${kindOf(proactive)}.`);
+  }
+  const env: unknown = options.env;
+  if (env !== undefined && (env === null || typeof env !== 'object')) {
+    throw new ConfigError(
+      `env must be an object of environment variables (like process.env), got ${kindOf(env)}.`,
+    );
+  }
+}
+
+function methodsMissing(value: unknown, methods: readonly string[]): string[] {
+  if (value === null || typeof value !== 'object') return [...methods];
+  return methods.filter((method) => typeof (value as Record<string, unknown>)[method] !== 'function');
+}
+
+/** How a wrong value is named in a message: its kind, never its content (it may be a secret). */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return 'a string';
+    case 'object':
+      return 'an object';
+    case 'undefined':
+      return 'nothing';
+    default:
+      return `a ${typeof value}`;
+  }
 }
 
 function backoffPolicy(

@@ -12,6 +12,22 @@ export const MAX_NAME_LENGTH = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
+/**
+ * The one rule for connection names, which the keeper applies to every name it is given.
+ * A store holds more (any name of 1 to MAX_NAME_LENGTH characters without control
+ * characters), but a connection's name also travels in CLI arguments, shell completion,
+ * environment variables and the daemon's URL paths.
+ */
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CONNECTION_NAME_RULE =
+  '1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
+
+export function validateName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new ConfigError(`${shownName(name)} is not a valid connection name: use ${CONNECTION_NAME_RULE}.`);
+  }
+}
+
 export function assertConnectionName(name: unknown): asserts name is string {
   if (
     typeof name !== 'string' ||
@@ -19,12 +35,17 @@ export function assertConnectionName(name: unknown): asserts name is string {
     name.length > MAX_NAME_LENGTH ||
     CONTROL_CHARACTERS.test(name)
   ) {
-    const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 60)) : typeof name;
     throw new ConfigError(
-      `Connection names must be 1 to ${MAX_NAME_LENGTH} characters without control characters (got ${shown}); ` +
-        'choose another name.',
+      `A store keeps names of 1 to ${MAX_NAME_LENGTH} characters without control characters, and ${shownName(name)} is not one; ` +
+        `name connections with ${CONNECTION_NAME_RULE}.`,
     );
   }
+}
+
+function shownName(name: unknown): string {
+  if (typeof name === 'string') return JSON.stringify(name.slice(0, 60));
+  if (name === undefined || name === null) return String(name);
+  return typeof name === 'object' ? 'an object' : `a ${typeof name}`;
 }
 
 export function assertExpectedVersion(expectedVersion: unknown): asserts expectedVersion is number | null {

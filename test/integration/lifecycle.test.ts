@@ -162,6 +162,54 @@ describe('refresh failures', () => {
         rig.keeper.connect('x', { ...rig.spec, baseUrl: undefined, environment: 'staging' }),
         /no environment "staging"/,
       );
+      const config = (pattern: RegExp) => (error: TokenkeeperError) => {
+        assert.equal(error.code, 'CONFIG', error.message);
+        assert.match(error.message, pattern);
+        return true;
+      };
+      // Factus authenticates the client with its secret: the spec is refused, not the request.
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, clientSecret: undefined }),
+        config(
+          /password grant needs clientSecret for connection "x" \(Factus authenticates the client with client_secret_post\)/,
+        ),
+      );
+      // One rule for names, whatever was passed, before anything is sent.
+      for (const name of [42, undefined, '', 'x'.repeat(65), 'x'.repeat(300), 'a b'] as unknown as string[]) {
+        await assert.rejects(
+          rig.keeper.connect(name, rig.spec),
+          config(/is not a valid connection name: use 1-64 letters, digits, dots, dashes or underscores/),
+        );
+      }
+      await assert.rejects(rig.keeper.info(42 as unknown as string), config(/not a valid connection name/));
+      await assert.rejects(rig.keeper.getAccessToken('a b'), config(/not a valid connection name/));
+      await assert.rejects(
+        rig.keeper.connect('x', undefined as unknown as typeof rig.spec),
+        config(/connect\(name, spec\) needs a spec object such as \{ provider: 'factus', … \}/),
+      );
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, provider: undefined } as unknown as typeof rig.spec),
+        config(/needs provider: one of factus, factorial, oauth2/),
+      );
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, password: 1234 } as unknown as typeof rig.spec),
+        config(/spec's password must be a string, got a number/),
+      );
+      await assert.rejects(
+        rig.keeper.connect('x', {
+          ...rig.spec,
+          clientAuthMethod: 'private_key_jwt',
+        } as unknown as typeof rig.spec),
+        config(/clientAuthMethod must be one of client_secret_post, client_secret_basic, none/),
+      );
+      await assert.rejects(
+        rig.keeper.connect('x', { ...rig.spec, authorizationCode: 'abc' } as unknown as typeof rig.spec),
+        config(/authorizationCode must be \{ code, redirectUri, codeVerifier\? \}/),
+      );
+      await assert.rejects(
+        rig.keeper.connect('x', rig.spec, { authorize: 'yes' } as never),
+        config(/authorize option must be a function/),
+      );
       assert.equal(rig.emulator.stats().tokenRequests.total, 0);
     } finally {
       await rig.close();

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock, systemClock } from '../../src/clock.js';
+import type { TokenkeeperError } from '../../src/errors.js';
+import { createKeeper, type KeeperOptions } from '../../src/keeper.js';
 import { DEFAULTS, resolveKeeperOptions } from '../../src/options.js';
+import { factorialProfile } from '../../src/providers/factorial.js';
+import { factusProfile } from '../../src/providers/factus.js';
+import { genericOAuth2Profile } from '../../src/providers/oauth2.js';
+import { generateEncryptionKey } from '../../src/store/encryption.js';
+import { MemoryTokenStore } from '../../src/store/memory-store.js';
 
 describe('resolveKeeperOptions', () => {
   it('fills every default from one table', () => {
@@ -70,5 +77,83 @@ describe('resolveKeeperOptions', () => {
       resolveKeeperOptions({ maxRetryAfterSeconds: 86_400, env: {} }).rateLimit.maxRetryAfterMs,
       86_400_000,
     );
+  });
+});
+
+describe('createKeeper refuses options of the wrong type, naming the option', () => {
+  const refused = (options: unknown, pattern: RegExp) =>
+    assert.throws(
+      () => createKeeper(options as KeeperOptions),
+      (error: TokenkeeperError) => {
+        assert.equal(error.code, 'CONFIG', error.message);
+        assert.match(error.message, pattern);
+        return true;
+      },
+      JSON.stringify(options),
+    );
+  const key = generateEncryptionKey();
+
+  it('a store that is neither a location nor a TokenStore', () => {
+    refused({ store: 42 }, /store must be a location string .* or a TokenStore object .*, got a number/);
+    refused(
+      { store: {}, encryptionKey: key },
+      /store must be .* got an object without get, list, put, delete, tryLock, renewLock, unlock, close/,
+    );
+    const { tryLock: _missing, ...almost } = Object.fromEntries(
+      ['get', 'list', 'put', 'delete', 'tryLock', 'renewLock', 'unlock', 'close'].map((m) => [m, () => {}]),
+    );
+    refused({ store: almost, encryptionKey: key }, /an object without tryLock\./);
+  });
+
+  it('previous keys that are not an array of keys', () => {
+    refused(
+      { store: new MemoryTokenStore(), encryptionKey: key, previousEncryptionKeys: key.toString('base64') },
+      /previousEncryptionKeys must be an array of keys.*got a string/,
+    );
+    refused({ previousEncryptionKeys: [key, 7] }, /previousEncryptionKeys .* got an array with other values/);
+  });
+
+  it('providers that are not an array of complete profiles', () => {
+    refused({ providers: {} }, /providers must be an array of provider profiles .* got an object/);
+    refused(
+      { providers: [{ id: 'factus' }] },
+      /providers\[0\] \("factus"\) is not a complete provider profile: it needs displayName .*environments .*tokenPath .*grants .*clientAuthMethod .*\.\.\.genericOAuth2Profile/,
+    );
+    refused(
+      { providers: [factusProfile, { ...factusProfile, grants: ['implicit'] }] },
+      /providers\[1\] .* grants/,
+    );
+    refused({ providers: [{ ...factusProfile, defaultEnvironment: 'staging' }] }, /defaultEnvironment/);
+    refused({ providers: [{ ...factusProfile, rateLimits: [{ limit: 0 }] }] }, /needs rateLimits/);
+    refused({ providers: [null] }, /providers\[0\] must be a provider profile object/);
+  });
+
+  it('seams and flags of the wrong type', () => {
+    refused({ fetch: 'x' }, /fetch must be a function with the signature of globalThis\.fetch, got a string/);
+    refused({ random: 0.5 }, /random must be a function/);
+    refused({ clock: {} }, /clock must be a Clock \(with now, setTimer, sleep\)/);
+    refused({ pacingClock: { now: () => 0 } }, /pacingClock must be a Clock/);
+    refused({ proactiveRefresh: 'no' }, /proactiveRefresh must be true or false, got a string/);
+    refused({ env: 'production' }, /env must be an object/);
+    refused(null, /createKeeper takes an options object/);
+  });
+
+  it('takes what is right: the built-in profiles, a store object, real seams', async () => {
+    const keeper = createKeeper({
+      store: new MemoryTokenStore(),
+      previousEncryptionKeys: [generateEncryptionKey().toString('base64'), generateEncryptionKey()],
+      providers: [
+        factusProfile,
+        factorialProfile,
+        { ...genericOAuth2Profile, id: 'acme', displayName: 'Acme' },
+      ],
+      fetch: globalThis.fetch,
+      clock: new FakeClock(0),
+      pacingClock: systemClock,
+      proactiveRefresh: false,
+      env: {},
+    });
+    assert.equal(keeper.profile('acme').displayName, 'Acme');
+    await keeper.close();
   });
 });
