@@ -4,7 +4,7 @@
  * Connect: userinfo). A 404 moves on to the next endpoint.
  */
 import { TokenkeeperError } from './errors.js';
-import { readBodyWithLimit } from './http/bounded-body.js';
+import { BodyTooLargeError, readBodyWithLimit } from './http/bounded-body.js';
 import { providerText } from './http/provider-text.js';
 
 /** Who owns a credential, as the provider's identity endpoint said. */
@@ -26,7 +26,7 @@ export async function requestIdentity(
       lastStatus = 404;
       continue;
     }
-    const text = Buffer.from(await readBodyWithLimit(response, 1024 * 1024)).toString('utf8');
+    const text = await readIdentityBody(response, endpoint);
     if (!response.ok) {
       throw new TokenkeeperError(
         'HTTP',
@@ -45,6 +45,24 @@ export async function requestIdentity(
   throw new TokenkeeperError('HTTP', `No identity endpoint answered (tried ${endpoints.join(', ')}).`, {
     status: lastStatus,
   });
+}
+
+/** An identity is a few hundred bytes; a body past this is a download or a hostile server. */
+const MAX_IDENTITY_BYTES = 1024 * 1024;
+
+async function readIdentityBody(response: Response, endpoint: string): Promise<string> {
+  try {
+    return Buffer.from(await readBodyWithLimit(response, MAX_IDENTITY_BYTES)).toString('utf8');
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    throw new TokenkeeperError(
+      'HTTP',
+      `The identity endpoint ${endpoint} answered HTTP ${response.status} with more than ${
+        MAX_IDENTITY_BYTES / 1024
+      } KiB, which is not an identity. Check the connection's base URL.`,
+      { status: response.status },
+    );
+  }
 }
 
 /** The handful of fields people want to see, from the shapes providers use, made printable. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import type { TokenkeeperError } from '../../src/errors.js';
+import { isTokenkeeperError, type TokenkeeperError } from '../../src/errors.js';
 import {
   checkAuthorizationRequest,
   createAuthorizationRequest,
@@ -203,4 +203,59 @@ describe('a token endpoint error with escape sequences', () => {
       await keeper.close();
     }
   });
+});
+
+describe('an identity endpoint that answers with an endless body', () => {
+  for (const declared of [false, true]) {
+    it(`whoami reads a bounded part and fails with an HTTP error (${declared ? 'a declared' : 'an undeclared'} length)`, async () => {
+      const HUGE = 8 * 1024 * 1024;
+      let sent = 0;
+      const base = await serve((req, res) => {
+        if (req.url?.startsWith('/token')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ access_token: 'at', token_type: 'Bearer', expires_in: 3600 }));
+          return;
+        }
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          ...(declared ? { 'content-length': String(HUGE) } : {}),
+        });
+        const chunk = `{"sub":"${'x'.repeat(64 * 1024)}`;
+        const more = () => {
+          while (sent < HUGE) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        res.on('close', () => {
+          sent = HUGE; // the client hung up: stop writing
+        });
+        more();
+      });
+      const keeper = createKeeper({ store: new MemoryTokenStore(), env: {}, proactiveRefresh: false });
+      try {
+        await keeper.connect('svc', {
+          provider: 'oauth2',
+          grant: 'client_credentials',
+          tokenUrl: `${base}/token`,
+          userinfoUrl: `${base}/userinfo`,
+          clientId: 'c',
+          clientSecret: 'client-secret',
+        });
+        await assert.rejects(keeper.whoami('svc'), (error: TokenkeeperError) => {
+          assert.equal(isTokenkeeperError(error), true, String(error));
+          assert.equal(error.code, 'HTTP');
+          assert.equal(error.status, 200);
+          assert.match(
+            error.message,
+            /identity endpoint .*\/userinfo answered HTTP 200 with more than 1024 KiB/,
+          );
+          return true;
+        });
+      } finally {
+        await keeper.close();
+      }
+    });
+  }
 });
