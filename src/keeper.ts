@@ -73,6 +73,12 @@ export interface ConnectOptions {
    * `tokenkeeper login acme` asks only for what is missing, such as a new password.
    */
   reuseSaved?: boolean;
+  /**
+   * The command that starts this login over, named when the provider refuses it. The default,
+   * `tokenkeeper login NAME`, works once a connection is saved; the CLI passes the whole
+   * command of a new one (`tokenkeeper login NAME --provider …`), which is what works then.
+   */
+  loginHint?: string;
 }
 
 /** ConnectionInfo plus what only the sealed part of the record knows, cut to what is safe to show. */
@@ -240,7 +246,7 @@ class TokenKeeper implements Keeper {
       endpoints,
       now,
     );
-    const tokens = await this.#firstTokens(strategy, record, spec, authorizationCode);
+    const tokens = await this.#firstTokens(strategy, record, spec, authorizationCode, options.loginHint);
     record.secrets.tokens = tokens.toJSON();
     record.lastRefreshAt = services.clock.now();
     // Under the connection's lock, so a refresh in flight cannot write its older login over this one.
@@ -260,6 +266,7 @@ class TokenKeeper implements Keeper {
     record: ConnectionRecord,
     spec: ConnectionSpec,
     authorizationCode: AuthorizationCodeResult | undefined,
+    loginHint: string | undefined,
   ): Promise<TokenSet> {
     const services = this.#services;
     const first: FirstTokens = await strategy.firstTokens(
@@ -271,7 +278,11 @@ class TokenKeeper implements Keeper {
         connection: record.name,
         now: services.clock.now(),
       },
-      services.requestContext(record.name),
+      {
+        ...services.requestContext(record.name),
+        loggingIn: true,
+        ...(loginHint ? { loginHint } : {}),
+      },
     );
     if (first.kind === 'response') {
       const tokens = services.toTokenSet(record, first.result);

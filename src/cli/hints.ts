@@ -1,5 +1,7 @@
 /** Commands that messages suggest, built from the provider profiles so they work as written. */
+import type { ConnectionInfo } from '../connection.js';
 import { ProviderRegistry } from '../providers/registry.js';
+import type { ProviderProfile } from '../providers/types.js';
 
 /** One `tokenkeeper login NAME --provider …` line per built-in provider, indented for a message. */
 export function newLoginCommands(name: string): string[] {
@@ -9,4 +11,41 @@ export function newLoginCommands(name: string): string[] {
     const where = registry.get(id).endpointsFromConnection ? ' --issuer https://…' : '';
     return `  tokenkeeper login ${name} --provider ${id}${where}`;
   });
+}
+
+/**
+ * The login that replaces a connection whose secrets cannot be opened, as `login` takes it:
+ * with --force, since without a terminal nothing else replaces it, and with where to log in
+ * unless that is one of the provider's own environments (a saved base URL or issuer sits in
+ * clear, and is not trusted without the sealed copy).
+ */
+export function replacingLoginCommand(
+  info: Pick<ConnectionInfo, 'name' | 'environment' | 'issuer' | 'grant'>,
+  profile: ProviderProfile,
+): string {
+  return `tokenkeeper login ${shellWord(info.name)}${whereToLogIn(info, profile)} --force`;
+}
+
+function whereToLogIn(
+  info: Pick<ConnectionInfo, 'environment' | 'issuer' | 'grant'>,
+  profile: ProviderProfile,
+): string {
+  if (info.environment !== undefined && Object.hasOwn(profile.environments, info.environment)) return '';
+  if (!profile.endpointsFromConnection) return ' --base-url https://…';
+  // A generic server: found by discovery, or by the endpoints it was given.
+  if (info.issuer) return ' --issuer https://…';
+  return ` --token-url https://…${info.grant === 'authorization_code' ? ' --authorize-url https://…' : ''}`;
+}
+
+/**
+ * A message about a connection whose secrets cannot be opened names `tokenkeeper login NAME`
+ * (the library's words), which refuses such a connection: name the command that replaces it.
+ */
+export function withReplacingLogin(message: string, name: string, command: string): string {
+  return message.split(`\`tokenkeeper login ${name}\``).join(`\`${command}\``);
+}
+
+/** A word as a POSIX shell reads it back: quoted when it holds anything but safe characters. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9._@%+=:,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -8,7 +8,7 @@ import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { authorizeInBrowser } from './browser-login.js';
 import { gatherCredentials } from './credentials.js';
 import { ExitCode } from './exit-codes.js';
-import { newLoginCommands } from './hints.js';
+import { newLoginCommands, replacingLoginCommand, shellWord, withReplacingLogin } from './hints.js';
 import { withKeeper } from './open-keeper.js';
 import { type CliIO, describeConnection, formatInstant, say } from './output.js';
 import { canPrompt, confirm } from './prompt.js';
@@ -28,7 +28,7 @@ export const usage = `tokenkeeper login <name> --provider factus|factorial|oauth
   --api-base-url URL         where \`request\` paths resolve (default: the issuer's origin)
   --client-auth basic|post|none
 Secrets come from environment variables (FACTUS_*, FACTORIAL_CLIENT_ID/_SECRET/FACTORIAL_API_KEY,
-TOKENKEEPER_CLIENT_ID/_SECRET) or a hidden prompt, never from flags.
+TOKENKEEPER_CLIENT_ID/_SECRET/_USERNAME/_PASSWORD) or a hidden prompt, never from flags.
   --force                    replace a connection of another provider or grant (revokes it first), or
                              one whose saved secrets cannot be opened (wrong key, damaged)
 Run \`tokenkeeper login <name>\` alone to log in again to a saved connection: it reuses the provider,
@@ -79,8 +79,19 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     // A connection whose secrets cannot be opened is logged into afresh, as a new one: nothing
     // of it is reused but its provider, environment name and scope, none of which can send a
     // secret anywhere. It stays saved until the new login succeeds.
-    const unopenable = previous && (await whyUnusable(keeper, name));
-    const broken = unopenable ? previous : undefined;
+    const why = previous && (await whyUnusable(keeper, name));
+    const broken = why ? previous : undefined;
+    const unopenable =
+      broken && why
+        ? {
+            ...why,
+            message: withReplacingLogin(
+              why.message,
+              name,
+              replacingLoginCommand(broken, keeper.profile(broken.provider)),
+            ),
+          }
+        : undefined;
     if (broken) previous = undefined;
     const known = previous ?? broken;
     if (!known && !values.provider) {
@@ -139,6 +150,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
     const info = await keeper.connect(name, spec, {
       reuseSaved: previous !== undefined,
+      // Nothing usable is saved under this name (a new one, one just replaced, or one whose
+      // secrets cannot be opened): only this command, as given, starts the login over.
+      ...(previous ? {} : { loginHint: loginCommandOf(name, profile.id, values) }),
       authorize: (prompt) =>
         authorizeInBrowser(io, prompt, {
           redirectUri: values['redirect-uri'] ?? previous?.redirectUri ?? profile.defaultRedirectUri ?? '',
@@ -292,6 +306,21 @@ export function normaliseScope(scope: string | undefined, delimiter: string): st
   if (!scope) return undefined;
   const parts = scope.split(/[\s,+]+/).filter(Boolean);
   return parts.length > 0 ? parts.join(delimiter) : undefined;
+}
+
+/** This login as a command to run again: the flags given, and always the provider. */
+function loginCommandOf(
+  name: string,
+  provider: string,
+  values: Partial<Record<keyof typeof options, string | boolean>>,
+): string {
+  const words = ['tokenkeeper', 'login', name, '--provider', provider];
+  for (const flag of Object.keys(options) as Array<keyof typeof options>) {
+    const value = values[flag];
+    if (flag === 'provider' || value === undefined || value === false) continue;
+    words.push(`--${flag}`, ...(value === true ? [] : [value]));
+  }
+  return words.map(shellWord).join(' ');
 }
 
 function describeGrant(info: ConnectionInfo): string {

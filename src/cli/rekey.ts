@@ -1,6 +1,7 @@
 import type { RekeyFailure } from '../rekey.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
+import { replacingLoginCommand, withReplacingLogin } from './hints.js';
 import { withKeeper } from './open-keeper.js';
 import { type CliIO, say } from './output.js';
 
@@ -21,7 +22,20 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (!parsed) return ExitCode.ok;
   const { values, positionals } = parsed;
   if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}".`, usage);
-  const result = await withKeeper(io, (keeper) => keeper.rekey());
+  const result = await withKeeper(io, async (keeper) => {
+    const outcome = await keeper.rekey();
+    // Each unopened connection's message names the login that replaces it, as `login` takes it.
+    const failed = await Promise.all(
+      outcome.failed.map(async (failure) => {
+        if (failure.code === 'LOCK_TIMEOUT') return failure;
+        const info = await keeper.info(failure.name).catch(() => undefined);
+        if (!info) return failure;
+        const command = replacingLoginCommand(info, keeper.profile(info.provider));
+        return { ...failure, message: withReplacingLogin(failure.message, failure.name, command) };
+      }),
+    );
+    return { ...outcome, failed };
+  });
 
   if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   const { keyId, resealed, alreadyCurrent, failed } = result;
@@ -46,7 +60,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     say(
       io,
       'Add the key each was sealed with to TOKENKEEPER_PREVIOUS_KEYS and run `tokenkeeper rekey` again, ' +
-        'or log in to it again (`tokenkeeper login <name>`) to replace it.',
+        'or replace it with the new login its line names.',
     );
   }
   if (refused.length > 0) {

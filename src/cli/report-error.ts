@@ -21,6 +21,10 @@ export async function reportError(error: unknown, io: CliIO): Promise<number> {
       io.stderr.write(`${await notFoundMessage(error.connection, io)}\n`);
       return ExitCode.failure;
     }
+    if ((error.code === 'STORE_KEY' || error.code === 'STORE_TAMPERED') && error.connection) {
+      io.stderr.write(`${await unopenableMessage(error.message, error.connection, io)}\n`);
+      return exitCodeFor(error.code);
+    }
     const unusable = fileSystemCode(error.cause);
     if (error.code === 'STORE' && unusable) {
       io.stderr.write(`${storeUnusable(io, unusable)}\n`);
@@ -99,4 +103,18 @@ async function notFoundMessage(name: string, io: CliIO): Promise<string> {
     names.length > 0 ? `Connections: ${names.join(', ')}.` : 'There are no connections yet.',
     `To create it, run one of:\n${newLoginCommands(name).join('\n')}`,
   ].join('\n');
+}
+
+/** A connection whose secrets cannot be opened: the login its message names is the one that replaces it. */
+async function unopenableMessage(message: string, name: string, io: CliIO): Promise<string> {
+  const [{ withKeeper }, { replacingLoginCommand, withReplacingLogin }] = await Promise.all([
+    import('./open-keeper.js'),
+    import('./hints.js'),
+  ]);
+  // Its clear metadata needs no key; without it the message stays as it was.
+  const command = await withKeeper(io, async (keeper) => {
+    const info = await keeper.info(name);
+    return replacingLoginCommand(info, keeper.profile(info.provider));
+  }).catch(() => undefined);
+  return command ? withReplacingLogin(message, name, command) : message;
 }

@@ -31,6 +31,6 @@ export async function revokeToken(
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {
-    throw await describeTokenEndpointFailure(error, revocationUrl, ctx, redactionFor(config, [token]));
+    throw await describeTokenEndpointFailure(error, revocationUrl, ctx, redactionFor(config, [token]), 'revocation');
   }
 }

@@ -35,7 +35,15 @@ export interface TokenRequestContext {
   connection: string;
   /** Names the command that starts over, e.g. "tokenkeeper login acme". */
   loginHint: string;
+  /**
+   * Set while connect() gets a connection's first tokens: a refusal is then of what this
+   * login was just given, not of credentials that used to work.
+   */
+  loggingIn?: boolean;
 }
+
+/** Which endpoint of the authorization server a failure is about, for its message. */
+export type AuthServerEndpoint = 'token' | 'revocation';
 
 export interface GrantResult {
   response: oauth.TokenEndpointResponse;
@@ -140,11 +148,12 @@ export async function requestTokens(
 export async function describeTokenEndpointFailure(
   error: unknown,
   url: string,
-  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now'>,
+  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now' | 'loggingIn'>,
   redact: Redact,
+  endpoint: AuthServerEndpoint = 'token',
 ): Promise<TokenkeeperError> {
   if (error instanceof TokenkeeperError) return error;
-  const where = new URL(url).origin;
+  const where = `${endpoint} endpoint at ${new URL(url).origin}`;
   const connection = ctx.connection;
 
   if (error instanceof oauth.ResponseBodyError) {
@@ -153,7 +162,7 @@ export async function describeTokenEndpointFailure(
       const retryAfterMs = parseRetryAfter(response.headers, ctx.now());
       return new TokenkeeperError(
         'RATE_LIMITED',
-        `The token endpoint at ${where} is rate limiting us${
+        `The ${where} is rate limiting us${
           retryAfterMs !== undefined
             ? `; try again in ${Math.ceil(retryAfterMs / 1000)} s`
             : '; try again later'
@@ -161,7 +170,7 @@ export async function describeTokenEndpointFailure(
         { status: 429, connection, error: oauthErrorCode(error.error, redact) },
       );
     }
-    return refusal(where, error.status, error.error, error.error_description, ctx, response, redact);
+    return refusal(where, error.status, error.error, error.error_description, { ...ctx, endpoint }, response, redact);
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     // Doorkeeper sends a challenge with every token error; the JSON body still says the most.
@@ -169,12 +178,12 @@ export async function describeTokenEndpointFailure(
     const body = await oauthErrorBody(error.response);
     const code = body?.error ?? challenge.error ?? 'invalid_client';
     const description = body?.error_description ?? challenge.error_description;
-    return refusal(where, error.status, code, description, ctx, error.response, redact);
+    return refusal(where, error.status, code, description, { ...ctx, endpoint }, error.response, redact);
   }
   if (error instanceof BodyTooLargeError) {
     return new TokenkeeperError(
       'TOKEN_RESPONSE',
-      `The token endpoint at ${where} sent a response larger than ${error.limitBytes / 1024} KiB, which is not a token response. Check the base URL.`,
+      `The ${where} sent a response larger than ${error.limitBytes / 1024} KiB, which is not ${endpoint === 'token' ? 'a token response' : 'an answer to a revocation'}. Check the base URL.`,
       { connection },
     );
   }
@@ -185,14 +194,14 @@ export async function describeTokenEndpointFailure(
         ? 'something that is not JSON'
         : error.code === oauth.RESPONSE_IS_NOT_CONFORM
           ? 'an unexpected HTTP status and no OAuth error'
-          : `a token response that does not conform (${providerText(stripQuotes(error.message), { redact })})`;
+          : `${endpoint === 'token' ? 'a token response' : 'an answer'} that does not conform (${providerText(stripQuotes(error.message), { redact })})`;
     const retry =
       status !== undefined && status >= 500
         ? ' The provider seems to be having trouble; try again later.'
         : ' Check that the base URL points at the provider’s API.';
     return new TokenkeeperError(
       'TOKEN_RESPONSE',
-      `The token endpoint at ${where} answered${status !== undefined ? ` HTTP ${status} with` : ''} ${what}.${retry}`,
+      `The ${where} answered${status !== undefined ? ` HTTP ${status} with` : ''} ${what}.${retry}`,
       { connection, ...(status !== undefined ? { status } : {}) },
     );
   }
@@ -200,23 +209,23 @@ export async function describeTokenEndpointFailure(
   if (failure?.kind === 'timeout') {
     return new TokenkeeperError(
       'NETWORK',
-      `The token endpoint at ${where} did not answer in time. Check your network or try again later.`,
+      `The ${where} did not answer in time. Check your network or try again later.`,
       { connection },
     );
   }
   if (failure?.kind === 'unreachable') {
     return new TokenkeeperError(
       'NETWORK',
-      `Could not reach the token endpoint at ${where}${codeSuffix(failure)}. Check the base URL and your network.`,
+      `Could not reach the ${where}${codeSuffix(failure)}. Check the base URL and your network.`,
       { connection },
     );
   }
   return new TokenkeeperError(
     'TOKEN_RESPONSE',
-    `Talking to the token endpoint at ${where} failed unexpectedly (${providerText(
+    `Talking to the ${where} failed unexpectedly (${providerText(
       error instanceof Error ? error.message : String(error),
       { redact },
-    )}). If it persists, run \`${ctx.loginHint}\` again.`,
+    )}). ${endpoint === 'token' ? `If it persists, run \`${ctx.loginHint}\` again.` : 'Try again later.'}`,
     { connection },
   );
 }
@@ -231,7 +240,7 @@ function refusal(
   status: number,
   providerError: string,
   providerDescription: string | undefined,
-  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint'>,
+  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'loggingIn'> & { endpoint: AuthServerEndpoint },
   response: Response,
   redact: Redact,
 ): TokenkeeperError {
@@ -239,9 +248,9 @@ function refusal(
   const description = providerDescription ? providerText(providerDescription, { redact }) : '';
   return new TokenkeeperError(
     'TOKEN_ENDPOINT',
-    `The token endpoint at ${where} refused the request (HTTP ${status}, ${error}${
+    `The ${where} refused the request (HTTP ${status}, ${error}${
       description ? `: ${description}` : ''
-    }). ${adviceFor(error, ctx.loginHint)}`,
+    }). ${adviceFor(error, ctx)}`,
     {
       status,
       connection: ctx.connection,
@@ -286,13 +295,31 @@ async function oauthErrorBody(
   }
 }
 
-function adviceFor(oauthError: string, loginHint: string): string {
+function adviceFor(
+  oauthError: string,
+  ctx: Pick<TokenRequestContext, 'loginHint' | 'loggingIn'> & { endpoint: AuthServerEndpoint },
+): string {
+  const { loginHint } = ctx;
+  if (ctx.endpoint === 'revocation') {
+    // A logout: logging in again would not help it, and the connection is kept.
+    switch (oauthError) {
+      case 'invalid_client':
+      case 'unauthorized_client':
+        return 'Check the client id and client secret.';
+      case 'unsupported_token_type':
+        return 'The provider does not revoke this kind of token.';
+      default:
+        return 'Try again later.';
+    }
+  }
   switch (oauthError) {
     case 'invalid_client':
     case 'unauthorized_client':
       return `Check the client id and client secret, then run \`${loginHint}\` again.`;
     case 'invalid_grant':
-      return `The credentials or grant are no longer accepted; run \`${loginHint}\` again.`;
+      return ctx.loggingIn
+        ? `The provider did not accept what this login gave it (the user name and password, or the code from the browser); check it, then run \`${loginHint}\` again.`
+        : `The credentials or grant are no longer accepted; run \`${loginHint}\` again.`;
     case 'invalid_scope':
       return 'Ask for a scope the client is allowed.';
     case 'unsupported_grant_type':

@@ -1,6 +1,6 @@
 /** Runs the built `tokenkeeper` binary as a user would, in an isolated home and store. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,10 @@ export interface CliSandbox {
     args: string[],
     options?: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
   ): Promise<CliResult>;
+  /** Runs a command line as a person would paste it into sh, with the built CLI as `tokenkeeper` on PATH. */
+  shell(command: string, options?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  /** The environment with the built CLI as `tokenkeeper` on PATH (for shells and completion scripts). */
+  pathEnv(): Promise<NodeJS.ProcessEnv>;
   /** Everything any command printed, but what `token`, `exec` and `env` hand over on stdout, to check that no secret ever appeared. */
   transcript(): string;
   cleanup(): Promise<void>;
@@ -36,6 +40,7 @@ export async function createCliSandbox(baseEnv: NodeJS.ProcessEnv = {}): Promise
     ...baseEnv,
   };
   const outputs: string[] = [];
+  const pathEnv = async () => ({ ...env, PATH: `${await tokenkeeperOnPath(home)}:${env.PATH}` });
   return {
     home,
     storePath,
@@ -47,9 +52,25 @@ export async function createCliSandbox(baseEnv: NodeJS.ProcessEnv = {}): Promise
       outputs.push(handsOver ? '' : result.stdout, result.stderr);
       return result;
     },
+    async shell(command, options = {}) {
+      const result = await runProcess('sh', ['-c', command], { ...(await pathEnv()), ...options.env });
+      outputs.push(result.stdout, result.stderr);
+      return result;
+    },
+    pathEnv,
     transcript: () => outputs.join('\n'),
     cleanup: () => rm(home, { recursive: true, force: true }),
   };
+}
+
+/** Puts the built CLI on PATH as `tokenkeeper`, in `home`/bin; returns that directory. */
+export async function tokenkeeperOnPath(home: string): Promise<string> {
+  const bin = join(home, 'bin');
+  await mkdir(bin, { recursive: true });
+  await writeFile(join(bin, 'tokenkeeper'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`, {
+    mode: 0o755,
+  });
+  return bin;
 }
 
 export function runCli(
@@ -58,8 +79,18 @@ export function runCli(
   input?: string,
   timeoutMs = 60_000,
 ): Promise<CliResult> {
+  return runProcess(process.execPath, [cliPath, ...args], env, input, timeoutMs);
+}
+
+function runProcess(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: 'pipe' });
+    const child = spawn(file, args, { env, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -87,7 +118,16 @@ export interface InteractiveCli {
 
 /** Starts the CLI and lets the test talk to it while it runs (a login waiting for the browser). */
 export function startCli(args: string[], env: NodeJS.ProcessEnv): InteractiveCli {
-  const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: 'pipe' });
+  return startProcess(process.execPath, [cliPath, ...args], env);
+}
+
+/** startCli for a command line run by sh as written (`env` must put `tokenkeeper` on PATH). */
+export function startShell(command: string, env: NodeJS.ProcessEnv): InteractiveCli {
+  return startProcess('sh', ['-c', command], env);
+}
+
+function startProcess(file: string, args: string[], env: NodeJS.ProcessEnv): InteractiveCli {
+  const child = spawn(file, args, { env, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   const waiters: Array<{ pattern: RegExp; resolve(match: RegExpMatchArray): void }> = [];
@@ -150,10 +190,10 @@ export const AUTHORIZATION_URL_LINE = /\n {2}(http:\/\/127\.0\.0\.1:\d+\/\S+)\n/
 
 /** Starts a login that waits on its loopback redirect; returns it with the URL to "open in a browser". */
 export async function startBrowserLogin(
-  args: string[],
+  args: string[] | { shell: string },
   env: NodeJS.ProcessEnv,
 ): Promise<{ login: InteractiveCli; url: string }> {
-  const login = startCli(args, env);
+  const login = Array.isArray(args) ? startCli(args, env) : startShell(args.shell, env);
   const [, url] = await login.waitForStderr(AUTHORIZATION_URL_LINE);
   await login.waitForStderr(/Waiting for the browser/);
   return { login, url: url! };
