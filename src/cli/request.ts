@@ -51,8 +51,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const colon = header.indexOf(':');
     if (colon <= 0) throw new UsageError(`--header "${header}" should look like "Name: value".`, usage);
     const headerName = header.slice(0, colon).trim();
+    const headerValue = header.slice(colon + 1).trim();
+    checkHeader(headerName, headerValue);
     headerNames.push(headerName);
-    headers.append(headerName, header.slice(colon + 1).trim());
+    headers.append(headerName, headerValue);
   }
   if (values.data !== undefined && values.form !== undefined) {
     throw new UsageError('Give --data or --form, not both.', usage);
@@ -115,6 +117,57 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (response.ok) return ExitCode.ok;
     return reportFailure(io, { response, text }, profile.errorMessageFields);
   });
+}
+
+/** RFC 9110 §5.6.2: a header name is a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Headers the HTTP client sets from the request itself. Hop-by-hop ones describe the
+ * connection to the server, which tokenkeeper opens and keeps (RFC 9110 §7.6.1); the others
+ * would contradict the request: its host is the connection's base URL's, its body's length
+ * and framing come from --data or --form, and it is sent whole, without waiting for a 100.
+ */
+const CONNECTION = 'it is about the connection to the server, which tokenkeeper manages';
+const CLIENT_HEADERS = new Map<string, string>([
+  ['connection', CONNECTION],
+  ['keep-alive', CONNECTION],
+  ['proxy-connection', CONNECTION],
+  ['te', CONNECTION],
+  ['trailer', CONNECTION],
+  ['upgrade', CONNECTION],
+  ['host', 'the request goes to the connection’s base URL, whose host it names'],
+  ['content-length', 'the body’s length is taken from --data or --form'],
+  ['transfer-encoding', 'how the body is sent is taken from --data or --form'],
+  ['expect', 'the body is sent at once, without waiting for a 100 Continue'],
+]);
+
+/** What fetch would refuse in its own words ("Unexpected error"), or send to the wrong effect. */
+function checkHeader(name: string, value: string): void {
+  const shown = JSON.stringify(name);
+  if (!HEADER_NAME.test(name)) {
+    throw new UsageError(
+      `--header ${shown}: not a header name. A name is letters, digits and !#$%&'*+-.^_\`|~, without spaces.`,
+      usage,
+    );
+  }
+  const reason = CLIENT_HEADERS.get(name.toLowerCase());
+  if (reason)
+    throw new UsageError(`--header ${shown}: tokenkeeper sets it itself (${reason}); leave it out.`, usage);
+  // A line break would end the header and start another one the user never named.
+  if (/[\r\n\0]/.test(value)) {
+    throw new UsageError(
+      `--header ${shown}: its value holds a line break or NUL, which a header cannot carry; give each header its own --header.`,
+      usage,
+    );
+  }
+  const wide = [...value].find((ch) => ch.codePointAt(0)! > 0xff);
+  if (wide !== undefined) {
+    throw new UsageError(
+      `--header ${shown}: its value holds ${JSON.stringify(wide)}, which a header cannot carry (Latin-1 text only); percent-encode it, or send it in the body.`,
+      usage,
+    );
+  }
 }
 
 function reportFailure(io: CliIO, failed: { response: Response; text: string }, fields: string[]): number {
@@ -218,24 +271,51 @@ function field(body: unknown, path: string): unknown {
 
 async function readData(data: string, io: CliIO): Promise<string> {
   let text = data;
-  if (data.startsWith('@')) {
-    const source = data.slice(1);
+  const source = data.startsWith('@') ? data.slice(1) : undefined;
+  if (source !== undefined) {
     try {
       text = source === '-' ? await readStdin(io) : await readFile(source, 'utf8');
     } catch (error) {
-      throw new UsageError(
-        `Cannot read --data file "${source}": ${(error as NodeJS.ErrnoException).code ?? error}.`,
-      );
+      throw new UsageError(`Cannot read --data file "${source}": ${whyUnreadable(error)}.`);
     }
   }
+  const what =
+    source === undefined ? '--data' : source === '-' ? 'The --data from stdin' : `--data file "${source}"`;
+  if (text.trim() === '') throw new UsageError(`${what} is empty. Pass JSON, @file or @- for stdin.`);
   try {
     JSON.parse(text);
   } catch (error) {
-    throw new UsageError(
-      `--data is not valid JSON (${(error as Error).message}). Pass JSON, @file or @- for stdin.`,
-    );
+    // The parser's own words are V8's; only the place it stopped is passed on.
+    const where = placeOf(text, (error as Error).message);
+    throw new UsageError(`${what} is not valid JSON${where}. Pass JSON, @file or @- for stdin.`);
   }
   return text;
+}
+
+/** Why a file cannot be read, in plain words. */
+function whyUnreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    ENOENT: 'there is no such file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'part of its path is a file, not a directory',
+  };
+  return (
+    (code && Object.hasOwn(why, code) ? why[code] : undefined) ??
+    `it cannot be read (${code ?? 'unknown error'})`
+  );
+}
+
+/** Where JSON.parse stopped, " (line L, column C)", when its message says; else nothing. */
+function placeOf(text: string, message: string): string {
+  const match = /position (\d+)/.exec(message);
+  if (!match) return /end of JSON/i.test(message) ? ' (it ends too soon)' : '';
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return ` (line ${line}, column ${column})`;
 }
 
 async function readStdin(io: CliIO): Promise<string> {
