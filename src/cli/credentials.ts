@@ -1,6 +1,6 @@
 /**
  * Where the CLI finds credentials: the provider's own environment variables,
- * then the generic TOKENKEEPER_CLIENT_ID / TOKENKEEPER_CLIENT_SECRET, then (for a
+ * then the generic TOKENKEEPER_CLIENT_ID / _CLIENT_SECRET / _USERNAME / _PASSWORD, then (for a
  * new login of a saved connection) what the store kept, then a hidden prompt.
  * Never a flag: flags end up in shell history and process listings.
  */
@@ -18,9 +18,12 @@ export type Credentials = Pick<
 >;
 type Field = CredentialField;
 
+/** For any provider whose own variables are unset; the only ones of a generic OAuth 2.0 server. */
 const genericEnv: CredentialEnvNames = {
   clientId: 'TOKENKEEPER_CLIENT_ID',
   clientSecret: 'TOKENKEEPER_CLIENT_SECRET',
+  username: 'TOKENKEEPER_USERNAME',
+  password: 'TOKENKEEPER_PASSWORD',
 };
 
 const prompts: Record<Field, { label: string; hidden: boolean }> = {
@@ -65,8 +68,11 @@ export async function gatherCredentials(
     if (terminal) toAsk.push({ field, optional });
     else if (!optional) {
       const [first, ...others] = envNames;
+      const what = prompts[field].label.toLowerCase();
       missing.push(
-        `  ${first}${others.length > 0 ? ` (or ${others.join(', ')})` : ''}: ${prompts[field].label.toLowerCase()}`,
+        first === undefined
+          ? `  ${what}: no variable holds it; run the login on a terminal`
+          : `  ${first}${others.length > 0 ? ` (or ${others.join(', ')})` : ''}: ${what}`,
       );
     }
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import { type CliSandbox, createCliSandbox, freePort, startBrowserLogin } from '../helpers/cli.js';
 import { type OidcServer, startOidcServer } from '../helpers/oidc-server.js';
 
@@ -131,6 +132,52 @@ describe('denied consent through the CLI', () => {
       assert.equal((await cli.run(['status', 'hr'])).code, 1);
     } finally {
       await emulator.stop();
+      await cli.cleanup();
+    }
+  });
+});
+
+describe('the generic password grant from a script', () => {
+  it('takes the user and password from TOKENKEEPER_USERNAME / _PASSWORD, and names them when missing', async () => {
+    // Any OAuth 2.0 token endpoint with the password grant: the Factus emulator's.
+    const factus = await startFactusEmulator();
+    const { clientId, clientSecret, username, password } = factus.credentials;
+    const cli = await createCliSandbox({
+      TOKENKEEPER_CLIENT_ID: clientId,
+      TOKENKEEPER_CLIENT_SECRET: clientSecret,
+    });
+    try {
+      const login = [
+        'login',
+        'g',
+        '--provider',
+        'oauth2',
+        '--token-url',
+        factus.tokenUrl,
+        '--grant',
+        'password',
+      ];
+      const missing = await cli.run(login);
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.match(
+        missing.stderr,
+        /\n {2}TOKENKEEPER_USERNAME: user \(e-mail\)\n {2}TOKENKEEPER_PASSWORD: password\n$/,
+      );
+      assert.doesNotMatch(missing.stderr, /undefined/);
+
+      const env = { TOKENKEEPER_USERNAME: username, TOKENKEEPER_PASSWORD: password };
+      const result = await cli.run(login, { env });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(factus.stats().tokenRequests.password, 1);
+      const status = JSON.parse((await cli.run(['status', 'g', '--json'])).stdout) as { account: string };
+      assert.equal(status.account, username);
+      // Logging in again in CI: the saved user, the password from the environment.
+      const again = await cli.run(['login', 'g'], { env: { TOKENKEEPER_PASSWORD: password } });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(factus.stats().tokenRequests.password, 2);
+      assert.equal(cli.transcript().includes(password), false, 'the password never appears');
+    } finally {
+      await factus.stop();
       await cli.cleanup();
     }
   });
