@@ -80,8 +80,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
       return { run: (argv) => runEmulate(argv), options: EMULATE_OPTIONS };
     },
   },
-  // version and help are answered by main.ts itself; listed for the help text, completion and "did you mean".
-  version: { summary: 'Print tokenkeeper’s version', load: async () => ({ run: async () => 0 }) },
+  version: { summary: 'Print tokenkeeper’s version', load: () => import('./version.js') },
+  // help is answered by main.ts itself; listed for the help text, completion and "did you mean".
   help: { summary: 'Show help for tokenkeeper or one command', load: async () => ({ run: async () => 0 }) },
 };
 

@@ -11,6 +11,8 @@ export const ExitCode = {
   interrupted: 130,
   /** SIGTERM, by the shell convention 128 + 15. */
   terminated: 143,
+  /** The reader of the output went away (`| head`): 128 + 13, as for a program SIGPIPE stopped. */
+  brokenPipe: 141,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

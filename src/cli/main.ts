@@ -31,29 +31,15 @@ function help(): string {
   ].join('\n');
 }
 
-/** The version in tokenkeeper's package.json, found from wherever this file was built to. */
-async function packageVersion(): Promise<string> {
-  const { readFileSync } = await import('node:fs');
-  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'tokenkeeper' && pkg.version) return pkg.version;
-    } catch {
-      // not here: look one directory up
-    }
-  }
-  return 'unknown';
-}
-
 /**
  * `--store LOCATION` may come anywhere before a `--` (after it, the arguments belong
  * to the program `exec` runs). It is handed on as TOKENKEEPER_STORE, which every
- * command and the keeper already read.
+ * command and the keeper already read. Undefined when --store is given no value.
  */
-function takeStoreOption(argv: string[], env: NodeJS.ProcessEnv): { argv: string[]; env: NodeJS.ProcessEnv } {
+function takeStoreOption(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { argv: string[]; env: NodeJS.ProcessEnv; store?: string } | undefined {
   const rest: string[] = [];
   let store: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -62,41 +48,58 @@ function takeStoreOption(argv: string[], env: NodeJS.ProcessEnv): { argv: string
       rest.push(...argv.slice(i));
       break;
     }
-    if (arg === '--store' && i + 1 < argv.length) {
-      store = argv[++i];
+    if (arg === '--store') {
+      const value = argv[++i];
+      // A flag is not a location, and an empty one would quietly mean the default store.
+      if (value === undefined || value === '' || (value.startsWith('-') && value !== '-')) return undefined;
+      store = value;
     } else if (arg.startsWith('--store=')) {
       store = arg.slice('--store='.length);
+      if (store === '') return undefined;
     } else {
       rest.push(arg);
     }
   }
-  return { argv: rest, env: store === undefined ? env : { ...env, TOKENKEEPER_STORE: store } };
+  return store === undefined
+    ? { argv: rest, env }
+    : { argv: rest, env: { ...env, TOKENKEEPER_STORE: store }, store };
 }
 
 export async function main(argv: string[], baseIO: CliIO = processIO): Promise<number> {
   const global = takeStoreOption(argv, baseIO.env);
+  // `tokenkeeper --store status` took the command for the location: it too lacks a value.
+  if (
+    !global ||
+    (global.argv.length === 0 && global.store !== undefined && Object.hasOwn(COMMANDS, global.store))
+  ) {
+    baseIO.stderr.write(
+      '--store needs a value.\nUsage: tokenkeeper [--store LOCATION] <command> [options]\n',
+    );
+    return ExitCode.usage;
+  }
   const io: CliIO = { ...baseIO, env: global.env };
   const [name, ...rest] = global.argv;
   if (name === undefined) {
     io.stderr.write(`${help()}\n`);
     return ExitCode.usage;
   }
-  // `help`, `help help` and `help version` are all the top-level help.
+  // `help` and `help help` are the top-level help.
   if (
     name === '--help' ||
     name === '-h' ||
-    (name === 'help' && [undefined, 'help', 'version'].includes(rest[0]))
+    (name === 'help' && [undefined, 'help', '--help', '-h'].includes(rest[0]))
   ) {
     io.stdout.write(`${help()}\n`);
     return ExitCode.ok;
   }
-  if (name === 'version' || name === '--version' || name === '-v') {
-    io.stdout.write(`${await packageVersion()}\n`);
-    return ExitCode.ok;
-  }
-  // `help login` is `login --help`.
-  const [commandName, commandArgs] = name === 'help' ? [rest[0]!, ['--help']] : [name, rest];
-  const command = COMMANDS[commandName];
+  // `help login` is `login --help`; `--version` and `-v` are `version`.
+  const [commandName, commandArgs] =
+    name === 'help'
+      ? [rest[0]!, ['--help']]
+      : name === '--version' || name === '-v'
+        ? ['version', rest]
+        : [name, rest];
+  const command = Object.hasOwn(COMMANDS, commandName) ? COMMANDS[commandName] : undefined;
   if (!command) {
     const { didYouMean } = await import('./args.js');
     const close = didYouMean(commandName, commandNames());
@@ -121,17 +124,31 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
 // keeper.close()); a second signal stops at once. A prompt catches SIGINT itself
 // (CancelledError); `exec` lets its child decide.
 let stopping = false;
+function stop(code: number, message?: string): void {
+  if (stopping) process.exit(code);
+  stopping = true;
+  if (message !== undefined) process.stderr.write(`\n${message}\n`);
+  void closeOpenKeepers().finally(() => process.exit(code));
+}
 function stopOn(signal: NodeJS.Signals, code: number): void {
   process.on(signal, () => {
     if (process.listenerCount(signal) > 1) return;
-    if (stopping) process.exit(code);
-    stopping = true;
-    process.stderr.write(`\n${stoppingMessage()}\n`);
-    void closeOpenKeepers().finally(() => process.exit(code));
+    stop(code, stoppingMessage());
   });
 }
 stopOn('SIGINT', ExitCode.interrupted);
 stopOn('SIGTERM', ExitCode.terminated);
+
+// The reader of the output went away (`tokenkeeper request … | head`): nothing more can be
+// said, so stop writing and end as a program stopped by SIGPIPE does, which Node never is.
+// Any other failure to write the output is a failure of the command, said on stderr if it can be.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') return stop(ExitCode.brokenPipe);
+  stop(ExitCode.failure, `Could not write the output (${error.code ?? error.message}).`);
+});
+process.stderr.on('error', (error: NodeJS.ErrnoException) =>
+  stop(error.code === 'EPIPE' ? ExitCode.brokenPipe : ExitCode.failure),
+);
 
 main(process.argv.slice(2)).then(
   (code) => {

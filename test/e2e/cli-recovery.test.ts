@@ -152,6 +152,9 @@ describe('hints, "did you mean" and help', () => {
     const command = await cli.run(['stauts']);
     assert.equal(command.code, 2);
     assert.match(command.stderr, /Did you mean `tokenkeeper status`\?/);
+    const inherited = await cli.run(['constructor']);
+    assert.equal(inherited.code, 2, inherited.stderr);
+    assert.match(inherited.stderr, /^Unknown command "constructor"\./);
 
     const flag = await cli.run(['login', 'other', '--provder', 'factus']);
     assert.equal(flag.code, 2);
@@ -193,6 +196,49 @@ describe('hints, "did you mean" and help', () => {
     assert.equal((await cli.run(['login', '--help'])).stdout, help.stdout);
     assert.match((await cli.run(['help', 'exec'])).stdout, /^Usage: tokenkeeper exec/);
     assert.match((await cli.run(['version'])).stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('`help version` and `version --help` show version’s help; an extra argument is refused', async () => {
+    const help = await cli.run(['help', 'version']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: tokenkeeper version\n/);
+    for (const args of [
+      ['version', '--help'],
+      ['version', '-h'],
+      ['--version', '--help'],
+    ]) {
+      assert.equal((await cli.run(args)).stdout, help.stdout, args.join(' '));
+    }
+    for (const args of [
+      ['version', 'extra'],
+      ['-v', 'extra'],
+    ]) {
+      const extra = await cli.run(args);
+      assert.equal(extra.code, 2, args.join(' '));
+      assert.match(extra.stderr, /^Unexpected argument "extra"\.\nUsage: tokenkeeper version/);
+      assert.equal(extra.stdout, '');
+    }
+    assert.match((await cli.run(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.match((await cli.run(['help', '--help'])).stdout, /^tokenkeeper: keeps API credentials alive\./);
+  });
+
+  it('--store without a value says so, wherever it is', async () => {
+    for (const args of [
+      ['status', '--json', '--store'],
+      ['--store', 'status'],
+      ['--store', '--json', 'status'],
+      ['--store=', 'status'],
+      ['token', 'acme', '--store', ''],
+    ]) {
+      const result = await cli.run(args);
+      assert.equal(result.code, 2, `${JSON.stringify(args)}: ${result.stderr}`);
+      assert.equal(
+        result.stderr,
+        '--store needs a value.\nUsage: tokenkeeper [--store LOCATION] <command> [options]\n',
+        JSON.stringify(args),
+      );
+      assert.equal(result.stdout, '');
+    }
   });
 
   it('logout of an unknown name says only that it does not exist', async () => {
