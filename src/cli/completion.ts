@@ -57,7 +57,7 @@ async function commandShapes(): Promise<CommandShape[]> {
   return Promise.all(
     commandNames().map(async (name) => {
       const entry = COMMANDS[name]!;
-      const options = name === 'help' || name === 'version' ? {} : ((await entry.load()).options ?? {});
+      const options = name === 'help' ? {} : ((await entry.load()).options ?? {});
       return {
         name,
         summary: entry.summary,
@@ -70,19 +70,42 @@ async function commandShapes(): Promise<CommandShape[]> {
 
 const GLOBAL_FLAGS = '--store --help --version';
 
+/*
+ * Each script finds the command the way main.ts does: the first word that is not a flag,
+ * skipping `--store` and its value, wherever they are. That value is passed on when it asks
+ * for connection names, so a store given on the command line is the one completed from.
+ */
+
 function bash(shapes: CommandShape[]): string {
   const flagCases = shapes.map((s) => `    ${s.name}) flags="${s.flags.join(' ')}" ;;`).join('\n');
   const withNames = shapes.filter((s) => s.takesConnection).map((s) => s.name);
   return `# tokenkeeper completion for bash: eval "$(tokenkeeper completion bash)"
 _tokenkeeper() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" i
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    case "\${COMP_WORDS[i]}" in
-      --store) ((i++)) ;;
+  local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" store="" typing="" word i n
+  local -a words storeArgs=()
+  # COMP_WORDS breaks words at = and :, which locations hold (sqlite:…, postgres://…): the
+  # line as typed, up to the cursor, split at blanks, is read instead.
+  read -r -a words <<< "\${COMP_LINE:0:COMP_POINT}"
+  n=\${#words[@]}
+  # The word under the cursor is still being typed.
+  if [[ "\${COMP_LINE:0:COMP_POINT}" != *[[:space:]] ]]; then ((n--)); typing="\${words[n]}"; fi
+  for ((i = 1; i < n; i++)); do
+    word="\${words[i]}"
+    case "$word" in
+      --) break ;;
+      --store) ((i++)); ((i < n)) && store="\${words[i]}" || typing="--store=$typing" ;;
+      --store=*) store="\${word#--store=}" ;;
       -*) ;;
-      *) cmd="\${COMP_WORDS[i]}"; break ;;
+      *) [[ -n "$cmd" ]] || cmd="$word" ;;
     esac
   done
+  if [[ "$typing" == --store=* ]]; then
+    COMPREPLY=($(compgen -f -- "$cur"))
+    return
+  fi
+  store=\${store#[\\"\\']}; store=\${store%[\\"\\']}
+  case "$store" in "~" | "~/"*) store="$HOME\${store:1}" ;; esac
+  [[ -z "$store" ]] || storeArgs=(--store "$store")
   if [[ -z "$cmd" ]]; then
     COMPREPLY=($(compgen -W "${shapes.map((s) => s.name).join(' ')} ${GLOBAL_FLAGS}" -- "$cur"))
     return
@@ -99,7 +122,7 @@ ${flagCases}
     help) COMPREPLY=($(compgen -W "${shapes.map((s) => s.name).join(' ')}" -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
     ${withNames.join('|')})
-      COMPREPLY=($(compgen -W "$(tokenkeeper completion --connections 2>/dev/null)" -- "$cur")) ;;
+      COMPREPLY=($(compgen -W "$(tokenkeeper "\${storeArgs[@]}" completion --connections 2>/dev/null)" -- "$cur")) ;;
   esac
 }
 complete -F _tokenkeeper tokenkeeper
@@ -112,15 +135,29 @@ function zsh(shapes: CommandShape[]): string {
   const withNames = shapes.filter((s) => s.takesConnection).map((s) => s.name);
   return `# tokenkeeper completion for zsh: eval "$(tokenkeeper completion zsh)" (after compinit)
 _tokenkeeper() {
-  local -a commands flags
+  local -a commands flags storeArgs
+  local cmd store i
   commands=(
 ${described}
   )
-  if (( CURRENT == 2 )); then
+  if [[ $words[CURRENT-1] == --store ]]; then _files; return; fi
+  if [[ $PREFIX == --store=* ]]; then compset -P '--store='; _files; return; fi
+  for (( i = 2; i < CURRENT; i++ )); do
+    case $words[i] in
+      --) break ;;
+      --store) (( i++ )); store=$words[i] ;;
+      --store=*) store=\${words[i]#--store=} ;;
+      -*) ;;
+      *) [[ -n $cmd ]] || cmd=$words[i] ;;
+    esac
+  done
+  store=\${(Q)store}
+  store=\${store/#\\~/$HOME}
+  [[ -z $store ]] || storeArgs=(--store "$store")
+  if [[ -z $cmd ]]; then
     if [[ $PREFIX == -* ]]; then compadd -- ${GLOBAL_FLAGS}; else _describe 'command' commands; fi
     return
   fi
-  local cmd=$words[2]
   case $cmd in
 ${flagCases}
   esac
@@ -131,30 +168,84 @@ ${flagCases}
   case $cmd in
     help) _describe 'command' commands ;;
     completion) compadd bash zsh fish ;;
-    ${withNames.join('|')}) compadd -- \${(f)"$(tokenkeeper completion --connections 2>/dev/null)"} ;;
+    ${withNames.join('|')}) compadd -- \${(f)"$(tokenkeeper $storeArgs completion --connections 2>/dev/null)"} ;;
   esac
 }
 compdef _tokenkeeper tokenkeeper
 `;
 }
 
+/** fish's own __fish_use_subcommand would take the value of --store for the command. */
+const FISH_FUNCTIONS = `function __tokenkeeper_command --description 'The command word, past --store and its value'
+    set -l skip 0
+    for word in (commandline -opc)[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $word
+            case --
+                return 1
+            case --store
+                set skip 1
+            case '-*'
+            case '*'
+                echo $word
+                return 0
+        end
+    end
+    return 1
+end
+function __tokenkeeper_command_is --description 'Whether the command word is one of the arguments'
+    set -l command (__tokenkeeper_command)
+    and contains -- $command $argv
+end
+function __tokenkeeper_connections --description 'Connection names, from the --store on the line if any'
+    set -l store
+    set -l take 0
+    for word in (commandline -opc)[2..-1]
+        if test $take = 1
+            set store $word
+            set take 0
+            continue
+        end
+        switch $word
+            case --
+                break
+            case --store
+                set take 1
+            case '--store=*'
+                set store (string replace -- --store= '' $word)
+        end
+    end
+    set store (string replace -r -- '^~(?=/|$)' $HOME $store)
+    if test -n "$store"
+        tokenkeeper --store $store completion --connections 2>/dev/null
+    else
+        tokenkeeper completion --connections 2>/dev/null
+    end
+end`;
+
 function fish(shapes: CommandShape[]): string {
   const lines = [
     '# tokenkeeper completion for fish: tokenkeeper completion fish > ~/.config/fish/completions/tokenkeeper.fish',
+    FISH_FUNCTIONS,
     'complete -c tokenkeeper -f',
-    'complete -c tokenkeeper -n __fish_use_subcommand -l store -r -d "Where connections are kept"',
+    'complete -c tokenkeeper -l store -r -F -d "Where connections are kept"',
   ];
   for (const s of shapes) {
-    lines.push(`complete -c tokenkeeper -n __fish_use_subcommand -a ${s.name} -d ${fishQuote(s.summary)}`);
+    lines.push(
+      `complete -c tokenkeeper -n 'not __tokenkeeper_command' -a ${s.name} -d ${fishQuote(s.summary)}`,
+    );
     for (const flag of s.flags) {
-      lines.push(`complete -c tokenkeeper -n '__fish_seen_subcommand_from ${s.name}' -l ${flag.slice(2)}`);
+      lines.push(`complete -c tokenkeeper -n '__tokenkeeper_command_is ${s.name}' -l ${flag.slice(2)}`);
     }
   }
   const withNames = shapes.filter((s) => s.takesConnection).map((s) => s.name);
   lines.push(
-    `complete -c tokenkeeper -n '__fish_seen_subcommand_from ${withNames.join(' ')}' -a '(tokenkeeper completion --connections 2>/dev/null)'`,
-    `complete -c tokenkeeper -n '__fish_seen_subcommand_from help' -a '${shapes.map((s) => s.name).join(' ')}'`,
-    "complete -c tokenkeeper -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'",
+    `complete -c tokenkeeper -n '__tokenkeeper_command_is ${withNames.join(' ')}' -a '(__tokenkeeper_connections)'`,
+    `complete -c tokenkeeper -n '__tokenkeeper_command_is help' -a '${shapes.map((s) => s.name).join(' ')}'`,
+    "complete -c tokenkeeper -n '__tokenkeeper_command_is completion' -a 'bash zsh fish'",
   );
   return `${lines.join('\n')}\n`;
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -15,9 +15,18 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { type CliSandbox, cliPath, createCliSandbox } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox } from '../helpers/cli.js';
 
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
+
+/** The `skip` of a test that runs a shell: false, or why. In CI the shell must be there. */
+function skipWithout(shell: string): false | string {
+  const found = spawnSync('sh', ['-c', `command -v ${shell}`]).status === 0;
+  if (found || process.env.CI) return false;
+  const reason = `${shell} is not installed (apt-get install ${shell})`;
+  console.log(`# skipping the ${shell} completion test: ${reason}`);
+  return reason;
+}
 const print = (expression: string) => ['node', '-e', `process.stdout.write(String(${expression}))`];
 
 describe('the CLI from scripts', () => {
@@ -286,32 +295,67 @@ describe('the CLI from scripts', () => {
     assert.equal(created.last_name, 'Díaz & Co');
   });
 
-  it('completion for bash completes commands, flags and connection names', async () => {
+  /** A store of its own holding one connection, `only-there`, for completion to find by --store. */
+  async function otherStore(): Promise<string> {
+    const path = join(cli.home, 'completion', 'other.db');
+    const login = await cli.run([
+      '--store',
+      path,
+      'login',
+      'only-there',
+      '--provider',
+      'factus',
+      '--base-url',
+      factus.url,
+    ]);
+    assert.equal(login.code, 0, login.stderr);
+    return path;
+  }
+
+  it('completion for bash completes commands, flags and connection names, from the --store on the line', async () => {
     const script = await cli.run(['completion', 'bash']);
     assert.equal(script.code, 0, script.stderr);
-    const complete = (words: string[]) => {
+    const env = await cli.pathEnv(); // the script calls `tokenkeeper` for names
+    /** What bash gives a completion function for `line`, the cursor at its end. */
+    const complete = (line: string) => {
+      // COMP_WORDS as bash splits the line: at blanks, and around = and : (COMP_WORDBREAKS).
+      const words = line
+        .split(/\s+/)
+        .filter(Boolean)
+        .flatMap((word) => word.split(/([=:])/).filter(Boolean));
+      if (/\s$/.test(line)) words.push('');
+      const quoted = words.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
       const program = [
         script.stdout,
-        `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}`,
+        `COMP_LINE="$1"; COMP_POINT=\${#COMP_LINE}; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}`,
         // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's array expansion, not a template.
         '_tokenkeeper; printf "%s\\n" "${COMPREPLY[@]}"',
       ].join('\n');
-      const result = spawnSync('bash', ['-c', program], {
-        encoding: 'utf8',
-        env: { ...cli.env, PATH: `${join(cli.home, 'bin')}:${process.env.PATH}` },
-      });
+      const result = spawnSync('bash', ['-c', program, 'bash', line], { encoding: 'utf8', env });
       return result.stdout.trim().split('\n').filter(Boolean);
     };
-    // The script calls `tokenkeeper` for names: put the built CLI on PATH under that name.
-    const bin = join(cli.home, 'bin');
-    await mkdir(bin, { recursive: true });
-    await writeFile(join(bin, 'tokenkeeper'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`, {
-      mode: 0o755,
-    });
-    assert.deepEqual(complete(['tokenkeeper', 'lo']), ['login', 'logout']);
-    assert.ok(complete(['tokenkeeper', 'login', 'x', '--pro']).includes('--provider'));
-    assert.deepEqual(complete(['tokenkeeper', 'token', 'hr']), ['hr-key']);
-    assert.deepEqual(complete(['tokenkeeper', 'completion', 'z']), ['zsh']);
+    assert.deepEqual(complete('tokenkeeper lo'), ['login', 'logout']);
+    assert.ok(complete('tokenkeeper login x --pro').includes('--provider'));
+    assert.deepEqual(complete('tokenkeeper token hr'), ['hr-key']);
+    assert.deepEqual(complete('tokenkeeper completion z'), ['zsh']);
+
+    // --store on the line, before or after the command, is the store names come from.
+    const other = await otherStore();
+    for (const line of [
+      `tokenkeeper --store ${other} token `,
+      `tokenkeeper token --store ${other} `,
+      `tokenkeeper --store=${other} request `,
+      `tokenkeeper --store sqlite:${other} exec `,
+      `tokenkeeper --store '${other}' whoami `,
+      `tokenkeeper --store ${other} token o`,
+    ]) {
+      assert.deepEqual(complete(line), ['only-there'], line);
+    }
+    assert.deepEqual(complete('tokenkeeper token h'), ['hr-key'], 'without --store: TOKENKEEPER_STORE');
+    // The command is the first word past --store and its value, and the value is a file name.
+    assert.deepEqual(complete(`tokenkeeper --store ${other} lo`), ['login', 'logout']);
+    assert.ok(complete(`tokenkeeper --store ${other} login x --pro`).includes('--provider'));
+    assert.ok(complete(`tokenkeeper --store ${other.slice(0, -3)}`).includes(other));
   });
 
   it('completion for zsh and fish names the same commands, flags and the connection lookup', async () => {
@@ -319,11 +363,80 @@ describe('the CLI from scripts', () => {
     assert.equal(zsh.code, 0);
     assert.match(zsh.stdout, /compdef _tokenkeeper tokenkeeper/);
     assert.match(zsh.stdout, /login\) flags=\(.*--provider.*--force/);
-    assert.match(zsh.stdout, /tokenkeeper completion --connections/);
+    assert.match(zsh.stdout, /tokenkeeper \$storeArgs completion --connections/);
     const fish = await cli.run(['completion', 'fish']);
-    assert.match(fish.stdout, /-n '__fish_seen_subcommand_from login' -l provider/);
-    assert.match(fish.stdout, /-a '\(tokenkeeper completion --connections 2>\/dev\/null\)'/);
+    assert.match(fish.stdout, /-n '__tokenkeeper_command_is login' -l provider/);
+    assert.match(fish.stdout, /-a '\(__tokenkeeper_connections\)'/);
     const unknown = await cli.run(['completion', 'tcsh']);
     assert.equal(unknown.code, 2);
+  });
+
+  it('completion for zsh finds the command past --store, and passes --store on', {
+    skip: skipWithout('zsh'),
+  }, async () => {
+    const file = join(cli.home, 'completion.zsh');
+    await writeFile(file, (await cli.run(['completion', 'zsh'])).stdout);
+    const env = await cli.pathEnv();
+    // Outside a completion widget: compadd and its helpers print what they were given.
+    const stubs = [
+      'compdef() { :; }',
+      'compset() { :; }',
+      "_files() { print -r -- '<files>'; }",
+      'compadd() { local word; for word in "$@"; do [[ $word == -- ]] || print -r -- $word; done; }',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: zsh's parameter expansion, not a template.
+      '_describe() { local -a items; items=(${(P)2}); print -rl -- ${items%%:*}; }',
+    ].join('\n');
+    const complete = (line: string) => {
+      // $words as zsh hands them to a completion function: split as the shell would, quotes kept.
+      const program = `${stubs}\nsource ${file}\nwords=(\${(z)1}); [[ $1 == *' ' ]] && words+=('')\nCURRENT=\${#words}; PREFIX=$words[CURRENT]\n_tokenkeeper`;
+      const result = spawnSync('zsh', ['-f', '-c', program, 'zsh', line], { encoding: 'utf8', env });
+      assert.equal(result.stderr, '', line);
+      return result.stdout.trim().split('\n').filter(Boolean);
+    };
+    const other = await otherStore();
+    for (const line of [
+      `tokenkeeper --store ${other} token `,
+      `tokenkeeper token --store ${other} `,
+      `tokenkeeper --store=${other} request `,
+      `tokenkeeper --store '${other}' whoami `,
+    ]) {
+      assert.deepEqual(complete(line), ['only-there'], line);
+    }
+    assert.deepEqual(complete('tokenkeeper token '), ['acme', 'hr-key', 'stale']);
+    assert.ok(complete(`tokenkeeper --store ${other} lo`).includes('login'));
+    assert.ok(complete(`tokenkeeper --store ${other} login x --pro`).includes('--provider'));
+    assert.deepEqual(complete('tokenkeeper --store '), ['<files>']);
+  });
+
+  it('completion for fish finds the command past --store, and passes --store on', {
+    skip: skipWithout('fish'),
+  }, async () => {
+    const file = join(cli.home, 'completion.fish');
+    await writeFile(file, (await cli.run(['completion', 'fish'])).stdout);
+    const env = await cli.pathEnv();
+    const complete = (line: string) => {
+      const result = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C $argv[1]`, line], {
+        encoding: 'utf8',
+        env,
+      });
+      assert.equal(result.stderr, '', line);
+      return result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((candidate) => candidate.split('\t')[0]);
+    };
+    const other = await otherStore();
+    for (const line of [
+      `tokenkeeper --store ${other} token `,
+      `tokenkeeper token --store ${other} `,
+      `tokenkeeper --store=${other} request `,
+      `tokenkeeper --store '${other}' whoami `,
+    ]) {
+      assert.deepEqual(complete(line), ['only-there'], line);
+    }
+    assert.deepEqual(complete('tokenkeeper token '), ['acme', 'hr-key', 'stale']);
+    assert.deepEqual(complete(`tokenkeeper --store ${other} lo`), ['login', 'logout']);
+    assert.deepEqual(complete(`tokenkeeper --store ${other} login x --pro`), ['--provider']);
+    assert.ok(complete(`tokenkeeper --store ${other.slice(0, -3)}`).includes(other));
   });
 });
