@@ -22,6 +22,7 @@ import { factorialProfile } from '../providers/factorial.js';
 import { factusProfile } from '../providers/factus.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './exit-codes.js';
+import { trackOpenKeeper } from './open-keepers.js';
 import type { CliIO } from './output.js';
 
 const usage =
@@ -70,21 +71,38 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const print = (line: string) =>
     io.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'tokenkeeper-demo-'));
-  const factus = await startFactusEmulator({ accessTtlSeconds: ACCESS_TTL_SECONDS, rotation: 'strict' });
-  // The loopback redirect must be registered with the provider, so its port is chosen first.
-  const redirectUri = `http://127.0.0.1:${await freeLoopbackPort()}/callback`;
-  const factorial = await startFactorialEmulator({
-    accessTtlSeconds: ACCESS_TTL_SECONDS + 2,
-    rotation: 'strict',
-    redirectUris: [redirectUri],
-  });
-  const storePath = join(dir, 'tokens.db');
-  const workers = ['worker-1', 'worker-2'].map((label) => ({
-    label,
-    keeper: createKeeper({ store: storePath, refreshMarginSeconds: 2, env: {} }),
-  }));
+  // What to stop, newest first, then the directory goes: once, whichever comes first, the end
+  // of the run or Ctrl-C / SIGTERM (main.ts closes what is tracked before it exits), so no
+  // temporary store or key is left behind.
+  const stops: Array<() => Promise<unknown>> = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => {
+    cleaning ??= (async () => {
+      for (const stop of stops.reverse()) await stop();
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  const untrack = trackOpenKeeper({ close: cleanUp });
 
   try {
+    const factus = await startFactusEmulator({ accessTtlSeconds: ACCESS_TTL_SECONDS, rotation: 'strict' });
+    stops.push(() => factus.stop());
+    // The loopback redirect must be registered with the provider, so its port is chosen first.
+    const redirectUri = `http://127.0.0.1:${await freeLoopbackPort()}/callback`;
+    const factorial = await startFactorialEmulator({
+      accessTtlSeconds: ACCESS_TTL_SECONDS + 2,
+      rotation: 'strict',
+      redirectUris: [redirectUri],
+    });
+    stops.push(() => factorial.stop());
+    const storePath = join(dir, 'tokens.db');
+    const workers = ['worker-1', 'worker-2'].map((label) => ({
+      label,
+      keeper: createKeeper({ store: storePath, refreshMarginSeconds: 2, env: {} }),
+    }));
+    for (const { keeper } of workers) stops.push(() => keeper.close());
+
     io.stdout.write(
       `Factus emulator ${factus.url} and Factorial emulator ${factorial.url}: access tokens live ${ACCESS_TTL_SECONDS}-${
         ACCESS_TTL_SECONDS + 2
@@ -169,10 +187,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     );
     return ok ? ExitCode.ok : ExitCode.failure;
   } finally {
-    for (const { keeper } of workers) await keeper.close();
-    await factus.stop();
-    await factorial.stop();
-    await rm(dir, { recursive: true, force: true });
+    untrack();
+    await cleanUp();
   }
 }
 

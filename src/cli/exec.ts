@@ -34,24 +34,37 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   return runProgram(program, programArgs, { ...io.env, ...variables }, io);
 }
 
+/**
+ * Signals a supervisor sends to tokenkeeper alone (docker stop, systemd, a plain `kill`) are
+ * passed on, so the command is not left running without its parent; tokenkeeper then exits
+ * with the command's status. Ctrl-C is not: the terminal sends it to the whole process group,
+ * the command included, and a second one would count as pressing it twice.
+ */
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
+
 function runProgram(program: string, args: string[], env: NodeJS.ProcessEnv, io: CliIO): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(program, args, { env, stdio: 'inherit' });
     // Ctrl-C reaches the child too (same process group); it decides, and we report its exit.
     const ignore = () => undefined;
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', ignore);
-    child.on('error', (error: NodeJS.ErrnoException) => {
+    for (const signal of FORWARDED) process.on(signal, forward);
+    const done = (code: number) => {
       process.off('SIGINT', ignore);
+      for (const signal of FORWARDED) process.off(signal, forward);
+      resolve(code);
+    };
+    child.on('error', (error: NodeJS.ErrnoException) => {
       say(
         io,
         `Could not run "${program}": ${error.code === 'ENOENT' ? 'command not found' : (error.code ?? error.message)}.`,
       );
-      resolve(COMMAND_NOT_FOUND);
+      done(COMMAND_NOT_FOUND);
     });
     child.on('close', (code, signal) => {
-      process.off('SIGINT', ignore);
       // A command ended by a signal exits 128 + its number, as shells report it.
-      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+      done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
     });
   });
 }
