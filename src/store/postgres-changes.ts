@@ -9,6 +9,7 @@
  */
 import type { Client } from 'pg';
 import { Echoes, parseStoreChange } from './change-feed.js';
+import { STORE_CLOSE_TIMEOUT_MS, settlesWithin } from './deadlines.js';
 import type { ChangeFeed, StoreChange } from './types.js';
 
 const FIRST_RETRY_MS = 1_000;
@@ -84,7 +85,9 @@ export async function listenForChanges(
       clearTimeout(retryTimer);
       const client = current;
       current = undefined;
-      await client?.end().catch(() => undefined);
+      if (!client) return;
+      // end() waits for the server to close its side, which a paused server never does.
+      if (!(await settlesWithin(client.end(), STORE_CLOSE_TIMEOUT_MS))) client.connection.stream.destroy();
     },
   };
 }

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Client, Pool, PoolConfig } from 'pg';
 import { ConfigError, StoreError } from '../errors.js';
+import { didNotAnswer, STORE_COMMAND_TIMEOUT_MS } from './deadlines.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { listenForChanges } from './postgres-changes.js';
 import { PostgresDueIndex } from './postgres-due-index.js';
@@ -42,6 +43,8 @@ export interface PostgresTokenStoreOptions {
   /** More pg Pool settings (max, ssl, timeouts…). */
   pool?: Omit<PoolConfig, 'connectionString'>;
 }
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
 
@@ -163,6 +166,9 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   else if (code === '3D000') hint = 'create the database, or fix its name in the store URL';
   else if (code === '42501')
     hint = 'grant the user CREATE and USAGE on the schema, or create the tables as an admin';
+  else if (/Query read timeout/.test(detail)) hint = didNotAnswer();
+  else if (/timeout exceeded when trying to connect|connection timeout/.test(detail))
+    hint = didNotAnswer(CONNECT_TIMEOUT_MS);
   const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
   return new StoreError(`PostgreSQL store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,
@@ -213,7 +219,9 @@ export class PostgresTokenStore implements TokenStore {
       );
     }
     const config = {
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // pg waits forever for an answer by default; a paused or cut-off server never sends one.
+      query_timeout: STORE_COMMAND_TIMEOUT_MS,
       application_name: 'tokenkeeper',
       ...options.pool,
       connectionString: options.connectionString,
@@ -466,6 +474,7 @@ export class PostgresTokenStore implements TokenStore {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
+    // Bounded: a query in flight ends within its timeout, and its connection is dropped.
     await this.#pool.end();
   }
 }

@@ -7,6 +7,9 @@
  * slot moves). So the same URL works for both, and a cluster is never used by a client
  * that would send a script's keys to the wrong node.
  *
+ * Every command fails after STORE_COMMAND_TIMEOUT_MS without an answer (ioredis waits
+ * forever by default): a server that is paused or cut off keeps the connection open.
+ *
  * Auto-pipelining: the commands of many refreshes issued in one tick go out in one write,
  * where one write each costs a system call; a daemon with 64 refreshes in flight spent a
  * sixth of its time there.
@@ -14,6 +17,7 @@
 
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
+import { STORE_COMMAND_TIMEOUT_MS } from './deadlines.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -72,6 +76,8 @@ async function connectOne(
     enableAutoPipelining: true,
     connectTimeout: 10_000,
     maxRetriesPerRequest: 3,
+    // A paused or partitioned server keeps the connection open and never answers.
+    commandTimeout: STORE_COMMAND_TIMEOUT_MS,
     ...options,
   });
   return start(client, failure);
@@ -97,6 +103,7 @@ async function connectCluster(
     redisOptions: {
       connectTimeout: 10_000,
       maxRetriesPerRequest: 3,
+      commandTimeout: STORE_COMMAND_TIMEOUT_MS,
       ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
       ...(seed.password ? { password: decodeURIComponent(seed.password) } : {}),
       ...(seed.protocol === 'rediss:' ? { tls: {} } : {}),

@@ -14,6 +14,7 @@
 import type { RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
 import { Echoes, parseStoreChange } from './change-feed.js';
+import { didNotAnswer } from './deadlines.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
@@ -156,6 +157,8 @@ function wrap(location: string, action: string, error: unknown): StoreError {
     hint = 'a command spanned slots of a Redis Cluster; report this as a tokenkeeper bug';
   } else if (/READONLY/i.test(detail)) {
     hint = 'the server is a read-only replica; point the store URL at the primary';
+  } else if (/Command timed out/i.test(detail)) {
+    hint = didNotAnswer();
   }
   return new StoreError(`Redis store at ${location} failed to ${action} (${detail}): ${hint}.`, {
     cause: error,
@@ -425,6 +428,7 @@ export class RedisTokenStore implements TokenStore {
       close: async () => {
         this.#feeds.delete(feed);
         echoes.close();
+        // Bounded: QUIT times out as every command does (redis-connect.ts).
         await subscriber.quit().catch(() => subscriber.disconnect());
       },
     };
