@@ -74,7 +74,8 @@ export function forward(
       target,
       replayable,
       retryable: replayable && (idempotencyKey || isSafeToRepeat(method, undefined)),
-      callerAborted: () => request.body?.destroyed === true,
+      // A body read to its end may be destroyed too: only one cut short means the caller went away.
+      callerAborted: () => request.body?.destroyed === true && !request.body.readableEnded,
     },
     NODE_ANSWERS,
     (credential) => sendOnce(options, target.href, method, request, credential),

@@ -31,7 +31,7 @@ import type { ViewedConnection } from './connection-view.js';
 import { KeepAlive } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
-import { handleRequest, type RouteContext } from './routes.js';
+import { handleRequest, logFailure, type RouteContext } from './routes.js';
 import { WEBHOOK_SECRET_ENV, WebhookSender } from './webhooks.js';
 
 export const SERVE_DEFAULTS = {
@@ -90,6 +90,8 @@ export interface DaemonOptions {
     KeeperOptions,
     'store' | 'encryptionKey' | 'clock' | 'pacingClock' | 'fetch' | 'random' | 'env'
   >;
+  /** Where the daemon logs what a caller cannot be told (why it answered 500). Default: stderr. */
+  log?: (line: string) => void;
 }
 
 export interface Daemon {
@@ -179,11 +181,14 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     storeAnswers: () => pingStore(store),
     draining: () => draining,
     now: () => clock.now(),
+    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+    debug: Boolean(env.TOKENKEEPER_DEBUG),
   };
   const server = createServer((req, res) => {
     requests.active++;
     res.on('close', () => requests.active--);
-    handleRequest(routes, req, res).catch(() => {
+    handleRequest(routes, req, res).catch((error: unknown) => {
+      logFailure(routes, req, error);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end();
     });

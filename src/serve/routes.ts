@@ -32,6 +32,10 @@ export interface RouteContext {
   /** True once shutdown began: new requests get 503. */
   draining(): boolean;
   now(): number;
+  /** Writes one line to the daemon's log; never given a secret. */
+  log(line: string): void;
+  /** Adds the stack to a logged unexpected error (TOKENKEEPER_DEBUG). */
+  debug: boolean;
 }
 
 /** GET /v1/connections/{name}/token */
@@ -90,7 +94,7 @@ export async function handleRequest(
   if (token && method === 'GET') {
     const name = decodeSegment(token[1] as string);
     ctx.markUsed(name);
-    return tokenOf(ctx, res, name);
+    return tokenOf(ctx, req, res, name);
   }
   const proxied = /^\/proxy\/([^/]+)(\/.*)?$/.exec(path);
   if (proxied) {
@@ -148,7 +152,12 @@ function listed(c: ViewedConnection) {
   };
 }
 
-async function tokenOf(ctx: RouteContext, res: ServerResponse, name: string): Promise<void> {
+async function tokenOf(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+): Promise<void> {
   try {
     const credential = await ctx.keeper.credential(name);
     sendJson(res, 200, {
@@ -157,7 +166,7 @@ async function tokenOf(ctx: RouteContext, res: ServerResponse, name: string): Pr
       expires_at: isoOrNull(credential.expiresAt),
     });
   } catch (error) {
-    sendError(res, error);
+    sendError(ctx, req, res, error);
   }
 }
 
@@ -173,8 +182,9 @@ async function proxy(
     status = await proxyRequest(ctx.keeper, name, pathAndQuery, req, res);
   } catch (error) {
     status = res.headersSent ? res.statusCode : statusFor(error);
-    if (res.headersSent) res.destroy();
-    else sendError(res, error);
+    // A caller that went away mid-body has nobody left to answer.
+    if (res.headersSent || (req.destroyed && !req.readableEnded)) res.destroy();
+    else sendError(ctx, req, res, error);
   }
   ctx.metrics.proxyRequest(name, status);
 }
@@ -252,11 +262,31 @@ function statusFor(error: unknown): number {
   return isTokenkeeperError(error) ? (STATUS_OF[error.code] ?? 502) : 500;
 }
 
-function sendError(res: ServerResponse, error: unknown): void {
+function sendError(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, error: unknown): void {
   const body = isTokenkeeperError(error)
     ? { error: { code: error.code, message: error.message } }
     : { error: { code: 'INTERNAL', message: 'The daemon failed to answer; its log may say more.' } };
-  sendJson(res, statusFor(error), body);
+  const status = statusFor(error);
+  if (status === 500) logFailure(ctx, req, error);
+  sendJson(res, status, body);
+}
+
+/**
+ * A 500 says to read the daemon's log, so it is logged: the method and path without the
+ * query (which may carry a caller's secret), and the error's code and message, which carry
+ * none. The stack only on request.
+ */
+export function logFailure(
+  ctx: Pick<RouteContext, 'log' | 'debug'>,
+  req: IncomingMessage,
+  error: unknown,
+): void {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  const what = isTokenkeeperError(error)
+    ? `${error.code}: ${error.message}`
+    : `unexpected error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+  ctx.log(`tokenkeeper serve: ${req.method ?? 'GET'} ${path} failed with 500 (${what})`);
+  if (ctx.debug && error instanceof Error && error.stack) ctx.log(error.stack);
 }
 
 function sendJson(

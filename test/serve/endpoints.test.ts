@@ -215,6 +215,39 @@ describe('tokenkeeper serve endpoints', () => {
     }
   });
 
+  it('logs every 500 it answers, without the query or a secret', async () => {
+    const logged: string[] = [];
+    const rig = await startServeRig({ daemon: { log: (line) => logged.push(line) } });
+    try {
+      await connectFactus(rig, 'acme');
+      const row = await rig.store.get('acme');
+      assert.ok(row);
+      // A clear field changed without the key: the row no longer matches its sealed copy.
+      await rig.store.put(
+        'acme',
+        { ...row.meta, tokenUrl: 'http://127.0.0.1:1/steal' },
+        row.sealed,
+        row.version,
+      );
+      rig.daemon.keeper.release('acme');
+      const response = await rig.call('/v1/connections/acme/token?secret=in-the-query');
+      assert.equal(response.status, 500);
+      const { error } = (await response.json()) as { error: { code: string } };
+      assert.equal(error.code, 'STORE_TAMPERED');
+      assert.equal(logged.length, 1, logged.join('\n'));
+      assert.match(
+        logged[0] ?? '',
+        /^tokenkeeper serve: GET \/v1\/connections\/acme\/token failed with 500 \(STORE_TAMPERED: /,
+      );
+      const { clientSecret, password } = rig.factus.credentials;
+      for (const secret of ['in-the-query', SECRET, clientSecret, password]) {
+        assert.ok(!logged[0]?.includes(secret), 'no secret in the log');
+      }
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('/healthz answers 503 while the store does not answer', async () => {
     const store = new StoreThatCanHang();
     const rig = await startServeRig({ store });

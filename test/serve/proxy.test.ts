@@ -422,9 +422,43 @@ describe('/proxy', () => {
       const { error } = (await refused.json()) as { error: { code: string; message: string } };
       assert.equal(error.code, 'NETWORK');
       assert.match(error.message, new RegExp(`Could not reach ${downUrl} \\(ECONNREFUSED\\)`));
+
+      // The same with a body, which is sent once and never again.
+      const withBody = await rig.call('/proxy/gone/v1/bills', { method: 'POST', body: '{"a":1}' });
+      assert.equal(withBody.status, 502);
+      const refusedBody = (await withBody.json()) as { error: { code: string; message: string } };
+      assert.equal(refusedBody.error.code, 'NETWORK');
+      assert.match(refusedBody.error.message, new RegExp(`Could not reach ${downUrl} \\(ECONNREFUSED\\)`));
     } finally {
       await rig.close();
       await upstream.close();
+    }
+  });
+
+  it('a provider that drops the connection of a request with a body is a 502, as without one', async () => {
+    const logged: string[] = [];
+    const rig = await startServeRig({ daemon: { log: (line) => logged.push(line) } });
+    try {
+      await connectFactus(rig, 'acme');
+      for (const [method, path, body] of [
+        ['POST', '/v1/bills/validate', '{"a":1}'],
+        ['DELETE', '/v1/bills/destroy/reference/x', '{"b":2}'],
+        ['GET', '/v1/bills', undefined],
+      ] as const) {
+        // A GET is sent again after a reset (three times in all); a request with a body is not.
+        rig.factus.faults.add({ point: 'api', reset: true, count: body ? 1 : 3 });
+        const response = await rig.call(`/proxy/acme${path}`, {
+          method,
+          ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+        });
+        const answer = (await response.json()) as { error: { code: string; message: string } };
+        assert.equal(response.status, 502, `${method}: ${JSON.stringify(answer)}`);
+        assert.equal(answer.error.code, 'NETWORK', method);
+        assert.match(answer.error.message, /ECONNRESET/, method);
+      }
+      assert.deepEqual(logged, [], 'a 502 is the caller’s to read, not the log’s');
+    } finally {
+      await rig.close();
     }
   });
 
