@@ -31,6 +31,12 @@ export async function revokeToken(
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {
-    throw await describeTokenEndpointFailure(error, revocationUrl, ctx, redactionFor(config, [token]), 'revocation');
+    throw await describeTokenEndpointFailure(
+      error,
+      revocationUrl,
+      ctx,
+      redactionFor(config, [token]),
+      'revocation',
+    );
   }
 }

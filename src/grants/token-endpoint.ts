@@ -170,7 +170,15 @@ export async function describeTokenEndpointFailure(
         { status: 429, connection, error: oauthErrorCode(error.error, redact) },
       );
     }
-    return refusal(where, error.status, error.error, error.error_description, { ...ctx, endpoint }, response, redact);
+    return refusal(
+      where,
+      error.status,
+      error.error,
+      error.error_description,
+      { ...ctx, endpoint },
+      response,
+      redact,
+    );
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     // Doorkeeper sends a challenge with every token error; the JSON body still says the most.
