@@ -219,35 +219,58 @@ describe('a connection whose secrets cannot be opened: messages name the login t
 describe('a failed revocation at logout', () => {
   it('names the revocation endpoint, keeps the connection and names no login', async () => {
     const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
-    const factorial = await startFactorialEmulator({ redirectUris: [redirectUri] });
+    let factorial = await startFactorialEmulator({ redirectUris: [redirectUri] });
     const { clientId, clientSecret } = factorial.credentials;
     const cli = await createCliSandbox({
       FACTORIAL_CLIENT_ID: clientId,
       FACTORIAL_CLIENT_SECRET: clientSecret,
     });
     try {
-      const { login, url } = await startBrowserLogin(
-        [
-          'login',
-          'rv',
-          '--provider',
-          'factorial',
-          '--base-url',
-          factorial.url,
-          '--redirect-uri',
-          redirectUri,
-          '--no-browser',
-        ],
-        cli.env,
-      );
-      await (await fetch(url)).text();
-      assert.equal((await login.done).code, 0);
+      for (const name of ['rv', 'rv2']) {
+        const { login, url } = await startBrowserLogin(
+          [
+            'login',
+            name,
+            '--provider',
+            'factorial',
+            '--base-url',
+            factorial.url,
+            '--redirect-uri',
+            redirectUri,
+            '--no-browser',
+          ],
+          cli.env,
+        );
+        await (await fetch(url)).text();
+        assert.equal((await login.done).code, 0);
+      }
       factorial.faults.add({ point: 'revoke', status: 503 });
-      const logout = await cli.run(['logout', 'rv']);
-      assert.equal(logout.code, 4, logout.stderr);
-      assert.match(logout.stderr, /The revocation endpoint at http:\/\/127\.0\.0\.1:\d+ answered HTTP 503/);
-      assert.doesNotMatch(logout.stderr, /token endpoint|tokenkeeper login/);
-      assert.match(logout.stderr, /was kept/);
+      const unavailable = await cli.run(['logout', 'rv']);
+      assert.equal(unavailable.code, 4, unavailable.stderr);
+      assert.match(
+        unavailable.stderr,
+        /The revocation endpoint at http:\/\/127\.0\.0\.1:\d+ answered HTTP 503/,
+      );
+      assert.doesNotMatch(unavailable.stderr, /token endpoint|tokenkeeper login/);
+      assert.match(unavailable.stderr, /was kept/);
+
+      // The provider no longer knows the saved client secret: a refusal of the client, which
+      // logging in again would not get past the logout.
+      const port = Number(new URL(factorial.url).port);
+      await factorial.stop();
+      factorial = await startFactorialEmulator({
+        port,
+        redirectUris: [redirectUri],
+        credentials: { clientSecret: 'a-new-client-secret' },
+      });
+      const refused = await cli.run(['logout', 'rv2']);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /The revocation endpoint at \S+ refused the request \(HTTP 401, invalid_client.*\)\. Check the client id and client secret\.\n/,
+      );
+      assert.doesNotMatch(refused.stderr, /token endpoint|tokenkeeper login/);
+      assert.match(refused.stderr, /was kept/);
     } finally {
       await factorial.stop();
       await cli.cleanup();

@@ -124,7 +124,10 @@ describe('login over a connection whose secrets cannot be opened', () => {
     const token = await run('token', 'gamma');
     assert.equal(token.code, 2, token.stderr);
     assert.match(token.stderr, /The base URL http:\/\/127\.0\.0\.1\.nip\.io uses plain http/);
-    assert.match(token.stderr, /Run `tokenkeeper login gamma` with an https URL/);
+    assert.match(
+      token.stderr,
+      /Run `tokenkeeper login gamma --base-url https:\/\/… --force` with an https URL/,
+    );
     assert.equal((await run('status', 'gamma')).code, 0, 'status still shows it');
 
     const noBase = await run('login', 'gamma');
