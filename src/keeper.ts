@@ -151,6 +151,11 @@ export interface Keeper {
    */
   rekey(): Promise<RekeyResult>;
   /**
+   * The id of the key this keeper seals under (a fingerprint, never the key): the one `rekey()`
+   * moves every connection to.
+   */
+  keyId(): Promise<string>;
+  /**
    * Lets go of what this process holds for the connection (its token, its timers) without
    * touching the store: the next call reads the store again. For a long-running process
    * that learns of a change made elsewhere, such as a logout by the CLI.
@@ -515,6 +520,11 @@ class TokenKeeper implements Keeper {
       import('./rekey.js'),
     ]);
     return rekeyConnections(repository, this.#services.settings);
+  }
+
+  async keyId(): Promise<string> {
+    const { repository } = await this.#services.storage();
+    return repository.keyId;
   }
 
   release(name: string): void {

@@ -15,11 +15,16 @@ import type { TokenStore } from './store/types.js';
 export interface KeeperOptions {
   /** A store, or where one lives (a path, `memory:`, `postgres://…`, `redis://…`). Default: TOKENKEEPER_STORE, else the SQLite file in the user's data directory. */
   store?: TokenStore | string;
-  /** Encryption key (32 bytes, or its base64/hex) for a store passed as an instance. Default: TOKENKEEPER_KEY. */
+  /**
+   * Encryption key (32 bytes, or its base64/hex), for every kind of store, a location string
+   * included. It wins over TOKENKEEPER_KEY and over a SQLite key file, which is then neither
+   * read nor created. A bad one is refused by createKeeper. Default: TOKENKEEPER_KEY, else (SQLite
+   * only) the key file beside the database.
+   */
   encryptionKey?: Buffer | string;
   /**
-   * Keys that only open, for a store passed as an instance: secrets sealed under them (before
-   * a key rotation) are read, and sealed under `encryptionKey` on their next write.
+   * Keys that only open, for every kind of store: secrets sealed under them (before a key
+   * rotation) are read, and sealed under the current key on their next write.
    * Default: TOKENKEEPER_PREVIOUS_KEYS (comma-separated).
    */
   previousEncryptionKeys?: ReadonlyArray<Buffer | string>;

@@ -16,8 +16,7 @@ import type { BackoffPolicy } from '../http/backoff.js';
 import { isLoopbackUrl } from '../http/urls.js';
 import { createKeeper, type Keeper, type KeeperOptions } from '../keeper.js';
 import { resolveKeeperOptions } from '../options.js';
-import { generateEncryptionKey, resolveEncryptionKey } from '../store/encryption.js';
-import { openStore, parseStoreLocation } from '../store/open-store.js';
+import { openStoreWithKeys } from '../store/open-store.js';
 import type { TokenStore } from '../store/types.js';
 import {
   type AccessSecret,
@@ -58,7 +57,7 @@ export const SERVE_DEFAULTS = {
 export interface DaemonOptions {
   /** A store, or where one lives (as TOKENKEEPER_STORE). Default: TOKENKEEPER_STORE, else the default SQLite file. */
   store?: TokenStore | string;
-  /** For a store passed as an object: its encryption key (default TOKENKEEPER_KEY). */
+  /** The store's encryption key, for every kind of store, as createKeeper takes it (default TOKENKEEPER_KEY). */
   encryptionKey?: Buffer | string;
   host?: string;
   /** 0 picks a free port. Default 0. */
@@ -131,7 +130,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   const keeper = createKeeper({
     ...options.keeper,
     store,
-    encryptionKey: opened.key,
+    ...(opened.key ? { encryptionKey: opened.key } : {}),
+    ...(opened.previousKeys ? { previousEncryptionKeys: opened.previousKeys } : {}),
     clock,
     pacingClock,
     // Only a fetch given: without one, the keeper's token requests go over node:http.
@@ -300,6 +300,8 @@ function countRefreshes(keeper: Keeper, metrics: ServeMetrics, providerOf: (name
 interface OpenedDaemonStore {
   store: TokenStore;
   key: Buffer | string | undefined;
+  /** Undefined: the keeper takes them from its own options, or TOKENKEEPER_PREVIOUS_KEYS. */
+  previousKeys?: Buffer[];
   owned: boolean;
 }
 
@@ -312,17 +314,13 @@ async function openDaemonStore(options: DaemonOptions, env: NodeJS.ProcessEnv): 
     return { store: options.store, key: options.encryptionKey, owned: false };
   }
   const location = options.store ?? (env.TOKENKEEPER_STORE || undefined);
-  // openStore checks the key first and creates a SQLite key file when there is none.
-  const { store } = await openStore(location, { env });
-  const target = parseStoreLocation(location, { env });
-  const hasEnvKey = Boolean(env.TOKENKEEPER_KEY?.trim());
-  const key =
-    target.kind === 'sqlite'
-      ? await resolveEncryptionKey({ env, keyFile: target.keyFile })
-      : target.kind === 'memory' && !hasEnvKey
-        ? generateEncryptionKey()
-        : await resolveEncryptionKey({ env });
-  return { store, key, owned: true };
+  const previous = options.keeper?.previousEncryptionKeys;
+  const { store, key, previousKeys } = await openStoreWithKeys(location, {
+    env,
+    ...(options.encryptionKey === undefined ? {} : { encryptionKey: options.encryptionKey }),
+    ...(previous === undefined ? {} : { previousEncryptionKeys: previous }),
+  });
+  return { store, key, previousKeys, owned: true };
 }
 
 /** A cheap read that every backend answers: one row that does not exist. */

@@ -15,10 +15,12 @@ import {
   createSecretBox,
   generateEncryptionKey,
   parseEncryptionKey,
+  parseKeyListOption,
+  parseKeyOption,
   parsePreviousEncryptionKeys,
   type SecretBox,
 } from '../store/encryption.js';
-import { openStore } from '../store/open-store.js';
+import { openStoreWithKeys } from '../store/open-store.js';
 import type { SharedRateLimits, TokenStore } from '../store/types.js';
 import { type TokenResponseFields, TokenSet, type TokenSetData } from '../token-set.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
@@ -43,14 +45,27 @@ export class SessionServices {
   #forwarding: Forwarding | undefined;
   /** Refreshes under way: close() lets them save what the provider already rotated. */
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #store: KeeperOptions['store'];
+  /** The keys given as options, checked when the keeper is created: a bad one fails at once. */
+  readonly #givenKey: Buffer | undefined;
+  readonly #givenPreviousKeys: Buffer[] | undefined;
 
   constructor(
     readonly settings: KeeperSettings,
     readonly registry: ProviderRegistry,
     readonly events: KeeperEventEmitter,
-    private readonly storeOptions: Pick<KeeperOptions, 'store' | 'encryptionKey' | 'previousEncryptionKeys'>,
+    storeOptions: Pick<KeeperOptions, 'store' | 'encryptionKey' | 'previousEncryptionKeys'>,
   ) {
     this.clock = settings.clock;
+    this.#store = storeOptions.store;
+    this.#givenKey =
+      storeOptions.encryptionKey === undefined
+        ? undefined
+        : parseKeyOption(storeOptions.encryptionKey, 'encryptionKey');
+    this.#givenPreviousKeys =
+      storeOptions.previousEncryptionKeys === undefined
+        ? undefined
+        : parseKeyListOption(storeOptions.previousEncryptionKeys, 'previousEncryptionKeys');
     this.scheduler = settings.proactiveRefresh ? new RefreshScheduler(settings.clock) : undefined;
   }
 
@@ -131,18 +146,24 @@ export class SessionServices {
 
   async #openStorage(): Promise<Storage> {
     const { env } = this.settings;
-    const given = this.storeOptions.store;
+    const given = this.#store;
     let store: TokenStore;
     let secretBox: SecretBox;
     let ownsStore = false;
     if (given === undefined || typeof given === 'string') {
-      ({ store, secretBox } = await openStore(given ?? (env.TOKENKEEPER_STORE || undefined), { env }));
+      const opened = await openStoreWithKeys(given ?? (env.TOKENKEEPER_STORE || undefined), {
+        env,
+        ...(this.#givenKey ? { encryptionKey: this.#givenKey } : {}),
+        ...(this.#givenPreviousKeys ? { previousEncryptionKeys: this.#givenPreviousKeys } : {}),
+      });
+      store = opened.store;
+      secretBox = createSecretBox(opened.key, opened.previousKeys);
       ownsStore = true;
     } else {
       store = given;
       secretBox = createSecretBox(
-        keyFor(given, this.storeOptions.encryptionKey, env),
-        previousKeysFor(this.storeOptions.previousEncryptionKeys, env),
+        keyFor(given, this.#givenKey, env),
+        this.#givenPreviousKeys ?? parsePreviousEncryptionKeys(env.TOKENKEEPER_PREVIOUS_KEYS),
       );
     }
     this.#sharedRateLimits = store.rateLimits;
@@ -158,18 +179,11 @@ export class SessionServices {
   }
 }
 
-function keyFor(store: TokenStore, key: Buffer | string | undefined, env: NodeJS.ProcessEnv): Buffer {
-  const given = key ?? env.TOKENKEEPER_KEY;
-  if (given !== undefined) return typeof given === 'string' ? parseEncryptionKey(given) : given;
+function keyFor(store: TokenStore, given: Buffer | undefined, env: NodeJS.ProcessEnv): Buffer {
+  if (given) return given;
+  if (env.TOKENKEEPER_KEY !== undefined) return parseEncryptionKey(env.TOKENKEEPER_KEY, 'TOKENKEEPER_KEY');
   if (store.kind === 'memory') return generateEncryptionKey();
   throw new ConfigError(
     'A store passed as an object needs an encryption key: pass `encryptionKey` or set TOKENKEEPER_KEY (32 random bytes, base64: `openssl rand -base64 32`).',
-  );
-}
-
-function previousKeysFor(keys: ReadonlyArray<Buffer | string> | undefined, env: NodeJS.ProcessEnv): Buffer[] {
-  if (keys === undefined) return parsePreviousEncryptionKeys(env.TOKENKEEPER_PREVIOUS_KEYS);
-  return keys.map((key, index) =>
-    typeof key === 'string' ? parseEncryptionKey(key, `previousEncryptionKeys[${index}]`) : key,
   );
 }

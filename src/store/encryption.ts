@@ -225,6 +225,37 @@ export function parsePreviousEncryptionKeys(
   return keys;
 }
 
+/**
+ * A key passed as an option (`encryptionKey`, or an entry of `previousEncryptionKeys`): 32
+ * bytes, or their base64 or hex. A bad one is refused naming the option, never
+ * TOKENKEEPER_KEY, and never echoing the value.
+ */
+export function parseKeyOption(value: unknown, option: string): Buffer {
+  if (typeof value === 'string') return parseEncryptionKey(value, option);
+  if (value instanceof Uint8Array) {
+    if (value.length === ENCRYPTION_KEY_BYTES) return Buffer.from(value);
+    throw new ConfigError(
+      `${option} must be ${ENCRYPTION_KEY_BYTES} bytes, but the Buffer given holds ${value.length}; ` +
+        'create a key with generateEncryptionKey() or `openssl rand -base64 32`.',
+    );
+  }
+  throw new ConfigError(
+    `${option} must be a Buffer of ${ENCRYPTION_KEY_BYTES} bytes, or those bytes as base64 or hex text, ` +
+      `not ${value === null ? 'null' : typeof value}; create a key with generateEncryptionKey() or \`openssl rand -base64 32\`.`,
+  );
+}
+
+/** `previousEncryptionKeys`: an array of keys, each as parseKeyOption takes it. */
+export function parseKeyListOption(value: unknown, option: string): Buffer[] {
+  if (!Array.isArray(value)) {
+    throw new ConfigError(
+      `${option} must be an array of keys (each a Buffer of ${ENCRYPTION_KEY_BYTES} bytes, or its base64 or hex), ` +
+        `not ${value === null ? 'null' : typeof value}.`,
+    );
+  }
+  return value.map((key, index) => parseKeyOption(key, `${option}[${index}]`));
+}
+
 export interface ResolveEncryptionKeyOptions {
   /** Where TOKENKEEPER_KEY is read from; defaults to process.env. */
   env?: NodeJS.ProcessEnv;

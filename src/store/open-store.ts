@@ -9,10 +9,12 @@
  *   redis://…, rediss://…          Redis (`?prefix=name:` sets the key prefix); a node of a
  *                                  Redis Cluster stands for its cluster (redis-connect.ts)
  *
- * Remote stores are shared by several hosts, which must all use the same key: for them the
- * key comes from TOKENKEEPER_KEY only. TOKENKEEPER_PREVIOUS_KEYS lists keys that only open
- * (a key rotation under way), for every kind of store. Drivers are imported on demand, so choosing one
- * backend never loads the others.
+ * The key a caller passes (`encryptionKey`) wins, for every kind of store; else
+ * TOKENKEEPER_KEY; else, for SQLite only, the key file. Remote stores are shared by several
+ * hosts, which must all use the same key, so they never fall back to a key file.
+ * `previousEncryptionKeys`, else TOKENKEEPER_PREVIOUS_KEYS, lists keys that only open (a key
+ * rotation under way), for every kind of store. Drivers are imported on demand, so choosing
+ * one backend never loads the others.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -24,6 +26,9 @@ import { ConfigError, TokenkeeperError } from '../errors.js';
 import {
   createSecretBox,
   ENCRYPTION_KEY_BYTES,
+  parseEncryptionKey,
+  parseKeyListOption,
+  parseKeyOption,
   parsePreviousEncryptionKeys,
   resolveEncryptionKey,
   type SecretBox,
@@ -82,12 +87,27 @@ export interface OpenStoreOptions {
   postgresTablePrefix?: string;
   /** Redis: key prefix (overrides `?prefix=`). Default `tokenkeeper:`. */
   redisKeyPrefix?: string;
+  /**
+   * The key to seal under (32 bytes, or their base64 or hex), for every kind of store. It wins
+   * over TOKENKEEPER_KEY and over a SQLite key file, which is then neither read nor created.
+   */
+  encryptionKey?: Buffer | string;
+  /** Keys that only open (a rotation under way). Default: TOKENKEEPER_PREVIOUS_KEYS. */
+  previousEncryptionKeys?: ReadonlyArray<Buffer | string>;
 }
 
 /** A store opened from a location, with the SecretBox for its key. */
 export interface OpenedStore {
   store: TokenStore;
   secretBox: SecretBox;
+}
+
+/** An open store with its keys: what the daemon hands on to its keeper. */
+export interface StoreWithKeys {
+  store: TokenStore;
+  /** The key it seals under. */
+  key: Buffer;
+  previousKeys: Buffer[];
 }
 
 const SQLITE_EXTENSIONS = /\.(db|sqlite3?|db3)$/i;
@@ -197,45 +217,59 @@ function parseUrl(value: string): URL {
 function remoteKeyError(what: string): ConfigError {
   return new ConfigError(
     `A ${what} store is shared by several hosts, so they must share its encryption key: set TOKENKEEPER_KEY ` +
-      'to the same 32-byte key on every host that uses this store (create one with `openssl rand -base64 32`).',
+      'to the same 32-byte key on every host that uses this store (create one with `openssl rand -base64 32`; ' +
+      'from the library, pass it as the encryptionKey option instead).',
   );
 }
 
-function hasEnvKey(env: NodeJS.ProcessEnv): boolean {
-  return env.TOKENKEEPER_KEY !== undefined && env.TOKENKEEPER_KEY.trim() !== '';
+function envKey(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const value = env.TOKENKEEPER_KEY;
+  return value === undefined || value.trim() === ''
+    ? undefined
+    : parseEncryptionKey(value, 'TOKENKEEPER_KEY');
 }
 
 /**
  * Opens the store at `location` (see the top of this file for the forms it takes) with the
  * SecretBox for its secrets. The caller reads TOKENKEEPER_STORE; this reads TOKENKEEPER_KEY
- * and TOKENKEEPER_PREVIOUS_KEYS.
+ * and TOKENKEEPER_PREVIOUS_KEYS unless the keys are given.
  */
 export async function openStore(location?: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
+  const { store, key, previousKeys } = await openStoreWithKeys(location, options);
+  return { store, secretBox: createSecretBox(key, previousKeys) };
+}
+
+/** openStore, with the keys themselves: the daemon hands the same store and key to its keeper. */
+export async function openStoreWithKeys(
+  location: string | undefined,
+  options: OpenStoreOptions,
+): Promise<StoreWithKeys> {
   const env = options.env ?? process.env;
   const target = parseStoreLocation(location, options);
-  // Parsed before anything is opened or created: a bad entry must not leave a new store behind.
-  const previousKeys = parsePreviousEncryptionKeys(env.TOKENKEEPER_PREVIOUS_KEYS);
-  const secretBoxFor = (key: Buffer) => createSecretBox(key, previousKeys);
+  // Parsed before anything is opened or created: a bad key must not leave a new store behind.
+  const givenKey =
+    options.encryptionKey === undefined
+      ? envKey(env)
+      : parseKeyOption(options.encryptionKey, 'encryptionKey');
+  const previousKeys =
+    options.previousEncryptionKeys === undefined
+      ? parsePreviousEncryptionKeys(env.TOKENKEEPER_PREVIOUS_KEYS)
+      : parseKeyListOption(options.previousEncryptionKeys, 'previousEncryptionKeys');
   switch (target.kind) {
     case 'memory': {
-      const key = hasEnvKey(env) ? await resolveEncryptionKey({ env }) : randomBytes(ENCRYPTION_KEY_BYTES);
       const { MemoryTokenStore } = await import('./memory-store.js');
-      return { store: new MemoryTokenStore(), secretBox: secretBoxFor(key) };
+      return {
+        store: new MemoryTokenStore(),
+        key: givenKey ?? randomBytes(ENCRYPTION_KEY_BYTES),
+        previousKeys,
+      };
     }
     case 'sqlite': {
-      if (!hasEnvKey(env)) await refuseNewKeyForSealedRows(target.path, target.keyFile, options);
-      // The key first: a bad TOKENKEEPER_KEY must not leave a fresh empty database behind.
-      const key = await resolveEncryptionKey({ env, keyFile: target.keyFile, createIfMissing: true });
-      const { SqliteTokenStore } = await import('./sqlite-store.js');
-      const store = await SqliteTokenStore.open(
-        target.path,
-        options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
-      );
-      return { store, secretBox: secretBoxFor(key) };
+      if (givenKey) return { store: await openSqlite(target.path, options), key: givenKey, previousKeys };
+      return openSqliteWithKeyFile(target.path, target.keyFile, options, previousKeys);
     }
     case 'postgres': {
-      if (!hasEnvKey(env)) throw remoteKeyError('PostgreSQL');
-      const key = await resolveEncryptionKey({ env });
+      if (!givenKey) throw remoteKeyError('PostgreSQL');
       const { PostgresTokenStore } = await import('./postgres-store.js');
       const schema = options.postgresSchema ?? target.schema;
       const store = await PostgresTokenStore.connect({
@@ -243,47 +277,60 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
         ...(schema === undefined ? {} : { schema }),
         ...(options.postgresTablePrefix === undefined ? {} : { tablePrefix: options.postgresTablePrefix }),
       });
-      return { store, secretBox: secretBoxFor(key) };
+      return { store, key: givenKey, previousKeys };
     }
     case 'redis': {
-      if (!hasEnvKey(env)) throw remoteKeyError('Redis');
-      const key = await resolveEncryptionKey({ env });
+      if (!givenKey) throw remoteKeyError('Redis');
       const { RedisTokenStore } = await import('./redis-store.js');
       const keyPrefix = options.redisKeyPrefix ?? target.keyPrefix;
       const store = await RedisTokenStore.connect({
         url: target.url,
         ...(keyPrefix === undefined ? {} : { keyPrefix }),
       });
-      return { store, secretBox: secretBoxFor(key) };
+      return { store, key: givenKey, previousKeys };
     }
   }
 }
 
-/**
- * A missing key file beside a database that already holds connections is a lost key, not a
- * first run: a new key could open none of them. Say which key they need instead.
- */
-async function refuseNewKeyForSealedRows(
-  path: string,
-  keyFile: string,
-  options: OpenStoreOptions,
-): Promise<void> {
-  if (path === ':memory:' || existsSync(keyFile) || !existsSync(path)) return;
+async function openSqlite(path: string, options: OpenStoreOptions): Promise<TokenStore> {
   const { SqliteTokenStore } = await import('./sqlite-store.js');
-  const store = await SqliteTokenStore.open(
+  return SqliteTokenStore.open(
     path,
     options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
   );
+}
+
+/**
+ * SQLite with the key file beside it, created on first use. A missing key file beside a
+ * database that already holds connections is a lost key, not a first run: a new key could
+ * open none of them, so none is made.
+ */
+async function openSqliteWithKeyFile(
+  path: string,
+  keyFile: string,
+  options: OpenStoreOptions,
+  previousKeys: Buffer[],
+): Promise<StoreWithKeys> {
+  if (path === ':memory:' || existsSync(keyFile) || !existsSync(path)) {
+    // The key first: an unreadable key file must not leave a fresh empty database behind.
+    const key = await resolveEncryptionKey({ env: {}, keyFile, createIfMissing: true });
+    return { store: await openSqlite(path, options), key, previousKeys };
+  }
+  const store = await openSqlite(path, options);
   try {
     const rows = await store.list();
-    if (rows.length === 0) return;
+    if (rows.length === 0) {
+      const key = await resolveEncryptionKey({ env: {}, keyFile, createIfMissing: true });
+      return { store, key, previousKeys };
+    }
     const keyIds = [...new Set(rows.map((row) => sealedKeyId(row.sealed) ?? '?'))];
     throw new TokenkeeperError(
       'STORE_KEY',
       `The store ${path} holds ${rows.length} connection(s) sealed with key ${keyIds.join(', ')}, but its key file ` +
         `${keyFile} is missing. Restore the key file, or set TOKENKEEPER_KEY to that key; a new key could open none of them.`,
     );
-  } finally {
+  } catch (error) {
     await store.close();
+    throw error;
   }
 }

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,8 @@ import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.
 import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper, type Keeper, type KeeperOptions } from '../../src/keeper.js';
 import { createSecretBox, encryptionKeyId } from '../../src/store/encryption.js';
-import { openStore } from '../../src/store/open-store.js';
+import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { keyFileFor, openStore } from '../../src/store/open-store.js';
 import type { TokenStore } from '../../src/store/types.js';
 import { factusSpec } from '../helpers/factus.js';
 import { PG_URL, probePostgres, probeRedis, REDIS_URL, uniqueName } from '../store/servers.js';
@@ -77,6 +79,43 @@ after(async () => {
 });
 
 const b64 = (key: Buffer) => key.toString('base64');
+
+describe('encryption keys given as options', () => {
+  it('a bad one is refused when the keeper is created, naming the option and not echoing it', () => {
+    const short = 'c2hvcnQta2V5';
+    for (const [options, named] of [
+      [{ store: 'memory:', encryptionKey: short }, /^encryptionKey is not a valid encryption key/],
+      [
+        { store: 'memory:', encryptionKey: randomBytes(16) },
+        /^encryptionKey must be 32 bytes, but the Buffer given holds 16/,
+      ],
+      [
+        { store: new MemoryTokenStore(), encryptionKey: short },
+        /^encryptionKey is not a valid encryption key/,
+      ],
+      [{ encryptionKey: 42 as unknown as string }, /^encryptionKey must be a Buffer of 32 bytes/],
+      [
+        { store: 'memory:', previousEncryptionKeys: [randomBytes(32), short] },
+        /^previousEncryptionKeys\[1\] is not a valid encryption key/,
+      ],
+      [
+        { store: 'memory:', previousEncryptionKeys: short as unknown as string[] },
+        /^previousEncryptionKeys must be an array/,
+      ],
+    ] as Array<[KeeperOptions, RegExp]>) {
+      assert.throws(
+        () => createKeeper({ ...options, env: { TOKENKEEPER_KEY: b64(randomBytes(32)) } }),
+        (error: TokenkeeperError) => {
+          assert.equal(error.code, 'CONFIG');
+          assert.match(error.message, named);
+          assert.doesNotMatch(error.message, /TOKENKEEPER_KEY/);
+          assert.equal(error.message.includes(short), false);
+          return true;
+        },
+      );
+    }
+  });
+});
 
 for (const backend of backends) {
   const skip =
@@ -182,6 +221,36 @@ for (const backend of backends) {
       } finally {
         await store.close();
       }
+    });
+
+    it('uses encryptionKey and previousEncryptionKeys given with a location string, over the environment', async () => {
+      const location = await backend.location();
+      const [oldKey, newKey, envKey] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+      const keeper = (options: KeeperOptions, env: NodeJS.ProcessEnv) => {
+        const made = createKeeper({ store: location, env, proactiveRefresh: false, ...options });
+        keepers.push(made);
+        return made;
+      };
+      // No TOKENKEEPER_KEY at all: the key given is the store's key, remote stores included.
+      const first = keeper({ encryptionKey: oldKey }, {});
+      await first.connect('acme', factusSpec(emulator));
+      assert.equal((await first.info('acme')).keyId, encryptionKeyId(oldKey));
+      assert.equal(await first.keyId(), encryptionKeyId(oldKey));
+      if (backend.name === 'SQLite') {
+        assert.equal(existsSync(keyFileFor(location)), false, 'no key file beside the database');
+      }
+
+      // Given keys win over TOKENKEEPER_KEY and TOKENKEEPER_PREVIOUS_KEYS.
+      const env = { TOKENKEEPER_KEY: b64(envKey), TOKENKEEPER_PREVIOUS_KEYS: b64(randomBytes(32)) };
+      const moved = keeper({ encryptionKey: b64(newKey), previousEncryptionKeys: [b64(oldKey)] }, env);
+      assert.ok(await moved.getAccessToken('acme'));
+      assert.deepEqual((await moved.rekey()).resealed, ['acme']);
+      assert.equal((await moved.info('acme')).keyId, encryptionKeyId(newKey));
+      await assert.rejects(
+        keeper({}, env).getAccessToken('acme'),
+        (error: TokenkeeperError) => error.code === 'STORE_KEY',
+        'the key in the environment alone opens nothing the given key sealed',
+      );
     });
 
     it('reports a connection no key opens, leaves it untouched, and re-seals the others', async () => {

@@ -6,18 +6,23 @@
  * asked of the provider once, and a claim whose daemon died comes back to the other one.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import type { TokenkeeperError } from '../../src/errors.js';
+import { createKeeper } from '../../src/keeper.js';
 import { SERVE_DEFAULTS, startDaemon } from '../../src/serve/daemon.js';
+import { encryptionKeyId, generateEncryptionKey } from '../../src/store/encryption.js';
 import { PostgresTokenStore } from '../../src/store/postgres-store.js';
 import { RedisTokenStore } from '../../src/store/redis-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import type { TokenStore } from '../../src/store/types.js';
+import { factusSpec } from '../helpers/factus.js';
 import { DeafenableFeedStore } from '../helpers/forwarding-store.js';
 import {
   describeWithServer,
@@ -301,7 +306,53 @@ async function onSqlite(work: (store: TokenStore, cliStore: TokenStore) => Promi
   }
 }
 
+/**
+ * Opened from a location string, the daemon seals under the key it is given (no key file is
+ * made); with the store's key file lost it refuses to start, naming the key, and makes none.
+ */
+async function takesTheKeyItIsGiven(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-key-'));
+  const path = join(dir, 'tokenkeeper.db');
+  const keyFile = join(dir, 'tokenkeeper.key');
+  const env = { TOKENKEEPER_SERVE_SECRET: 'a-daemon-secret-0123456789abcdef' };
+  try {
+    const key = generateEncryptionKey();
+    const given = await startDaemon({ store: path, encryptionKey: key.toString('base64'), env });
+    try {
+      assert.equal(await given.keeper.keyId(), encryptionKeyId(key));
+    } finally {
+      await given.close();
+    }
+    assert.equal(existsSync(keyFile), false, 'no key file beside the database');
+
+    const factus = await startFactusEmulator();
+    const keeper = createKeeper({ store: path, env: {}, proactiveRefresh: false });
+    let sealedWith: string | undefined;
+    try {
+      await keeper.connect('acme', factusSpec(factus));
+      sealedWith = (await keeper.info('acme')).keyId;
+    } finally {
+      await keeper.close();
+      await factus.stop();
+    }
+    rmSync(keyFile);
+    await assert.rejects(startDaemon({ store: path, env }), (error: TokenkeeperError) => {
+      assert.equal(error.code, 'STORE_KEY');
+      assert.match(
+        error.message,
+        new RegExp(`sealed with key ${sealedWith}, but its key file ${keyFile} is missing`),
+      );
+      return true;
+    });
+    assert.equal(existsSync(keyFile), false, 'no new key is made by itself');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('the daemon on SQLite', () => {
+  it('opened from a location string, takes the key it is given, and refuses to start without its key file', () =>
+    takesTheKeyItIsGiven());
   it('hears a login, a refresh and a logout that another process makes as they are made', () =>
     onSqlite(hearsChangesAsTheyAreMade));
   it('lists every row rarely while it hears its own refreshes, at its pace once one goes unheard', () =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -231,6 +231,50 @@ describe('openStore', () => {
     } finally {
       await opened.store.close();
     }
+  });
+
+  it('takes a given key over TOKENKEEPER_KEY and the key file, which it neither reads, writes nor creates', async () => {
+    const dir = freshDir();
+    const path = join(dir, 'k.db');
+    const given = randomBytes(32);
+    const previous = randomBytes(32);
+    const opened = await openStore(path, {
+      env: keyEnv,
+      encryptionKey: given.toString('hex'),
+      previousEncryptionKeys: [previous],
+    });
+    try {
+      assert.equal(opened.secretBox.keyId, encryptionKeyId(given));
+      assert.deepEqual(opened.secretBox.keyIds, [encryptionKeyId(given), encryptionKeyId(previous)]);
+      assert.equal(existsSync(join(dir, 'k.key')), false);
+    } finally {
+      await opened.store.close();
+    }
+    // A key file that holds another key is left as it is; rows name the key they were sealed with.
+    const fromFile = await openStore(path, { env: {} });
+    const keyFileText = readFileSync(join(dir, 'k.key'), 'utf8');
+    await fromFile.store.close();
+    const again = await openStore(path, { env: {}, encryptionKey: given });
+    try {
+      assert.equal(again.secretBox.keyId, encryptionKeyId(given));
+      assert.notEqual(fromFile.secretBox.keyId, again.secretBox.keyId);
+      assert.equal(readFileSync(join(dir, 'k.key'), 'utf8'), keyFileText);
+    } finally {
+      await again.store.close();
+    }
+  });
+
+  it('refuses a malformed key option before creating any file, naming the option', async () => {
+    const dir = freshDir();
+    await assert.rejects(openStore(join(dir, 'k.db'), { env: keyEnv, encryptionKey: 'short' }), {
+      code: 'CONFIG',
+      message: /^encryptionKey is not a valid encryption key/,
+    });
+    await assert.rejects(
+      openStore(join(dir, 'k.db'), { env: keyEnv, previousEncryptionKeys: [Buffer.alloc(31)] }),
+      { code: 'CONFIG', message: /^previousEncryptionKeys\[0\] must be 32 bytes/ },
+    );
+    assert.equal(existsSync(dir), false);
   });
 
   it('refuses a malformed TOKENKEEPER_KEY before creating any file', async () => {
