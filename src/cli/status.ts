@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { ConnectionInfo } from '../connection.js';
-import { isTokenkeeperError } from '../errors.js';
+import { isTokenkeeperError, type TokenkeeperError } from '../errors.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { ConnectionDetails, Keeper } from '../keeper.js';
 import { parseStoreLocation } from '../store/open-store.js';
@@ -15,7 +15,8 @@ export const usage =
   'tokenkeeper status [<name>] [--json]\nShows where connections are kept, and for each its account, scopes, credential (first 4\n' +
   'characters), expiry, state and the id of the key its secrets are sealed with (keyId). --json\n' +
   'prints an object for one connection, an array for all.\n' +
-  'Exits 1 when a connection it shows needs a new login.';
+  'Exits 1 when a connection it shows needs a new login, or its secrets cannot be opened here\n' +
+  '(sealed with another key, damaged, or changed outside tokenkeeper: opensHere false).';
 
 export const options = { json: { type: 'boolean' } } as const;
 
@@ -28,6 +29,13 @@ interface ConnectionStatus
   keptFreshByDaemon: boolean;
   /** False for a credential that is its own token (an API key), as the grant strategy says. */
   refreshable: boolean;
+  /**
+   * False when its secrets cannot be opened here: sealed under a key this process does not
+   * have, damaged, or its settings changed outside tokenkeeper. It cannot be used until then.
+   */
+  opensHere: boolean;
+  /** Why the secrets do not open (STORE_KEY or STORE_TAMPERED), and what to do. */
+  openError?: { code: string; message: string };
   expiresAt?: string | null;
   obtainedAt?: string;
   lastRefreshAt?: string;
@@ -43,39 +51,61 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const [name] = positionals;
   const now = Date.now();
   const store = describeStore(io.env);
-  const connections = await withKeeper(io, async (keeper) => {
+  const { connections, keyId } = await withKeeper(io, async (keeper) => {
     const infos = name ? [await keeper.info(name)] : await keeper.list();
     const daemon = (await keeper.liveDaemons()).length > 0;
-    return Promise.all(infos.map(async (info) => statusOf(await detailsOf(keeper, info), now, daemon)));
+    const connections = await Promise.all(
+      infos.map(async (info) => {
+        const { details, unopened } = await detailsOf(keeper, info);
+        return statusOf(details, now, daemon, unopened);
+      }),
+    );
+    return { connections, keyId: await keeper.keyId() };
   });
 
   if (values.json) {
     const json = name ? connections[0] : connections;
     io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    io.stdout.write(`Store: ${store.location}\nKey:   ${store.key}\n`);
+    io.stdout.write(`Store: ${store.location}\nKey:   ${describeKey(store, keyId)}\n`);
     if (connections.length === 0) {
       io.stderr.write(`No connections yet. Create one with:\n${newLoginCommands('NAME').join('\n')}\n`);
     } else {
       io.stdout.write(`\n${connections.map((c) => describe(c)).join('\n\n')}\n`);
     }
   }
-  // As gh does: a status that lists a connection needing a login is not a success.
-  return connections.some((c) => c.needsLogin) ? ExitCode.failure : ExitCode.ok;
+  // As gh does: a status that lists a connection needing a login, or one that cannot even be
+  // opened here, is not a success.
+  return connections.some((c) => c.needsLogin || !c.opensHere) ? ExitCode.failure : ExitCode.ok;
 }
 
-/** The details need the encryption key; without it status still shows the metadata. */
-async function detailsOf(keeper: Keeper, info: ConnectionInfo): Promise<ConnectionDetails> {
+/**
+ * The details need the encryption key. Without it status still shows the metadata, the id of
+ * the key the secrets are sealed under (their header names it, no key needed), and why they
+ * do not open.
+ */
+async function detailsOf(
+  keeper: Keeper,
+  info: ConnectionInfo,
+): Promise<{ details: ConnectionDetails; unopened?: TokenkeeperError }> {
   try {
-    return await keeper.details(info.name);
+    return { details: await keeper.details(info.name) };
   } catch (error) {
-    if (isTokenkeeperError(error) && (error.code === 'STORE_KEY' || error.code === 'STORE_TAMPERED'))
-      return info;
+    if (isTokenkeeperError(error) && (error.code === 'STORE_KEY' || error.code === 'STORE_TAMPERED')) {
+      // list() reads no sealed data, so it has no key id; info() reads the sealed header.
+      const withKeyId = info.keyId ? info : await keeper.info(info.name).catch(() => info);
+      return { details: withKeyId, unopened: error };
+    }
     throw error;
   }
 }
 
-export function statusOf(details: ConnectionDetails, now: number, daemon: boolean): ConnectionStatus {
+export function statusOf(
+  details: ConnectionDetails,
+  now: number,
+  daemon: boolean,
+  unopened?: TokenkeeperError,
+): ConnectionStatus {
   const { expiresAt, obtainedAt, lastRefreshAt, createdAt, lastError, ...rest } = details;
   const iso = (ms: number) => new Date(ms).toISOString();
   const { refreshable } = grantStrategy(details.grant);
@@ -85,8 +115,10 @@ export function statusOf(details: ConnectionDetails, now: number, daemon: boolea
     refreshable,
     // An API key is its own credential: it has no scopes of its own to show.
     ...(apiKey ? { scope: undefined, grantedScope: undefined } : {}),
-    expiry: expiryOf(details, apiKey, now, daemon),
+    expiry: expiryOf(details, apiKey, now, daemon, !unopened),
     needsLogin: details.state === 'reauth_required',
+    opensHere: !unopened,
+    ...(unopened ? { openError: { code: unopened.code, message: unopened.message } } : {}),
     keptFreshByDaemon: daemon && refreshable && details.state === 'ok',
     ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : iso(expiresAt) } : {}),
     ...(obtainedAt !== undefined ? { obtainedAt: iso(obtainedAt) } : {}),
@@ -96,25 +128,38 @@ export function statusOf(details: ConnectionDetails, now: number, daemon: boolea
   };
 }
 
-/** Expiry as it will play out: a daemon refreshes before expiry; without one, tokens are refreshed on use. */
-function expiryOf(details: ConnectionDetails, apiKey: boolean, now: number, daemon: boolean): string {
+/**
+ * Expiry as it will play out: a daemon refreshes before expiry (it may hold a key this
+ * process lacks); without one, tokens are refreshed on use, if their secrets open here.
+ */
+function expiryOf(
+  details: ConnectionDetails,
+  apiKey: boolean,
+  now: number,
+  daemon: boolean,
+  opens: boolean,
+): string {
   if (apiKey) return 'API key, does not expire';
   const { expiresAt } = details;
   if (expiresAt === null) return 'does not expire';
   if (expiresAt === undefined) return 'unknown';
   if (details.state === 'reauth_required')
     return `needs a new login (token ${expiresAt <= now ? 'expired' : 'rejected'})`;
-  const then = daemon ? 'kept fresh by a daemon' : 'refreshes on next use';
+  const then = daemon
+    ? 'kept fresh by a daemon'
+    : opens
+      ? 'refreshes on next use'
+      : 'not refreshed here: its secrets do not open';
   if (expiresAt <= now) return `expired ${humanDuration(now - expiresAt)} ago; ${then}`;
-  return daemon
-    ? `valid until ${formatInstant(expiresAt, now)}; kept fresh by a daemon`
-    : `valid until ${formatInstant(expiresAt, now)}; refreshes on next use after that`;
+  return `valid until ${formatInstant(expiresAt, now)}; ${daemon || !opens ? then : 'refreshes on next use after that'}`;
 }
 
 function describe(c: ConnectionStatus): string {
-  const state = c.needsLogin
-    ? `re-authorization required: run \`tokenkeeper login ${c.name}\`${c.lastError ? ` (${c.lastError.message})` : ''}`
-    : 'ok';
+  const state = c.openError
+    ? `cannot be opened here: ${c.openError.message}`
+    : c.needsLogin
+      ? `re-authorization required: run \`tokenkeeper login ${c.name}\`${c.lastError ? ` (${c.lastError.message})` : ''}`
+      : 'ok';
   const scopes = c.grantedScope ?? c.scope;
   const lines = [
     c.name,
@@ -132,12 +177,18 @@ function describe(c: ConnectionStatus): string {
   return lines.join('\n');
 }
 
-/** Where the store is and where its key comes from, without a password or the key. */
-function describeStore(env: NodeJS.ProcessEnv): { location: string; key: string } {
-  const described = describeStoreKey(env);
+/** Where the key comes from and its id (never the key). */
+function describeKey(store: { key: string; rotating: boolean }, keyId: string): string {
   // A rotation under way: say so, without reading or showing the keys.
-  if (!env.TOKENKEEPER_PREVIOUS_KEYS?.replace(/[\s,]/g, '')) return described;
-  return { ...described, key: `${described.key}; previous keys from TOKENKEEPER_PREVIOUS_KEYS` };
+  return `${store.key}, key id ${keyId}${store.rotating ? '; previous keys from TOKENKEEPER_PREVIOUS_KEYS' : ''}`;
+}
+
+/** Where the store is and where its key comes from, without a password or the key. */
+function describeStore(env: NodeJS.ProcessEnv): { location: string; key: string; rotating: boolean } {
+  return {
+    ...describeStoreKey(env),
+    rotating: Boolean(env.TOKENKEEPER_PREVIOUS_KEYS?.replace(/[\s,]/g, '')),
+  };
 }
 
 function describeStoreKey(env: NodeJS.ProcessEnv): { location: string; key: string } {
@@ -159,7 +210,7 @@ function describeStoreKey(env: NodeJS.ProcessEnv): { location: string; key: stri
         location: `${target.path} (SQLite)`,
         key: fromEnvKey
           ? 'TOKENKEEPER_KEY'
-          : `key file ${target.keyFile}${existsSync(target.keyFile) ? '' : ' (created at the first login)'}`,
+          : `key file ${target.keyFile}${existsSync(target.keyFile) ? '' : ' (new)'}`,
       };
     case 'postgres':
       return { location: `${redactConnectionUrl(target.url)} (PostgreSQL)`, key: 'TOKENKEEPER_KEY' };

@@ -170,7 +170,9 @@ describe('the CLI from scripts', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(
       result.stdout,
-      new RegExp(`^Store: ${cli.storePath} \\(SQLite\\)\\nKey: +key file .*tokens\\.key\\n`),
+      new RegExp(
+        `^Store: ${cli.storePath} \\(SQLite\\)\\nKey: +key file .*tokens\\.key, key id [\\w-]{8}\\n`,
+      ),
     );
     const [acme, hrKey] = ['acme', 'hr-key'].map(
       (name) => result.stdout.split('\n\n').find((block) => block.startsWith(`${name}\n`))!,

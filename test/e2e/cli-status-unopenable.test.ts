@@ -1,0 +1,127 @@
+/**
+ * `status` of connections this host cannot open (sealed under another key, or changed outside
+ * tokenkeeper): it shows the key each is sealed with, says why it does not open and what to
+ * do (`opensHere`, `openError` in --json), and exits 1.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  type FactusRunningEmulator,
+  startFactusEmulator,
+} from '../../src/emulators/factus/factus-emulator.js';
+import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
+import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
+import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+
+interface StatusJson {
+  name: string;
+  state: string;
+  needsLogin: boolean;
+  keyId?: string;
+  opensHere: boolean;
+  openError?: { code: string; message: string };
+}
+
+describe('status of connections this host cannot open', () => {
+  let emulator: FactusRunningEmulator;
+  let cli: CliSandbox;
+  const keyA = randomBytes(32).toString('base64');
+  const keyB = randomBytes(32).toString('base64');
+  const withKey = (key: string, extra: NodeJS.ProcessEnv = {}) => ({
+    env: { TOKENKEEPER_KEY: key, ...extra },
+  });
+
+  before(async () => {
+    emulator = await startFactusEmulator();
+    cli = await createCliSandbox(factusEnv(emulator));
+    for (const [name, key] of [
+      ['acme', keyA],
+      ['beta', keyB],
+      ['gamma', keyB],
+    ] as const) {
+      const login = await cli.run(
+        ['login', name, '--provider', 'factus', '--base-url', emulator.url],
+        withKey(key),
+      );
+      assert.equal(login.code, 0, login.stderr);
+    }
+  });
+  after(async () => {
+    await emulator.stop();
+    const transcript = cli.transcript();
+    await cli.cleanup();
+    for (const secret of [emulator.credentials.clientSecret, emulator.credentials.password, keyA, keyB]) {
+      assert.equal(transcript.includes(secret), false, 'no secret or key in any output');
+    }
+  });
+
+  it('sealed under another key: its key id, that it does not open and what to do, exit 1', async () => {
+    const json = await cli.run(['status', '--json'], withKey(keyB));
+    assert.equal(json.code, 1, json.stderr);
+    const [acme, beta] = JSON.parse(json.stdout) as StatusJson[];
+    assert.equal(acme!.keyId, idOf(keyA), 'the key id comes from the sealed header, for the listing too');
+    assert.equal(acme!.opensHere, false);
+    assert.equal(acme!.openError?.code, 'STORE_KEY');
+    assert.match(
+      acme!.openError!.message,
+      new RegExp(
+        `sealed with key ${idOf(keyA)}, the current key is ${idOf(keyB)}\\. .*TOKENKEEPER_PREVIOUS_KEYS`,
+      ),
+    );
+    // The existing fields keep their meaning: the stored state.
+    assert.equal(acme!.state, 'ok');
+    assert.equal(acme!.needsLogin, false);
+    assert.equal(beta!.keyId, idOf(keyB));
+    assert.equal(beta!.opensHere, true);
+    assert.equal(beta!.openError, undefined);
+
+    const one = await cli.run(['status', 'acme', '--json'], withKey(keyB));
+    assert.equal(one.code, 1);
+    assert.equal((JSON.parse(one.stdout) as StatusJson).opensHere, false);
+
+    const text = await cli.run(['status'], withKey(keyB));
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, new RegExp(`^Key: +TOKENKEEPER_KEY, key id ${idOf(keyB)}$`, 'm'));
+    const acmeText = text.stdout.split('\n\n').find((block) => block.startsWith('acme\n'))!;
+    assert.match(acmeText, /\n {2}state: +cannot be opened here: The store was encrypted with another key/);
+    assert.match(acmeText, /\n {2}expiry: +valid until .*; not refreshed here: its secrets do not open\n/);
+    assert.match(acmeText, new RegExp(`\\n {2}sealed with: +key ${idOf(keyA)}`));
+
+    // With the key it was sealed with among the previous keys, everything opens again.
+    const rotating = await cli.run(['status', '--json'], withKey(keyB, { TOKENKEEPER_PREVIOUS_KEYS: keyA }));
+    assert.equal(rotating.code, 0, rotating.stderr);
+    assert.ok((JSON.parse(rotating.stdout) as StatusJson[]).every((c) => c.opensHere));
+  });
+
+  it('a row changed outside tokenkeeper: STORE_TAMPERED, exit 1', async () => {
+    const store = await SqliteTokenStore.open(cli.storePath);
+    try {
+      const row = (await store.get('gamma'))!;
+      const meta = { ...row.meta, tokenUrl: 'http://127.0.0.1:9/steal' };
+      assert.ok(await store.put('gamma', meta, row.sealed, row.version));
+    } finally {
+      await store.close();
+    }
+    const status = await cli.run(['status', 'gamma', '--json'], withKey(keyB));
+    assert.equal(status.code, 1, status.stderr);
+    const gamma = JSON.parse(status.stdout) as StatusJson;
+    assert.equal(gamma.keyId, idOf(keyB));
+    assert.equal(gamma.opensHere, false);
+    assert.equal(gamma.openError?.code, 'STORE_TAMPERED');
+    assert.match(
+      gamma.openError!.message,
+      /changed outside tokenkeeper \(tokenUrl\).*tokenkeeper login gamma/,
+    );
+    const text = await cli.run(['status', 'gamma'], withKey(keyB));
+    assert.equal(text.code, 1);
+    assert.match(
+      text.stdout,
+      /\n {2}state: +cannot be opened here: The stored settings of connection "gamma" were changed/,
+    );
+  });
+});
+
+function idOf(key: string): string {
+  return encryptionKeyId(parseEncryptionKey(key));
+}
