@@ -38,6 +38,12 @@ export interface RefreshTrigger {
   seenAccessToken?: string;
   /** Replace the tokens even if they look fresh (`tokenkeeper refresh`). */
   force?: boolean;
+  /**
+   * A forced refresh that still waits out the back-off after failures (the renewal a 401
+   * asks for): every caller's 401 while the provider fails must not become a token request.
+   * Only a person's `refresh` skips the back-off.
+   */
+  heedBackoff?: boolean;
   /** Only take a newer token another process saved; never ask the provider. */
   adoptOnly?: boolean;
   /**
@@ -91,7 +97,7 @@ export class Refresher {
         return before;
       }
       if (trigger.adoptOnly) return before;
-      if (!trigger.force) this.#assertNotBackingOff(before);
+      if (!trigger.force || trigger.heedBackoff) this.#assertNotBackingOff(before);
       basis = before.version;
     }
     const replacesBasis = (current: VersionedRecord) =>

@@ -227,9 +227,10 @@ export class ConnectionSession implements Schedulable {
     const held = this.#token;
     const failing = this.#failing;
     const { clock } = this.services;
-    if (failing && clock.now() < failing.retryNotBefore && !trigger.force) {
-      // Recently failed: do not hammer the token endpoint; serve the old token while it is valid.
-      if (held && !isExpired(held, clock.now())) return { token: held };
+    if (failing && clock.now() < failing.retryNotBefore && (!trigger.force || trigger.heedBackoff)) {
+      // Recently failed: do not hammer the token endpoint; serve the old token while it is
+      // valid, unless it is the one the provider just rejected.
+      if (held && !isExpired(held, clock.now()) && !trigger.force) return { token: held };
       throw failing.lastError;
     }
     try {
@@ -319,7 +320,7 @@ export class ConnectionSession implements Schedulable {
         const renewed = await this.#renew(
           young || options?.adoptOnly
             ? { seenAccessToken: latest.accessToken, adoptOnly: true }
-            : { seenAccessToken: latest.accessToken, force: true },
+            : { seenAccessToken: latest.accessToken, force: true, heedBackoff: true },
         );
         return this.#credentialOf(renewed.token);
       },

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
-import { createKeeper } from '../../src/keeper.js';
+import type { TokenkeeperError } from '../../src/errors.js';
+import { createKeeper, type Keeper } from '../../src/keeper.js';
 import { factusProfile } from '../../src/providers/factus.js';
 import { generateEncryptionKey } from '../../src/store/encryption.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
@@ -168,6 +169,61 @@ describe('keeper.fetch', () => {
         assert.equal(stats.tokenRequests.refresh_token, 1);
         assert.equal(stats.faults.api, 2, 'sent twice: once as it came, once renewed');
       } finally {
+        await rig.close();
+      }
+    });
+  });
+
+  describe('a 401 while the token endpoint fails', () => {
+    const slowRetries = {
+      proactiveRefresh: false,
+      tokenRetry: { initialMs: 60_000, jitter: 'none' },
+    } as const;
+    const fetchFails = (keeper: Keeper, said: RegExp) =>
+      assert.rejects(keeper.fetch('acme', '/v1/numbering-ranges'), (error: TokenkeeperError) => {
+        assert.match(error.message, said);
+        return true;
+      });
+
+    it('waits out the connection’s back-off: no token request until it ends, then one', async () => {
+      // A 400 is no outage, so it is not shared through the store: the session's own back-off holds.
+      const rig = await startFactusRig({ keeper: slowRetries });
+      try {
+        await rig.keeper.connect('acme', rig.spec);
+        await rig.clock.advance(2_000); // older than the least interval between refreshes
+        rig.emulator.faults.add({ point: 'token', status: 400 });
+        rig.emulator.faults.add({ point: 'api', status: 401 });
+        const tokenRequests = () => rig.emulator.stats().faults.token ?? 0;
+        await fetchFails(rig.keeper, /HTTP 400/);
+        assert.equal(tokenRequests(), 1, 'the first 401 asked for a new token');
+        for (let i = 0; i < 5; i++) await fetchFails(rig.keeper, /HTTP 400/);
+        assert.equal(tokenRequests(), 1, 'no token request inside the back-off');
+        await rig.clock.advance(60_000);
+        await fetchFails(rig.keeper, /HTTP 400/);
+        assert.equal(tokenRequests(), 2, 'asked again once the back-off ended');
+      } finally {
+        await rig.close();
+      }
+    });
+
+    it('another process waits out the back-off an outage left in the store', async () => {
+      const store = new MemoryTokenStore();
+      const key = generateEncryptionKey();
+      const rig = await startFactusRig({ keeper: { ...slowRetries, store, encryptionKey: key } });
+      const other = createKeeper({ ...slowRetries, store, encryptionKey: key, clock: rig.clock });
+      try {
+        await rig.keeper.connect('acme', rig.spec);
+        await rig.clock.advance(2_000);
+        rig.emulator.faults.add({ point: 'token', status: 503 });
+        rig.emulator.faults.add({ point: 'api', status: 401 });
+        const tokenRequests = () => rig.emulator.stats().faults.token ?? 0;
+        await fetchFails(rig.keeper, /HTTP 503/);
+        const first = tokenRequests();
+        assert.ok(first >= 1, 'the first 401 asked for a new token');
+        for (let i = 0; i < 3; i++) await fetchFails(other, /HTTP 503 .* tokenkeeper tries again in \d+ s\./);
+        assert.equal(tokenRequests(), first, 'the other process asked no token inside the back-off');
+      } finally {
+        await other.close();
         await rig.close();
       }
     });

@@ -462,6 +462,35 @@ describe('/proxy', () => {
     }
   });
 
+  it('a 401 while the token endpoint fails waits out the connection’s back-off before asking again', async () => {
+    const rig = await startServeRig({
+      daemon: { keeper: { tokenRetry: { initialMs: 60_000, jitter: 'none' } } },
+    });
+    try {
+      await connectFactus(rig, 'acme');
+      await rig.advance(5_000, 5_000); // older than the least interval between refreshes
+      rig.factus.faults.add({ point: 'token', status: 503 });
+      rig.factus.faults.add({ point: 'api', status: 401 });
+      const tokenRequests = () => rig.factus.stats().faults.token ?? 0;
+      const fails = async () => {
+        const response = await rig.call('/proxy/acme/v1/bills');
+        const { error } = (await response.json()) as { error: { code: string } };
+        assert.equal(response.status, 502);
+        assert.equal(error.code, 'TOKEN_RESPONSE');
+      };
+      await fails();
+      const first = tokenRequests();
+      assert.ok(first >= 1, 'the first 401 asked for a new token');
+      for (let i = 0; i < 10; i++) await fails();
+      assert.equal(tokenRequests(), first, 'no token request inside the back-off');
+      await rig.clock.advance(60_000);
+      await fails();
+      assert.ok(tokenRequests() > first, 'asked again once the back-off ended');
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('renews the token once after a 401, and waits out a 429 with Retry-After', async () => {
     const rig = await startServeRig();
     try {
