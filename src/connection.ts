@@ -145,8 +145,16 @@ export class ConnectionRepository {
     private readonly secretBox: SecretBox,
   ) {}
 
-  /** The id of the key every write seals under. */
+  /** The id of the key every write seals under; see requireKey. */
   get keyId(): string {
+    return this.requireKey();
+  }
+
+  /**
+   * The id of the key every write seals under. Throws STORE_KEY, saying what to do, when the
+   * store's key is lost: there is nothing to seal under, and a new key is never made silently.
+   */
+  requireKey(): string {
     return this.secretBox.keyId;
   }
 

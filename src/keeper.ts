@@ -152,7 +152,8 @@ export interface Keeper {
   rekey(): Promise<RekeyResult>;
   /**
    * The id of the key this keeper seals under (a fingerprint, never the key): the one `rekey()`
-   * moves every connection to.
+   * moves every connection to. Rejects with STORE_KEY, saying what to do, when the store's key
+   * is lost (a SQLite store whose key file is gone).
    */
   keyId(): Promise<string>;
   /**
@@ -215,8 +216,10 @@ class TokenKeeper implements Keeper {
     checkConnectArguments(given, options, this.#services.registry.ids());
     const { resolveConnectionEndpoints } = await import('./providers/connection-endpoints.js');
     const services = this.#services;
-    const profile = this.profile(given.provider);
     const { repository } = await services.storage();
+    // Before any request: a login that could not be saved must cost neither a token nor a browser step.
+    repository.requireKey();
+    const profile = this.profile(given.provider);
     const saved = options.reuseSaved ? (await repository.load(name))?.record : undefined;
     const spec = saved ? withSavedSpec(given, saved, profile) : given;
     const strategy = grantStrategy(grantOf(name, spec, profile)); // fail on a bad spec before any request
@@ -446,7 +449,8 @@ class TokenKeeper implements Keeper {
   async #deleteUnderLease(name: string, lease: Lease, whatNow: string): Promise<boolean> {
     const { repository } = await this.#services.storage();
     if (await repository.delete(name, lease.owner)) return true;
-    if (!(await repository.load(name))) return false;
+    // The clear row is enough to tell: forgetting needs no key.
+    if ((await repository.currentVersion(name)) === 0) return false;
     throw new TokenkeeperError(
       'LOCK_TIMEOUT',
       `Connection "${name}" was changed by another process while this one held its lock past the lease ` +
@@ -524,7 +528,7 @@ class TokenKeeper implements Keeper {
 
   async keyId(): Promise<string> {
     const { repository } = await this.#services.storage();
-    return repository.keyId;
+    return repository.requireKey();
   }
 
   release(name: string): void {

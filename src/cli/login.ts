@@ -75,6 +75,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 
   return withKeeper(io, async (keeper) => {
+    // A store whose key is lost can save no login: say what to do before asking for anything.
+    await keeper.keyId();
     let previous = await existing(keeper, name);
     // A connection whose secrets cannot be opened is logged into afresh, as a new one: nothing
     // of it is reused but its provider, environment name and scope, none of which can send a

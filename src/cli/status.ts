@@ -51,7 +51,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const [name] = positionals;
   const now = Date.now();
   const store = describeStore(io.env);
-  const { connections, keyId } = await withKeeper(io, async (keeper) => {
+  const { connections, key } = await withKeeper(io, async (keeper) => {
     const infos = name ? [await keeper.info(name)] : await keeper.list();
     const daemon = (await keeper.liveDaemons()).length > 0;
     const connections = await Promise.all(
@@ -60,23 +60,35 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         return statusOf(details, now, daemon, unopened);
       }),
     );
-    return { connections, keyId: await keeper.keyId() };
+    return { connections, key: await currentKey(keeper) };
   });
 
   if (values.json) {
     const json = name ? connections[0] : connections;
     io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    io.stdout.write(`Store: ${store.location}\nKey:   ${describeKey(store, keyId)}\n`);
+    io.stdout.write(`Store: ${store.location}\nKey:   ${describeKey(store, key)}\n`);
     if (connections.length === 0) {
       io.stderr.write(`No connections yet. Create one with:\n${newLoginCommands('NAME').join('\n')}\n`);
     } else {
-      io.stdout.write(`\n${connections.map((c) => describe(c)).join('\n\n')}\n`);
+      io.stdout.write(`\n${connections.map((c) => describe(c, key)).join('\n\n')}\n`);
     }
   }
   // As gh does: a status that lists a connection needing a login, or one that cannot even be
   // opened here, is not a success.
   return connections.some((c) => c.needsLogin || !c.opensHere) ? ExitCode.failure : ExitCode.ok;
+}
+
+/** The id of the key this process seals under, or why it has none (a lost key file). */
+type CurrentKey = { id: string } | { missing: TokenkeeperError };
+
+async function currentKey(keeper: Keeper): Promise<CurrentKey> {
+  try {
+    return { id: await keeper.keyId() };
+  } catch (error) {
+    if (isTokenkeeperError(error) && error.code === 'STORE_KEY') return { missing: error };
+    throw error;
+  }
 }
 
 /**
@@ -154,9 +166,10 @@ function expiryOf(
   return `valid until ${formatInstant(expiresAt, now)}; ${daemon || !opens ? then : 'refreshes on next use after that'}`;
 }
 
-function describe(c: ConnectionStatus): string {
+function describe(c: ConnectionStatus, key: CurrentKey): string {
   const state = c.openError
-    ? `cannot be opened here: ${c.openError.message}`
+    ? // A lost key file is the store's problem, said once on the Key line; anything else is this row's.
+      `cannot be opened here: ${'missing' in key && c.openError.message === key.missing.message ? 'the store has no key (see Key above)' : c.openError.message}`
     : c.needsLogin
       ? `re-authorization required: run \`tokenkeeper login ${c.name}\`${c.lastError ? ` (${c.lastError.message})` : ''}`
       : 'ok';
@@ -177,10 +190,11 @@ function describe(c: ConnectionStatus): string {
   return lines.join('\n');
 }
 
-/** Where the key comes from and its id (never the key). */
-function describeKey(store: { key: string; rotating: boolean }, keyId: string): string {
+/** Where the key comes from and its id (never the key); or, when it is lost, what to do. */
+function describeKey(store: { key: string; rotating: boolean }, key: CurrentKey): string {
+  if ('missing' in key) return `missing. ${key.missing.message}`;
   // A rotation under way: say so, without reading or showing the keys.
-  return `${store.key}, key id ${keyId}${store.rotating ? '; previous keys from TOKENKEEPER_PREVIOUS_KEYS' : ''}`;
+  return `${store.key}, key id ${key.id}${store.rotating ? '; previous keys from TOKENKEEPER_PREVIOUS_KEYS' : ''}`;
 }
 
 /** Where the store is and where its key comes from, without a password or the key. */

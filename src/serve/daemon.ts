@@ -315,11 +315,16 @@ async function openDaemonStore(options: DaemonOptions, env: NodeJS.ProcessEnv): 
   }
   const location = options.store ?? (env.TOKENKEEPER_STORE || undefined);
   const previous = options.keeper?.previousEncryptionKeys;
-  const { store, key, previousKeys } = await openStoreWithKeys(location, {
-    env,
-    ...(options.encryptionKey === undefined ? {} : { encryptionKey: options.encryptionKey }),
-    ...(previous === undefined ? {} : { previousEncryptionKeys: previous }),
-  });
+  // A daemon has nothing to do without a key: a lost key file stops it at start, saying which key.
+  const { store, key, previousKeys } = await openStoreWithKeys(
+    location,
+    {
+      env,
+      ...(options.encryptionKey === undefined ? {} : { encryptionKey: options.encryptionKey }),
+      ...(previous === undefined ? {} : { previousEncryptionKeys: previous }),
+    },
+    { keyMayBeMissing: false },
+  );
   return { store, key, previousKeys, owned: true };
 }
 

@@ -14,6 +14,7 @@ import { Refresher, type RefreshTrigger } from '../refresh/refresher.js';
 import {
   createSecretBox,
   generateEncryptionKey,
+  keylessSecretBox,
   parseEncryptionKey,
   parseKeyListOption,
   parseKeyOption,
@@ -151,13 +152,20 @@ export class SessionServices {
     let secretBox: SecretBox;
     let ownsStore = false;
     if (given === undefined || typeof given === 'string') {
-      const opened = await openStoreWithKeys(given ?? (env.TOKENKEEPER_STORE || undefined), {
-        env,
-        ...(this.#givenKey ? { encryptionKey: this.#givenKey } : {}),
-        ...(this.#givenPreviousKeys ? { previousEncryptionKeys: this.#givenPreviousKeys } : {}),
-      });
+      const opened = await openStoreWithKeys(
+        given ?? (env.TOKENKEEPER_STORE || undefined),
+        {
+          env,
+          ...(this.#givenKey ? { encryptionKey: this.#givenKey } : {}),
+          ...(this.#givenPreviousKeys ? { previousEncryptionKeys: this.#givenPreviousKeys } : {}),
+        },
+        // A lost key file still lets the metadata be read and connections be forgotten.
+        { keyMayBeMissing: true },
+      );
       store = opened.store;
-      secretBox = createSecretBox(opened.key, opened.previousKeys);
+      secretBox = opened.key
+        ? createSecretBox(opened.key, opened.previousKeys)
+        : keylessSecretBox(opened.missingKey!);
       ownsStore = true;
     } else {
       store = given;

@@ -187,6 +187,26 @@ function unknownKey(associatedData: string, sealedKeyId: string, currentKeyId: s
   );
 }
 
+/**
+ * A box for a store whose key is lost (see openStoreWithKeys): it opens nothing and seals nothing,
+ * and every attempt, and the key id itself, throws `missing`, which says what to do. What
+ * reads only the clear metadata (listing, status, forgetting) never asks it.
+ */
+export function keylessSecretBox(missing: () => TokenkeeperError): SecretBox {
+  return {
+    get keyId(): string {
+      throw missing();
+    },
+    keyIds: [],
+    seal() {
+      throw missing();
+    },
+    open() {
+      throw missing();
+    },
+  };
+}
+
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 const BASE64_KEY = /^[A-Za-z0-9+/_-]{43}={0,1}$/;
 

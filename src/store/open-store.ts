@@ -102,12 +102,14 @@ export interface OpenedStore {
   secretBox: SecretBox;
 }
 
-/** An open store with its keys: what the daemon hands on to its keeper. */
+/** An open store with its keys, or, for a SQLite store whose key file is lost, why it has none. */
 export interface StoreWithKeys {
   store: TokenStore;
-  /** The key it seals under. */
-  key: Buffer;
+  /** The key it seals under; undefined only with `missingKey`. */
+  key: Buffer | undefined;
   previousKeys: Buffer[];
+  /** What every operation that needs the key must say instead: the store, its key ids, what to do. */
+  missingKey?: () => TokenkeeperError;
 }
 
 const SQLITE_EXTENSIONS = /\.(db|sqlite3?|db3)$/i;
@@ -232,17 +234,23 @@ function envKey(env: NodeJS.ProcessEnv): Buffer | undefined {
 /**
  * Opens the store at `location` (see the top of this file for the forms it takes) with the
  * SecretBox for its secrets. The caller reads TOKENKEEPER_STORE; this reads TOKENKEEPER_KEY
- * and TOKENKEEPER_PREVIOUS_KEYS unless the keys are given.
+ * and TOKENKEEPER_PREVIOUS_KEYS unless the keys are given. A SQLite store whose key file is
+ * lost is refused (STORE_KEY), saying which key it needs.
  */
 export async function openStore(location?: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
-  const { store, key, previousKeys } = await openStoreWithKeys(location, options);
-  return { store, secretBox: createSecretBox(key, previousKeys) };
+  const { store, key, previousKeys } = await openStoreWithKeys(location, options, { keyMayBeMissing: false });
+  return { store, secretBox: createSecretBox(key!, previousKeys) };
 }
 
-/** openStore, with the keys themselves: the daemon hands the same store and key to its keeper. */
+/**
+ * openStore for a keeper: with `keyMayBeMissing`, a SQLite store whose key file is lost is
+ * opened all the same, without a key, so that what needs none (listing, status, forgetting)
+ * still works; everything else says what `missingKey` says. A new key is never made for it.
+ */
 export async function openStoreWithKeys(
   location: string | undefined,
   options: OpenStoreOptions,
+  { keyMayBeMissing }: { keyMayBeMissing: boolean },
 ): Promise<StoreWithKeys> {
   const env = options.env ?? process.env;
   const target = parseStoreLocation(location, options);
@@ -266,7 +274,7 @@ export async function openStoreWithKeys(
     }
     case 'sqlite': {
       if (givenKey) return { store: await openSqlite(target.path, options), key: givenKey, previousKeys };
-      return openSqliteWithKeyFile(target.path, target.keyFile, options, previousKeys);
+      return openSqliteWithKeyFile(target.path, target.keyFile, options, previousKeys, keyMayBeMissing);
     }
     case 'postgres': {
       if (!givenKey) throw remoteKeyError('PostgreSQL');
@@ -310,6 +318,7 @@ async function openSqliteWithKeyFile(
   keyFile: string,
   options: OpenStoreOptions,
   previousKeys: Buffer[],
+  keyMayBeMissing: boolean,
 ): Promise<StoreWithKeys> {
   if (path === ':memory:' || existsSync(keyFile) || !existsSync(path)) {
     // The key first: an unreadable key file must not leave a fresh empty database behind.
@@ -324,13 +333,29 @@ async function openSqliteWithKeyFile(
       return { store, key, previousKeys };
     }
     const keyIds = [...new Set(rows.map((row) => sealedKeyId(row.sealed) ?? '?'))];
-    throw new TokenkeeperError(
-      'STORE_KEY',
-      `The store ${path} holds ${rows.length} connection(s) sealed with key ${keyIds.join(', ')}, but its key file ` +
-        `${keyFile} is missing. Restore the key file, or set TOKENKEEPER_KEY to that key; a new key could open none of them.`,
-    );
+    const missingKey = () => lostKeyFile(path, keyFile, rows.length, keyIds);
+    if (!keyMayBeMissing) throw missingKey();
+    return { store, key: undefined, previousKeys, missingKey };
   } catch (error) {
     await store.close();
     throw error;
   }
+}
+
+function lostKeyFile(path: string, keyFile: string, count: number, keyIds: string[]): TokenkeeperError {
+  return new TokenkeeperError(
+    'STORE_KEY',
+    `The store ${path} holds ${count} connection(s) sealed with key ${keyIds.join(', ')}, but its key file ` +
+      `${keyFile} is missing, so none of them opens and nothing can be saved (listing and forgetting ` +
+      'connections need no key). Restore the key file, or give that key as TOKENKEEPER_KEY (from the ' +
+      'library: the encryptionKey option). To start over with a new key instead, and log in again to the ' +
+      'connections you need: create the key file with ' +
+      `\`(umask 077 && openssl rand -base64 32 > ${shellQuoted(keyFile)})\`, then run ` +
+      '`tokenkeeper login NAME --force` for each connection you need and `tokenkeeper logout NAME --local-only` ' +
+      'for the others (`tokenkeeper status` lists them). No new key is made by itself: it could open none of them.',
+  );
+}
+
+function shellQuoted(value: string): string {
+  return /^[\w./:@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

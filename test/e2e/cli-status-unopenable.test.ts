@@ -1,16 +1,22 @@
 /**
- * `status` of connections this host cannot open (sealed under another key, or changed outside
- * tokenkeeper): it shows the key each is sealed with, says why it does not open and what to
- * do (`opensHere`, `openError` in --json), and exits 1.
+ * `status` of connections this host cannot open (sealed under another key, changed outside
+ * tokenkeeper, or a store whose key file is lost): it shows the key each is sealed with, says
+ * why it does not open and what to do (`opensHere`, `openError` in --json), and exits 1.
+ * With the key file lost, what needs no key still works, a login says how to start over
+ * before asking for anything, and doing what it says works.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
 import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
+import { keyFileFor } from '../../src/store/open-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
@@ -119,6 +125,115 @@ describe('status of connections this host cannot open', () => {
       text.stdout,
       /\n {2}state: +cannot be opened here: The stored settings of connection "gamma" were changed/,
     );
+  });
+});
+
+describe('a store whose key file is lost', () => {
+  let emulator: FactusRunningEmulator;
+  let cli: CliSandbox;
+  let keyFile: string;
+  let lostKey: string;
+
+  before(async () => {
+    emulator = await startFactusEmulator();
+    cli = await createCliSandbox(factusEnv(emulator));
+    keyFile = keyFileFor(cli.storePath);
+    for (const name of ['acme', 'beta']) {
+      const login = await cli.run(['login', name, '--provider', 'factus', '--base-url', emulator.url]);
+      assert.equal(login.code, 0, login.stderr);
+    }
+    lostKey = (await readFile(keyFile, 'utf8')).trim();
+    await rm(keyFile);
+  });
+  after(async () => {
+    await emulator.stop();
+    const transcript = cli.transcript();
+    const newKey = existsSync(keyFile) ? (await readFile(keyFile, 'utf8')).trim() : undefined;
+    await cli.cleanup();
+    for (const secret of [
+      emulator.credentials.clientSecret,
+      emulator.credentials.password,
+      lostKey,
+      newKey,
+    ]) {
+      if (secret) assert.equal(transcript.includes(secret), false, 'no secret or key in any output');
+    }
+  });
+
+  it('status lists every connection with its key id, says the key is missing and how to start over, exit 1', async () => {
+    const json = await cli.run(['status', '--json']);
+    assert.equal(json.code, 1, json.stderr);
+    const connections = JSON.parse(json.stdout) as StatusJson[];
+    assert.deepEqual(
+      connections.map((c) => [c.name, c.keyId, c.opensHere, c.openError?.code]),
+      [
+        ['acme', idOf(lostKey), false, 'STORE_KEY'],
+        ['beta', idOf(lostKey), false, 'STORE_KEY'],
+      ],
+    );
+    assert.match(connections[0]!.openError!.message, /its key file \S+ is missing/);
+
+    const text = await cli.run(['status']);
+    assert.equal(text.code, 1, text.stderr);
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `^Key: +missing\\. The store \\S+ holds 2 connection\\(s\\) sealed with key ${idOf(lostKey)}, but its key file`,
+        'm',
+      ),
+    );
+    assert.match(text.stdout, /To start over with a new key instead/);
+    assert.match(
+      text.stdout,
+      /\n {2}state: +cannot be opened here: the store has no key \(see Key above\)\n/,
+    );
+    assert.equal(existsSync(keyFile), false, 'status makes no key');
+  });
+
+  it('logout --local-only forgets a connection without the key', async () => {
+    const forgot = await cli.run(['logout', 'beta', '--local-only']);
+    assert.equal(forgot.code, 0, forgot.stderr);
+    assert.match(forgot.stderr, /Forgot "beta" on this machine/);
+    const left = await cli.run(['status', '--json']);
+    assert.deepEqual(
+      (JSON.parse(left.stdout) as StatusJson[]).map((c) => c.name),
+      ['acme'],
+    );
+  });
+
+  it('login says how to start over before asking for anything, and doing what it says works', async () => {
+    const tokenRequests = emulator.stats().tokenRequests.total;
+    // A missing password would be asked for next: the key comes first.
+    const refused = await cli.run(['login', 'delta', '--provider', 'factus', '--base-url', emulator.url], {
+      env: { FACTUS_PASSWORD: '' },
+    });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.doesNotMatch(refused.stderr, /FACTUS_PASSWORD/);
+    const forced = await cli.run(['login', 'acme', '--base-url', emulator.url, '--force']);
+    assert.equal(forced.code, 2, forced.stderr);
+    assert.equal(forced.stderr, refused.stderr);
+    assert.equal(emulator.stats().tokenRequests.total, tokenRequests, 'nothing was asked of the provider');
+    assert.equal(existsSync(keyFile), false, 'no new key is made by itself');
+
+    // The message names the one command that makes a new key; run it as written.
+    const [, command] =
+      /To start over with a new key instead.*?`(\(umask 077 && openssl rand -base64 32 > [^`]+\))`/.exec(
+        refused.stderr,
+      )!;
+    const made = spawnSync('sh', ['-c', command!], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+
+    const replaced = await cli.run(['login', 'acme', '--base-url', emulator.url, '--force']);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stderr, /Replaced the connection whose secrets could not be opened/);
+    const newKey = (await readFile(keyFile, 'utf8')).trim();
+    const status = await cli.run(['status', '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(
+      (JSON.parse(status.stdout) as StatusJson[]).map((c) => [c.name, c.keyId, c.opensHere]),
+      [['acme', idOf(newKey), true]],
+    );
+    assert.equal((await cli.run(['token', 'acme'])).code, 0);
   });
 });
 

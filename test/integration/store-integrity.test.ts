@@ -5,6 +5,7 @@
  * is not silently replaced.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,12 +15,13 @@ import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import type { TokenkeeperError } from '../../src/errors.js';
-import { createKeeper } from '../../src/keeper.js';
-import { createSecretBox, generateEncryptionKey } from '../../src/store/encryption.js';
+import { createKeeper, type Keeper, type KeeperOptions } from '../../src/keeper.js';
+import { createSecretBox, encryptionKeyId, generateEncryptionKey } from '../../src/store/encryption.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { TokenStore } from '../../src/store/types.js';
 import { startFactusRig } from '../helpers/factus.js';
+import { ForwardingStore } from '../helpers/forwarding-store.js';
 
 /** A server that only counts what reaches it: where a tampered row would send the secrets. */
 async function captureServer() {
@@ -305,6 +307,38 @@ describe('operations that need no secret', () => {
       await rig.close();
     }
   });
+
+  it('a forget fenced out by another process says so from the clear row, without opening the secrets', async () => {
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({
+      keeper: { store, encryptionKey: generateEncryptionKey(), proactiveRefresh: false },
+    });
+    // Its lease ran out while it was paused, and someone else holds the lock now.
+    const fencedOut = new (class extends ForwardingStore {
+      override async delete() {
+        return false;
+      }
+    })(store);
+    const otherKey = createKeeper({
+      store: fencedOut,
+      encryptionKey: generateEncryptionKey(),
+      proactiveRefresh: false,
+    });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      await assert.rejects(otherKey.forget('acme'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'LOCK_TIMEOUT');
+        assert.match(
+          error.message,
+          /nothing was deleted\. Run `tokenkeeper logout acme --local-only` again\./,
+        );
+        return true;
+      });
+    } finally {
+      await otherKey.close();
+      await rig.close();
+    }
+  });
 });
 
 describe('connect over a connection whose secrets cannot be opened', () => {
@@ -343,7 +377,7 @@ describe('no silent new key', () => {
       await assert.rejects(openStore(path, { env: {} }), (error: TokenkeeperError) => {
         assert.equal(error.code, 'STORE_KEY');
         assert.match(error.message, /holds 1 connection\(s\) sealed with key [A-Za-z0-9_-]+/);
-        assert.match(error.message, /Restore the key file, or set TOKENKEEPER_KEY/);
+        assert.match(error.message, /Restore the key file, or give that key as TOKENKEEPER_KEY/);
         return true;
       });
       // An empty database may get its first key.
@@ -353,6 +387,81 @@ describe('no silent new key', () => {
       const again = await openStore(fresh, { env: {} });
       await again.store.close();
     } finally {
+      await rig.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with the key file lost, what needs no key works; the rest says how to start over, and asks no provider', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tk-lost-'));
+    const path = join(dir, 'tokenkeeper.db');
+    const keyFile = join(dir, 'tokenkeeper.key');
+    const rig = await startFactusRig({ keeper: { store: path, env: {}, proactiveRefresh: false } });
+    const keepers: Keeper[] = [];
+    const open = (options: KeeperOptions = {}) => {
+      const keeper = createKeeper({
+        store: path,
+        env: {},
+        clock: rig.clock,
+        proactiveRefresh: false,
+        ...options,
+      });
+      keepers.push(keeper);
+      return keeper;
+    };
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      await rig.keeper.connect('beta', rig.spec);
+      const sealedWith = (await rig.keeper.info('acme')).keyId!;
+      await rig.keeper.close();
+      await rm(keyFile);
+
+      const lost = open();
+      assert.equal((await lost.info('acme')).keyId, sealedWith, 'the sealed header names its key');
+      assert.deepEqual(
+        (await lost.list()).map((c) => c.name),
+        ['acme', 'beta'],
+      );
+      assert.equal(await lost.forget('beta'), true);
+
+      const tokenRequests = rig.emulator.stats().tokenRequests.total;
+      for (const needsTheKey of [
+        () => lost.getAccessToken('acme'),
+        () => lost.details('acme'),
+        () => lost.connect('acme', rig.spec),
+        () => lost.keyId(),
+        () => lost.rekey(),
+      ]) {
+        await assert.rejects(needsTheKey(), (error: TokenkeeperError) => {
+          assert.equal(error.code, 'STORE_KEY');
+          assert.match(
+            error.message,
+            new RegExp(`sealed with key ${sealedWith}, but its key file ${keyFile} is missing`),
+          );
+          assert.match(error.message, /listing and forgetting connections need no key/);
+          assert.match(
+            error.message,
+            /To start over with a new key instead.*`\(umask 077 && openssl rand -base64 32 > \S+tokenkeeper\.key\)`.*`tokenkeeper login NAME --force`/,
+          );
+          return true;
+        });
+      }
+      assert.equal(
+        rig.emulator.stats().tokenRequests.total,
+        tokenRequests,
+        'a login it cannot save asks nothing',
+      );
+      assert.equal(existsSync(keyFile), false, 'no new key is made by itself');
+
+      // A key given explicitly: a new login replaces the connection, sealed under that key.
+      const chosen = generateEncryptionKey();
+      const startedOver = open({ encryptionKey: chosen });
+      await startedOver.connect('acme', rig.spec);
+      assert.equal((await startedOver.info('acme')).keyId, encryptionKeyId(chosen));
+      assert.ok(await startedOver.getAccessToken('acme'));
+      assert.equal(existsSync(keyFile), false, 'a key given is never written to a key file');
+    } finally {
+      for (const keeper of keepers) await keeper.close();
       await rig.close();
       await rm(dir, { recursive: true, force: true });
     }
