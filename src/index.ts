@@ -1,4 +1,6 @@
 /** tokenkeeper's public API. Anything not exported here is internal and may change. */
+import type { OpenStoreOptions as StoreLocationOptions } from './store/index.js';
+
 export { type Clock, FakeClock, systemClock, type TimerHandle } from './clock.js';
 export type { ConnectionInfo, ConnectionState } from './connection.js';
 export {
@@ -14,12 +16,17 @@ export type { KeeperEventName, KeeperEvents } from './events.js';
 export {
   type AuthorizationRequest,
   type AuthorizationRequestOptions,
+  type AuthorizationResponseContext,
   checkAuthorizationRequest,
   createAuthorizationRequest,
   OUT_OF_BAND_REDIRECT_URI,
   readAuthorizationResponse,
 } from './grants/authorization-code.js';
-export { type LoopbackReceiver, startLoopbackReceiver } from './grants/loopback-receiver.js';
+export {
+  type LoopbackReceiver,
+  type LoopbackReceiverOptions,
+  startLoopbackReceiver,
+} from './grants/loopback-receiver.js';
 export type { AuthorizationCodeResult } from './grants/strategies.js';
 export type { ForwardedResponse, ForwardRequest } from './http/forward.js';
 export type { Identity } from './identity.js';
@@ -54,15 +61,26 @@ export {
   defaultDataDir,
   generateEncryptionKey,
   MemoryTokenStore,
+  type MemoryTokenStoreOptions,
   type OpenedStore,
   openStore,
   PostgresTokenStore,
+  type PostgresTokenStoreOptions,
   RedisTokenStore,
+  type RedisTokenStoreOptions,
   type SecretBox,
   type SharedRateLimits,
   SqliteTokenStore,
+  type SqliteTokenStoreOptions,
   type StoredConnection,
   sealedKeyId,
   type TokenStore,
 } from './store/index.js';
 export { TokenSet, type TokenSetData } from './token-set.js';
+
+/**
+ * What `openStore` needs besides the location: where environment variables are read, the
+ * data directory and working directory, and settings of each backend that a location
+ * string does not carry.
+ */
+export type OpenStoreOptions = StoreLocationOptions;

@@ -17,10 +17,13 @@ export interface LoopbackReceiver {
   close(): Promise<void>;
 }
 
+/** What `startLoopbackReceiver` listens on and for, and how long. */
 export interface LoopbackReceiverOptions {
+  /** A loopback http URI (127.0.0.1, ::1 or localhost) with a port; the path the provider redirects to. */
   redirectUri: string;
   /** The state this login sent; anything else is refused. */
   expectedState: string;
+  /** The wait ends with an error after this long. */
   timeoutMs: number;
   /** Ends the wait (Ctrl-C): the result rejects with "cancelled". */
   signal?: AbortSignal;

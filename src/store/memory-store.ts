@@ -8,6 +8,7 @@ import { MemoryDueIndex } from './memory-due-index.js';
 import type { ConnectionMeta, StoredConnection, StoredConnectionMeta, TokenStore } from './types.js';
 import { assertConnectionName, assertLockArguments, checkPut, closedError } from './validate.js';
 
+/** Settings of `new MemoryTokenStore()`. */
 export interface MemoryTokenStoreOptions {
   /** Measures lock leases; defaults to the system clock. */
   clock?: Pick<Clock, 'now'>;

@@ -33,6 +33,7 @@ import {
 /** The schema version this code reads and writes (kept in `<prefix>schema_version`). */
 export const POSTGRES_SCHEMA_VERSION = 3;
 
+/** How `PostgresTokenStore.connect` reaches the database, and where in it the tables live. */
 export interface PostgresTokenStoreOptions {
   /** `postgres://user:password@host:port/database`; libpq query parameters (sslmode…) pass through to pg. */
   connectionString: string;

@@ -38,6 +38,7 @@ import {
   toStoredMeta,
 } from './validate.js';
 
+/** How `RedisTokenStore.connect` reaches Redis (standalone or a Cluster), and the prefix of its keys. */
 export interface RedisTokenStoreOptions {
   /**
    * `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. A node of a Redis

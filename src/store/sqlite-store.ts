@@ -35,6 +35,7 @@ import {
   toStoredMeta,
 } from './validate.js';
 
+/** Settings of `SqliteTokenStore.open` beyond the file's path. */
 export interface SqliteTokenStoreOptions {
   /** How long a write waits for another process's write to finish. Default 5000 ms. */
   busyTimeoutMs?: number;

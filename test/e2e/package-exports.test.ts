@@ -1,5 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type * as tokenkeeper from 'tokenkeeper';
+import type {
+  AuthorizationResponseContext,
+  LoopbackReceiverOptions,
+  MemoryTokenStoreOptions,
+  OpenStoreOptions,
+  PostgresTokenStoreOptions,
+  RedisTokenStoreOptions,
+  SqliteTokenStoreOptions,
+} from 'tokenkeeper';
+
+/** True only when A and B are the same type (not merely assignable one way). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 describe('the published entry points', () => {
   it('"tokenkeeper" and "tokenkeeper/emulators" work together as a user would import them', async () => {
@@ -18,6 +31,29 @@ describe('the published entry points', () => {
       await keeper.close();
       await emulator.stop();
     }
+  });
+});
+
+describe('the types a user names', () => {
+  it('"tokenkeeper" exports the option types of the functions and classes it exports', () => {
+    // Checked when the tests compile: a type missing from the package entry, or one that is
+    // no longer what its function takes, fails the build.
+    const named: [
+      Same<PostgresTokenStoreOptions, Parameters<typeof tokenkeeper.PostgresTokenStore.connect>[0]>,
+      Same<RedisTokenStoreOptions, Parameters<typeof tokenkeeper.RedisTokenStore.connect>[0]>,
+      Same<SqliteTokenStoreOptions, NonNullable<Parameters<typeof tokenkeeper.SqliteTokenStore.open>[1]>>,
+      Same<
+        MemoryTokenStoreOptions,
+        NonNullable<ConstructorParameters<typeof tokenkeeper.MemoryTokenStore>[0]>
+      >,
+      Same<OpenStoreOptions, NonNullable<Parameters<typeof tokenkeeper.openStore>[1]>>,
+      Same<
+        AuthorizationResponseContext,
+        NonNullable<Parameters<typeof tokenkeeper.readAuthorizationResponse>[2]>
+      >,
+      Same<LoopbackReceiverOptions, Parameters<typeof tokenkeeper.startLoopbackReceiver>[0]>,
+    ] = [true, true, true, true, true, true, true];
+    assert.equal(named.length, 7);
   });
 });
 
