@@ -3,6 +3,7 @@
  * happened; they never carry a token, secret or password, so they are safe to log.
  */
 import { EventEmitter } from 'node:events';
+import type { ErrorCode } from './errors.js';
 import type { GrantType } from './providers/types.js';
 
 /**
@@ -18,8 +19,12 @@ export interface KeeperEvents {
   refresh: { connection: string; expiresAt: number | null; rotated: boolean };
   /** Another process refreshed first and this one took its tokens from the store. */
   adopt: { connection: string; expiresAt: number | null };
-  /** A refresh attempt failed; the connection may still recover (network, 5xx, fallback pending). */
-  refresh_failed: { connection: string; code: string; message: string };
+  /**
+   * A refresh attempt failed; the connection may still recover (network, 5xx, or a refused
+   * refresh token while a login with the saved credentials follows). `code` is the
+   * ErrorCode of the failure, as a TokenkeeperError would carry it.
+   */
+  refresh_failed: { connection: string; code: ErrorCode; message: string };
   /** A refresh got the connection's lock, after waiting this long for another holder (0: it was free). */
   lock_wait: { connection: string; waitedMs: number };
   /**

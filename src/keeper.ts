@@ -58,6 +58,7 @@ export interface AuthorizationPrompt {
   preflightTimeoutMs: number;
 }
 
+/** How `connect` gets what the spec does not carry: the browser step, or the saved connection. */
 export interface ConnectOptions {
   /**
    * For grants that need a person in a browser (authorization code) when the spec

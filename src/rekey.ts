@@ -26,12 +26,15 @@ export interface RekeyResult {
   failed: RekeyFailure[];
 }
 
+/** A connection `rekey` could not seal under the current key, left as it was. */
 export interface RekeyFailure {
+  /** The connection's name. */
   name: string;
   /** The key the connection is sealed under, when its header says. */
   keyId?: string;
   /** STORE_KEY (no key given opens it, or it is damaged), STORE_TAMPERED or LOCK_TIMEOUT. */
   code: string;
+  /** What went wrong and what to do about it. */
   message: string;
 }
 

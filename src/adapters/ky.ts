@@ -12,6 +12,7 @@ import type { AfterResponseHook, BeforeRequestHook } from 'ky';
 import type { Keeper } from '../keeper.js';
 import { renewedAfterRejection, sendsTo } from './credential.js';
 
+/** The hooks `keeperHooks` returns, ready for ky's `hooks` option. */
 export interface KeeperHooks {
   beforeRequest: BeforeRequestHook[];
   afterResponse: AfterResponseHook[];

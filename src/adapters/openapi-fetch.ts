@@ -12,6 +12,10 @@ import type { Middleware } from 'openapi-fetch';
 import type { Keeper, KeeperCredential } from '../keeper.js';
 import { renewedAfterRejection, sendsTo } from './credential.js';
 
+/**
+ * A middleware for `client.use()`: puts the connection's credential on requests to its API
+ * origin, and after a 401 renews it once and sends the request again.
+ */
 export function keeperMiddleware(keeper: Keeper, name: string): Middleware {
   // The request fetch consumes cannot be sent again: an unsent copy is kept for a retry.
   const sent = new WeakMap<Request, { credential: KeeperCredential; copy: Request }>();

@@ -20,7 +20,9 @@ import {
 import { keepAliveRequest } from './keep-alive-agents.js';
 import { socketFailure } from './network-errors.js';
 
+/** A request for `keeper.forward`, as a proxy received it. */
 export interface ForwardRequest {
+  /** The HTTP method, as the caller sent it. */
   method: string;
   /** A path and query under the connection's base URL. */
   path: string;

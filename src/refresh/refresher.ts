@@ -251,9 +251,11 @@ export class Refresher {
     if (!strategy.canRunUnattended({ ...record.secrets, clientId: record.clientId })) {
       throw await this.#markReauthRequired(current, reason, lease);
     }
+    // The refusal came from the token endpoint; the message says a login with the saved
+    // credentials follows, so a listener can tell this from a failure that stands.
     events.emit('refresh_failed', {
       connection: record.name,
-      code: 'REFRESH_REJECTED',
+      code: 'TOKEN_ENDPOINT',
       message: `${reason}; logging in again with the saved ${record.grant} credentials`,
     });
     try {

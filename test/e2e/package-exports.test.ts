@@ -57,6 +57,41 @@ describe('the types a user names', () => {
   });
 });
 
+describe('the documentation of the public API', () => {
+  it('every export of "tokenkeeper" and of the adapter entries has a doc comment', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { default: ts } = await import('typescript');
+    const root = new URL('../../../', import.meta.url);
+    const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as {
+      exports: Record<string, { types?: string }>;
+    };
+    // The emulators entry is a test tool with an API of its own; these are the library.
+    const entries = ['.', './axios', './undici', './ky', './openapi-fetch'];
+    const files = entries.map((entry) => new URL(pkg.exports[entry]!.types!, root).pathname);
+    const program = ts.createProgram(files, {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      noEmit: true,
+    });
+    const checker = program.getTypeChecker();
+    const undocumented: string[] = [];
+    for (const [i, file] of files.entries()) {
+      const source = program.getSourceFile(file);
+      assert.ok(source, `the declarations of ${entries[i]} are built`);
+      const module = checker.getSymbolAtLocation(source);
+      assert.ok(module, `${entries[i]} is a module`);
+      const exported = checker.getExportsOfModule(module);
+      assert.ok(exported.length > 0, `${entries[i]} exports something`);
+      for (const symbol of exported) {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        const doc = ts.displayPartsToString(target.getDocumentationComment(checker)).trim();
+        if (!doc) undocumented.push(`${entries[i]}: ${symbol.name}`);
+      }
+    }
+    assert.deepEqual(undocumented, [], 'exports without a doc comment');
+  });
+});
+
 describe('the adapter entry points', () => {
   it('"tokenkeeper/axios", "/undici", "/ky" and "/openapi-fetch" resolve as a user would import them', async () => {
     const { useKeeper } = await import('tokenkeeper/axios');

@@ -28,7 +28,11 @@ describe('a rejected refresh token (invalid_grant)', () => {
       assert.deepEqual(stats.tokenRequests, { total: 2, password: 1, refresh_token: 1 });
       assert.equal(stats.invalidGrant, 1);
       assert.deepEqual(events.names(), ['token', 'refresh_failed', 'token']);
-      assert.equal(events.seen[1]?.payload.code, 'REFRESH_REJECTED');
+      assert.equal(events.seen[1]?.payload.code, 'TOKEN_ENDPOINT');
+      assert.match(
+        String(events.seen[1]?.payload.message),
+        /logging in again with the saved password credentials/,
+      );
       assert.equal((await rig.keeper.info('acme')).state, 'ok');
     } finally {
       await rig.close();
