@@ -237,27 +237,43 @@ export class Refresher {
         ) {
           return { kind: 'adopt', current: latest };
         }
-        return this.#startOver(latest ?? current, 'the provider rejected the saved refresh token', lease);
+        return this.#startOver(
+          latest ?? current,
+          'the provider rejected the saved refresh token',
+          lease,
+          true,
+        );
       }
     }
-    return this.#startOver(current, 'there is no refresh token', lease);
+    return this.#startOver(current, 'there is no refresh token', lease, false);
   }
 
-  /** The refresh path is closed: log in again unattended if the connection can, else ask for a person. */
-  async #startOver(current: VersionedRecord, reason: string, lease: Lease): Promise<Obtained> {
+  /**
+   * The refresh path is closed: log in again unattended if the connection can, else ask for a
+   * person. `refreshRejected`: a refresh token was sent and refused, which is told as a failed
+   * refresh; a grant that never has one (client credentials) simply asks again, and nothing failed.
+   */
+  async #startOver(
+    current: VersionedRecord,
+    reason: string,
+    lease: Lease,
+    refreshRejected: boolean,
+  ): Promise<Obtained> {
     const { events } = this.options;
     const { record } = current;
     const strategy = grantStrategy(record.grant);
     if (!strategy.canRunUnattended({ ...record.secrets, clientId: record.clientId })) {
       throw await this.#markReauthRequired(current, reason, lease);
     }
-    // The refusal came from the token endpoint; the message says a login with the saved
-    // credentials follows, so a listener can tell this from a failure that stands.
-    events.emit('refresh_failed', {
-      connection: record.name,
-      code: 'TOKEN_ENDPOINT',
-      message: `${reason}; logging in again with the saved ${record.grant} credentials`,
-    });
+    if (refreshRejected) {
+      // The refusal came from the token endpoint; the message says a login with the saved
+      // credentials follows, so a listener can tell this from a failure that stands.
+      events.emit('refresh_failed', {
+        connection: record.name,
+        code: 'TOKEN_ENDPOINT',
+        message: `${reason}; logging in again with the saved ${record.grant} credentials`,
+      });
+    }
     try {
       const now = this.options.settings.clock.now();
       const result = await strategy.obtainUnattended(

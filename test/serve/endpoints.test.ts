@@ -3,6 +3,8 @@
  * endpoint on a store shared with another process, /healthz, and /metrics parsed.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { factusProfile } from '../../src/providers/factus.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
@@ -292,6 +294,65 @@ describe('tokenkeeper serve endpoints', () => {
       assert.equal(metrics.value('tokenkeeper_rate_limit_wait_seconds_count', {}), 0, 'no request waited');
     } finally {
       await rig.close();
+    }
+  });
+
+  it('/metrics counts each token request once, with its result', async () => {
+    // A client-credentials token endpoint that can be told to fail.
+    const tokenServer = { requests: 0, failing: false };
+    const server = createServer((req, res) => {
+      tokenServer.requests++;
+      req.resume();
+      if (tokenServer.failing) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: `cc-${tokenServer.requests}`,
+          token_type: 'Bearer',
+          expires_in: 3600,
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
+    const rig = await startServeRig({ factus: { refreshTtlSeconds: 60 } });
+    try {
+      await rig.cli.connect('svc', {
+        provider: 'oauth2',
+        grant: 'client_credentials',
+        tokenUrl,
+        baseUrl: 'http://127.0.0.1:1',
+        clientId: 'svc-client',
+        clientSecret: 'svc-secret',
+      });
+      await connectFactus(rig, 'acme');
+      const refreshes = async (provider: string) => {
+        const metrics = parsePrometheusText(await (await rig.call('/metrics')).text());
+        const count = (result: string) =>
+          metrics.value('tokenkeeper_refreshes_total', { provider, result }) ?? 0;
+        return { ok: count('ok'), failed: count('failed'), reauth: count('reauth_required') };
+      };
+      await rig.daemon.keepAlive.sync(); // the daemon knows each connection's provider
+      const before = tokenServer.requests;
+
+      await rig.daemon.keeper.refresh('svc');
+      await rig.daemon.keeper.refresh('svc');
+      tokenServer.failing = true;
+      await assert.rejects(rig.daemon.keeper.refresh('svc'));
+      assert.equal(tokenServer.requests - before, 3, 'three token requests');
+      assert.deepEqual(await refreshes('oauth2'), { ok: 2, failed: 1, reauth: 0 });
+
+      // Factus: the refresh token has lapsed (invalid_grant), and the saved password logs in again.
+      await rig.clock.advance(120_000);
+      rig.factus.resetStats();
+      await rig.daemon.keeper.refresh('acme');
+      const asked = rig.factus.stats().tokenRequests;
+      assert.equal(asked.refresh_token, 1);
+      assert.equal(asked.password, 1);
+      assert.deepEqual(await refreshes('factus'), { ok: 1, failed: 1, reauth: 0 }, 'one each');
+    } finally {
+      await rig.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
