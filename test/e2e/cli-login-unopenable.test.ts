@@ -128,7 +128,9 @@ describe('login over a connection whose secrets cannot be opened', () => {
       token.stderr,
       /Run `tokenkeeper login gamma --base-url https:\/\/… --force` with an https URL/,
     );
-    assert.equal((await run('status', 'gamma')).code, 0, 'status still shows it');
+    const status = await run('status', 'gamma');
+    assert.equal(status.code, 1, 'status shows it, as a connection that does not open');
+    assert.match(status.stdout, /gamma/);
 
     const noBase = await run('login', 'gamma');
     assert.equal(noBase.code, 2, noBase.stderr);

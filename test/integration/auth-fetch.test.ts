@@ -220,7 +220,8 @@ describe('keeper.fetch', () => {
         await fetchFails(rig.keeper, /HTTP 503/);
         const first = tokenRequests();
         assert.ok(first >= 1, 'the first 401 asked for a new token');
-        for (let i = 0; i < 3; i++) await fetchFails(other, /HTTP 503 .* tokenkeeper tries again in \d+ s\./);
+        for (let i = 0; i < 3; i++)
+          await fetchFails(other, /could not be read a moment ago .* tokenkeeper tries again in \d+ s\./);
         assert.equal(tokenRequests(), first, 'the other process asked no token inside the back-off');
       } finally {
         await other.close();
