@@ -31,6 +31,7 @@ import { KeepAlive } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
 import { handleRequest, logFailure, type RouteContext } from './routes.js';
+import { type StoreArgument, shellWord, storeArgumentFor } from './store-argument.js';
 import { WEBHOOK_SECRET_ENV, WebhookSender } from './webhooks.js';
 
 export const SERVE_DEFAULTS = {
@@ -125,6 +126,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
 
   const location = typeof options.store === 'string' ? options.store : env.TOKENKEEPER_STORE || undefined;
   const secret: AccessSecret = await loadAccessSecret(location, env);
+  // A store handed over as an object has no location a shell could name.
+  const storeArgument = storeArgumentFor(typeof options.store === 'object' ? undefined : location, env);
   const opened = await openDaemonStore(options, env);
   const { store } = opened;
   const keeper = createKeeper({
@@ -165,7 +168,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     retry: options.retry ?? SERVE_DEFAULTS.retry,
     daemonId: id,
     heartbeatMs: options.heartbeatMs ?? SERVE_DEFAULTS.heartbeatMs,
-    alerts: new Alerts(webhookListener(webhooks), limits.failureThreshold),
+    alerts: new Alerts(webhookListener(webhooks, storeArgument), limits.failureThreshold),
   });
 
   let draining = false;
@@ -183,6 +186,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     now: () => clock.now(),
     log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
     debug: Boolean(env.TOKENKEEPER_DEBUG),
+    store: storeArgument,
   };
   const server = createServer((req, res) => {
     requests.active++;
@@ -275,11 +279,15 @@ function webhookSenderFor(
   });
 }
 
-function webhookListener(webhooks: WebhookSender | undefined): AlertListener {
+function webhookListener(webhooks: WebhookSender | undefined, store: StoreArgument): AlertListener {
   const about = (c: ViewedConnection) => ({ connection: c.name, provider: c.provider });
   return {
     reauthRequired: (c) =>
-      webhooks?.send('connection.reauth_required', { ...about(c), command: `tokenkeeper login ${c.name}` }),
+      webhooks?.send('connection.reauth_required', {
+        ...about(c),
+        command: store.command(`login ${shellWord(c.name)}`),
+        ...(store.note ? { commandNote: store.note } : {}),
+      }),
     refreshFailed: (c, error) =>
       webhooks?.send('connection.refresh_failed', { ...about(c), failures: c.failures, code: error.code }),
     recovered: (c) => webhooks?.send('connection.recovered', about(c)),

@@ -6,13 +6,18 @@
  */
 import type { ViewedConnection } from './connection-view.js';
 import { needsLogin } from './connection-view.js';
+import { type StoreArgument, shellWord } from './store-argument.js';
 
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
   "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-export function renderDashboard(connections: readonly ViewedConnection[], now: number): string {
-  const rows = connections.map((c) => row(c, now)).join('\n');
+export function renderDashboard(
+  connections: readonly ViewedConnection[],
+  now: number,
+  store: StoreArgument,
+): string {
+  const rows = connections.map((c) => row(c, now, store)).join('\n');
   const reauth = connections.filter(needsLogin).length;
   return page(
     'tokenkeeper',
@@ -23,13 +28,18 @@ export function renderDashboard(connections: readonly ViewedConnection[], now: n
 <table>
 <thead><tr><th>Connection</th><th>Provider</th><th>State</th><th>Expires in</th><th>Last refresh</th><th>Failures</th><th>Fix</th></tr></thead>
 <tbody>
-${rows || '<tr><td colspan="7">No connections yet: run <code>tokenkeeper login NAME --provider …</code>.</td></tr>'}
+${rows || `<tr><td colspan="7">No connections yet: run <code>${escapeHtml(store.command('login NAME --provider …'))}</code>${noteOf(store)}.</td></tr>`}
 </tbody>
 </table>`,
   );
 }
 
-function row(c: ViewedConnection, now: number): string {
+/** What the shown command cannot say itself (set TOKENKEEPER_STORE first). */
+function noteOf(store: StoreArgument): string {
+  return store.note ? ` <span class="note">(${escapeHtml(store.note)})</span>` : '';
+}
+
+function row(c: ViewedConnection, now: number, store: StoreArgument): string {
   const login = needsLogin(c);
   const state = login ? 'needs a new login' : c.failures > 0 ? 'failing' : 'ok';
   const stateClass = login ? 'bad' : c.failures > 0 ? 'warn' : 'good';
@@ -44,7 +54,9 @@ function row(c: ViewedConnection, now: number): string {
     c.failures > 0 || c.lastErrorCode
       ? `${c.failures}${c.lastErrorCode ? ` (${escapeHtml(c.lastErrorCode)})` : ''}`
       : '0';
-  const fix = login ? `<code class="fix">tokenkeeper login ${escapeHtml(shellWord(c.name))}</code>` : '';
+  const fix = login
+    ? `<code class="fix">${escapeHtml(store.command(`login ${shellWord(c.name)}`))}</code>${noteOf(store)}`
+    : '';
   return `<tr data-connection="${escapeHtml(c.name)}"><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.provider)}</td><td class="${stateClass}">${state}</td><td>${expires}</td><td>${escapeHtml(lastRefresh)}</td><td>${failures}</td><td>${fix}</td></tr>`;
 }
 
@@ -88,10 +100,6 @@ export function countdown(ms: number): string {
 }
 
 /** A connection name as a shell word: quoted when it holds anything but safe characters. */
-function shellWord(name: string): string {
-  return /^[A-Za-z0-9._@%+=:,/-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
-}
-
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

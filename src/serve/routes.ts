@@ -18,6 +18,7 @@ import {
 } from './dashboard.js';
 import type { ServeMetrics } from './metrics.js';
 import { proxyRequest } from './proxy.js';
+import type { StoreArgument } from './store-argument.js';
 
 export interface RouteContext {
   keeper: Keeper;
@@ -36,6 +37,8 @@ export interface RouteContext {
   log(line: string): void;
   /** Adds the stack to a logged unexpected error (TOKENKEEPER_DEBUG). */
   debug: boolean;
+  /** Points the commands in messages at the daemon's store. */
+  store: StoreArgument;
 }
 
 /** GET /v1/connections/{name}/token */
@@ -193,7 +196,7 @@ function dashboard(ctx: RouteContext, res: ServerResponse, path: string): void {
   if (path === '/dashboard.js') sendAsset(res, 'text/javascript; charset=utf-8', DASHBOARD_SCRIPT);
   else if (path === '/dashboard.css') sendAsset(res, 'text/css; charset=utf-8', DASHBOARD_STYLE);
   else if (path === '/favicon.ico') res.writeHead(204).end();
-  else sendHtml(res, 200, renderDashboard(ctx.connections(), ctx.now()));
+  else sendHtml(res, 200, renderDashboard(ctx.connections(), ctx.now(), ctx.store));
 }
 
 /** GET /login?code=…: the one-time link; GET /login: the form; POST /login: the form's answer. */
@@ -264,7 +267,7 @@ function statusFor(error: unknown): number {
 
 function sendError(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, error: unknown): void {
   const body = isTokenkeeperError(error)
-    ? { error: { code: error.code, message: error.message } }
+    ? { error: { code: error.code, message: ctx.store.inMessage(error.message) } }
     : { error: { code: 'INTERNAL', message: 'The daemon failed to answer; its log may say more.' } };
   const status = statusFor(error);
   if (status === 500) logFailure(ctx, req, error);

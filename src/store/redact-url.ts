@@ -4,10 +4,15 @@ export function redactConnectionUrl(url: string): string {
     const parsed = new URL(url);
     parsed.password = '';
     for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass|secret|token|key/i.test(key)) parsed.searchParams.delete(key);
+      if (isSecretParam(key)) parsed.searchParams.delete(key);
     }
     return parsed.toString();
   } catch {
     return '(a URL that cannot be parsed)';
   }
+}
+
+/** A query parameter of a store URL that may hold a secret. */
+export function isSecretParam(name: string): boolean {
+  return /pass|secret|token|key/i.test(name);
 }

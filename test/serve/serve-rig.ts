@@ -23,6 +23,7 @@ import { createKeeper, type Keeper } from '../../src/keeper.js';
 import { type Daemon, type DaemonOptions, startDaemon } from '../../src/serve/daemon.js';
 import { generateEncryptionKey } from '../../src/store/encryption.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import { openStore } from '../../src/store/open-store.js';
 import type { TokenStore } from '../../src/store/types.js';
 
 export const SECRET = 'serve-test-secret-0123456789abcdef';
@@ -51,6 +52,11 @@ export interface ServeRigOptions {
   store?: TokenStore;
   /** The CLI's own connection to the daemon's store, as another process has (default: the same store). */
   cliStore?: TokenStore;
+  /**
+   * Where the store lives (as --store or TOKENKEEPER_STORE say it), for the daemon and the CLI
+   * to open each on its own, as two processes do; the rig's `store` is a third handle on it.
+   */
+  location?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -59,22 +65,24 @@ export async function startServeRig(options: ServeRigOptions = {}): Promise<Serv
   const now = () => clock.now();
   const factorial = await startFactorialEmulator({ now, ...options.factorial });
   const factus = await startFactusEmulator({ now, ...options.factus });
-  const store = options.store ?? new MemoryTokenStore();
   const key = generateEncryptionKey();
+  const keyEnv = { TOKENKEEPER_KEY: key.toString('base64') };
+  const { location } = options;
+  const store =
+    options.store ?? (location ? (await openStore(location, { env: keyEnv })).store : new MemoryTokenStore());
   const cli = createKeeper({
-    store: options.cliStore ?? store,
-    encryptionKey: key,
+    ...(location
+      ? { store: location, env: keyEnv }
+      : { store: options.cliStore ?? store, encryptionKey: key, env: {} }),
     clock,
     proactiveRefresh: false,
-    env: {},
   });
   let daemon: Daemon;
   try {
     daemon = await startDaemon({
-      store,
-      encryptionKey: key,
+      ...(location ? { store: location } : { store, encryptionKey: key }),
       clock,
-      env: { TOKENKEEPER_SERVE_SECRET: SECRET, ...options.env },
+      env: { TOKENKEEPER_SERVE_SECRET: SECRET, ...(location ? keyEnv : {}), ...options.env },
       watchIntervalMs: 50,
       heartbeatMs: 200,
       ...options.daemon,

@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { parsePrometheusText } from './prometheus-text.js';
@@ -111,6 +114,40 @@ describe('webhooks', () => {
     } finally {
       await rig.close();
       await receiver.close();
+    }
+  });
+
+  it('the command that fixes a connection names the daemon’s store when it is not the default one', async () => {
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    const receiver = await startReceiver();
+    const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-fleet '));
+    const location = join(dir, 'fleet.db'); // a space in the path: the command quotes it
+    const rig = await startServeRig({
+      location,
+      factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 },
+      env: { TOKENKEEPER_WEBHOOK_SECRET: secret },
+      daemon: { webhooks: [receiver.url], webhookRetry: QUICK_WEBHOOK_RETRY },
+    });
+    try {
+      await connectFactorial(rig, 'people');
+      await rig.daemon.keepAlive.sync();
+      await rig.advance(60 * 60_000, 5 * 60_000); // the refresh token died at 30 minutes
+      await eventually(() => receiver.received.length >= 1, 'reauth_required is delivered');
+      const command = `tokenkeeper --store '${location}' login people`;
+      assert.equal(verified(secret, receiver.received[0] as Received).data.command, command);
+
+      const token = await rig.call('/v1/connections/people/token');
+      assert.equal(token.status, 409);
+      const { error } = (await token.json()) as { error: { message: string } };
+      assert.ok(error.message.includes(`\`${command}\``), error.message);
+
+      const page = await (await rig.call('/')).text();
+      const fix = /<code class="fix">([^<]*)<\/code>/.exec(page)?.[1]?.replaceAll('&#39;', "'");
+      assert.equal(fix, command);
+    } finally {
+      await rig.close();
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
