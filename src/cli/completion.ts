@@ -73,7 +73,8 @@ const GLOBAL_FLAGS = '--store --help --version';
 /*
  * Each script finds the command the way main.ts does: the first word that is not a flag,
  * skipping `--store` and its value, wherever they are. That value is passed on when it asks
- * for connection names, so a store given on the command line is the one completed from.
+ * for connection names, so a store given on the command line is the one completed from
+ * (unquoted; tokenkeeper itself reads a leading ~ as the home directory).
  */
 
 function bash(shapes: CommandShape[]): string {
@@ -104,7 +105,6 @@ _tokenkeeper() {
     return
   fi
   store=\${store#[\\"\\']}; store=\${store%[\\"\\']}
-  case "$store" in "~" | "~/"*) store="$HOME\${store:1}" ;; esac
   [[ -z "$store" ]] || storeArgs=(--store "$store")
   if [[ -z "$cmd" ]]; then
     COMPREPLY=($(compgen -W "${shapes.map((s) => s.name).join(' ')} ${GLOBAL_FLAGS}" -- "$cur"))
@@ -152,7 +152,6 @@ ${described}
     esac
   done
   store=\${(Q)store}
-  store=\${store/#\\~/$HOME}
   [[ -z $store ]] || storeArgs=(--store "$store")
   if [[ -z $cmd ]]; then
     if [[ $PREFIX == -* ]]; then compadd -- ${GLOBAL_FLAGS}; else _describe 'command' commands; fi
@@ -218,7 +217,6 @@ function __tokenkeeper_connections --description 'Connection names, from the --s
                 set store (string replace -- --store= '' $word)
         end
     end
-    set store (string replace -r -- '^~(?=/|$)' $HOME $store)
     if test -n "$store"
         tokenkeeper --store $store completion --connections 2>/dev/null
     else

@@ -127,13 +127,14 @@ let stopping = false;
 function stop(code: number, message?: string): void {
   if (stopping) process.exit(code);
   stopping = true;
-  if (message !== undefined) process.stderr.write(`\n${message}\n`);
+  if (message !== undefined) process.stderr.write(`${message}\n`);
   void closeOpenKeepers().finally(() => process.exit(code));
 }
 function stopOn(signal: NodeJS.Signals, code: number): void {
   process.on(signal, () => {
     if (process.listenerCount(signal) > 1) return;
-    stop(code, stoppingMessage());
+    // On a new line: the terminal has just echoed ^C.
+    stop(code, `\n${stoppingMessage()}`);
   });
 }
 stopOn('SIGINT', ExitCode.interrupted);

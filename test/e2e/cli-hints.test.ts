@@ -17,6 +17,7 @@ import {
 } from '../../src/emulators/factus/factus-emulator.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import { type CliSandbox, createCliSandbox, factusEnv, freePort, startBrowserLogin } from '../helpers/cli.js';
+import { startOidcServer } from '../helpers/oidc-server.js';
 
 /** The command a refusal says to run again. */
 function rerunHint(stderr: string): string {
@@ -213,6 +214,82 @@ describe('a connection whose secrets cannot be opened: messages name the login t
     const replaced = await cli.shell(hint.replace('https://…', factus.url), withKey);
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.equal((await cli.run(['token', 't'], withKey)).code, 0);
+  });
+  it('on one of the provider’s own environments: `login NAME --force`, with no place to give', async () => {
+    const withKey = { env: { TOKENKEEPER_KEY: otherKey } };
+    const login = await cli.run(['login', 'e', '--provider', 'factus', '--base-url', factus.url], withKey);
+    assert.equal(login.code, 0, login.stderr);
+    const store = await SqliteTokenStore.open(cli.storePath);
+    try {
+      const row = (await store.get('e'))!;
+      assert.ok(await store.put('e', { ...row.meta, environment: 'sandbox' }, row.sealed, row.version));
+    } finally {
+      await store.close();
+    }
+    const token = await cli.run(['token', 'e'], withKey);
+    assert.equal(token.code, 2, token.stderr);
+    // Not run here: the sandbox is on the internet, which the tests do not reach.
+    assert.equal(replacingHint(token.stderr), 'tokenkeeper login e --force');
+  });
+});
+
+describe('an unopenable generic OAuth 2.0 connection: the login that replaces it says where to log in', () => {
+  const firstKey = randomBytes(32).toString('base64');
+  const otherKey = randomBytes(32).toString('base64');
+
+  it('set up by its token URL: `--token-url … --force`', async () => {
+    // Any token endpoint with the password grant: the Factus emulator's.
+    const factus = await startFactusEmulator();
+    const { clientId, clientSecret, username, password } = factus.credentials;
+    const cli = await createCliSandbox({
+      TOKENKEEPER_CLIENT_ID: clientId,
+      TOKENKEEPER_CLIENT_SECRET: clientSecret,
+      TOKENKEEPER_USERNAME: username,
+      TOKENKEEPER_PASSWORD: password,
+    });
+    try {
+      const login = await cli.run(
+        ['login', 'g', '--provider', 'oauth2', '--token-url', factus.tokenUrl, '--grant', 'password'],
+        { env: { TOKENKEEPER_KEY: firstKey } },
+      );
+      assert.equal(login.code, 0, login.stderr);
+      const withOtherKey = { env: { TOKENKEEPER_KEY: otherKey } };
+      const token = await cli.run(['token', 'g'], withOtherKey);
+      assert.equal(token.code, 2, token.stderr);
+      const hint = replacingHint(token.stderr);
+      assert.equal(hint, 'tokenkeeper login g --token-url https://… --force');
+      const replaced = await cli.shell(hint.replace('https://…', factus.tokenUrl), withOtherKey);
+      assert.equal(replaced.code, 0, replaced.stderr);
+    } finally {
+      await factus.stop();
+      await cli.cleanup();
+    }
+  });
+
+  it('found by discovery: `--issuer … --force`', async () => {
+    const server = await startOidcServer();
+    const { clientId, clientSecret } = server.clients.machine;
+    const cli = await createCliSandbox({
+      TOKENKEEPER_CLIENT_ID: clientId,
+      TOKENKEEPER_CLIENT_SECRET: clientSecret,
+    });
+    try {
+      const login = await cli.run(
+        ['login', 'm', '--provider', 'oauth2', '--issuer', server.issuer, '--grant', 'client_credentials'],
+        { env: { TOKENKEEPER_KEY: firstKey } },
+      );
+      assert.equal(login.code, 0, login.stderr);
+      const withOtherKey = { env: { TOKENKEEPER_KEY: otherKey } };
+      const token = await cli.run(['token', 'm'], withOtherKey);
+      assert.equal(token.code, 2, token.stderr);
+      const hint = replacingHint(token.stderr);
+      assert.equal(hint, 'tokenkeeper login m --issuer https://… --force');
+      const replaced = await cli.shell(hint.replace('https://…', server.issuer), withOtherKey);
+      assert.equal(replaced.code, 0, replaced.stderr);
+    } finally {
+      await server.stop();
+      await cli.cleanup();
+    }
   });
 });
 

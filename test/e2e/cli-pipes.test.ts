@@ -105,6 +105,12 @@ describe('the CLI when the reader of its output goes away', () => {
     assert.equal(code, 141);
   });
 
+  it('output that cannot be written for another reason: said on stderr, exit 1', async () => {
+    const full = await cli.shell('tokenkeeper completion bash > /dev/full');
+    assert.equal(full.stderr, 'Could not write the output (ENOSPC).\n');
+    assert.equal(full.code, 1);
+  });
+
   it('| true in a shell', async () => {
     const result = await pipeline('tokenkeeper request hr-key GET /api/v1/employees', 'true');
     assert.equal(result.stderr, '');

@@ -349,6 +349,7 @@ describe('the CLI from scripts', () => {
       `tokenkeeper --store=${other} request `,
       `tokenkeeper --store sqlite:${other} exec `,
       `tokenkeeper --store '${other}' whoami `,
+      'tokenkeeper --store ~/completion/other.db refresh ',
       `tokenkeeper --store ${other} token o`,
     ]) {
       assert.deepEqual(complete(line), ['only-there'], line);
@@ -401,6 +402,7 @@ describe('the CLI from scripts', () => {
       `tokenkeeper token --store ${other} `,
       `tokenkeeper --store=${other} request `,
       `tokenkeeper --store '${other}' whoami `,
+      'tokenkeeper --store ~/completion/other.db refresh ',
     ]) {
       assert.deepEqual(complete(line), ['only-there'], line);
     }
@@ -433,6 +435,7 @@ describe('the CLI from scripts', () => {
       `tokenkeeper token --store ${other} `,
       `tokenkeeper --store=${other} request `,
       `tokenkeeper --store '${other}' whoami `,
+      'tokenkeeper --store ~/completion/other.db refresh ',
     ]) {
       assert.deepEqual(complete(line), ['only-there'], line);
     }
