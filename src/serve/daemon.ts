@@ -181,6 +181,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     metrics,
     connections,
     markUsed: (name) => keepAlive?.markUsed(name),
+    knows: (name) => keepAlive?.get(name) !== undefined,
     storeAnswers: () => pingStore(store),
     draining: () => draining,
     now: () => clock.now(),

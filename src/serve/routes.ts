@@ -28,6 +28,8 @@ export interface RouteContext {
   connections(): ViewedConnection[];
   /** A caller asked for this connection: worth keeping its token in memory. */
   markUsed(name: string): void;
+  /** Whether the store holds a connection of this name, as the daemon last saw it. */
+  knows(name: string): boolean;
   /** Resolves when the store answers; rejects otherwise. */
   storeAnswers(): Promise<void>;
   /** True once shutdown began: new requests get 503. */
@@ -40,6 +42,9 @@ export interface RouteContext {
   /** Points the commands in messages at the daemon's store. */
   store: StoreArgument;
 }
+
+/** The `connection` label of proxied requests for a name the daemon does not know; no name looks like it. */
+export const UNKNOWN_CONNECTION = '(unknown)';
 
 /** GET /v1/connections/{name}/token */
 const TOKEN_PATH = /^\/v1\/connections\/([^/]+)\/token$/;
@@ -71,9 +76,9 @@ export async function handleRequest(
   if (path === '/login') return login(ctx, req, res, url);
 
   const bearer = ctx.secret.inBearer(req.headers.authorization);
-  const isDashboard =
-    path === '/' || path === '/dashboard.js' || path === '/dashboard.css' || path === '/favicon.ico';
-  if (isDashboard && method === 'GET') {
+  // HEAD is GET without the body, which node:http leaves out by itself.
+  const reads = method === 'GET' || method === 'HEAD';
+  if (isDashboardPath(path) && reads) {
     if (!bearer && !ctx.sessions.isValid(req.headers.cookie)) {
       if (path === '/') return redirect(res, '/login');
       return sendJson(res, 401, unauthorized());
@@ -84,13 +89,13 @@ export async function handleRequest(
     return sendJson(res, 401, unauthorized(), { 'www-authenticate': 'Bearer realm="tokenkeeper"' });
   }
 
-  if (path === '/metrics' && method === 'GET') {
+  if (path === '/metrics' && reads) {
     const text = await ctx.metrics.text();
     res.writeHead(200, { 'content-type': ctx.metrics.contentType, 'cache-control': 'no-store' });
     res.end(text);
     return;
   }
-  if (path === '/v1/connections' && method === 'GET') {
+  if (path === '/v1/connections' && reads) {
     return sendJson(res, 200, { connections: ctx.connections().map(listed) });
   }
   const token = TOKEN_PATH.exec(path);
@@ -124,9 +129,13 @@ function methodNotAllowed(res: ServerResponse, path: string, method: string, all
   );
 }
 
+function isDashboardPath(path: string): boolean {
+  return path === '/' || path === '/dashboard.js' || path === '/dashboard.css' || path === '/favicon.ico';
+}
+
 /** The methods an authenticated path answers, for a 405 that names them: undefined for an unknown path. */
 function allowedMethods(path: string): string[] | undefined {
-  if (path === '/metrics' || path === '/v1/connections') return ['GET'];
+  if (path === '/metrics' || path === '/v1/connections' || isDashboardPath(path)) return ['GET', 'HEAD'];
   if (TOKEN_PATH.test(path)) return ['GET'];
   return undefined;
 }
@@ -189,7 +198,8 @@ async function proxy(
     if (res.headersSent || (req.destroyed && !req.readableEnded)) res.destroy();
     else sendError(ctx, req, res, error);
   }
-  ctx.metrics.proxyRequest(name, status);
+  // A name the daemon does not know gets no series of its own: callers choose names freely.
+  ctx.metrics.proxyRequest(ctx.knows(name) ? name : UNKNOWN_CONNECTION, status);
 }
 
 function dashboard(ctx: RouteContext, res: ServerResponse, path: string): void {

@@ -127,8 +127,10 @@ describe('tokenkeeper serve endpoints', () => {
       await connectFactus(rig, 'acme');
       for (const [path, method, allow] of [
         ['/v1/connections/acme/token', 'DELETE', 'GET'],
-        ['/v1/connections', 'POST', 'GET'],
-        ['/metrics', 'PUT', 'GET'],
+        ['/v1/connections', 'POST', 'GET, HEAD'],
+        ['/metrics', 'PUT', 'GET, HEAD'],
+        ['/', 'DELETE', 'GET, HEAD'],
+        ['/dashboard.js', 'POST', 'GET, HEAD'],
         ['/login', 'DELETE', 'GET, POST'],
       ] as const) {
         const response = await rig.call(path, { method });
@@ -148,6 +150,16 @@ describe('tokenkeeper serve endpoints', () => {
       assert.equal(anonymous.status, 401);
       await anonymous.body?.cancel();
       assert.equal((await rig.call('/v1/nothing', { method: 'DELETE' })).status, 404);
+
+      // HEAD is answered as GET is, without the body.
+      for (const path of ['/v1/connections', '/metrics', '/', '/dashboard.css']) {
+        const get = await rig.call(path);
+        await get.arrayBuffer();
+        const head = await rig.call(path, { method: 'HEAD' });
+        assert.equal(head.status, 200, `HEAD ${path}`);
+        assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), `HEAD ${path}`);
+        assert.equal((await head.arrayBuffer()).byteLength, 0, `HEAD ${path}`);
+      }
     } finally {
       await rig.close();
     }
@@ -276,6 +288,9 @@ describe('tokenkeeper serve endpoints', () => {
       await rig.advance(20 * 60_000, 60_000); // two refreshes by the daemon
       assert.equal((await rig.call('/proxy/acme/v1/bills')).status, 200);
       assert.equal((await rig.call('/proxy/acme/v1/bills/show/nosuch')).status, 404);
+      for (const name of ['nosuch', 'other', 'a%22b']) {
+        assert.equal((await rig.call(`/proxy/${name}/v1/bills`)).status, 404);
+      }
 
       const response = await rig.call('/metrics');
       assert.equal(response.status, 200);
@@ -289,6 +304,14 @@ describe('tokenkeeper serve endpoints', () => {
       assert.ok((metrics.value('tokenkeeper_lock_wait_seconds_count', {}) ?? 0) >= 2);
       assert.equal(metrics.value('tokenkeeper_proxy_requests_total', { connection: 'acme', code: '200' }), 1);
       assert.equal(metrics.value('tokenkeeper_proxy_requests_total', { connection: 'acme', code: '404' }), 1);
+      const unknown = metrics.samples.filter(
+        (sample) => sample.name === 'tokenkeeper_proxy_requests_total' && sample.labels.connection !== 'acme',
+      );
+      assert.deepEqual(
+        unknown.map((sample) => [sample.labels.connection, sample.labels.code, sample.value]),
+        [['(unknown)', '404', 3]],
+        'names the daemon does not know share one series',
+      );
       assert.ok(metrics.types.get('tokenkeeper_webhook_deliveries_total') === 'counter');
       assert.equal(metrics.types.get('tokenkeeper_lock_wait_seconds'), 'histogram');
       assert.equal(metrics.value('tokenkeeper_rate_limit_wait_seconds_count', {}), 0, 'no request waited');
