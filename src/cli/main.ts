@@ -122,7 +122,7 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
 // Ctrl-C or SIGTERM while a command waits (for the browser, the network): stop, as a shell
 // would, but first let a refresh the provider already answered save its tokens (bounded by
 // keeper.close()); a second signal stops at once. A prompt catches SIGINT itself
-// (CancelledError); `exec` lets its child decide.
+// (CancelledError); `exec` leaves Ctrl-C to its command and passes SIGTERM on to it.
 let stopping = false;
 function stop(code: number, message?: string): void {
   if (stopping) process.exit(code);
@@ -142,14 +142,18 @@ stopOn('SIGTERM', ExitCode.terminated);
 
 // The reader of the output went away (`tokenkeeper request … | head`): nothing more can be
 // said, so stop writing and end as a program stopped by SIGPIPE does, which Node never is.
-// Any other failure to write the output is a failure of the command, said on stderr if it can be.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') return stop(ExitCode.brokenPipe);
-  stop(ExitCode.failure, `Could not write the output (${error.code ?? error.message}).`);
-});
-process.stderr.on('error', (error: NodeJS.ErrnoException) =>
-  stop(error.code === 'EPIPE' ? ExitCode.brokenPipe : ExitCode.failure),
-);
+// Any other failure to write the output is a failure of the command, said on stderr if it can
+// be; a message that cannot be shown changes nothing the command did, and its exit code still
+// tells. A stop already under way (a signal's, whose message may be what failed) is left to
+// finish saving what it saves.
+function onWriteError(error: NodeJS.ErrnoException, stream: 'stdout' | 'stderr'): void {
+  if (stopping) return;
+  if (error.code === 'EPIPE') stop(ExitCode.brokenPipe);
+  else if (stream === 'stdout')
+    stop(ExitCode.failure, `Could not write the output (${error.code ?? error.message}).`);
+}
+process.stdout.on('error', (error: NodeJS.ErrnoException) => onWriteError(error, 'stdout'));
+process.stderr.on('error', (error: NodeJS.ErrnoException) => onWriteError(error, 'stderr'));
 
 main(process.argv.slice(2)).then(
   (code) => {

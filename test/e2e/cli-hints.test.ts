@@ -138,6 +138,19 @@ describe('after a failed login, the login command named works as written', () =>
     assert.equal(again.code, 0, again.stderr);
   });
 
+  it('a login refused over a connection of another provider names `login NAME`, which logs in to the kept one', async () => {
+    const refused = await cli.run(
+      ['login', 'newx', '--provider', 'factorial', '--base-url', factorial.url, '--api-key'],
+      { env: { FACTORIAL_API_KEY: factorial.credentials.apiKey } },
+    );
+    assert.equal(refused.code, 2, refused.stderr);
+    const [, hint] = refused.stderr.match(/To log in to it again: (tokenkeeper login \S+)\n/) ?? [];
+    assert.equal(hint, 'tokenkeeper login newx');
+    const again = await cli.shell(hint!, { env: { FACTUS_PASSWORD: factus.credentials.password } });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /Logged in to factus/);
+  });
+
   it('a failed login again to a saved connection names `login NAME`, which reuses what is saved', async () => {
     const failed = await cli.run(['login', 'newx'], { env: { FACTUS_PASSWORD: 'wrong' } });
     assert.equal(failed.code, 1, failed.stderr);

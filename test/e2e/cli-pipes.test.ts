@@ -109,6 +109,10 @@ describe('the CLI when the reader of its output goes away', () => {
     const full = await cli.shell('tokenkeeper completion bash > /dev/full');
     assert.equal(full.stderr, 'Could not write the output (ENOSPC).\n');
     assert.equal(full.code, 1);
+    // Messages that cannot be written: the command's own exit code still tells what happened.
+    const messages = await cli.shell('tokenkeeper status --bogus 2>/dev/full');
+    assert.equal(messages.stdout, '');
+    assert.equal(messages.code, 2);
   });
 
   it('| true in a shell', async () => {

@@ -13,9 +13,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import { cliPath, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
-function runUntilSignal(args: string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals, afterMs: number) {
+function runUntilSignal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  signal: NodeJS.Signals,
+  afterMs: number,
+  nobodyReadsStderr = false,
+) {
   return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its "Cancelled." then meets a closed pipe, which must not cut the save short.
+    if (nobodyReadsStderr) child.stderr.destroy();
     let stderr = '';
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
@@ -30,11 +38,13 @@ function runUntilSignal(args: string[], env: NodeJS.ProcessEnv, signal: NodeJS.S
 }
 
 describe('the CLI on SIGINT and SIGTERM during a refresh', () => {
-  for (const [signal, exitCode] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
+  for (const [signal, exitCode, nobodyReadsStderr] of [
+    ['SIGINT', 130, false],
+    ['SIGTERM', 143, false],
+    ['SIGTERM', 143, true],
   ] as const) {
-    it(`${signal}: saves the rotated tokens, then exits ${exitCode}`, async () => {
+    const title = `${signal}${nobodyReadsStderr ? ' with nobody reading stderr' : ''}`;
+    it(`${title}: saves the rotated tokens, then exits ${exitCode}`, async () => {
       const emulator = await startFactusEmulator({ accessTtlSeconds: 2, rotation: 'strict' });
       const sandbox = await createCliSandbox({
         FACTUS_CLIENT_ID: emulator.credentials.clientId,
@@ -55,7 +65,13 @@ describe('the CLI on SIGINT and SIGTERM during a refresh', () => {
         await sleep(2_100); // stale
         // The provider takes 1.5 s to answer the refresh; the signal comes while it is answering.
         emulator.faults.add({ point: 'token', delayMs: 1_500, count: 1 });
-        const interrupted = await runUntilSignal(['refresh', 'acme'], sandbox.env, signal, 700);
+        const interrupted = await runUntilSignal(
+          ['refresh', 'acme'],
+          sandbox.env,
+          signal,
+          700,
+          nobodyReadsStderr,
+        );
         assert.equal(interrupted.code, exitCode, interrupted.stderr);
         assert.equal(emulator.stats().tokenRequests.refresh_token, 1);
         // The rotated refresh token was saved: the next refresh needs no password and meets no invalid_grant.
