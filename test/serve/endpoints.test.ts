@@ -288,7 +288,7 @@ describe('tokenkeeper serve endpoints', () => {
       await rig.advance(20 * 60_000, 60_000); // two refreshes by the daemon
       assert.equal((await rig.call('/proxy/acme/v1/bills')).status, 200);
       assert.equal((await rig.call('/proxy/acme/v1/bills/show/nosuch')).status, 404);
-      for (const name of ['nosuch', 'other', 'a%22b']) {
+      for (const name of ['nosuch', 'other', 'third']) {
         assert.equal((await rig.call(`/proxy/${name}/v1/bills`)).status, 404);
       }
 
