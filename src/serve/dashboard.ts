@@ -99,7 +99,6 @@ export function countdown(ms: number): string {
   return expired ? `expired ${text} ago` : text;
 }
 
-/** A connection name as a shell word: quoted when it holds anything but safe characters. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -7,7 +7,7 @@
  */
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,15 +121,31 @@ function clusterUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/**
+ * A PostgreSQL server program: from the PATH, else from Debian's versioned directory (where
+ * its packages keep them off the PATH), the newest version first.
+ */
+function postgresProgram(name: 'initdb' | 'postgres'): string {
+  const onPath = (process.env.PATH ?? '').split(':').find((dir) => dir && existsSync(join(dir, name)));
+  if (onPath) return join(onPath, name);
+  const versions = existsSync(DEBIAN_POSTGRES)
+    ? readdirSync(DEBIAN_POSTGRES).sort((a, b) => Number(b) - Number(a))
+    : [];
+  const found = versions.map((version) => join(DEBIAN_POSTGRES, version, 'bin', name)).find(existsSync);
+  if (!found) throw new Error(`${name} is neither on the PATH nor in ${DEBIAN_POSTGRES}/*/bin`);
+  return found;
+}
+const DEBIAN_POSTGRES = '/usr/lib/postgresql';
+
 /** Why a private PostgreSQL cluster cannot be started here, or undefined when it can. */
 export async function probePrivatePostgres(): Promise<string | undefined> {
   try {
     clusterUser();
-    await run('initdb', ['--version'], { timeout: 5_000 });
-    await run('postgres', ['--version'], { timeout: 5_000 });
+    await run(postgresProgram('initdb'), ['--version'], { timeout: 5_000 });
+    await run(postgresProgram('postgres'), ['--version'], { timeout: 5_000 });
     return undefined;
   } catch (error) {
-    return `initdb and postgres are needed on the PATH (${(error as Error).message})`;
+    return `initdb and postgres are needed (${(error as Error).message})`;
   }
 }
 
@@ -154,7 +170,8 @@ function childrenOf(pid: number): number[] {
 export async function startPrivatePostgres(): Promise<PausableServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-pg-'));
   const user = clusterUser();
-  const as = user ? { uid: user.uid, gid: user.gid } : {};
+  // Run from the cluster's own directory: the postgres account may not enter ours.
+  const as = { cwd: dir, ...(user ? { uid: user.uid, gid: user.gid } : {}) };
   if (user) {
     chownSync(dir, user.uid, user.gid);
     chmodSync(dir, 0o700);
@@ -166,13 +183,17 @@ export async function startPrivatePostgres(): Promise<PausableServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], {
-      ...as,
-      timeout: 60_000,
-    });
+    await run(
+      postgresProgram('initdb'),
+      ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'],
+      {
+        ...as,
+        timeout: 60_000,
+      },
+    );
     const port = await freePort();
     child = spawn(
-      'postgres',
+      postgresProgram('postgres'),
       ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
       { ...as, stdio: 'ignore' },
     );
