@@ -208,6 +208,31 @@ export function withSavedSpec(
   };
 }
 
+/**
+ * A saved client secret or password goes back only to the token endpoint it was given for:
+ * a new login that moves the connection elsewhere (another base URL, environment, issuer or
+ * token URL) must give them again, or one mistyped URL would hand them to another host.
+ */
+export function checkSavedSecretsStay(
+  name: string,
+  given: ConnectionSpec,
+  spec: ConnectionSpec,
+  saved: ConnectionRecord,
+  tokenUrl: string,
+): void {
+  const reused = [
+    ...(given.clientSecret === undefined && spec.clientSecret !== undefined ? ['client secret'] : []),
+    ...(given.password === undefined && spec.password !== undefined ? ['password'] : []),
+  ];
+  const from = new URL(saved.tokenUrl).origin;
+  const to = new URL(tokenUrl).origin;
+  if (reused.length === 0 || from === to) return;
+  throw new ConfigError(
+    `The saved ${reused.join(' and ')} of "${name}" ${reused.length > 1 ? 'were' : 'was'} given for ${from}; ` +
+      `${reused.length > 1 ? 'they are' : 'it is'} not sent to ${to}. Give ${reused.length > 1 ? 'them' : 'it'} again to log in there.`,
+  );
+}
+
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -71,7 +71,9 @@ export interface ConnectOptions {
    * Logging in again: what the spec leaves out is taken from the connection saved under
    * this name, when it has the same provider and grant: endpoints, client id, scope, client
    * secret (for the same client id), user name, and password (for the same user). So
-   * `tokenkeeper login acme` asks only for what is missing, such as a new password.
+   * `tokenkeeper login acme` asks only for what is missing, such as a new password. A saved
+   * client secret or password goes only to the token endpoint's origin it was given for: a
+   * spec that moves the connection elsewhere without them is refused (CONFIG).
    */
   reuseSaved?: boolean;
   /**
@@ -211,9 +213,8 @@ class TokenKeeper implements Keeper {
     // The name and the spec's shape before the store is opened; the grant's fields (which a
     // saved connection may fill in) before anything is sent.
     validateName(name);
-    const { buildConnectionRecord, checkConnectArguments, grantOf, withSavedSpec } = await import(
-      './connection-spec.js'
-    );
+    const { buildConnectionRecord, checkConnectArguments, checkSavedSecretsStay, grantOf, withSavedSpec } =
+      await import('./connection-spec.js');
     checkConnectArguments(given, options, this.#services.registry.ids());
     const { resolveConnectionEndpoints } = await import('./providers/connection-endpoints.js');
     const services = this.#services;
@@ -229,6 +230,7 @@ class TokenKeeper implements Keeper {
       { ...spec, hasClientSecret: Boolean(spec.clientSecret) },
       { authServerFetch: services.settings.authServerFetch, timeoutMs: services.settings.requestTimeoutMs },
     );
+    if (saved) checkSavedSecretsStay(name, given, spec, saved, endpoints.tokenUrl);
     let authorizationCode = spec.authorizationCode;
     if (strategy.needsBrowser && !authorizationCode && options.authorize) {
       if (!endpoints.authorizationUrl) {

@@ -42,6 +42,14 @@ const prompts: Record<Field, { label: string; hidden: boolean }> = {
  */
 const REUSED: ReadonlySet<Field> = new Set(['clientId', 'clientSecret', 'username']);
 
+/** The saved fields that go only where they were first sent (connect refuses to move them). */
+const SECRETS: ReadonlySet<Field> = new Set(['clientSecret', 'password']);
+
+/** A new login of a saved connection; `movedFrom`: it now goes elsewhere than it did (an origin). */
+export interface Relogin {
+  movedFrom?: string;
+}
+
 /**
  * The credentials of `grant`, from the environment or the terminal. Without a terminal,
  * every missing variable is named in one message, so one run tells all.
@@ -50,7 +58,7 @@ export async function gatherCredentials(
   io: CliIO,
   profile: ProviderProfile,
   grant: GrantType,
-  relogin: boolean,
+  relogin: Relogin | undefined,
 ): Promise<Credentials> {
   const result: Credentials = {};
   const toAsk: Array<{ field: Field; optional: boolean }> = [];
@@ -64,7 +72,8 @@ export async function gatherCredentials(
       result[field] = fromEnv;
       continue;
     }
-    if (relogin && (REUSED.has(field) || (field === 'password' && !terminal))) continue;
+    const reusable = relogin && !(relogin.movedFrom && SECRETS.has(field));
+    if (reusable && (REUSED.has(field) || (field === 'password' && !terminal))) continue;
     if (terminal) toAsk.push({ field, optional });
     else if (!optional) {
       const [first, ...others] = envNames;
@@ -77,8 +86,11 @@ export async function gatherCredentials(
     }
   }
   if (missing.length > 0) {
+    const moved = relogin?.movedFrom
+      ? `The saved secrets were given for ${relogin.movedFrom} and are not sent elsewhere. `
+      : '';
     throw new UsageError(
-      `Missing credentials for ${profile.displayName}, and there is no terminal to ask for them. ` +
+      `${moved}Missing credentials for ${profile.displayName}, and there is no terminal to ask for them. ` +
         `Set these variables and run the command again:\n${missing.join('\n')}`,
     );
   }

@@ -32,7 +32,8 @@ TOKENKEEPER_CLIENT_ID/_SECRET/_USERNAME/_PASSWORD) or a hidden prompt, never fro
   --force                    replace a connection of another provider or grant (revokes it first), or
                              one whose saved secrets cannot be opened (wrong key, damaged)
 Run \`tokenkeeper login <name>\` alone to log in again to a saved connection: it reuses the provider,
-endpoints, client id and secret and user name, and asks only for the password or a new browser login.`;
+endpoints, client id and secret and user name, and asks only for the password or a new browser login.
+A login that moves it elsewhere (--base-url, --env, --issuer, --token-url) asks for its secrets again.`;
 
 const CLIENT_AUTH: Record<string, ClientAuthMethod> = {
   basic: 'client_secret_basic',
@@ -123,7 +124,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     // Gathered before anything is replaced: a missing variable must not cost the old connection.
     const replacing =
       previous !== undefined && (previous.provider !== profile.id || previous.grant !== grant);
-    const credentials = await gatherCredentials(io, profile, grant, !replacing && previous !== undefined);
+    const relogin = previous && !replacing ? { movedFrom: movedFrom(values, previous) } : undefined;
+    const credentials = await gatherCredentials(io, profile, grant, relogin);
     if (previous && replacing) {
       await confirmReplace(io, keeper, previous, profile, grant, Boolean(values.force));
       previous = undefined;
@@ -328,6 +330,33 @@ function loginCommandOf(
 function describeGrant(info: ConnectionInfo): string {
   const grant = info.grant.replace(/_/g, ' ');
   return info.scope ? `${grant}, scope "${info.scope}"` : grant;
+}
+
+/**
+ * The saved connection's origin when this login names other endpoints than it had: its
+ * saved client secret and password are then asked again, not sent to the new place (connect
+ * refuses that too). A --token-url cannot be compared (the saved one is not shown), so it
+ * always counts as a move.
+ */
+function movedFrom(
+  values: { env?: string; 'base-url'?: string; issuer?: string; 'token-url'?: string },
+  previous: ConnectionInfo,
+): string | undefined {
+  const saved = originOf(previous.baseUrl);
+  const moves =
+    (values.env !== undefined && values.env !== previous.environment) ||
+    (values['base-url'] !== undefined && originOf(values['base-url']) !== saved) ||
+    (values.issuer !== undefined && values.issuer !== previous.issuer) ||
+    values['token-url'] !== undefined;
+  return moves ? (previous.issuer ?? saved) : undefined;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 async function existing(keeper: Keeper, name: string): Promise<ConnectionInfo | undefined> {

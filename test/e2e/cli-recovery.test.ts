@@ -117,6 +117,38 @@ describe('login never loses a connection, and logs in again with what it saved',
     assert.equal((await cli.run(['token', 'acme'])).code, 0);
   });
 
+  it('a login that moves a connection elsewhere asks for its secrets again and sends no saved one there', async () => {
+    const elsewhere = await startFactusEmulator();
+    try {
+      const first = await cli.run(['login', 'moving', '--provider', 'factus', '--base-url', factus.url], {
+        env: factusEnv(factus),
+      });
+      assert.equal(first.code, 0, first.stderr);
+      const moved = await cli.run(['login', 'moving', '--base-url', elsewhere.url]);
+      assert.equal(moved.code, 2, moved.stderr);
+      assert.match(moved.stderr, new RegExp(`given for ${factus.url} and are not sent elsewhere`));
+      assert.match(moved.stderr, /\n {2}FACTUS_CLIENT_SECRET\b/);
+      assert.match(moved.stderr, /\n {2}FACTUS_PASSWORD\b/);
+      assert.doesNotMatch(
+        moved.stderr,
+        /FACTUS_CLIENT_ID|FACTUS_USERNAME/,
+        'the client id and user are reused',
+      );
+      assert.equal(elsewhere.stats().tokenRequests.total, 0);
+      const { clientSecret, password } = elsewhere.credentials;
+      const given = await cli.run(['login', 'moving', '--base-url', elsewhere.url], {
+        env: { FACTUS_CLIENT_SECRET: clientSecret, FACTUS_PASSWORD: password },
+      });
+      assert.equal(given.code, 0, given.stderr);
+      assert.equal(elsewhere.stats().tokenRequests.password, 1);
+      // The same place again needs nothing: what was saved goes where it was given.
+      const again = await cli.run(['login', 'moving', '--base-url', `${elsewhere.url}/`]);
+      assert.equal(again.code, 0, again.stderr);
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
   it('reports every missing credential in one message', async () => {
     const result = await cli.run(['login', 'fresh', '--provider', 'factus', '--base-url', factus.url]);
     assert.equal(result.code, 2);

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
@@ -133,6 +134,39 @@ describe('refresh failures', () => {
       );
     } finally {
       await rig.keeper.close();
+    }
+  });
+
+  it('a new login elsewhere sends none of the saved secrets there unless they are given again', async () => {
+    const rig = await startFactusRig();
+    const elsewhere = await startFactusEmulator();
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      const { clientId, username, provider } = rig.spec;
+      const moved = { provider, baseUrl: elsewhere.url, clientId, username };
+      await assert.rejects(
+        rig.keeper.connect('acme', moved, { reuseSaved: true }),
+        (error: TokenkeeperError) => {
+          assert.equal(error.code, 'CONFIG');
+          assert.match(
+            error.message,
+            new RegExp(
+              `saved client secret and password of "acme" were given for ${new URL(rig.emulator.url).origin}; ` +
+                `they are not sent to ${new URL(elsewhere.url).origin}\\. Give them again`,
+            ),
+          );
+          return true;
+        },
+      );
+      assert.equal(elsewhere.stats().tokenRequests.total, 0, 'nothing was sent to the new place');
+      // The same place again reuses them; given again, they go to the new one.
+      await rig.keeper.connect('acme', { provider, clientId, username }, { reuseSaved: true });
+      const { clientSecret, password } = rig.spec;
+      await rig.keeper.connect('acme', { ...moved, clientSecret, password }, { reuseSaved: true });
+      assert.equal(elsewhere.stats().tokenRequests.password, 1);
+    } finally {
+      await elsewhere.stop();
+      await rig.close();
     }
   });
 

@@ -19,7 +19,7 @@ describe('the CLI’s credentials without a terminal', () => {
       displayName: 'Custom',
       grants: ['api_key' as const],
     };
-    await assert.rejects(gatherCredentials(scriptIO(), profile, 'api_key', false), (error: Error) => {
+    await assert.rejects(gatherCredentials(scriptIO(), profile, 'api_key', undefined), (error: Error) => {
       assert.match(error.message, /\n {2}api key: no variable holds it; run the login on a terminal$/);
       assert.doesNotMatch(error.message, /undefined/);
       return true;
@@ -33,7 +33,7 @@ describe('the CLI’s credentials without a terminal', () => {
       TOKENKEEPER_USERNAME: 'ana',
       TOKENKEEPER_PASSWORD: 'pw',
     };
-    assert.deepEqual(await gatherCredentials(scriptIO(env), genericOAuth2Profile, 'password', false), {
+    assert.deepEqual(await gatherCredentials(scriptIO(env), genericOAuth2Profile, 'password', undefined), {
       clientId: 'id',
       clientSecret: 'secret',
       username: 'ana',
