@@ -75,115 +75,120 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     throw new UsageError('--client-auth is basic, post or none.', usage);
   }
 
-  return withKeeper(io, async (keeper) => {
-    // A store whose key is lost can save no login: say what to do before asking for anything.
-    await keeper.keyId();
-    let previous = await existing(keeper, name);
-    // A connection whose secrets cannot be opened is logged into afresh, as a new one: nothing
-    // of it is reused but its provider, environment name and scope, none of which can send a
-    // secret anywhere. It stays saved until the new login succeeds.
-    const why = previous && (await whyUnusable(keeper, name));
-    const broken = why ? previous : undefined;
-    const unopenable =
-      broken && why
-        ? {
-            ...why,
-            message: withReplacingLogin(
-              why.message,
-              name,
-              replacingLoginCommand(broken, keeper.profile(broken.provider)),
-            ),
-          }
-        : undefined;
-    if (broken) previous = undefined;
-    const known = previous ?? broken;
-    if (!known && !values.provider) {
-      throw new UsageError(
-        `Connection "${name}" does not exist yet; say which provider it is for:\n${newLoginCommands(name).join('\n')}`,
-      );
-    }
-    const profile = keeper.profile(values.provider ?? known!.provider);
-    const same = known?.provider === profile.id ? known : undefined;
-    const grant = chooseGrant(profile, values.grant, values['api-key'], same?.grant);
-    const environment = values.env ?? (values['base-url'] ? undefined : builtInEnvironment(broken, profile));
-    if (broken && unopenable) {
-      if (!environment && !values['base-url'] && !profile.endpointsFromConnection) {
-        const force = values.force || canPrompt(io) ? '' : ' and add --force to replace it';
-        const problem =
-          unopenable.code === 'STORE_KEY'
-            ? `The saved secrets of "${name}" cannot be opened, and its saved base URL is not trusted without them`
-            : `The saved settings of "${name}" cannot be used, so its saved base URL is not reused`;
+  return withKeeper(
+    io,
+    async (keeper) => {
+      // A store whose key is lost can save no login: say what to do before asking for anything.
+      await keeper.keyId();
+      let previous = await existing(keeper, name);
+      // A connection whose secrets cannot be opened is logged into afresh, as a new one: nothing
+      // of it is reused but its provider, environment name and scope, none of which can send a
+      // secret anywhere. It stays saved until the new login succeeds.
+      const why = previous && (await whyUnusable(keeper, name));
+      const broken = why ? previous : undefined;
+      const unopenable =
+        broken && why
+          ? {
+              ...why,
+              message: withReplacingLogin(
+                why.message,
+                name,
+                replacingLoginCommand(broken, keeper.profile(broken.provider)),
+              ),
+            }
+          : undefined;
+      if (broken) previous = undefined;
+      const known = previous ?? broken;
+      if (!known && !values.provider) {
         throw new UsageError(
-          `${problem}: say where to log in with --base-url URL (or --env NAME)${force}.${keepHint(name, broken, unopenable)}`,
-          usage,
+          `Connection "${name}" does not exist yet; say which provider it is for:\n${newLoginCommands(name).join('\n')}`,
         );
       }
-      // Nothing is lost until the new login succeeds, so this may ask before the credentials.
-      await confirmReplaceUnopenable(io, broken, unopenable, Boolean(values.force));
-    }
-    // Gathered before anything is replaced: a missing variable must not cost the old connection.
-    const replacing =
-      previous !== undefined && (previous.provider !== profile.id || previous.grant !== grant);
-    const relogin = previous && !replacing ? { movedFrom: movedFrom(values, previous) } : undefined;
-    const credentials = await gatherCredentials(io, profile, grant, relogin);
-    if (previous && replacing) {
-      await confirmReplace(io, keeper, previous, profile, grant, Boolean(values.force));
-      previous = undefined;
-    }
+      const profile = keeper.profile(values.provider ?? known!.provider);
+      const same = known?.provider === profile.id ? known : undefined;
+      const grant = chooseGrant(profile, values.grant, values['api-key'], same?.grant);
+      const environment =
+        values.env ?? (values['base-url'] ? undefined : builtInEnvironment(broken, profile));
+      if (broken && unopenable) {
+        if (!environment && !values['base-url'] && !profile.endpointsFromConnection) {
+          const force = values.force || canPrompt(io) ? '' : ' and add --force to replace it';
+          const problem =
+            unopenable.code === 'STORE_KEY'
+              ? `The saved secrets of "${name}" cannot be opened, and its saved base URL is not trusted without them`
+              : `The saved settings of "${name}" cannot be used, so its saved base URL is not reused`;
+          throw new UsageError(
+            `${problem}: say where to log in with --base-url URL (or --env NAME)${force}.${keepHint(name, broken, unopenable)}`,
+            usage,
+          );
+        }
+        // Nothing is lost until the new login succeeds, so this may ask before the credentials.
+        await confirmReplaceUnopenable(io, broken, unopenable, Boolean(values.force));
+      }
+      // Gathered before anything is replaced: a missing variable must not cost the old connection.
+      const replacing =
+        previous !== undefined && (previous.provider !== profile.id || previous.grant !== grant);
+      const relogin = previous && !replacing ? { movedFrom: movedFrom(values, previous) } : undefined;
+      const credentials = await gatherCredentials(io, profile, grant, relogin);
+      if (previous && replacing) {
+        await confirmReplace(io, keeper, previous, profile, grant, Boolean(values.force));
+        previous = undefined;
+      }
 
-    const spec: ConnectionSpec = {
-      provider: profile.id,
-      grant,
-      ...(environment ? { environment } : {}),
-      ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
-      ...(values.issuer ? { issuer: values.issuer } : {}),
-      ...(values['token-url'] ? { tokenUrl: values['token-url'] } : {}),
-      ...(values['authorize-url'] ? { authorizationUrl: values['authorize-url'] } : {}),
-      ...(values['revocation-url'] ? { revocationUrl: values['revocation-url'] } : {}),
-      ...(values['api-base-url'] ? { apiBaseUrl: values['api-base-url'] } : {}),
-      ...(clientAuth ? { clientAuthMethod: CLIENT_AUTH[clientAuth] } : {}),
-      ...credentials,
-    };
-    // A new login keeps the saved scope unless --scope says otherwise (connect reuses it).
-    const savedScope = broken && same === broken ? broken.scope : undefined;
-    const scope = normaliseScope(
-      values.scope ?? (previous ? undefined : (savedScope ?? profile.defaultScope)),
-      profile.scopeDelimiter,
-    );
-    if (scope) spec.scope = scope;
+      const spec: ConnectionSpec = {
+        provider: profile.id,
+        grant,
+        ...(environment ? { environment } : {}),
+        ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
+        ...(values.issuer ? { issuer: values.issuer } : {}),
+        ...(values['token-url'] ? { tokenUrl: values['token-url'] } : {}),
+        ...(values['authorize-url'] ? { authorizationUrl: values['authorize-url'] } : {}),
+        ...(values['revocation-url'] ? { revocationUrl: values['revocation-url'] } : {}),
+        ...(values['api-base-url'] ? { apiBaseUrl: values['api-base-url'] } : {}),
+        ...(clientAuth ? { clientAuthMethod: CLIENT_AUTH[clientAuth] } : {}),
+        ...credentials,
+      };
+      // A new login keeps the saved scope unless --scope says otherwise (connect reuses it).
+      const savedScope = broken && same === broken ? broken.scope : undefined;
+      const scope = normaliseScope(
+        values.scope ?? (previous ? undefined : (savedScope ?? profile.defaultScope)),
+        profile.scopeDelimiter,
+      );
+      if (scope) spec.scope = scope;
 
-    const info = await keeper.connect(name, spec, {
-      reuseSaved: previous !== undefined,
-      // Nothing usable is saved under this name (a new one, one just replaced, or one whose
-      // secrets cannot be opened): only this command, as given, starts the login over.
-      ...(previous ? {} : { loginHint: loginCommandOf(name, profile.id, values) }),
-      authorize: (prompt) =>
-        authorizeInBrowser(io, prompt, {
-          redirectUri: values['redirect-uri'] ?? previous?.redirectUri ?? profile.defaultRedirectUri ?? '',
-          openBrowser: !values['no-browser'],
-          timeoutMs: timeoutSeconds * 1000,
-          ...(profile.clientRegistrationHint
-            ? { clientRegistrationHint: profile.clientRegistrationHint }
-            : {}),
-        }),
-    });
-    say(io, `Logged in to ${describeConnection(info)} as connection "${name}" (${describeGrant(info)}).`);
-    if (broken && unopenable) {
-      say(
-        io,
-        unopenable.code === 'STORE_KEY'
-          ? 'Replaced the connection whose secrets could not be opened; its old tokens were not revoked (they could not be read).'
-          : 'Replaced the connection whose settings could not be used; its old tokens were not revoked (nothing is sent where those settings say).',
-      );
-    }
-    if (info.expiresAt === null) say(io, 'The credential does not expire.');
-    else
-      say(
-        io,
-        `Access token valid until ${formatInstant(info.expiresAt)}; tokenkeeper refreshes it before then.`,
-      );
-    return ExitCode.ok;
-  });
+      const info = await keeper.connect(name, spec, {
+        reuseSaved: previous !== undefined,
+        // Nothing usable is saved under this name (a new one, one just replaced, or one whose
+        // secrets cannot be opened): only this command, as given, starts the login over.
+        ...(previous ? {} : { loginHint: loginCommandOf(name, profile.id, values) }),
+        authorize: (prompt) =>
+          authorizeInBrowser(io, prompt, {
+            redirectUri: values['redirect-uri'] ?? previous?.redirectUri ?? profile.defaultRedirectUri ?? '',
+            openBrowser: !values['no-browser'],
+            timeoutMs: timeoutSeconds * 1000,
+            ...(profile.clientRegistrationHint
+              ? { clientRegistrationHint: profile.clientRegistrationHint }
+              : {}),
+          }),
+      });
+      say(io, `Logged in to ${describeConnection(info)} as connection "${name}" (${describeGrant(info)}).`);
+      if (broken && unopenable) {
+        say(
+          io,
+          unopenable.code === 'STORE_KEY'
+            ? 'Replaced the connection whose secrets could not be opened; its old tokens were not revoked (they could not be read).'
+            : 'Replaced the connection whose settings could not be used; its old tokens were not revoked (nothing is sent where those settings say).',
+        );
+      }
+      if (info.expiresAt === null) say(io, 'The credential does not expire.');
+      else
+        say(
+          io,
+          `Access token valid until ${formatInstant(info.expiresAt)}; tokenkeeper refreshes it before then.`,
+        );
+      return ExitCode.ok;
+    },
+    { creates: true },
+  );
 }
 
 /**

@@ -77,7 +77,14 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
     );
     return ExitCode.usage;
   }
-  const io: CliIO = { ...baseIO, env: global.env };
+  const io: CliIO =
+    global.store === undefined
+      ? { ...baseIO, env: global.env }
+      : (await import('./store-hints.js')).withStoreInHints(
+          { ...baseIO, env: global.env },
+          global.store,
+          baseIO.env,
+        );
   const [name, ...rest] = global.argv;
   if (name === undefined) {
     io.stderr.write(`${help()}\n`);

@@ -6,6 +6,12 @@ export interface CliIO {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
   env: NodeJS.ProcessEnv;
+  /**
+   * Set when `--store` was given on the command line: points the `tokenkeeper …` commands a
+   * message tells a person to run at that store (without it they would reach the default one).
+   * Messages on stderr pass through it already; text for people on stdout calls it.
+   */
+  pointAtStore?: (message: string) => string;
 }
 
 export const processIO: CliIO = {

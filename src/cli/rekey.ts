@@ -2,7 +2,7 @@ import type { RekeyFailure } from '../rekey.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { replacingLoginCommand, withReplacingLogin } from './hints.js';
-import { withKeeper } from './open-keeper.js';
+import { missingSqliteStore, withKeeper } from './open-keeper.js';
 import { type CliIO, say } from './output.js';
 
 export const usage =
@@ -22,6 +22,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (!parsed) return ExitCode.ok;
   const { values, positionals } = parsed;
   if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}".`, usage);
+  const missing = missingSqliteStore(io.env);
+  if (missing)
+    throw new UsageError(
+      `There is no store at ${missing}: nothing to re-seal. Check --store or TOKENKEEPER_STORE.`,
+    );
   const result = await withKeeper(io, async (keeper) => {
     const outcome = await keeper.rekey();
     // Each unopened connection's message names the login that replaces it, as `login` takes it.

@@ -8,7 +8,7 @@ import { redactConnectionUrl } from '../store/redact-url.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { newLoginCommands } from './hints.js';
-import { withKeeper } from './open-keeper.js';
+import { missingSqliteStore, withKeeper } from './open-keeper.js';
 import { type CliIO, describeConnection, formatInstant, humanDuration } from './output.js';
 
 export const usage =
@@ -51,6 +51,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const [name] = positionals;
   const now = Date.now();
   const store = describeStore(io.env);
+  // Read as an empty store, not created: its key id would be a throwaway key's.
+  const missing = missingSqliteStore(io.env) !== undefined;
   const { connections, key } = await withKeeper(io, async (keeper) => {
     const infos = name ? [await keeper.info(name)] : await keeper.list();
     const daemon = (await keeper.liveDaemons()).length > 0;
@@ -67,11 +69,16 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const json = name ? connections[0] : connections;
     io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    io.stdout.write(`Store: ${store.location}\nKey:   ${describeKey(store, key)}\n`);
+    const keyFileToCome = missing && store.key.startsWith('key file');
+    const keyLine = keyFileToCome
+      ? `${store.key.replace(/ \(new\)$/, '')} (none yet)`
+      : describeKey(store, key);
+    io.stdout.write(`Store: ${store.location}${missing ? ', not created yet' : ''}\nKey:   ${keyLine}\n`);
     if (connections.length === 0) {
       io.stderr.write(`No connections yet. Create one with:\n${newLoginCommands('NAME').join('\n')}\n`);
     } else {
-      io.stdout.write(`\n${connections.map((c) => describe(c, key)).join('\n\n')}\n`);
+      const text = connections.map((c) => describe(c, key)).join('\n\n');
+      io.stdout.write(`\n${io.pointAtStore?.(text) ?? text}\n`);
     }
   }
   // As gh does: a status that lists a connection needing a login, or one that cannot even be

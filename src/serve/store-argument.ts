@@ -52,12 +52,21 @@ export function storeArgumentFor(location: string | undefined, env: NodeJS.Proce
   };
 }
 
+/**
+ * A command a message tells a person to run: `tokenkeeper` then one of the commands that open
+ * the store, in backquotes, on a line of its own, or after a colon ("To log in to it again:
+ * tokenkeeper login acme"). Prose ("tokenkeeper refreshes it") and commands that already
+ * name a store are left alone.
+ */
+const SUGGESTED_COMMAND =
+  /(^|[\s`(:])tokenkeeper (?=(?:login|logout|status|token|request|whoami|refresh|rekey|env|exec|serve|completion)\b)/gm;
+
 function named(location: string): StoreArgument {
   const store = `--store ${shellWord(location)} `;
   return {
     command: (rest) => `tokenkeeper ${store}${rest}`,
     note: undefined,
-    inMessage: (message) => message.replaceAll('`tokenkeeper ', `\`tokenkeeper ${store}`),
+    inMessage: (message) => message.replace(SUGGESTED_COMMAND, `$1tokenkeeper ${store}`),
   };
 }
 

@@ -39,6 +39,24 @@ describe('the store the daemon’s commands name', () => {
     );
   });
 
+  it('points every suggested command at the store, and leaves prose and named stores alone', () => {
+    const store = storeArgumentFor('/srv/fleet.db', env);
+    assert.equal(
+      store.inMessage(
+        'To create it, run one of:\n  tokenkeeper login x --provider factus\nTo log in to it again: tokenkeeper login x',
+      ),
+      'To create it, run one of:\n  tokenkeeper --store /srv/fleet.db login x --provider factus\n' +
+        'To log in to it again: tokenkeeper --store /srv/fleet.db login x',
+    );
+    for (const untouched of [
+      'tokenkeeper refreshes it before then.',
+      'Run `tokenkeeper --store /other.db login x`.',
+      'Run `tokenkeeper help`.',
+    ]) {
+      assert.equal(store.inMessage(untouched), untouched);
+    }
+  });
+
   it('names a server URL as given, with its schema or prefix, when it holds no password', () => {
     assert.equal(
       storeArgumentFor('postgres://tokenkeeper@db.internal:5432/app?schema=tk', env).command('login hr'),

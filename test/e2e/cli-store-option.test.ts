@@ -1,0 +1,120 @@
+/**
+ * `--store LOCATION` as a person uses it: a store that does not exist yet is read as an empty
+ * one and only `login` creates it (a mistyped path leaves nothing behind), and every command a
+ * message tells them to run reaches that store, not the default one.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  type FactusRunningEmulator,
+  startFactusEmulator,
+} from '../../src/emulators/factus/factus-emulator.js';
+import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+
+describe('a store that does not exist yet', () => {
+  let cli: CliSandbox;
+  let factus: FactusRunningEmulator;
+  let missing: string;
+
+  before(async () => {
+    cli = await createCliSandbox();
+    factus = await startFactusEmulator();
+    missing = join(cli.home, 'typo', 'tokns.db');
+  });
+  after(async () => {
+    await factus.stop();
+    await cli.cleanup();
+  });
+
+  it('reads as empty for every command but login, which creates it', async () => {
+    const status = await cli.run(['--store', missing, 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /^Store: .*tokns\.db \(SQLite\), not created yet\nKey: {3}key file .*tokns\.key \(none yet\)\n/,
+    );
+    assert.match(status.stderr, /No connections yet/);
+    assert.deepEqual(JSON.parse((await cli.run(['--store', missing, 'status', '--json'])).stdout), []);
+    for (const args of [
+      ['token', 'acme'],
+      ['token'],
+      ['refresh', 'acme'],
+      ['whoami', 'acme'],
+      ['request', 'acme', 'GET', '/v1/bills'],
+      ['logout', 'acme'],
+      ['env', 'acme'],
+    ]) {
+      const result = await cli.run(['--store', missing, ...args]);
+      assert.notEqual(result.code, 0, `${args.join(' ')} on a missing store is not a success`);
+      assert.match(result.stderr, /no connection|no connections yet/i, args.join(' '));
+    }
+    const names = await cli.run(['--store', missing, 'completion', 'bash', '--connections']);
+    assert.deepEqual([names.code, names.stdout], [0, '']);
+    const rekey = await cli.run(['--store', missing, 'rekey']);
+    assert.equal(rekey.code, 2);
+    assert.match(
+      rekey.stderr,
+      new RegExp(`There is no store at ${missing.replace(/[.]/g, '\\.')}: nothing to re-seal`),
+    );
+    assert.equal(existsSync(join(cli.home, 'typo')), false, 'nothing was created for the mistyped path');
+
+    const login = await cli.run(
+      ['--store', missing, 'login', 'acme', '--provider', 'factus', '--base-url', factus.url],
+      {
+        env: factusEnv(factus),
+      },
+    );
+    assert.equal(login.code, 0, login.stderr);
+    assert.deepEqual((await readdir(join(cli.home, 'typo'))).sort(), ['tokns.db', 'tokns.key']);
+    assert.equal((await stat(missing)).mode & 0o777, 0o600);
+    const after = await cli.run(['--store', missing, 'status']);
+    assert.doesNotMatch(after.stdout, /not created yet|none yet/);
+    assert.match(after.stdout, /Key: {3}key file .*tokns\.key, key id \S+/);
+  });
+});
+
+describe('commands in messages reach the store given with --store', () => {
+  let cli: CliSandbox;
+  let factus: FactusRunningEmulator;
+  let other: string;
+
+  before(async () => {
+    cli = await createCliSandbox();
+    factus = await startFactusEmulator();
+    other = join(cli.home, 'other store', 'tokens.db');
+  });
+  after(async () => {
+    await factus.stop();
+    await cli.cleanup();
+  });
+
+  it('the login a missing connection is told to run works as written, in that store', async () => {
+    const refused = await cli.run(['--store', other, 'token', 'acme']);
+    assert.equal(refused.code, 1);
+    const quoted = `'${other}'`;
+    const suggested = refused.stderr.split('\n').find((line) => line.includes('--provider factus'));
+    assert.equal(suggested?.trim(), `tokenkeeper --store ${quoted} login acme --provider factus`);
+    const login = await cli.shell(`${suggested!.trim()} --base-url ${factus.url}`, {
+      env: factusEnv(factus),
+    });
+    assert.equal(login.code, 0, login.stderr);
+    assert.equal((await cli.run(['--store', other, 'token', 'acme'])).code, 0);
+    assert.equal(existsSync(cli.storePath), false, 'the default store was not touched');
+  });
+
+  it('status names the store in the command that fixes a connection', async () => {
+    const port = Number(new URL(factus.url).port);
+    await factus.stop();
+    factus = await startFactusEmulator({ port, credentials: { password: 'changed' } });
+    assert.equal((await cli.run(['--store', other, 'refresh', 'acme'])).code, 3);
+    const status = await cli.run(['--store', other, 'status']);
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, /run `tokenkeeper --store '[^']+' login acme`/);
+    // Given by TOKENKEEPER_STORE instead, the shell already reaches it: commands stay as they are.
+    const fromEnv = await cli.run(['status'], { env: { TOKENKEEPER_STORE: other } });
+    assert.match(fromEnv.stdout, /run `tokenkeeper login acme`/);
+  });
+});
