@@ -18,6 +18,7 @@ import {
 import type { EmulatorStatsCounter } from './stats.js';
 import type { AccessTokenRecord, TokenAuthority } from './token-authority.js';
 
+/** Who an API request authenticated as and what it may do: what the guard hands a provider's API handler. */
 export interface ApiAuth {
   /** Who the request acts for: the token's user (the JWT `sub`), or what an API key stands for. */
   subject: string;
@@ -31,6 +32,7 @@ export interface ApiAuth {
   accessToken?: AccessTokenRecord;
 }
 
+/** A provider's API route behind the guard: it runs only for an authenticated, in-scope request within the rate limit. */
 export type ApiHandler = (
   request: EmulatorRequest,
   auth: ApiAuth,
@@ -73,6 +75,10 @@ export interface ApiGuardOptions {
   faults?: FaultInjector;
 }
 
+/**
+ * Puts an API handler behind authentication, scopes and the rate limit (and the `api` fault
+ * point), so a provider registers plain handlers and every API route refuses the same way.
+ */
 export type ApiGuard = (handler: ApiHandler) => RouteHandler;
 
 export function createApiGuard(options: ApiGuardOptions): ApiGuard {

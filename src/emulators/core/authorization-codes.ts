@@ -14,8 +14,10 @@ import { type IssuedTokens, randomHex, type TokenAuthority } from './token-autho
  */
 export type ReusedCodeMode = 'invalid_grant' | 'same-token';
 
+/** Every {@link ReusedCodeMode}, to check a setting or list the choices (the CLI's `--reused-code`). */
 export const REUSED_CODE_MODES: readonly ReusedCodeMode[] = ['invalid_grant', 'same-token'];
 
+/** Why a code exchange was refused; the provider's ErrorStyle turns it into its own `invalid_grant` wording. */
 export type AuthorizationCodeFailure =
   | 'unknown'
   | 'wrong_client'
@@ -37,6 +39,7 @@ export interface AuthorizationCodeRecord {
   tokens?: IssuedTokens;
 }
 
+/** How long codes live, what a reused code gets and how redirect URIs match; Doorkeeper's behaviour by default. */
 export interface AuthorizationCodeStoreOptions {
   /** Default 600 (10 minutes, what Doorkeeper uses). */
   ttlSeconds?: number;
@@ -68,6 +71,10 @@ export type CodeExchangeOutcome =
 const RETENTION_MS = 60 * 60 * 1000;
 const PRUNE_EVERY_ISSUES = 200;
 
+/**
+ * The authorization codes of one emulator, between the authorize endpoint that issues them
+ * and the `authorization_code` grant that exchanges them (`authorizationCodeGrant`).
+ */
 export class AuthorizationCodeStore {
   readonly ttlSeconds: number;
   readonly reusedCode: ReusedCodeMode;

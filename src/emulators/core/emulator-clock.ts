@@ -16,6 +16,10 @@ export function isValidSkew(skewMs: unknown): skewMs is number {
   return Number.isSafeInteger(skewMs) && Math.abs(skewMs as number) <= MAX_SKEW_MS;
 }
 
+/**
+ * The provider's clock: a base clock (tests inject theirs) plus a skew, so a test can make the
+ * provider run ahead of or behind the client. Share one between the authority and the server.
+ */
 export class EmulatorClock {
   readonly #base: () => number;
   #skewMs = 0;

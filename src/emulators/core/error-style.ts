@@ -9,6 +9,7 @@ import type { RateLimitDecision } from './rate-limiter.js';
 import { type EmulatorRequest, type EmulatorResponse, jsonResponse } from './router.js';
 import type { AccessTokenFailure, RefreshTokenFailure } from './token-authority.js';
 
+/** What went wrong at the token endpoint, before any wording: an ErrorStyle decides the status and body. */
 export type OAuthFailure =
   | { kind: 'invalid_request'; parameter: string }
   | { kind: 'invalid_client'; basicAuthUsed: boolean }
@@ -27,6 +28,10 @@ export interface OAuthErrorResponse extends EmulatorResponse {
   error: string;
 }
 
+/**
+ * How one provider words every refusal (token errors, 401, 403, 404, 405, 413, 429, 500), so
+ * the shared core answers in the provider's own shapes and clients are tested against them.
+ */
 export interface ErrorStyle {
   tokenError(failure: OAuthFailure): OAuthErrorResponse;
   /** API request without a usable access token. */

@@ -5,9 +5,15 @@
  */
 import { FAULT_POINTS, type FaultPoint } from './faults.js';
 
+/** The junk bodies a fault rule can put in an answer: a proxy's HTML page, cut-off JSON, or nothing. */
 export const FAULT_BODIES = ['html', 'invalid-json', 'empty'] as const;
+/** One of {@link FAULT_BODIES}: what a rule's `body` replaces the answer's body with. */
 export type FaultBody = (typeof FAULT_BODIES)[number];
 
+/**
+ * How to misbehave at one fault point, for how long: what `POST /__emulator/faults` and
+ * `emulator.faults.add` take (docs/fault-injection.md is the contract).
+ */
 export interface FaultRule {
   point: FaultPoint;
   /** Answer with this status instead of reaching the endpoint. */

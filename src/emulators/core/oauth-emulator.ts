@@ -27,6 +27,10 @@ export interface OAuthEmulatorRoutesContext {
   faults: FaultInjector;
 }
 
+/**
+ * What a provider emulator hands {@link startOAuthEmulator}: its authority, grants, error
+ * wording, rate limit and API routes; the core adds the token endpoint and `/__emulator/*`.
+ */
 export interface OAuthEmulatorConfig {
   /** 0 (default) picks a free port. */
   port?: number;
@@ -62,6 +66,7 @@ export interface OAuthEmulatorConfig {
   routes(context: OAuthEmulatorRoutesContext): void;
 }
 
+/** A started emulator: its URLs, counters, fault rules and clock skew, and how to stop it. */
 export interface OAuthEmulatorServer {
   /** `http://127.0.0.1:<port>`, no trailing slash: the API base URL. */
   readonly url: string;
@@ -84,10 +89,15 @@ export interface PasswordGrantCredentials {
   password: string;
 }
 
+/** A started provider emulator with the seeded credentials a test logs in with. */
 export interface RunningEmulator<Credentials = PasswordGrantCredentials> extends OAuthEmulatorServer {
   readonly credentials: Credentials;
 }
 
+/**
+ * Starts an OAuth provider emulator on 127.0.0.1: the building block of the Factus and
+ * Factorial emulators, and the way to emulate another OAuth 2.0 provider.
+ */
 export async function startOAuthEmulator(config: OAuthEmulatorConfig): Promise<OAuthEmulatorServer> {
   const tokenPath = config.tokenPath ?? '/oauth/token';
   const clock = config.clock ?? new EmulatorClock(config.now);

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 /** `loopback-any-port` (Doorkeeper, default) or `exact` (stricter servers). */
 export type RedirectUriMatching = 'loopback-any-port' | 'exact';
 
+/** Every {@link RedirectUriMatching}, to check a setting or list the choices. */
 export const REDIRECT_URI_MATCHINGS: readonly RedirectUriMatching[] = ['loopback-any-port', 'exact'];
 
 export function redirectUriMatches(

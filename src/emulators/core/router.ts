@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
+/** A request as every emulator handler sees it: fully read, size-capped, with its path parameters. */
 export interface EmulatorRequest {
   readonly method: string;
   /** Absolute URL (host is always the loopback address the server listens on). */
@@ -18,6 +19,7 @@ export interface EmulatorRequest {
   params: Record<string, string>;
 }
 
+/** What a handler returns instead of writing to a socket, so fault rules and guards can edit answers. */
 export interface EmulatorResponse {
   status: number;
   headers?: Record<string, string>;
@@ -27,6 +29,7 @@ export interface EmulatorResponse {
   dropConnection?: boolean;
 }
 
+/** One route of an emulator: a plain function from request to answer, with no node:http in sight. */
 export type RouteHandler = (request: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
 
 export function jsonResponse(

@@ -17,6 +17,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 export type RotationMode = 'strict' | 'grace' | 'off' | 'on-first-use';
 
+/** Every {@link RotationMode}, to check a setting or list the choices (the CLI's `--rotation`). */
 export const ROTATION_MODES: readonly RotationMode[] = ['strict', 'grace', 'off', 'on-first-use'];
 
 export interface ClientRecord {
@@ -72,6 +73,7 @@ export interface IssuedTokens {
   expiresInSeconds?: number;
 }
 
+/** Per-call choices of {@link TokenAuthority.issueTokens}: a company token that never expires, as Doorkeeper issues them. */
 export interface IssueTokenOptions {
   /**
    * The access token never expires, nor do the ones refreshes issue from this family
@@ -91,6 +93,7 @@ export interface AccessTokenDraft {
   expiresAtMs: number;
 }
 
+/** Lifetimes, rotation and token formats: what makes one authority behave like a given provider. */
 export interface TokenAuthorityOptions {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
@@ -135,6 +138,10 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
+/**
+ * The authorization server's state for one emulator (clients, users, issued tokens, rotation,
+ * revocation), kept apart from HTTP so grants and the API guard share one source of truth.
+ */
 export class TokenAuthority {
   readonly accessTtlSeconds: number;
   readonly refreshTtlSeconds: number;

@@ -17,6 +17,7 @@ import {
 import type { EmulatorStatsCounter } from './stats.js';
 import type { ClientRecord, IssuedTokens, TokenAuthority } from './token-authority.js';
 
+/** What a grant is given once the token endpoint has picked it and authenticated the client. */
 export interface GrantContext {
   /** The token request's form fields. */
   params: Record<string, string>;
@@ -26,7 +27,9 @@ export interface GrantContext {
   request: EmulatorRequest;
 }
 
+/** Tokens for the token endpoint to send, or the failure the provider's ErrorStyle words. */
 export type GrantOutcome = { ok: true; tokens: IssuedTokens } | { ok: false; failure: OAuthFailure };
+/** One `grant_type` of the token endpoint, registered by name, so a provider adds grants without touching it. */
 export type GrantHandler = (context: GrantContext) => GrantOutcome | Promise<GrantOutcome>;
 
 export interface TokenEndpointOptions {

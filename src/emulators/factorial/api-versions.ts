@@ -18,6 +18,7 @@ export const FACTORIAL_DEFAULT_API_VERSIONS: readonly string[] = Object.freeze([
 /** What a retired version gets: `oldest` (the documented answer) or `not-found` (a stricter server). */
 export type RetiredVersionMode = 'oldest' | 'not-found';
 
+/** Every {@link RetiredVersionMode}, to check a setting or list the choices. */
 export const RETIRED_VERSION_MODES: readonly RetiredVersionMode[] = ['oldest', 'not-found'];
 
 /** The version header the emulator adds so a client (or a test) can see which schema answered. */

@@ -33,6 +33,7 @@ export const OUT_OF_BAND_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
 
 /** `auto`: approve at once (a signed-in user who already consented); `form`: sign-in and consent page. */
 export type ConsentMode = 'auto' | 'form';
+/** Every {@link ConsentMode}, to check a setting or list the choices (the CLI's `--consent`). */
 export const CONSENT_MODES: readonly ConsentMode[] = ['auto', 'form'];
 
 export type ResourceOwnerType = 'user' | 'company';

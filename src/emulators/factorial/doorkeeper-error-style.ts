@@ -56,6 +56,7 @@ export interface DoorkeeperErrorStyleOptions {
 
 const JSON_UTF8 = 'application/json; charset=utf-8';
 
+/** Refusals worded as Doorkeeper (Factorial) words them, for an emulator of a Doorkeeper provider. */
 export function doorkeeperErrorStyle(options: DoorkeeperErrorStyleOptions = {}): ErrorStyle {
   const challenges = options.tokenErrorChallenges ?? true;
 

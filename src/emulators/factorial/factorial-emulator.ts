@@ -80,6 +80,7 @@ export interface FactorialUser {
   role: 'admin';
 }
 
+/** The seeded client, API key and user a test or script logs in to the Factorial emulator with. */
 export interface FactorialCredentials {
   clientId: string;
   clientSecret: string;
@@ -102,6 +103,7 @@ export interface FactorialApplication {
   scopes?: readonly string[];
 }
 
+/** How the Factorial emulator should behave (lifetimes, rotation, consent, limits, versions); every field is optional. */
 export interface FactorialEmulatorOptions {
   /** 0 (default) picks a free port; the server listens on 127.0.0.1 only. */
   port?: number;
@@ -155,6 +157,7 @@ export interface FactorialEmulatorOptions {
 /** The common counters plus `authorizations` (codes issued) and `revocations` (tokens revoked by their client). */
 export type FactorialEmulatorStats = EmulatorStats & { authorizations: number; revocations: number };
 
+/** A started Factorial emulator, with the controls only Factorial has (app scopes, authorize and revoke URLs). */
 export interface FactorialRunningEmulator extends RunningEmulator<FactorialCredentials> {
   stats(): FactorialEmulatorStats;
   /**
@@ -172,6 +175,7 @@ export interface FactorialRunningEmulator extends RunningEmulator<FactorialCrede
   readonly revokeUrl: string;
 }
 
+/** The client's redirect URIs unless `redirectUris` says otherwise: a loopback callback and out of band. */
 export const FACTORIAL_DEFAULT_REDIRECT_URIS: readonly string[] = Object.freeze([
   'http://127.0.0.1:8765/callback',
   OUT_OF_BAND_REDIRECT_URI,
@@ -211,6 +215,7 @@ type FactorialSettings = Required<
   >
 >;
 
+/** What {@link startFactorialEmulator} uses for each setting left out, so a test can read a default instead of repeating it. */
 export const FACTORIAL_EMULATOR_DEFAULTS: Readonly<FactorialSettings> = Object.freeze({
   port: 0,
   accessTtlSeconds: 7200,
@@ -230,6 +235,10 @@ export const FACTORIAL_EMULATOR_DEFAULTS: Readonly<FactorialSettings> = Object.f
 const API_KEY_HEADER = 'x-api-key';
 const API_KEY_ID = 1;
 
+/**
+ * Starts a Factorial emulator on 127.0.0.1 (a free port by default), for tests and scripts
+ * that need Factorial's OAuth and API without the real service.
+ */
 export async function startFactorialEmulator(
   options: FactorialEmulatorOptions = {},
 ): Promise<FactorialRunningEmulator> {

@@ -24,10 +24,13 @@ import { registerFactusApi } from './factus-api.js';
 /** `all`: the seeded user may use every endpoint; `none`: its tokens are valid, but every API call is refused with 403. */
 export type FactusUserRights = 'all' | 'none';
 
+/** Every {@link FactusUserRights}, to check a setting or list the choices. */
 export const FACTUS_USER_RIGHTS: readonly FactusUserRights[] = ['all', 'none'];
 
+/** The seeded client and user a test or script logs in to the Factus emulator with (password grant). */
 export type FactusCredentials = PasswordGrantCredentials;
 
+/** How the Factus emulator should behave (lifetimes, rotation, rate limit, DIAN, rights); every field is optional. */
 export interface FactusEmulatorOptions {
   /** 0 (default) picks a free port; the server listens on 127.0.0.1 only. */
   port?: number;
@@ -56,6 +59,7 @@ export interface FactusEmulatorOptions {
   credentials?: Partial<FactusCredentials>;
 }
 
+/** A started Factus emulator, with the public key that verifies its JWT access tokens. */
 export interface FactusRunningEmulator extends RunningEmulator<FactusCredentials> {
   /** SPKI PEM of the key that signs access tokens (Passport's oauth-public.key). */
   readonly publicKeyPem: string;
@@ -71,6 +75,7 @@ export const FACTUS_EMULATOR_CREDENTIALS: Readonly<FactusCredentials> = Object.f
 
 type FactusSettings = Required<Omit<FactusEmulatorOptions, 'now' | 'random' | 'credentials'>>;
 
+/** What {@link startFactusEmulator} uses for each setting left out, so a test can read a default instead of repeating it. */
 export const FACTUS_EMULATOR_DEFAULTS: Readonly<FactusSettings> = Object.freeze({
   port: 0,
   accessTtlSeconds: 3600,
@@ -85,6 +90,10 @@ export const FACTUS_EMULATOR_DEFAULTS: Readonly<FactusSettings> = Object.freeze(
 /** The user id the seeded account's tokens carry as `sub`. */
 export const FACTUS_EMULATOR_USER_ID = '1';
 
+/**
+ * Starts a Factus emulator on 127.0.0.1 (a free port by default), for tests and scripts
+ * that need Factus's OAuth and API without the real service.
+ */
 export async function startFactusEmulator(
   options: FactusEmulatorOptions = {},
 ): Promise<FactusRunningEmulator> {
