@@ -88,9 +88,11 @@ export function createApiGuard(options: ApiGuardOptions): ApiGuard {
     options.errorStyle.insufficientScope?.bind(options.errorStyle) ??
     (() => jsonResponse(403, { error: 'insufficient_scope' }));
 
-  return (handler) => (request) =>
-    faults.around('api', request, async () => {
-      options.stats.apiRequest();
+  return (handler) => (request) => {
+    // Counted before the fault rules: a request a rule answers or drops was still sent, and a
+    // test that injects a 500 counts the requests its client made.
+    options.stats.apiRequest();
+    return faults.around('api', request, async () => {
       const authenticated = authenticate(request, options);
       if (!authenticated.ok) {
         options.stats.unauthorized();
@@ -121,6 +123,7 @@ export function createApiGuard(options: ApiGuardOptions): ApiGuard {
       const response = await handler(request, auth);
       return { ...response, headers: { ...response.headers, ...headers } };
     });
+  };
 }
 
 type Authenticated = { ok: true; auth: ApiAuth } | { ok: false; reason: UnauthenticatedReason };
