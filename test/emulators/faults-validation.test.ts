@@ -120,6 +120,22 @@ const BAD_RULES: { name: string; body: unknown; message: RegExp }[] = [
     message: /expiresIn .* status .* use one of them/,
   },
   {
+    name: 'a body with status 204, which HTTP sends without one',
+    body: { point: 'api', status: 204, body: 'html' },
+    message:
+      /A 204 answer has no body \(HTTP forbids one\), so body cannot go with status 204: drop body, or pick a status that has one/,
+  },
+  {
+    name: 'a body with status 304',
+    body: { point: 'token', status: 304, body: 'empty', count: 1 },
+    message: /A 304 answer has no body .* body cannot go with status 304/,
+  },
+  {
+    name: 'a body with a 1xx status',
+    body: { point: 'token', status: 103, body: 'invalid-json' },
+    message: /A 103 answer has no body .* body cannot go with status 103/,
+  },
+  {
     name: 'a rule that does nothing',
     body: { point: 'token', count: 2 },
     message:
@@ -149,6 +165,18 @@ describe('POST /__emulator/faults refuses bad rules', () => {
       assert.deepEqual(await listFaults(emulator), [], 'nothing was added');
     });
   }
+
+  test('a bodyless status without a body, or a body with a status that has one, is accepted', async () => {
+    for (const rule of [
+      { point: 'api', status: 204 },
+      { point: 'token', status: 304, retryAfter: 5 },
+      { point: 'api', status: 200, body: 'empty' },
+    ]) {
+      const reply = await postFault(emulator, rule);
+      assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    }
+    emulator.faults.clear();
+  });
 
   test('every problem of a rule is named at once', async () => {
     const reply = await postFault(emulator, { point: 'nowhere', status: 1000, ratio: 2 });

@@ -7,7 +7,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FaultBody, FaultRule } from './fault-rule.js';
+import { type FaultBody, type FaultRule, isBodylessStatus } from './fault-rule.js';
 import type { EmulatorResponse } from './router.js';
 
 export const FAULT_HEADER = 'x-emulator-fault';
@@ -33,14 +33,9 @@ export async function applyFault(
   return { ...response, headers };
 }
 
-/** Statuses that carry no body on the wire. */
-function bodyless(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}
-
 /** A small JSON body without an OAuth `error` field, so no client takes it for a real OAuth error. */
 function injectedAnswer(status: number, ruleId: string): EmulatorResponse {
-  if (bodyless(status)) return { status };
+  if (isBodylessStatus(status)) return { status };
   const reason = STATUS_CODES[status] ?? `HTTP ${status}`;
   return {
     status,

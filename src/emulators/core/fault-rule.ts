@@ -51,6 +51,11 @@ const FIELDS = [
   'forMs',
 ] as const;
 
+/** Statuses whose answers carry no body (RFC 9110 §6.4.1): 1xx, 204 and 304. */
+export function isBodylessStatus(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
 /** setTimeout's ceiling; a longer delay would fire at once. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
@@ -136,6 +141,12 @@ function checkCombination(rule: FaultRule): string[] {
         `reset drops the connection without an answer, so it cannot go with ${conflicting.join(', ')}.`,
       );
     }
+  }
+  if (rule.body !== undefined && rule.status !== undefined && isBodylessStatus(rule.status)) {
+    problems.push(
+      `A ${rule.status} answer has no body (HTTP forbids one), so body cannot go with status ${rule.status}: ` +
+        'drop body, or pick a status that has one, such as 200 or 502.',
+    );
   }
   if (rule.expiresIn !== undefined && rule.point !== 'token') {
     problems.push(`expiresIn changes token answers only: use it with point "token", not "${rule.point}".`);
