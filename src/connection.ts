@@ -312,7 +312,7 @@ function refusedUrl(name: string, reason: TokenkeeperError): TokenkeeperError {
     'STORE_TAMPERED',
     `Connection "${name}" was saved with a URL tokenkeeper no longer sends anything to: ${providerText(reason.message)} ` +
       'Nothing was sent anywhere. ' +
-      `Run \`tokenkeeper login ${name}\` with an https URL to set the connection up again; ` +
+      `Run \`tokenkeeper login ${name}\` to set the connection up again (its URLs must be https); ` +
       'if nobody saved that URL on purpose, treat the store as compromised.',
     { connection: name, cause: reason },
   );

@@ -32,6 +32,12 @@ export interface KeeperEvents {
    * counted with every process on the store, rather than sent to meet a 429. Only waits.
    */
   rate_limit_wait: { connection: string; waitedMs: number };
+  /**
+   * An API request is sent again after `waitMs`, before that wait: the provider answered 429
+   * (its Retry-After, else the back-off), or 502-504 to a request safe to repeat. Lets a
+   * program say why it is waiting (`tokenkeeper request` does).
+   */
+  retry_wait: { connection: string; status: number; waitMs: number };
   /** Nothing more can be done without a person: log in again. */
   reauth_required: { connection: string; reason: string };
 }

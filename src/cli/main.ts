@@ -27,7 +27,8 @@ function help(): string {
     'Global option: --store LOCATION, where connections are kept (default: TOKENKEEPER_STORE, else',
     'the SQLite file in your data directory). TOKENKEEPER_KEY: the encryption key;',
     'TOKENKEEPER_PREVIOUS_KEYS: keys that still open connections during a key rotation (see `rekey`).',
-    'Where a command’s usage shows [<name>], it may be left out: TOKENKEEPER_CONNECTION, else the only connection.',
+    'Where a command’s usage shows [<name>], it may be left out: TOKENKEEPER_CONNECTION, else the only connection',
+    '(status without a name shows every connection).',
   ].join('\n');
 }
 

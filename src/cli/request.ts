@@ -5,7 +5,7 @@ import type { PaginationStyle } from '../providers/types.js';
 import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { connectionName, withKeeper } from './open-keeper.js';
-import type { CliIO } from './output.js';
+import { type CliIO, humanDuration, say } from './output.js';
 
 export const usage =
   'tokenkeeper request [<name>] <METHOD> <path> [--data JSON|@file|@-] [--form key=value]... [--header "Name: value"]...\n' +
@@ -88,6 +88,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     );
     const refused = headerNames.find((given) => credentialHeaders.includes(given.toLowerCase()));
     if (refused) throw new UsageError(`tokenkeeper sets ${refused} itself; leave it out.`, usage);
+    // A wait the provider asked for is said as it starts: a quiet terminal looks like a hang.
+    keeper.on('retry_wait', (wait) => {
+      if (wait.connection === name)
+        say(io, `${profile.displayName} answered ${wait.status}; trying again in ${seconds(wait.waitMs)}.`);
+    });
     const init: RequestInit = { method, headers, ...(body !== undefined ? { body } : {}) };
     const pretty = Boolean(io.stdout.isTTY);
 
@@ -117,6 +122,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (response.ok) return ExitCode.ok;
     return reportFailure(io, { response, text }, profile.errorMessageFields);
   });
+}
+
+function seconds(ms: number): string {
+  return ms < 90_000 ? `${(ms / 1000).toFixed(1)} s` : humanDuration(ms);
 }
 
 /** RFC 9110 §5.6.2: a header name is a token. */

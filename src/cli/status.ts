@@ -13,8 +13,9 @@ import { type CliIO, describeConnection, formatInstant, humanDuration } from './
 
 export const usage =
   'tokenkeeper status [<name>] [--json]\nShows where connections are kept, and for each its account, scopes, credential (first 4\n' +
-  'characters), expiry, state and the id of the key its secrets are sealed with (keyId). --json\n' +
-  'prints an object for one connection, an array for all.\n' +
+  'characters), expiry, state and the id of the key its secrets are sealed with (keyId). Without a\n' +
+  'name it shows every connection, whatever TOKENKEEPER_CONNECTION says. --json prints an object\n' +
+  'for one connection, an array for all.\n' +
   'Exits 1 when a connection it shows needs a new login, or its secrets cannot be opened here\n' +
   '(sealed with another key, damaged, or changed outside tokenkeeper: opensHere false).';
 

@@ -46,6 +46,8 @@ export interface AuthFetchOptions {
   gate?: SlotGate;
   /** A request was held back this long for a free slot (the `rate_limit_wait` event). */
   onSlotWait?: (waitedMs: number) => void;
+  /** The request is sent again after this wait, for an answer with this status (the `retry_wait` event). */
+  onRetryWait?: (status: number, waitMs: number) => void;
   /** Paces waits the server asked for (Retry-After): real time, not the token clock. */
   clock: Pick<Clock, 'now' | 'sleep'>;
   /** Longest Retry-After we are willing to wait out; longer → the 429 is returned. */
@@ -224,6 +226,7 @@ export async function withConnectionRules<A>(
       if (delay <= options.maxRetryAfterMs) {
         retries++;
         await answers.discard(answer);
+        options.onRetryWait?.(status, delay);
         await options.clock.sleep(delay);
         continue;
       }
@@ -245,6 +248,7 @@ export async function withConnectionRules<A>(
         rateLimitRetries++;
         options.gate?.backOff(method, target.path, delay);
         await answers.discard(answer);
+        options.onRetryWait?.(status, delay);
         // No jitter when the server said when to come back.
         await options.clock.sleep(delay);
         continue;

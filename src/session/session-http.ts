@@ -20,14 +20,16 @@ export function requestOptionsFor(
   rateLimits: readonly RateLimitRule[],
   credentialHeaders: readonly string[] = [],
   shared?: SharedBudgets,
-  onSlotWait?: (waitedMs: number) => void,
+  on: Pick<AuthFetchOptions, 'onSlotWait' | 'onRetryWait'> = {},
 ): AuthFetchOptions {
+  const { onSlotWait, onRetryWait } = on;
   const gate = createRateLimitGate(rateLimits, settings.pacingClock, shared);
   return {
     fetch: settings.fetch,
     baseUrl,
     ...(gate ? { gate } : {}),
     ...(gate && onSlotWait ? { onSlotWait } : {}),
+    ...(onRetryWait ? { onRetryWait } : {}),
     clock: settings.pacingClock,
     maxRetryAfterMs: settings.rateLimit.maxRetryAfterMs,
     maxRateLimitRetries: settings.rateLimit.maxRetries,

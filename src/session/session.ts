@@ -280,7 +280,12 @@ export class ConnectionSession implements Schedulable {
       profile.apiKeyHeader ? [profile.apiKeyHeader] : [],
       // Counted per connection: a connection is one user or key of the provider.
       limits ? { limits, scope: this.name } : undefined,
-      (waitedMs) => this.services.events.emit('rate_limit_wait', { connection: this.name, waitedMs }),
+      {
+        onSlotWait: (waitedMs) =>
+          this.services.events.emit('rate_limit_wait', { connection: this.name, waitedMs }),
+        onRetryWait: (status, waitMs) =>
+          this.services.events.emit('retry_wait', { connection: this.name, status, waitMs }),
+      },
     );
     this.#requests = { options, forToken: undefined, credentials: undefined };
     return this.#requests;

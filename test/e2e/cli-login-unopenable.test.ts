@@ -126,7 +126,7 @@ describe('login over a connection whose secrets cannot be opened', () => {
     assert.match(token.stderr, /The base URL http:\/\/127\.0\.0\.1\.nip\.io uses plain http/);
     assert.match(
       token.stderr,
-      /Run `tokenkeeper login gamma --base-url https:\/\/… --force` with an https URL/,
+      /Run `tokenkeeper login gamma --base-url https:\/\/… --force` to set the connection up again \(its URLs must be https\)/,
     );
     const status = await run('status', 'gamma');
     assert.equal(status.code, 1, 'status shows it, as a connection that does not open');

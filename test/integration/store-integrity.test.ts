@@ -107,7 +107,10 @@ describe('URLs checked again on load', () => {
           assert.equal(error.code, 'STORE_TAMPERED');
           assert.match(error.message, /base URL http:\/\/127\.0\.0\.1\.nip\.io uses plain http/);
           assert.match(error.message, /Nothing was sent anywhere/);
-          assert.match(error.message, /Run `tokenkeeper login key` with an https URL/);
+          assert.match(
+            error.message,
+            /Run `tokenkeeper login key` to set the connection up again \(its URLs must be https\)/,
+          );
           assert.equal(error.message.includes(emulator.credentials.apiKey), false);
           return true;
         };

@@ -1,0 +1,50 @@
+/**
+ * `tokenkeeper request` waits out a 429 or a 503 the way the library does, and says so as the
+ * wait starts: a terminal that goes quiet for seconds looks like a hang.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  type FactusRunningEmulator,
+  startFactusEmulator,
+} from '../../src/emulators/factus/factus-emulator.js';
+import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+
+describe('request says why it waits', () => {
+  let factus: FactusRunningEmulator;
+  let cli: CliSandbox;
+
+  before(async () => {
+    factus = await startFactusEmulator();
+    cli = await createCliSandbox();
+    const login = await cli.run(['login', 'acme', '--provider', 'factus', '--base-url', factus.url], {
+      env: factusEnv(factus),
+    });
+    assert.equal(login.code, 0, login.stderr);
+  });
+  after(async () => {
+    await factus.stop();
+    await cli.cleanup();
+  });
+
+  it('a 429 with Retry-After, then the answer', async () => {
+    factus.faults.add({ point: 'api', status: 429, retryAfter: 1, count: 1 });
+    const result = await cli.run(['request', 'acme', 'GET', '/v1/numbering-ranges']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, 'Factus answered 429; trying again in 1.0 s.\n');
+    assert.equal(factus.stats().faults.api, 1);
+    assert.equal(factus.stats().apiRequests, 2, 'sent again once, after the wait');
+  });
+
+  it('a 503 to a GET, which is safe to repeat', async () => {
+    factus.faults.add({ point: 'api', status: 503, retryAfter: 1, count: 1 });
+    const result = await cli.run(['request', 'acme', 'GET', '/v1/numbering-ranges']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, 'Factus answered 503; trying again in 1.0 s.\n');
+  });
+
+  it('nothing is said when nothing is waited for', async () => {
+    const result = await cli.run(['request', 'acme', 'GET', '/v1/numbering-ranges']);
+    assert.deepEqual([result.code, result.stderr], [0, '']);
+  });
+});
