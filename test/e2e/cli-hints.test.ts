@@ -250,59 +250,69 @@ describe('an unopenable generic OAuth 2.0 connection: the login that replaces it
   const firstKey = randomBytes(32).toString('base64');
   const otherKey = randomBytes(32).toString('base64');
 
-  it('set up by its token URL: `--token-url … --force`', async () => {
-    // Any token endpoint with the password grant: the Factus emulator's.
-    const factus = await startFactusEmulator();
-    const { clientId, clientSecret, username, password } = factus.credentials;
-    const cli = await createCliSandbox({
-      TOKENKEEPER_CLIENT_ID: clientId,
-      TOKENKEEPER_CLIENT_SECRET: clientSecret,
-      TOKENKEEPER_USERNAME: username,
-      TOKENKEEPER_PASSWORD: password,
-    });
+  /**
+   * Logs in as `name` under one key, asks for its token under another, checks that the refusal
+   * names `hint`, and runs that login with `place` where it shows `https://…`. Stops `server` and
+   * removes the sandbox at the end: each way of setting up a generic connection is tested so.
+   */
+  async function assertReplacingLoginWorks(
+    server: { stop(): Promise<void> },
+    credentials: NodeJS.ProcessEnv,
+    { name, setup, hint, place }: { name: string; setup: string[]; hint: string; place: string },
+  ): Promise<void> {
+    const cli = await createCliSandbox(credentials);
     try {
-      const login = await cli.run(
-        ['login', 'g', '--provider', 'oauth2', '--token-url', factus.tokenUrl, '--grant', 'password'],
-        { env: { TOKENKEEPER_KEY: firstKey } },
-      );
+      const login = await cli.run(['login', name, '--provider', 'oauth2', ...setup], {
+        env: { TOKENKEEPER_KEY: firstKey },
+      });
       assert.equal(login.code, 0, login.stderr);
       const withOtherKey = { env: { TOKENKEEPER_KEY: otherKey } };
-      const token = await cli.run(['token', 'g'], withOtherKey);
+      const token = await cli.run(['token', name], withOtherKey);
       assert.equal(token.code, 2, token.stderr);
-      const hint = replacingHint(token.stderr);
-      assert.equal(hint, 'tokenkeeper login g --token-url https://… --force');
-      const replaced = await cli.shell(hint.replace('https://…', factus.tokenUrl), withOtherKey);
-      assert.equal(replaced.code, 0, replaced.stderr);
-    } finally {
-      await factus.stop();
-      await cli.cleanup();
-    }
-  });
-
-  it('found by discovery: `--issuer … --force`', async () => {
-    const server = await startOidcServer();
-    const { clientId, clientSecret } = server.clients.machine;
-    const cli = await createCliSandbox({
-      TOKENKEEPER_CLIENT_ID: clientId,
-      TOKENKEEPER_CLIENT_SECRET: clientSecret,
-    });
-    try {
-      const login = await cli.run(
-        ['login', 'm', '--provider', 'oauth2', '--issuer', server.issuer, '--grant', 'client_credentials'],
-        { env: { TOKENKEEPER_KEY: firstKey } },
-      );
-      assert.equal(login.code, 0, login.stderr);
-      const withOtherKey = { env: { TOKENKEEPER_KEY: otherKey } };
-      const token = await cli.run(['token', 'm'], withOtherKey);
-      assert.equal(token.code, 2, token.stderr);
-      const hint = replacingHint(token.stderr);
-      assert.equal(hint, 'tokenkeeper login m --issuer https://… --force');
-      const replaced = await cli.shell(hint.replace('https://…', server.issuer), withOtherKey);
+      const named = replacingHint(token.stderr);
+      assert.equal(named, hint);
+      const replaced = await cli.shell(named.replace('https://…', place), withOtherKey);
       assert.equal(replaced.code, 0, replaced.stderr);
     } finally {
       await server.stop();
       await cli.cleanup();
     }
+  }
+
+  it('set up by its token URL: `--token-url … --force`', async () => {
+    // Any token endpoint with the password grant: the Factus emulator's.
+    const factus = await startFactusEmulator();
+    const { clientId, clientSecret, username, password } = factus.credentials;
+    await assertReplacingLoginWorks(
+      factus,
+      {
+        TOKENKEEPER_CLIENT_ID: clientId,
+        TOKENKEEPER_CLIENT_SECRET: clientSecret,
+        TOKENKEEPER_USERNAME: username,
+        TOKENKEEPER_PASSWORD: password,
+      },
+      {
+        name: 'g',
+        setup: ['--token-url', factus.tokenUrl, '--grant', 'password'],
+        hint: 'tokenkeeper login g --token-url https://… --force',
+        place: factus.tokenUrl,
+      },
+    );
+  });
+
+  it('found by discovery: `--issuer … --force`', async () => {
+    const server = await startOidcServer();
+    const { clientId, clientSecret } = server.clients.machine;
+    await assertReplacingLoginWorks(
+      server,
+      { TOKENKEEPER_CLIENT_ID: clientId, TOKENKEEPER_CLIENT_SECRET: clientSecret },
+      {
+        name: 'm',
+        setup: ['--issuer', server.issuer, '--grant', 'client_credentials'],
+        hint: 'tokenkeeper login m --issuer https://… --force',
+        place: server.issuer,
+      },
+    );
   });
 });
 
