@@ -76,6 +76,44 @@ function recordingFetch(allowed: string) {
   return { sent, fetch: send };
 }
 
+/**
+ * A Factus rig whose keeper seals with a fresh key in a memory store, with that store, key and
+ * clock at hand: for tests that rewrite its rows and have another keeper load them.
+ */
+async function startSealingRig() {
+  const clock = new FakeClock(Date.now());
+  const store = new MemoryTokenStore();
+  const key = generateEncryptionKey();
+  const rig = await startFactusRig({
+    clock,
+    keeper: { store, encryptionKey: key, proactiveRefresh: false },
+  });
+  return { clock, store, key, rig };
+}
+
+/**
+ * A sealing rig and a second keeper on the same store and key whose requests are recorded and sent
+ * only to the emulator: the victim that loads a row after the test rewrote it. `close` closes the
+ * victim, then the rig.
+ */
+async function startVictimOfRewrittenRow() {
+  const { clock, store, key, rig } = await startSealingRig();
+  const requests = recordingFetch(rig.emulator.url);
+  const victim = createKeeper({ store, encryptionKey: key, clock, fetch: requests.fetch });
+  return {
+    clock,
+    store,
+    key,
+    rig,
+    requests,
+    victim,
+    async close() {
+      await victim.close();
+      await rig.close();
+    },
+  };
+}
+
 describe('URLs checked again on load', () => {
   it('a base URL an older loopback check let through is refused, and the API key is not sent', async () => {
     const emulator = await startFactorialEmulator();
@@ -142,15 +180,7 @@ describe('URLs checked again on load', () => {
   ];
   for (const { field, what } of endpoints) {
     it(`the ${what} on plain http to a host that is not loopback is refused before any request`, async () => {
-      const clock = new FakeClock(Date.now());
-      const store = new MemoryTokenStore();
-      const key = generateEncryptionKey();
-      const rig = await startFactusRig({
-        clock,
-        keeper: { store, encryptionKey: key, proactiveRefresh: false },
-      });
-      const requests = recordingFetch(rig.emulator.url);
-      const victim = createKeeper({ store, encryptionKey: key, clock, fetch: requests.fetch });
+      const { store, key, rig, requests, victim, close } = await startVictimOfRewrittenRow();
       try {
         await rig.keeper.connect('acme', rig.spec);
         await rewriteRow(store, key, 'acme', { [field]: 'http://as.attacker.example/endpoint' });
@@ -168,22 +198,13 @@ describe('URLs checked again on load', () => {
         assert.deepEqual(requests.sent, []);
         assert.equal(rig.emulator.stats().tokenRequests.total, tokenRequests);
       } finally {
-        await victim.close();
-        await rig.close();
+        await close();
       }
     });
   }
 
   it('a row without a sealed copy of its settings is checked too, and what it quotes is printable', async () => {
-    const clock = new FakeClock(Date.now());
-    const store = new MemoryTokenStore();
-    const key = generateEncryptionKey();
-    const rig = await startFactusRig({
-      clock,
-      keeper: { store, encryptionKey: key, proactiveRefresh: false },
-    });
-    const requests = recordingFetch(rig.emulator.url);
-    const victim = createKeeper({ store, encryptionKey: key, clock, fetch: requests.fetch });
+    const { clock, store, key, rig, requests, victim, close } = await startVictimOfRewrittenRow();
     try {
       await rig.keeper.connect('acme', rig.spec);
       await rewriteRow(store, key, 'acme', { baseUrl: 'http://evil.example' }, { unbound: true });
@@ -202,8 +223,7 @@ describe('URLs checked again on load', () => {
       });
       assert.deepEqual(requests.sent, []);
     } finally {
-      await victim.close();
-      await rig.close();
+      await close();
     }
   });
 
@@ -233,13 +253,7 @@ describe('URLs checked again on load', () => {
 
 describe('tampered metadata', () => {
   it('a token URL changed in the clear row is refused with STORE_TAMPERED; nothing is sent there', async () => {
-    const clock = new FakeClock(Date.now());
-    const store = new MemoryTokenStore();
-    const key = generateEncryptionKey();
-    const rig = await startFactusRig({
-      clock,
-      keeper: { store, encryptionKey: key, proactiveRefresh: false },
-    });
+    const { clock, store, key, rig } = await startSealingRig();
     const capture = await captureServer();
     const victim = createKeeper({ store, encryptionKey: key, clock, proactiveRefresh: false });
     try {
