@@ -199,19 +199,24 @@ describe('the CLI from scripts', () => {
     );
   });
 
-  it('--store chooses another store for any command', async () => {
-    const other = join(cli.home, 'other', 'elsewhere.db');
+  /** Logs in `name` to the Factus emulator in the store at `path`, not in the sandbox's own. */
+  async function loginInStore(path: string, name: string): Promise<void> {
     const login = await cli.run([
       '--store',
-      other,
+      path,
       'login',
-      'side',
+      name,
       '--provider',
       'factus',
       '--base-url',
       factus.url,
     ]);
     assert.equal(login.code, 0, login.stderr);
+  }
+
+  it('--store chooses another store for any command', async () => {
+    const other = join(cli.home, 'other', 'elsewhere.db');
+    await loginInStore(other, 'side');
     assert.equal((await cli.run(['token', 'side', `--store=${other}`])).code, 0);
     const here = await cli.run(['status', '--json']);
     assert.equal(
@@ -300,18 +305,37 @@ describe('the CLI from scripts', () => {
   /** A store of its own holding one connection, `only-there`, for completion to find by --store. */
   async function otherStore(): Promise<string> {
     const path = join(cli.home, 'completion', 'other.db');
-    const login = await cli.run([
-      '--store',
-      path,
-      'login',
-      'only-there',
-      '--provider',
-      'factus',
-      '--base-url',
-      factus.url,
-    ]);
-    assert.equal(login.code, 0, login.stderr);
+    await loginInStore(path, 'only-there');
     return path;
+  }
+
+  /** Writes the CLI's completion script for `shell` into the sandbox; returns its path. */
+  async function writeCompletionScript(shell: 'zsh' | 'fish'): Promise<string> {
+    const file = join(cli.home, `completion.${shell}`);
+    await writeFile(file, (await cli.run(['completion', shell])).stdout);
+    return file;
+  }
+
+  /**
+   * Checks that `complete` finds the connection of the other store wherever --store stands on the
+   * line, and the sandbox's own without it; returns the other store's path. zsh and fish take the
+   * same lines (bash splits them at = and : too, so it is given more).
+   */
+  async function assertCompletesFromStoreOnLine(
+    complete: (line: string) => Array<string | undefined>,
+  ): Promise<string> {
+    const other = await otherStore();
+    for (const line of [
+      `tokenkeeper --store ${other} token `,
+      `tokenkeeper token --store ${other} `,
+      `tokenkeeper --store=${other} request `,
+      `tokenkeeper --store '${other}' whoami `,
+      'tokenkeeper --store ~/completion/other.db refresh ',
+    ]) {
+      assert.deepEqual(complete(line), ['only-there'], line);
+    }
+    assert.deepEqual(complete('tokenkeeper token '), ['acme', 'hr-key', 'stale']);
+    return other;
   }
 
   it('completion for bash completes commands, flags and connection names, from the --store on the line', async () => {
@@ -377,8 +401,7 @@ describe('the CLI from scripts', () => {
   it('completion for zsh finds the command past --store, and passes --store on', {
     skip: skipWithout('zsh'),
   }, async () => {
-    const file = join(cli.home, 'completion.zsh');
-    await writeFile(file, (await cli.run(['completion', 'zsh'])).stdout);
+    const file = await writeCompletionScript('zsh');
     const env = await cli.pathEnv();
     // Outside a completion widget: compadd and its helpers print what they were given.
     const stubs = [
@@ -396,17 +419,7 @@ describe('the CLI from scripts', () => {
       assert.equal(result.stderr, '', line);
       return result.stdout.trim().split('\n').filter(Boolean);
     };
-    const other = await otherStore();
-    for (const line of [
-      `tokenkeeper --store ${other} token `,
-      `tokenkeeper token --store ${other} `,
-      `tokenkeeper --store=${other} request `,
-      `tokenkeeper --store '${other}' whoami `,
-      'tokenkeeper --store ~/completion/other.db refresh ',
-    ]) {
-      assert.deepEqual(complete(line), ['only-there'], line);
-    }
-    assert.deepEqual(complete('tokenkeeper token '), ['acme', 'hr-key', 'stale']);
+    const other = await assertCompletesFromStoreOnLine(complete);
     assert.ok(complete(`tokenkeeper --store ${other} lo`).includes('login'));
     assert.ok(complete(`tokenkeeper --store ${other} login x --pro`).includes('--provider'));
     assert.deepEqual(complete('tokenkeeper --store '), ['<files>']);
@@ -415,8 +428,7 @@ describe('the CLI from scripts', () => {
   it('completion for fish finds the command past --store, and passes --store on', {
     skip: skipWithout('fish'),
   }, async () => {
-    const file = join(cli.home, 'completion.fish');
-    await writeFile(file, (await cli.run(['completion', 'fish'])).stdout);
+    const file = await writeCompletionScript('fish');
     const env = await cli.pathEnv();
     const complete = (line: string) => {
       const result = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C $argv[1]`, line], {
@@ -429,17 +441,7 @@ describe('the CLI from scripts', () => {
         .filter(Boolean)
         .map((candidate) => candidate.split('\t')[0]);
     };
-    const other = await otherStore();
-    for (const line of [
-      `tokenkeeper --store ${other} token `,
-      `tokenkeeper token --store ${other} `,
-      `tokenkeeper --store=${other} request `,
-      `tokenkeeper --store '${other}' whoami `,
-      'tokenkeeper --store ~/completion/other.db refresh ',
-    ]) {
-      assert.deepEqual(complete(line), ['only-there'], line);
-    }
-    assert.deepEqual(complete('tokenkeeper token '), ['acme', 'hr-key', 'stale']);
+    const other = await assertCompletesFromStoreOnLine(complete);
     assert.deepEqual(complete(`tokenkeeper --store ${other} lo`), ['login', 'logout']);
     assert.deepEqual(complete(`tokenkeeper --store ${other} login x --pro`), ['--provider']);
     assert.ok(complete(`tokenkeeper --store ${other.slice(0, -3)}`).includes(other));
