@@ -10,8 +10,12 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
-import { cliPath, createCliSandbox, factusEnv } from '../helpers/cli.js';
+import {
+  type FactusEmulatorOptions,
+  type FactusRunningEmulator,
+  startFactusEmulator,
+} from '../../src/emulators/factus/factus-emulator.js';
+import { type CliSandbox, cliPath, createCliSandbox, factusEnv } from '../helpers/cli.js';
 
 function runUntilSignal(
   args: string[],
@@ -37,6 +41,26 @@ function runUntilSignal(
   });
 }
 
+/**
+ * Runs `test` with a Factus emulator and a CLI sandbox logged in to it as `acme`, then removes the
+ * sandbox and stops the emulator: the refresh and the exec signal tests all start from that login.
+ */
+async function withAcmeLoggedIn(
+  emulatorOptions: FactusEmulatorOptions,
+  test: (loggedIn: { emulator: FactusRunningEmulator; sandbox: CliSandbox }) => Promise<void>,
+): Promise<void> {
+  const emulator = await startFactusEmulator(emulatorOptions);
+  const sandbox = await createCliSandbox(factusEnv(emulator));
+  try {
+    const login = await sandbox.run(['login', 'acme', '--provider', 'factus', '--base-url', emulator.url]);
+    assert.equal(login.code, 0, login.stderr);
+    await test({ emulator, sandbox });
+  } finally {
+    await sandbox.cleanup();
+    await emulator.stop();
+  }
+}
+
 describe('the CLI on SIGINT and SIGTERM during a refresh', () => {
   for (const [signal, exitCode, nobodyReadsStderr] of [
     ['SIGINT', 130, false],
@@ -45,23 +69,7 @@ describe('the CLI on SIGINT and SIGTERM during a refresh', () => {
   ] as const) {
     const title = `${signal}${nobodyReadsStderr ? ' with nobody reading stderr' : ''}`;
     it(`${title}: saves the rotated tokens, then exits ${exitCode}`, async () => {
-      const emulator = await startFactusEmulator({ accessTtlSeconds: 2, rotation: 'strict' });
-      const sandbox = await createCliSandbox({
-        FACTUS_CLIENT_ID: emulator.credentials.clientId,
-        FACTUS_CLIENT_SECRET: emulator.credentials.clientSecret,
-        FACTUS_USERNAME: emulator.credentials.username,
-        FACTUS_PASSWORD: emulator.credentials.password,
-      });
-      try {
-        const login = await sandbox.run([
-          'login',
-          'acme',
-          '--provider',
-          'factus',
-          '--base-url',
-          emulator.url,
-        ]);
-        assert.equal(login.code, 0, login.stderr);
+      await withAcmeLoggedIn({ accessTtlSeconds: 2, rotation: 'strict' }, async ({ emulator, sandbox }) => {
         await sleep(2_100); // stale
         // The provider takes 1.5 s to answer the refresh; the signal comes while it is answering.
         emulator.faults.add({ point: 'token', delayMs: 1_500, count: 1 });
@@ -79,10 +87,7 @@ describe('the CLI on SIGINT and SIGTERM during a refresh', () => {
         assert.equal(next.code, 0, next.stderr);
         assert.equal(emulator.stats().invalidGrant, 0);
         assert.equal(emulator.stats().tokenRequests.password, 1, 'only the login used the password');
-      } finally {
-        await sandbox.cleanup();
-        await emulator.stop();
-      }
+      });
     });
   }
 });
@@ -159,19 +164,7 @@ describe('exec passes SIGTERM and SIGHUP on to its command', () => {
     ['SIGHUP', 1],
   ] as const) {
     it(`${signal} to tokenkeeper alone ends the command too; tokenkeeper exits with its status`, async () => {
-      const emulator = await startFactusEmulator();
-      const sandbox = await createCliSandbox(factusEnv(emulator));
-      try {
-        const login = await sandbox.run([
-          'login',
-          'acme',
-          '--provider',
-          'factus',
-          '--base-url',
-          emulator.url,
-        ]);
-        assert.equal(login.code, 0, login.stderr);
-
+      await withAcmeLoggedIn({}, async ({ sandbox }) => {
         const plain = await startExec(
           sandbox.env,
           'console.log("pid " + process.pid); setTimeout(() => {}, 60_000);',
@@ -188,10 +181,7 @@ describe('exec passes SIGTERM and SIGHUP on to its command', () => {
         handling.child.kill(signal);
         assert.equal(await handling.exited, 7);
         assert.equal(running(handling.commandPid), false);
-      } finally {
-        await sandbox.cleanup();
-        await emulator.stop();
-      }
+      });
     });
   }
 });
