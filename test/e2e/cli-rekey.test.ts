@@ -5,16 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import {
-  type FactusRunningEmulator,
-  startFactusEmulator,
-} from '../../src/emulators/factus/factus-emulator.js';
+import type { FactusRunningEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import { createSecretBox, encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
-import { keyFileFor } from '../../src/store/open-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
-import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+import { type CliSandbox, startFactusCliWithKeyFile } from '../helpers/cli.js';
 
 describe('tokenkeeper rekey', () => {
   let emulator: FactusRunningEmulator;
@@ -25,14 +21,7 @@ describe('tokenkeeper rekey', () => {
   let oldKey: string;
 
   before(async () => {
-    emulator = await startFactusEmulator();
-    cli = await createCliSandbox(factusEnv(emulator));
-    keyFile = keyFileFor(cli.storePath);
-    for (const name of ['acme', 'beta']) {
-      const login = await cli.run(['login', name, '--provider', 'factus', '--base-url', emulator.url]);
-      assert.equal(login.code, 0, login.stderr);
-    }
-    oldKey = (await readFile(keyFile, 'utf8')).trim();
+    ({ emulator, cli, keyFile, key: oldKey } = await startFactusCliWithKeyFile());
   });
   after(async () => {
     await emulator.stop();

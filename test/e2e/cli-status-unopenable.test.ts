@@ -16,9 +16,8 @@ import {
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
 import { encryptionKeyId, parseEncryptionKey } from '../../src/store/encryption.js';
-import { keyFileFor } from '../../src/store/open-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
-import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox, factusEnv, startFactusCliWithKeyFile } from '../helpers/cli.js';
 
 interface StatusJson {
   name: string;
@@ -135,14 +134,7 @@ describe('a store whose key file is lost', () => {
   let lostKey: string;
 
   before(async () => {
-    emulator = await startFactusEmulator();
-    cli = await createCliSandbox(factusEnv(emulator));
-    keyFile = keyFileFor(cli.storePath);
-    for (const name of ['acme', 'beta']) {
-      const login = await cli.run(['login', name, '--provider', 'factus', '--base-url', emulator.url]);
-      assert.equal(login.code, 0, login.stderr);
-    }
-    lostKey = (await readFile(keyFile, 'utf8')).trim();
+    ({ emulator, cli, keyFile, key: lostKey } = await startFactusCliWithKeyFile());
     await rm(keyFile);
   });
   after(async () => {

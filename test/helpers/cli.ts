@@ -1,9 +1,15 @@
 /** Runs the built `tokenkeeper` binary as a user would, in an isolated home and store. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type FactusRunningEmulator,
+  startFactusEmulator,
+} from '../../src/emulators/factus/factus-emulator.js';
+import { keyFileFor } from '../../src/store/open-store.js';
 
 export const cliPath = fileURLToPath(new URL('../../cli/tokenkeeper.js', import.meta.url));
 
@@ -210,4 +216,37 @@ export function factusEnv(emulator: {
     FACTUS_USERNAME: username,
     FACTUS_PASSWORD: password,
   };
+}
+
+/** A CLI sandbox whose store holds two Factus connections sealed under the key file the CLI made. */
+export interface FactusCliWithKeyFile {
+  emulator: FactusRunningEmulator;
+  cli: CliSandbox;
+  /** The key file beside the sandbox's store. */
+  keyFile: string;
+  /** The key in it, as the CLI wrote it. */
+  key: string;
+}
+
+/**
+ * Starts a Factus emulator and a sandbox in which `acme` and `beta` log in to it, with no
+ * TOKENKEEPER_KEY, so that the CLI makes the store's key file: the tests of what becomes of that
+ * file (rekey, a lost key file) all start from such a store. If a login fails, it stops the
+ * emulator and removes the sandbox before it throws.
+ */
+export async function startFactusCliWithKeyFile(): Promise<FactusCliWithKeyFile> {
+  const emulator = await startFactusEmulator();
+  const cli = await createCliSandbox(factusEnv(emulator));
+  const keyFile = keyFileFor(cli.storePath);
+  try {
+    for (const name of ['acme', 'beta']) {
+      const login = await cli.run(['login', name, '--provider', 'factus', '--base-url', emulator.url]);
+      assert.equal(login.code, 0, login.stderr);
+    }
+    return { emulator, cli, keyFile, key: (await readFile(keyFile, 'utf8')).trim() };
+  } catch (error) {
+    await emulator.stop();
+    await cli.cleanup();
+    throw error;
+  }
 }
