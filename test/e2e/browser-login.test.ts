@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
-import { createCliSandbox, freePort, startBrowserLogin } from '../helpers/cli.js';
+import { createCliSandbox, factorialBrowserLoginArgs, freePort, startBrowserLogin } from '../helpers/cli.js';
 
 const skip = skipWithoutChromium('the browser login test');
 
@@ -24,17 +24,7 @@ describe('login in a real browser', { skip }, () => {
     });
     try {
       const { login, url } = await startBrowserLogin(
-        [
-          'login',
-          'browser',
-          '--provider',
-          'factorial',
-          '--base-url',
-          emulator.url,
-          '--redirect-uri',
-          redirectUri,
-          '--no-browser',
-        ],
+        factorialBrowserLoginArgs('browser', emulator, redirectUri),
         cli.env,
       );
 

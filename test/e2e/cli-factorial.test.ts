@@ -10,6 +10,7 @@ import {
   AUTHORIZATION_URL_LINE,
   type CliSandbox,
   createCliSandbox,
+  factorialBrowserLoginArgs,
   freePort,
   startBrowserLogin,
   startCli,
@@ -45,18 +46,7 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
   /** Starts a login and plays the browser: follows the printed URL, then the redirect back to the CLI. */
   async function loginThroughBrowser(name: string, extra: string[] = [], tamper?: (callback: URL) => void) {
     const { login, url: authorizeUrl } = await startBrowserLogin(
-      [
-        'login',
-        name,
-        '--provider',
-        'factorial',
-        '--base-url',
-        emulator.url,
-        '--redirect-uri',
-        redirectUri,
-        '--no-browser',
-        ...extra,
-      ],
+      [...factorialBrowserLoginArgs(name, emulator, redirectUri), ...extra],
       cli.env,
     );
     const approval = await fetch(authorizeUrl!, { redirect: 'manual' });
@@ -187,20 +177,7 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
   });
 
   it('out of band: prints the URL and takes the pasted code', async () => {
-    const login = startCli(
-      [
-        'login',
-        'hr-oob',
-        '--provider',
-        'factorial',
-        '--base-url',
-        emulator.url,
-        '--redirect-uri',
-        OOB,
-        '--no-browser',
-      ],
-      cli.env,
-    );
+    const login = startCli(factorialBrowserLoginArgs('hr-oob', emulator, OOB), cli.env);
     const [, authorizeUrl] = await login.waitForStderr(AUTHORIZATION_URL_LINE);
     await login.waitForStderr(/Paste the code/);
     const page = await fetch(authorizeUrl!);
@@ -215,17 +192,7 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
 
   it('answers a redirect that carries another state with a 400, and keeps waiting for the real one', async () => {
     const { login, url } = await startBrowserLogin(
-      [
-        'login',
-        'forged',
-        '--provider',
-        'factorial',
-        '--base-url',
-        emulator.url,
-        '--redirect-uri',
-        redirectUri,
-        '--no-browser',
-      ],
+      factorialBrowserLoginArgs('forged', emulator, redirectUri),
       cli.env,
     );
     const approval = await fetch(url, { redirect: 'manual' });
@@ -245,34 +212,15 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
   });
 
   it('shows provider errors in plain words before any browser opens', async () => {
-    const wrongClient = await cli.run(
-      [
-        'login',
-        'bad',
-        '--provider',
-        'factorial',
-        '--base-url',
-        emulator.url,
-        '--redirect-uri',
-        redirectUri,
-        '--no-browser',
-      ],
-      { env: { FACTORIAL_CLIENT_ID: 'no-such-client' } },
-    );
+    const wrongClient = await cli.run(factorialBrowserLoginArgs('bad', emulator, redirectUri), {
+      env: { FACTORIAL_CLIENT_ID: 'no-such-client' },
+    });
     assert.equal(wrongClient.code, 1);
     assert.match(wrongClient.stderr, /invalid_client.*does not recognise this client id/s);
 
-    const unregistered = await cli.run([
-      'login',
-      'bad',
-      '--provider',
-      'factorial',
-      '--base-url',
-      emulator.url,
-      '--redirect-uri',
-      'http://127.0.0.1:1/elsewhere',
-      '--no-browser',
-    ]);
+    const unregistered = await cli.run(
+      factorialBrowserLoginArgs('bad', emulator, 'http://127.0.0.1:1/elsewhere'),
+    );
     assert.equal(unregistered.code, 1);
     assert.match(
       unregistered.stderr,

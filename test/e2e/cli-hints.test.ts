@@ -16,7 +16,14 @@ import {
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
-import { type CliSandbox, createCliSandbox, factusEnv, freePort, startBrowserLogin } from '../helpers/cli.js';
+import {
+  type CliSandbox,
+  createCliSandbox,
+  factorialBrowserLoginArgs,
+  factusEnv,
+  freePort,
+  startBrowserLogin,
+} from '../helpers/cli.js';
 import { startOidcServer } from '../helpers/oidc-server.js';
 
 /** The command a refusal says to run again. */
@@ -93,20 +100,11 @@ describe('after a failed login, the login command named works as written', () =>
     };
     const { clientId, clientSecret } = factorial.credentials;
     const failed = await browser(
-      await startBrowserLogin(
-        [
-          'login',
-          'newz',
-          '--provider',
-          'factorial',
-          '--base-url',
-          factorial.url,
-          '--redirect-uri',
-          redirectUri,
-          '--no-browser',
-        ],
-        { ...cli.env, FACTORIAL_CLIENT_ID: clientId, FACTORIAL_CLIENT_SECRET: 'wrong' },
-      ),
+      await startBrowserLogin(factorialBrowserLoginArgs('newz', factorial, redirectUri), {
+        ...cli.env,
+        FACTORIAL_CLIENT_ID: clientId,
+        FACTORIAL_CLIENT_SECRET: 'wrong',
+      }),
     );
     assert.equal(failed.code, 1, failed.stderr);
     const hint = rerunHint(failed.stderr);
@@ -328,17 +326,7 @@ describe('a failed revocation at logout', () => {
     try {
       for (const name of ['rv', 'rv2']) {
         const { login, url } = await startBrowserLogin(
-          [
-            'login',
-            name,
-            '--provider',
-            'factorial',
-            '--base-url',
-            factorial.url,
-            '--redirect-uri',
-            redirectUri,
-            '--no-browser',
-          ],
+          factorialBrowserLoginArgs(name, factorial, redirectUri),
           cli.env,
         );
         await (await fetch(url)).text();

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
-import { type CliSandbox, createCliSandbox, freePort, startBrowserLogin } from '../helpers/cli.js';
+import {
+  type CliSandbox,
+  createCliSandbox,
+  factorialBrowserLoginArgs,
+  freePort,
+  startBrowserLogin,
+} from '../helpers/cli.js';
 import { type OidcServer, startOidcServer } from '../helpers/oidc-server.js';
 
 describe('tokenkeeper login --provider oauth2 against oidc-provider', () => {
@@ -100,17 +106,7 @@ describe('denied consent through the CLI', () => {
     });
     try {
       const { login, url } = await startBrowserLogin(
-        [
-          'login',
-          'hr',
-          '--provider',
-          'factorial',
-          '--base-url',
-          emulator.url,
-          '--redirect-uri',
-          redirectUri,
-          '--no-browser',
-        ],
+        factorialBrowserLoginArgs('hr', emulator, redirectUri),
         cli.env,
       );
       const page = await (await fetch(url)).text();

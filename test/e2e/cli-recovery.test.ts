@@ -21,6 +21,7 @@ import {
   type CliSandbox,
   cliPath,
   createCliSandbox,
+  factorialBrowserLoginArgs,
   factusEnv,
   freePort,
 } from '../helpers/cli.js';
@@ -353,18 +354,7 @@ describe('exit codes as the README says', () => {
       const { clientId, clientSecret } = factorial.credentials;
       const child = spawn(
         process.execPath,
-        [
-          cliPath,
-          'login',
-          'hr',
-          '--provider',
-          'factorial',
-          '--base-url',
-          factorial.url,
-          '--redirect-uri',
-          redirectUri,
-          '--no-browser',
-        ],
+        [cliPath, ...factorialBrowserLoginArgs('hr', factorial, redirectUri)],
         {
           env: { ...cli.env, FACTORIAL_CLIENT_ID: clientId, FACTORIAL_CLIENT_SECRET: clientSecret },
           stdio: 'pipe',

@@ -205,6 +205,29 @@ export async function startBrowserLogin(
   return { login, url: url! };
 }
 
+/**
+ * The arguments of a Factorial login by authorization code as `name`, the browser sent back to
+ * `redirectUri` (a loopback URI or the out-of-band URN) and not opened: the same nine arguments in
+ * every test of the browser login, where only the name, emulator and URI change.
+ */
+export function factorialBrowserLoginArgs(
+  name: string,
+  emulator: { url: string },
+  redirectUri: string,
+): string[] {
+  return [
+    'login',
+    name,
+    '--provider',
+    'factorial',
+    '--base-url',
+    emulator.url,
+    '--redirect-uri',
+    redirectUri,
+    '--no-browser',
+  ];
+}
+
 /** The environment a CLI needs to log in to a Factus emulator with the password grant. */
 export function factusEnv(emulator: {
   credentials: { clientId: string; clientSecret: string; username: string; password: string };
