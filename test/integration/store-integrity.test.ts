@@ -97,21 +97,15 @@ async function startSealingRig() {
  * victim, then the rig.
  */
 async function startVictimOfRewrittenRow() {
-  const { clock, store, key, rig } = await startSealingRig();
+  const sealing = await startSealingRig();
+  const { clock, store, key, rig } = sealing;
   const requests = recordingFetch(rig.emulator.url);
   const victim = createKeeper({ store, encryptionKey: key, clock, fetch: requests.fetch });
-  return {
-    clock,
-    store,
-    key,
-    rig,
-    requests,
-    victim,
-    async close() {
-      await victim.close();
-      await rig.close();
-    },
+  const close = async () => {
+    await victim.close();
+    await rig.close();
   };
+  return { ...sealing, requests, victim, close };
 }
 
 describe('URLs checked again on load', () => {
