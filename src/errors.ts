@@ -81,8 +81,19 @@ export class ReauthRequiredError extends TokenkeeperError {
 
 /** The store could not be read or written; the message says what was kept and what to run. */
 export class StoreError extends TokenkeeperError {
-  constructor(message: string, options?: TokenkeeperErrorOptions) {
+  /**
+   * What kind of failure, when the store knows: `unreachable`, its server could not be reached
+   * or did not answer (trying again later may work); `unusable`, the store cannot be used as it
+   * is given (a damaged file, a wrong password, a missing database, no permission).
+   */
+  readonly kind?: 'unreachable' | 'unusable';
+
+  constructor(
+    message: string,
+    options?: TokenkeeperErrorOptions & { kind?: 'unreachable' | 'unusable' | undefined },
+  ) {
     super('STORE', message, options);
+    if (options?.kind) this.kind = options.kind;
   }
 }
 

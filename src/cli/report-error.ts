@@ -3,7 +3,7 @@
  * Only the error's own words are printed, or ours: never Node's or a library's
  * ("fetch failed", "EACCES: …"), and never a stack unless TOKENKEEPER_DEBUG asks.
  */
-import { isTokenkeeperError } from '../errors.js';
+import { isTokenkeeperError, StoreError } from '../errors.js';
 import { CancelledError } from './args.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import type { CliIO } from './output.js';
@@ -31,6 +31,9 @@ export async function reportError(error: unknown, io: CliIO): Promise<number> {
       return ExitCode.usage;
     }
     io.stderr.write(`${error.message}\n`);
+    if (error instanceof StoreError && error.kind) {
+      return error.kind === 'unreachable' ? ExitCode.unreachable : ExitCode.usage;
+    }
     return exitCodeFor(error.code, error.status);
   }
   const unusable = fileSystemCode(error);

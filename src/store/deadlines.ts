@@ -35,3 +35,15 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 export function didNotAnswer(ms = STORE_COMMAND_TIMEOUT_MS): string {
   return `the server did not answer within ${ms / 1000} s: check that it is up, not paused or overloaded, and reachable from this host`;
 }
+
+/** Socket errors that mean a store server could not be reached, or went away: worth trying again later. */
+export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);

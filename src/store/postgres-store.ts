@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Client, Pool, PoolConfig } from 'pg';
 import { ConfigError, StoreError } from '../errors.js';
-import { didNotAnswer, STORE_COMMAND_TIMEOUT_MS } from './deadlines.js';
+import { didNotAnswer, STORE_COMMAND_TIMEOUT_MS, UNREACHABLE_CODES } from './deadlines.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { listenForChanges } from './postgres-changes.js';
 import { PostgresDueIndex } from './postgres-due-index.js';
@@ -163,6 +163,7 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   const code = (error as { code?: string }).code ?? '';
   const detail = error instanceof Error ? error.message : String(error);
   let hint = 'check that the server is up and reachable and that the user may use the database';
+  let kind: StoreError['kind'] = UNREACHABLE_CODES.has(code) ? 'unreachable' : undefined;
   if (code === '28P01' || code === '28000') hint = 'check the user name and password in the store URL';
   else if (code === '3D000') hint = 'create the database, or fix its name in the store URL';
   else if (code === '42501')
@@ -170,9 +171,12 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   else if (/Query read timeout/.test(detail)) hint = didNotAnswer();
   else if (/timeout exceeded when trying to connect|connection timeout/.test(detail))
     hint = didNotAnswer(CONNECT_TIMEOUT_MS);
+  if (['28P01', '28000', '3D000', '42501'].includes(code)) kind = 'unusable';
+  else if (hint.startsWith('the server did not answer')) kind = 'unreachable';
   const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
   return new StoreError(`PostgreSQL store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,
+    kind,
   });
 }
 

@@ -14,7 +14,7 @@
 import type { RedisOptions } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
 import { Echoes, parseStoreChange } from './change-feed.js';
-import { didNotAnswer } from './deadlines.js';
+import { didNotAnswer, UNREACHABLE_CODES } from './deadlines.js';
 import { FlexibleRateLimits } from './flexible-rate-limits.js';
 import { redactConnectionUrl } from './redact-url.js';
 import { connectRedis, type RedisClient } from './redis-connect.js';
@@ -149,6 +149,13 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   if (error instanceof StoreError || error instanceof ConfigError) return error;
   const detail = error instanceof Error ? error.message : String(error);
   let hint = 'check that the server is up and reachable from this host';
+  const code = (error as { code?: string }).code ?? '';
+  let kind: StoreError['kind'] =
+    UNREACHABLE_CODES.has(code) ||
+    /Command timed out|Connection is closed|ECONNREFUSED|ENOTFOUND/i.test(detail)
+      ? 'unreachable'
+      : undefined;
+  if (/NOAUTH|WRONGPASS|invalid password|invalid username|NOPERM|READONLY/i.test(detail)) kind = 'unusable';
   if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(detail)) {
     hint = 'check the user name and password in the store URL';
   } else if (/NOPERM/i.test(detail)) {
@@ -163,6 +170,7 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   }
   return new StoreError(`Redis store at ${location} failed to ${action} (${detail}): ${hint}.`, {
     cause: error,
+    kind,
   });
 }
 

@@ -198,8 +198,12 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   }
   const detail = error instanceof Error ? error.message : String(error);
   const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
+  // A busy database is worth trying again; every other known failure is about the file.
+  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+  const known = hint !== 'check the file and try again';
   return new StoreError(`SQLite store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,
+    kind: known && !busy ? 'unusable' : undefined,
   });
 }
 

@@ -3,9 +3,11 @@
  * one and only `login` creates it (a mistyped path leaves nothing behind), and every command a
  * message tells them to run reaches that store, not the default one.
  */
+
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -116,5 +118,26 @@ describe('commands in messages reach the store given with --store', () => {
     // Given by TOKENKEEPER_STORE instead, the shell already reaches it: commands stay as they are.
     const fromEnv = await cli.run(['status'], { env: { TOKENKEEPER_STORE: other } });
     assert.match(fromEnv.stdout, /run `tokenkeeper login acme`/);
+  });
+});
+
+describe('a store that cannot be used', () => {
+  let cli: CliSandbox;
+  before(async () => {
+    cli = await createCliSandbox({ TOKENKEEPER_KEY: randomBytes(32).toString('base64') });
+  });
+  after(() => cli.cleanup());
+
+  it('exits 4 when its server cannot be reached (try again later), 2 when it is not a store (fix it)', async () => {
+    for (const location of ['postgres://postgres@127.0.0.1:1/test', 'redis://127.0.0.1:1']) {
+      const result = await cli.run(['--store', location, 'status']);
+      assert.equal(result.code, 4, `${location}: ${result.stderr}`);
+      assert.match(result.stderr, /check that the server is up/);
+    }
+    const damaged = join(cli.home, 'damaged.db');
+    await writeFile(damaged, 'not a database '.repeat(100));
+    const result = await cli.run(['--store', damaged, 'token', 'acme']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /not a tokenkeeper database or is damaged/);
   });
 });

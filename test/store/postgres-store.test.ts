@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
+import type { StoreError } from '../../src/errors.js';
 import { PostgresTokenStore } from '../../src/store/postgres-store.js';
 import { runTokenStoreContract } from './contract.js';
 import {
@@ -301,6 +302,21 @@ describeWithServer('PostgresTokenStore', 'PostgreSQL', PG_URL, problem, () => {
         assert.equal(error.code, 'STORE');
         assert.doesNotMatch(error.message, /hunter2/);
         assert.match(error.message, /postgres:\/\/someone@127\.0\.0\.1:1\/nowhere/);
+        assert.equal((error as StoreError).kind, 'unreachable');
+        return true;
+      },
+    );
+  });
+
+  it('reports a database that does not exist as a store that cannot be used as given', async () => {
+    const missing = new URL(PG_URL);
+    missing.pathname = '/tokenkeeper_no_such_database';
+    await assert.rejects(
+      PostgresTokenStore.connect({ connectionString: missing.href }),
+      (error: StoreError) => {
+        assert.equal(error.code, 'STORE');
+        assert.equal(error.kind, 'unusable');
+        assert.match(error.message, /create the database, or fix its name/);
         return true;
       },
     );

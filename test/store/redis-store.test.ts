@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Redis } from 'ioredis';
+import type { StoreError } from '../../src/errors.js';
 import { RedisTokenStore } from '../../src/store/redis-store.js';
 import { runTokenStoreContract } from './contract.js';
 import {
@@ -260,6 +261,7 @@ describeWithServer('RedisTokenStore', 'Redis', REDIS_URL, problem, () => {
         assert.equal(error.code, 'STORE');
         assert.doesNotMatch(error.message, /hunter2/);
         assert.match(error.message, /redis:\/\/someone@127\.0\.0\.1:1/);
+        assert.equal((error as StoreError).kind, 'unreachable');
         return true;
       },
     );

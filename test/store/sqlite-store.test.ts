@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../src/clock.js';
+import type { StoreError } from '../../src/errors.js';
 import { CHANGE_LOG_ROWS } from '../../src/store/sqlite-changes.js';
 import { loadSqliteDriver } from '../../src/store/sqlite-driver.js';
 import {
@@ -227,6 +228,7 @@ describe('SqliteTokenStore', () => {
       assert.equal(error.code, 'STORE');
       assert.match(error.message, /not-a-db\.db/);
       assert.match(error.message, /not a tokenkeeper database/);
+      assert.equal((error as StoreError).kind, 'unusable');
       return true;
     });
   });
