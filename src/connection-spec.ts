@@ -7,7 +7,8 @@ import type { ConnectionRecord } from './connection.js';
 import { ConfigError } from './errors.js';
 import { type AuthorizationCodeResult, grantStrategy } from './grants/strategies.js';
 import type { GrantType } from './grants/types.js';
-import { kindOf } from './options.js';
+import type { ConnectOptions } from './keeper.js';
+import { kindOf, refuseUnknownKeys } from './options.js';
 import type { EndpointChoices, ResolvedEndpoints } from './providers/connection-endpoints.js';
 import type { ProviderProfile } from './providers/types.js';
 
@@ -24,6 +25,34 @@ export interface ConnectionSpec extends EndpointChoices {
   /** For the authorization code grant: what came back to the redirect URI (see createAuthorizationRequest). */
   authorizationCode?: AuthorizationCodeResult;
 }
+
+/** Every field connect reads from a spec; the `satisfies` keeps it in step with ConnectionSpec. */
+const SPEC_FIELDS = Object.keys({
+  provider: true,
+  grant: true,
+  clientId: true,
+  clientSecret: true,
+  username: true,
+  password: true,
+  apiKey: true,
+  scope: true,
+  authorizationCode: true,
+  environment: true,
+  baseUrl: true,
+  issuer: true,
+  tokenUrl: true,
+  authorizationUrl: true,
+  revocationUrl: true,
+  userinfoUrl: true,
+  apiBaseUrl: true,
+  clientAuthMethod: true,
+} satisfies Record<keyof ConnectionSpec, true>);
+
+const CONNECT_OPTIONS = Object.keys({
+  authorize: true,
+  reuseSaved: true,
+  loginHint: true,
+} satisfies Record<keyof ConnectOptions, true>);
 
 /** The spec fields that hold text; any other type is a caller's mistake. */
 const TEXT_FIELDS = [
@@ -60,6 +89,7 @@ export function checkConnectArguments(spec: unknown, options: unknown, providers
     );
   }
   const given = spec as Record<string, unknown>;
+  refuseUnknownKeys(given, SPEC_FIELDS, 'The connection spec');
   if (typeof given.provider !== 'string' || given.provider === '') {
     throw new ConfigError(`The spec needs provider: one of ${providers.join(', ')}.`);
   }
@@ -92,6 +122,7 @@ export function checkConnectArguments(spec: unknown, options: unknown, providers
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`connect's third argument must be an options object, got ${kindOf(options)}.`);
   }
+  refuseUnknownKeys(options, CONNECT_OPTIONS, "connect's options");
   const { authorize, reuseSaved } = options as Record<string, unknown>;
   if (authorize !== undefined && typeof authorize !== 'function') {
     throw new ConfigError(`connect's authorize option must be a function, got ${kindOf(authorize)}.`);

@@ -3,8 +3,10 @@
  * happened; they never carry a token, secret or password, so they are safe to log.
  */
 import { EventEmitter } from 'node:events';
-import type { ErrorCode } from './errors.js';
+import { ConfigError, type ErrorCode } from './errors.js';
+import { kindOf } from './options.js';
 import type { GrantType } from './providers/types.js';
+import { didYouMean } from './suggest.js';
 
 /**
  * Events of a keeper and their payloads, which never carry a secret.
@@ -45,10 +47,33 @@ export interface KeeperEvents {
 /** The names `keeper.on` accepts. */
 export type KeeperEventName = keyof KeeperEvents;
 
+/** Every event name; the `satisfies` keeps it in step with KeeperEvents. */
+const EVENT_NAMES: readonly string[] = Object.keys({
+  token: true,
+  refresh: true,
+  adopt: true,
+  refresh_failed: true,
+  lock_wait: true,
+  rate_limit_wait: true,
+  retry_wait: true,
+  reauth_required: true,
+} satisfies Record<KeeperEventName, true>);
+
 export class KeeperEventEmitter {
   readonly #emitter = new EventEmitter();
 
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void {
+    // A mistyped name from plain JavaScript would never be called, without a word.
+    if (!EVENT_NAMES.includes(event)) {
+      const close = didYouMean(String(event), EVENT_NAMES);
+      throw new ConfigError(
+        `There is no event ${JSON.stringify(event)}${close ? `: did you mean ${JSON.stringify(close)}?` : '.'} ` +
+          `The events are ${EVENT_NAMES.join(', ')}.`,
+      );
+    }
+    if (typeof listener !== 'function') {
+      throw new ConfigError(`A listener of ${event} must be a function, got ${kindOf(listener)}.`);
+    }
     this.#emitter.on(event, listener);
     return () => this.#emitter.off(event, listener);
   }

@@ -10,6 +10,7 @@ import { type BufferedFetch, bufferedRequest, bufferedThrough } from './http/buf
 import type { ProviderProfile } from './providers/types.js';
 import { defaultRefreshTiming, type RefreshTimingOptions } from './refresh/refresh-timing.js';
 import type { TokenStore } from './store/types.js';
+import { didYouMean } from './suggest.js';
 
 /** Options of createKeeper; every one is optional. */
 export interface KeeperOptions {
@@ -217,10 +218,34 @@ const CLOCK_METHODS = ['now', 'setTimer', 'sleep'] as const;
  * Options of the wrong type are refused here, with the option's name, rather than as a
  * TypeError deep inside the first request (or, for a flag, silently read as true).
  */
+/** Every option createKeeper reads; the `satisfies` keeps it in step with KeeperOptions. */
+const KEEPER_OPTIONS = Object.keys({
+  store: true,
+  encryptionKey: true,
+  previousEncryptionKeys: true,
+  clock: true,
+  pacingClock: true,
+  fetch: true,
+  random: true,
+  refreshMarginSeconds: true,
+  proactiveRefresh: true,
+  requestTimeoutMs: true,
+  lockTtlMs: true,
+  lockWaitMs: true,
+  minRefreshIntervalMs: true,
+  tokenRetry: true,
+  apiTimeoutMs: true,
+  closeGraceMs: true,
+  maxRetryAfterSeconds: true,
+  providers: true,
+  env: true,
+} satisfies Record<keyof KeeperOptions, true>);
+
 function checkOptionTypes(options: KeeperOptions): void {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`createKeeper takes an options object (or nothing), got ${kindOf(options)}.`);
   }
+  refuseUnknownKeys(options, KEEPER_OPTIONS, 'createKeeper');
   const { store } = options;
   if (store !== undefined && typeof store !== 'string') {
     const missing = methodsMissing(store, TOKEN_STORE_METHODS);
@@ -282,6 +307,21 @@ function checkOptionTypes(options: KeeperOptions): void {
 function methodsMissing(value: unknown, methods: readonly string[]): string[] {
   if (value === null || typeof value !== 'object') return [...methods];
   return methods.filter((method) => typeof (value as Record<string, unknown>)[method] !== 'function');
+}
+
+/**
+ * A plain JavaScript caller has no type check: a mistyped key (`refreshMargin` for
+ * `refreshMarginSeconds`) would be ignored and its default used without a word.
+ */
+export function refuseUnknownKeys(given: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue;
+    const close = didYouMean(key, known);
+    throw new ConfigError(
+      `${what} has no ${JSON.stringify(key)}${close ? `: did you mean ${JSON.stringify(close)}?` : '.'} ` +
+        `It takes ${known.join(', ')}.`,
+    );
+  }
 }
 
 /** How a wrong value is named in a message: its kind, never its content (it may be a secret). */

@@ -5,10 +5,10 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { TokenkeeperError } from '../errors.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../suggest.js';
 
 // Re-exported so that every "did you mean" loads with the argument parser: one module fewer at start-up.
-export { didYouMean, similar } from './suggest.js';
+export { didYouMean, similar } from '../suggest.js';
 
 export class UsageError extends TokenkeeperError {
   constructor(message: string, usage?: string) {

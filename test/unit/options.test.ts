@@ -138,6 +138,14 @@ describe('createKeeper refuses options of the wrong type, naming the option', ()
     refused(null, /createKeeper takes an options object/);
   });
 
+  it('a mistyped option, with the one meant', () => {
+    refused(
+      { refreshMargin: 30 },
+      /^createKeeper has no "refreshMargin": did you mean "refreshMarginSeconds"\? It takes store, /,
+    );
+    refused({ colour: 'red' }, /^createKeeper has no "colour"\. It takes /);
+  });
+
   it('takes what is right: the built-in profiles, a store object, real seams', async () => {
     const keeper = createKeeper({
       store: new MemoryTokenStore(),
@@ -154,6 +162,43 @@ describe('createKeeper refuses options of the wrong type, naming the option', ()
       env: {},
     });
     assert.equal(keeper.profile('acme').displayName, 'Acme');
+    await keeper.close();
+  });
+});
+
+describe('a mistyped spec field, connect option or event name is refused, with the one meant', () => {
+  const keeper = createKeeper({ store: new MemoryTokenStore(), proactiveRefresh: false, env: {} });
+  const config = (pattern: RegExp) => (error: TokenkeeperError) => {
+    assert.equal(error.code, 'CONFIG', error.message);
+    assert.match(error.message, pattern);
+    return true;
+  };
+
+  it('a spec field, before anything is sent', async () => {
+    await assert.rejects(
+      keeper.connect('acme', { provider: 'factus', clientSecrt: 'x' } as never),
+      config(/^The connection spec has no "clientSecrt": did you mean "clientSecret"\?/),
+    );
+  });
+
+  it('a connect option', async () => {
+    await assert.rejects(
+      keeper.connect('acme', { provider: 'factus' }, { reuseSave: true } as never),
+      config(/^connect's options has no "reuseSave": did you mean "reuseSaved"\?/),
+    );
+  });
+
+  it('an event name, and a listener that is not a function', async () => {
+    assert.throws(
+      () => keeper.on('refreshed' as never, () => {}),
+      config(/^There is no event "refreshed": did you mean "refresh"\? The events are token, /),
+    );
+    assert.throws(
+      () => keeper.on('token', 'log' as never),
+      config(/^A listener of token must be a function, got a string\./),
+    );
+    const off = keeper.on('retry_wait', () => {});
+    off();
     await keeper.close();
   });
 });

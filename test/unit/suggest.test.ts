@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { didYouMean, editDistance, similar } from '../../src/cli/suggest.js';
+import { didYouMean, editDistance, similar } from '../../src/suggest.js';
 
 describe('did you mean', () => {
   it('counts a swap of neighbours as one edit', () => {
