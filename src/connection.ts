@@ -228,7 +228,10 @@ export class ConnectionRepository {
     // sealed before binding existed has none: it still opens (a store written by an older
     // version, or by a host not upgraded yet, must keep working) and is bound on its next write.
     if (bound !== undefined) {
-      const changed = BOUND_FIELDS.filter((field) => !sameValue(bound[field], record[field]));
+      // A field sealed only by later versions is checked once a write has sealed it.
+      const changed = BOUND_FIELDS.filter(
+        (field) => Object.hasOwn(bound, field) && !sameValue(bound[field], record[field]),
+      );
       if (changed.length > 0) throw tampered(stored.name, changed);
     }
     // Binding proves tokenkeeper wrote a URL, not that today's rules accept it: an older version
@@ -263,6 +266,10 @@ const BOUND_FIELDS = [
   'scope',
   'redirectUri',
   'generation',
+  // Not where secrets go, but what status and errors tell a person: a writer of the store
+  // must not mark a connection for a new login, nor put its own words (a command to run) there.
+  'state',
+  'lastError',
 ] as const satisfies ReadonlyArray<keyof ConnectionRecord>;
 
 function boundFieldsOf(record: ConnectionRecord): Record<string, unknown> {
@@ -270,6 +277,13 @@ function boundFieldsOf(record: ConnectionRecord): Record<string, unknown> {
 }
 
 function sameValue(sealed: unknown, clear: unknown): boolean {
+  if (typeof sealed === 'object' && sealed !== null && typeof clear === 'object' && clear !== null) {
+    // lastError: a store may give its keys back in another order (PostgreSQL's jsonb does).
+    const fields = new Set([...Object.keys(sealed), ...Object.keys(clear)]);
+    return [...fields].every(
+      (key) => (sealed as Record<string, unknown>)[key] === (clear as Record<string, unknown>)[key],
+    );
+  }
   return (sealed ?? null) === (clear ?? null);
 }
 

@@ -25,6 +25,30 @@ export type ErrorCode =
   | 'AUTHORIZATION'
   | 'HTTP';
 
+const ERROR_CODES: ReadonlySet<string> = new Set(
+  Object.keys({
+    CONFIG: true,
+    USAGE: true,
+    STORE: true,
+    STORE_KEY: true,
+    STORE_TAMPERED: true,
+    LOCK_TIMEOUT: true,
+    NOT_FOUND: true,
+    REAUTH_REQUIRED: true,
+    TOKEN_ENDPOINT: true,
+    TOKEN_RESPONSE: true,
+    RATE_LIMITED: true,
+    NETWORK: true,
+    AUTHORIZATION: true,
+    HTTP: true,
+  } satisfies Record<ErrorCode, true>),
+);
+
+/** Whether `value` is one of the error codes: what a store's clear copy holds is not trusted to be. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && ERROR_CODES.has(value);
+}
+
 export interface TokenkeeperErrorOptions {
   cause?: unknown;
   /** OAuth `error` field from a token or authorization endpoint. */

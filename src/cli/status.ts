@@ -144,7 +144,10 @@ export function statusOf(
     ...(obtainedAt !== undefined ? { obtainedAt: iso(obtainedAt) } : {}),
     ...(lastRefreshAt !== undefined ? { lastRefreshAt: iso(lastRefreshAt) } : {}),
     createdAt: iso(createdAt),
-    ...(lastError ? { lastError: { ...lastError, at: iso(lastError.at) } } : {}),
+    // A tampered row's clear copy holds whatever its writer put there.
+    ...(lastError && unopened?.code !== 'STORE_TAMPERED'
+      ? { lastError: { ...lastError, at: iso(lastError.at) } }
+      : {}),
   };
 }
 

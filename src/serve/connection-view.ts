@@ -3,6 +3,7 @@
  * row (never a secret): what `/v1/connections`, the dashboard and the metrics show, and
  * what the keep-alive schedules from. One small object per connection.
  */
+import { isErrorCode } from '../errors.js';
 import { sharedBackoffCode } from '../refresh/shared-backoff.js';
 import type { StoredConnectionMeta } from '../store/types.js';
 
@@ -46,7 +47,8 @@ export function viewOf(row: StoredConnectionMeta, previous?: ViewedConnection): 
   const meta = row.meta;
   const lastError = meta.lastError as { code?: unknown } | undefined;
   const backoff = meta.backoff as { code?: unknown } | undefined;
-  const recordedCode = typeof lastError?.code === 'string' ? lastError.code : undefined;
+  // The clear copy is shown unchecked: only a code tokenkeeper uses, never a writer's own text.
+  const recordedCode = isErrorCode(lastError?.code) ? lastError.code : undefined;
   const backoffCode = backoff ? sharedBackoffCode(backoff.code) : undefined;
   const state: ConnectionStateName = meta.state === 'reauth_required' ? 'reauth_required' : 'ok';
   const obtainedAt = typeof meta.obtainedAt === 'number' ? meta.obtainedAt : undefined;

