@@ -95,6 +95,12 @@ export interface ConnectionDetails extends ConnectionInfo {
   grantedScope?: string;
   /** The first 4 characters of the credential, to tell credentials apart (as gh does). */
   credentialPrefix?: string;
+  /**
+   * False for a row sealed before its settings were sealed with its secrets (an older version
+   * wrote it): nothing vouches for its clear settings until its next write, which
+   * `tokenkeeper rekey` (keeper.rekey) makes at once.
+   */
+  settingsBound: boolean;
 }
 
 /** Always-fresh credentials for named connections; see createKeeper. */
@@ -418,6 +424,7 @@ class TokenKeeper implements Keeper {
         : {}),
       ...(grantedScope !== undefined ? { grantedScope } : {}),
       ...(tokens?.accessToken ? { credentialPrefix: tokens.accessToken.slice(0, 4) } : {}),
+      settingsBound: !loaded.unbound,
     };
   }
 

@@ -22,8 +22,11 @@ export const usage =
 export const options = { json: { type: 'boolean' } } as const;
 
 /** What status shows of one connection; also its --json form. Never more than 4 characters of a secret. */
+/** What status knows of a connection: the details, or only the clear metadata when they do not open. */
+type ShownDetails = Omit<ConnectionDetails, 'settingsBound'> & { settingsBound?: boolean };
+
 interface ConnectionStatus
-  extends Omit<ConnectionDetails, 'expiresAt' | 'obtainedAt' | 'lastRefreshAt' | 'createdAt' | 'lastError'> {
+  extends Omit<ShownDetails, 'expiresAt' | 'obtainedAt' | 'lastRefreshAt' | 'createdAt' | 'lastError'> {
   expiry: string;
   needsLogin: boolean;
   /** A `tokenkeeper serve` daemon on this store refreshes it before it expires. */
@@ -107,7 +110,7 @@ async function currentKey(keeper: Keeper): Promise<CurrentKey> {
 async function detailsOf(
   keeper: Keeper,
   info: ConnectionInfo,
-): Promise<{ details: ConnectionDetails; unopened?: TokenkeeperError }> {
+): Promise<{ details: ShownDetails; unopened?: TokenkeeperError }> {
   try {
     return { details: await keeper.details(info.name) };
   } catch (error) {
@@ -121,7 +124,7 @@ async function detailsOf(
 }
 
 export function statusOf(
-  details: ConnectionDetails,
+  details: ShownDetails,
   now: number,
   daemon: boolean,
   unopened?: TokenkeeperError,
@@ -156,7 +159,7 @@ export function statusOf(
  * process lacks); without one, tokens are refreshed on use, if their secrets open here.
  */
 function expiryOf(
-  details: ConnectionDetails,
+  details: ShownDetails,
   apiKey: boolean,
   now: number,
   daemon: boolean,
@@ -196,7 +199,11 @@ function describe(c: ConnectionStatus, key: CurrentKey): string {
     `  state:         ${state}`,
     ...(c.lastRefreshAt ? [`  last refresh:  ${formatInstant(Date.parse(c.lastRefreshAt))}`] : []),
     ...(c.refreshable ? [`  refresh token: ${c.hasRefreshToken ? 'saved (encrypted)' : 'none'}`] : []),
-    ...(c.keyId ? [`  sealed with:   key ${c.keyId}`] : []),
+    ...(c.keyId
+      ? [
+          `  sealed with:   key ${c.keyId}${c.settingsBound === false ? '; its settings are not sealed yet: run `tokenkeeper rekey`' : ''}`,
+        ]
+      : []),
   ];
   return lines.join('\n');
 }

@@ -136,6 +136,15 @@ describe('tokenkeeper rekey', () => {
       await store.close();
     }
 
+    const before = JSON.parse((await cli.run(['status', 'acme', '--json'])).stdout) as {
+      settingsBound: boolean;
+    };
+    assert.equal(before.settingsBound, false);
+    assert.match(
+      (await cli.run(['status', 'acme'])).stdout,
+      /\n {2}sealed with: +key \S+; its settings are not sealed yet: run `tokenkeeper rekey`\n/,
+    );
+
     const rekey = await cli.run(['rekey', '--json']);
     assert.equal(rekey.code, 1, rekey.stderr);
     const result = JSON.parse(rekey.stdout) as {
@@ -157,6 +166,12 @@ describe('tokenkeeper rekey', () => {
     );
     assert.match(rekey.stderr, /Log in to each again \(`tokenkeeper login <name>`\)/);
     assert.doesNotMatch(rekey.stderr, /Could not open/);
+
+    const after = JSON.parse((await cli.run(['status', 'acme', '--json'])).stdout) as {
+      settingsBound: boolean;
+    };
+    assert.equal(after.settingsBound, true);
+    assert.doesNotMatch((await cli.run(['status', 'acme'])).stdout, /not sealed yet/);
 
     const again = await cli.run(['rekey', '--json']);
     assert.deepEqual((JSON.parse(again.stdout) as { alreadyCurrent: string[] }).alreadyCurrent, ['acme']);
