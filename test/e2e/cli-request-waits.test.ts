@@ -4,23 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  type FactusRunningEmulator,
-  startFactusEmulator,
-} from '../../src/emulators/factus/factus-emulator.js';
-import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+import type { FactusRunningEmulator } from '../../src/emulators/factus/factus-emulator.js';
+import { type CliSandbox, startFactusCli } from '../helpers/cli.js';
 
 describe('request says why it waits', () => {
   let factus: FactusRunningEmulator;
   let cli: CliSandbox;
 
   before(async () => {
-    factus = await startFactusEmulator();
-    cli = await createCliSandbox();
-    const login = await cli.run(['login', 'acme', '--provider', 'factus', '--base-url', factus.url], {
-      env: factusEnv(factus),
-    });
-    assert.equal(login.code, 0, login.stderr);
+    ({ emulator: factus, cli } = await startFactusCli());
   });
   after(async () => {
     await factus.stop();

@@ -14,7 +14,7 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { type CliSandbox, createCliSandbox, factusEnv } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox, factusEnv, startFactusCli } from '../helpers/cli.js';
 
 describe('a store that does not exist yet', () => {
   let cli: CliSandbox;
@@ -22,8 +22,7 @@ describe('a store that does not exist yet', () => {
   let missing: string;
 
   before(async () => {
-    cli = await createCliSandbox();
-    factus = await startFactusEmulator();
+    ({ emulator: factus, cli } = await startFactusCli([]));
     missing = join(cli.home, 'typo', 'tokns.db');
   });
   after(async () => {
@@ -84,8 +83,7 @@ describe('commands in messages reach the store given with --store', () => {
   let other: string;
 
   before(async () => {
-    cli = await createCliSandbox();
-    factus = await startFactusEmulator();
+    ({ emulator: factus, cli } = await startFactusCli([]));
     other = join(cli.home, 'other store', 'tokens.db');
   });
   after(async () => {

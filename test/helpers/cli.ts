@@ -258,15 +258,27 @@ export interface FactusCliWithKeyFile {
  * emulator and removes the sandbox before it throws.
  */
 export async function startFactusCliWithKeyFile(): Promise<FactusCliWithKeyFile> {
+  const { emulator, cli } = await startFactusCli(['acme', 'beta']);
+  const keyFile = keyFileFor(cli.storePath);
+  return { emulator, cli, keyFile, key: (await readFile(keyFile, 'utf8')).trim() };
+}
+
+/**
+ * A Factus emulator and a sandbox with its credentials in the environment, in which each of
+ * `names` has logged in to it: where most CLI tests start. If a login fails, it stops the
+ * emulator and removes the sandbox before it throws.
+ */
+export async function startFactusCli(
+  names: readonly string[] = ['acme'],
+): Promise<{ emulator: FactusRunningEmulator; cli: CliSandbox }> {
   const emulator = await startFactusEmulator();
   const cli = await createCliSandbox(factusEnv(emulator));
-  const keyFile = keyFileFor(cli.storePath);
   try {
-    for (const name of ['acme', 'beta']) {
+    for (const name of names) {
       const login = await cli.run(['login', name, '--provider', 'factus', '--base-url', emulator.url]);
       assert.equal(login.code, 0, login.stderr);
     }
-    return { emulator, cli, keyFile, key: (await readFile(keyFile, 'utf8')).trim() };
+    return { emulator, cli };
   } catch (error) {
     await emulator.stop();
     await cli.cleanup();
