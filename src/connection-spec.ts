@@ -89,7 +89,7 @@ export function checkConnectArguments(spec: unknown, options: unknown, providers
     );
   }
   const given = spec as Record<string, unknown>;
-  refuseUnknownKeys(given, SPEC_FIELDS, 'The connection spec');
+  refuseUnknownKeys(given, SPEC_FIELDS, { owner: 'A connection spec', key: 'field' });
   if (typeof given.provider !== 'string' || given.provider === '') {
     throw new ConfigError(`The spec needs provider: one of ${providers.join(', ')}.`);
   }
@@ -122,7 +122,7 @@ export function checkConnectArguments(spec: unknown, options: unknown, providers
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`connect's third argument must be an options object, got ${kindOf(options)}.`);
   }
-  refuseUnknownKeys(options, CONNECT_OPTIONS, "connect's options");
+  refuseUnknownKeys(options, CONNECT_OPTIONS, { owner: 'connect', key: 'option' });
   const { authorize, reuseSaved } = options as Record<string, unknown>;
   if (authorize !== undefined && typeof authorize !== 'function') {
     throw new ConfigError(`connect's authorize option must be a function, got ${kindOf(authorize)}.`);

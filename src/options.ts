@@ -245,7 +245,7 @@ function checkOptionTypes(options: KeeperOptions): void {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`createKeeper takes an options object (or nothing), got ${kindOf(options)}.`);
   }
-  refuseUnknownKeys(options, KEEPER_OPTIONS, 'createKeeper');
+  refuseUnknownKeys(options, KEEPER_OPTIONS, { owner: 'createKeeper', key: 'option' });
   const { store } = options;
   if (store !== undefined && typeof store !== 'string') {
     const missing = methodsMissing(store, TOKEN_STORE_METHODS);
@@ -313,12 +313,16 @@ function methodsMissing(value: unknown, methods: readonly string[]): string[] {
  * A plain JavaScript caller has no type check: a mistyped key (`refreshMargin` for
  * `refreshMarginSeconds`) would be ignored and its default used without a word.
  */
-export function refuseUnknownKeys(given: object, known: readonly string[], what: string): void {
+export function refuseUnknownKeys(
+  given: object,
+  known: readonly string[],
+  where: { owner: string; key: string },
+): void {
   for (const key of Object.keys(given)) {
     if (known.includes(key)) continue;
     const close = didYouMean(key, known);
     throw new ConfigError(
-      `${what} has no ${JSON.stringify(key)}${close ? `: did you mean ${JSON.stringify(close)}?` : '.'} ` +
+      `${where.owner} has no ${where.key} ${JSON.stringify(key)}${close ? `: did you mean ${JSON.stringify(close)}?` : '.'} ` +
         `It takes ${known.join(', ')}.`,
     );
   }

@@ -21,10 +21,10 @@ export const usage =
 
 export const options = { json: { type: 'boolean' } } as const;
 
-/** What status shows of one connection; also its --json form. Never more than 4 characters of a secret. */
 /** What status knows of a connection: the details, or only the clear metadata when they do not open. */
 type ShownDetails = Omit<ConnectionDetails, 'settingsBound'> & { settingsBound?: boolean };
 
+/** What status shows of one connection; also its --json form. Never more than 4 characters of a secret. */
 interface ConnectionStatus
   extends Omit<ShownDetails, 'expiresAt' | 'obtainedAt' | 'lastRefreshAt' | 'createdAt' | 'lastError'> {
   expiry: string;

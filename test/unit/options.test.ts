@@ -141,9 +141,9 @@ describe('createKeeper refuses options of the wrong type, naming the option', ()
   it('a mistyped option, with the one meant', () => {
     refused(
       { refreshMargin: 30 },
-      /^createKeeper has no "refreshMargin": did you mean "refreshMarginSeconds"\? It takes store, /,
+      /^createKeeper has no option "refreshMargin": did you mean "refreshMarginSeconds"\? It takes store, /,
     );
-    refused({ colour: 'red' }, /^createKeeper has no "colour"\. It takes /);
+    refused({ colour: 'red' }, /^createKeeper has no option "colour"\. It takes /);
   });
 
   it('takes what is right: the built-in profiles, a store object, real seams', async () => {
@@ -177,14 +177,14 @@ describe('a mistyped spec field, connect option or event name is refused, with t
   it('a spec field, before anything is sent', async () => {
     await assert.rejects(
       keeper.connect('acme', { provider: 'factus', clientSecrt: 'x' } as never),
-      config(/^The connection spec has no "clientSecrt": did you mean "clientSecret"\?/),
+      config(/^A connection spec has no field "clientSecrt": did you mean "clientSecret"\?/),
     );
   });
 
   it('a connect option', async () => {
     await assert.rejects(
       keeper.connect('acme', { provider: 'factus' }, { reuseSave: true } as never),
-      config(/^connect's options has no "reuseSave": did you mean "reuseSaved"\?/),
+      config(/^connect has no option "reuseSave": did you mean "reuseSaved"\?/),
     );
   });
 
