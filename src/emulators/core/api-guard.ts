@@ -88,11 +88,9 @@ export function createApiGuard(options: ApiGuardOptions): ApiGuard {
     options.errorStyle.insufficientScope?.bind(options.errorStyle) ??
     (() => jsonResponse(403, { error: 'insufficient_scope' }));
 
-  return (handler) => (request) => {
-    // Counted before the fault rules: a request a rule answers or drops was still sent, and a
-    // test that injects a 500 counts the requests its client made.
-    options.stats.apiRequest();
-    return faults.around('api', request, async () => {
+  return (handler) => (request) =>
+    faults.around('api', request, async () => {
+      options.stats.apiRequest();
       const authenticated = authenticate(request, options);
       if (!authenticated.ok) {
         options.stats.unauthorized();
@@ -123,7 +121,6 @@ export function createApiGuard(options: ApiGuardOptions): ApiGuard {
       const response = await handler(request, auth);
       return { ...response, headers: { ...response.headers, ...headers } };
     });
-  };
 }
 
 type Authenticated = { ok: true; auth: ApiAuth } | { ok: false; reason: UnauthenticatedReason };

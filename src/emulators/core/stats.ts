@@ -6,17 +6,11 @@ import { BASE_FAULT_POINTS, type FaultPoint } from './faults.js';
  */
 
 export interface EmulatorStats {
-  /**
-   * Every request that reached the token endpoint, then one key per supported grant type. A request
-   * a fault rule answers (`status`) or drops (`reset`) never reaches it and counts under `faults` only.
-   */
+  /** Every request to the token endpoint, then one key per supported grant type. */
   tokenRequests: { total: number } & Record<string, number>;
   /** Token endpoint answers with `error: "invalid_grant"`. */
   invalidGrant: number;
-  /**
-   * Every request to a Bearer-protected API route, whatever its outcome: refused, answered by a
-   * fault rule or dropped by one (then counted under `faults` too).
-   */
+  /** Every request to a Bearer-protected API route, whatever its outcome. */
   apiRequests: number;
   /** API requests refused with 401 (missing, malformed, unknown, expired or revoked token). */
   unauthorized: number;
