@@ -6,11 +6,18 @@ import { BASE_FAULT_POINTS, type FaultPoint } from './faults.js';
  */
 
 export interface EmulatorStats {
-  /** Every request to the token endpoint, then one key per supported grant type. */
+  /**
+   * Every request that reached the token endpoint, then one key per supported grant type. A request
+   * a fault rule answers (`status`) or drops (`reset`) never reaches it and counts under `faults` only.
+   */
   tokenRequests: { total: number } & Record<string, number>;
   /** Token endpoint answers with `error: "invalid_grant"`. */
   invalidGrant: number;
-  /** Every request to a Bearer-protected API route, whatever its outcome. */
+  /**
+   * Every request that reached a Bearer-protected API route, whatever the route answered (401 and
+   * 429 included). As for the token endpoint, one a fault rule answers or drops counts under
+   * `faults` only (docs/fault-injection.md).
+   */
   apiRequests: number;
   /** API requests refused with 401 (missing, malformed, unknown, expired or revoked token). */
   unauthorized: number;
