@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { ConnectionInfo } from '../connection.js';
 import { isTokenkeeperError, type TokenkeeperError } from '../errors.js';
 import { grantStrategy } from '../grants/strategies.js';
@@ -7,7 +7,7 @@ import { parseStoreLocation } from '../store/open-store.js';
 import { redactConnectionUrl } from '../store/redact-url.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
-import { newLoginCommands } from './hints.js';
+import { newLoginCommands, shellWord } from './hints.js';
 import { missingSqliteStore, withKeeper } from './open-keeper.js';
 import { type CliIO, describeConnection, formatInstant, humanDuration } from './output.js';
 
@@ -215,6 +215,21 @@ function describeKey(store: { key: string; rotating: boolean }, key: CurrentKey)
   return `${store.key}, key id ${key.id}${store.rotating ? '; previous keys from TOKENKEEPER_PREVIOUS_KEYS' : ''}`;
 }
 
+/**
+ * tokenkeeper makes its store 0600, but a file made by hand or copied keeps its mode. Its
+ * secrets are sealed, yet names, endpoints and expiry are not: say so, with the fix.
+ */
+function openToOthers(path: string): string {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch {
+    return '';
+  }
+  if (process.platform === 'win32' || (mode & 0o077) === 0) return '';
+  return `; other users may read it (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): run \`chmod 600 ${shellWord(path)}\``;
+}
+
 /** Where the store is and where its key comes from, without a password or the key. */
 function describeStore(env: NodeJS.ProcessEnv): { location: string; key: string; rotating: boolean } {
   return {
@@ -239,7 +254,7 @@ function describeStoreKey(env: NodeJS.ProcessEnv): { location: string; key: stri
       };
     case 'sqlite':
       return {
-        location: `${target.path} (SQLite)`,
+        location: `${target.path} (SQLite)${openToOthers(target.path)}`,
         key: fromEnvKey
           ? 'TOKENKEEPER_KEY'
           : `key file ${target.keyFile}${existsSync(target.keyFile) ? '' : ' (new)'}`,

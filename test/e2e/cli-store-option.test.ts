@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -72,8 +72,16 @@ describe('a store that does not exist yet', () => {
     assert.deepEqual((await readdir(join(cli.home, 'typo'))).sort(), ['tokns.db', 'tokns.key']);
     assert.equal((await stat(missing)).mode & 0o777, 0o600);
     const after = await cli.run(['--store', missing, 'status']);
-    assert.doesNotMatch(after.stdout, /not created yet|none yet/);
+    assert.doesNotMatch(after.stdout, /not created yet|none yet|other users/);
     assert.match(after.stdout, /Key: {3}key file .*tokns\.key, key id \S+/);
+    // A store file others may read (made by hand, copied) is pointed out, with the fix.
+    await chmod(missing, 0o644);
+    const open = await cli.run(['--store', missing, 'status']);
+    assert.match(
+      open.stdout,
+      /^Store: .*tokns\.db \(SQLite\); other users may read it \(mode 0644\): run `chmod 600 \S+tokns\.db`\n/,
+    );
+    await chmod(missing, 0o600);
   });
 });
 
