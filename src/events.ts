@@ -4,9 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { ConfigError, type ErrorCode } from './errors.js';
-import { kindOf } from './options.js';
+import { kindOf, meantOf } from './options.js';
 import type { GrantType } from './providers/types.js';
-import { didYouMean } from './suggest.js';
 
 /**
  * Events of a keeper and their payloads, which never carry a secret.
@@ -65,10 +64,8 @@ export class KeeperEventEmitter {
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void {
     // A mistyped name from plain JavaScript would never be called, without a word.
     if (!EVENT_NAMES.includes(event)) {
-      const close = didYouMean(String(event), EVENT_NAMES);
       throw new ConfigError(
-        `There is no event ${JSON.stringify(event)}${close ? `: did you mean ${JSON.stringify(close)}?` : '.'} ` +
-          `The events are ${EVENT_NAMES.join(', ')}.`,
+        `There is no event ${JSON.stringify(event)}${meantOf(String(event), EVENT_NAMES)} The events are ${EVENT_NAMES.join(', ')}.`,
       );
     }
     if (typeof listener !== 'function') {

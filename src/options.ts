@@ -214,10 +214,6 @@ const TOKEN_STORE_METHODS = [
 ] as const;
 const CLOCK_METHODS = ['now', 'setTimer', 'sleep'] as const;
 
-/**
- * Options of the wrong type are refused here, with the option's name, rather than as a
- * TypeError deep inside the first request (or, for a flag, silently read as true).
- */
 /** Every option createKeeper reads; the `satisfies` keeps it in step with KeeperOptions. */
 const KEEPER_OPTIONS = Object.keys({
   store: true,
@@ -241,6 +237,10 @@ const KEEPER_OPTIONS = Object.keys({
   env: true,
 } satisfies Record<keyof KeeperOptions, true>);
 
+/**
+ * Options of the wrong type are refused here, with the option's name, rather than as a
+ * TypeError deep inside the first request (or, for a flag, silently read as true).
+ */
 function checkOptionTypes(options: KeeperOptions): void {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`createKeeper takes an options object (or nothing), got ${kindOf(options)}.`);
@@ -320,12 +320,16 @@ export function refuseUnknownKeys(
 ): void {
   for (const key of Object.keys(given)) {
     if (known.includes(key)) continue;
-    const close = didYouMean(key, known);
     throw new ConfigError(
-      `${where.owner} has no ${where.key} ${JSON.stringify(key)}${close ? `: did you mean ${JSON.stringify(close)}?` : '.'} ` +
-        `It takes ${known.join(', ')}.`,
+      `${where.owner} has no ${where.key} ${JSON.stringify(key)}${meantOf(key, known)} It takes ${known.join(', ')}.`,
     );
   }
+}
+
+/** `: did you mean "x"?` for the known name closest to a mistyped one, else `.`. */
+export function meantOf(typed: string, known: readonly string[]): string {
+  const close = didYouMean(typed, known);
+  return close ? `: did you mean ${JSON.stringify(close)}?` : '.';
 }
 
 /** How a wrong value is named in a message: its kind, never its content (it may be a secret). */

@@ -18,6 +18,7 @@ import {
 } from '../emulators/index.js';
 import { factorialProfile } from '../providers/factorial.js';
 import { factusProfile } from '../providers/factus.js';
+import { shellWord } from '../shell-word.js';
 import { checkFlags } from './args.js';
 
 export interface EmulateIO {
@@ -136,7 +137,7 @@ const emulators: Record<string, EmulatorEntry> = {
       const redirectUri = String(credentials.redirectUri ?? '');
       const redirect =
         redirectUri && redirectUri !== factorialProfile.defaultRedirectUri
-          ? ` --redirect-uri ${shellQuote(redirectUri)}`
+          ? ` --redirect-uri ${shellWord(redirectUri)}`
           : '';
       return [
         `tokenkeeper login ${provider}-emulator --provider ${provider} --base-url ${url}${redirect}`,
@@ -395,7 +396,7 @@ function humanBanner(
     'Use it from a shell:',
     '',
     ...entry.credentialFields.flatMap((field) =>
-      field.env ? [`export ${field.env}=${shellQuote(String(credentials[field.key] ?? ''))}`] : [],
+      field.env ? [`export ${field.env}=${shellWord(String(credentials[field.key] ?? ''))}`] : [],
     ),
     ...entry.loginCommands(provider, emulator.url, credentials),
     '',
@@ -403,10 +404,6 @@ function humanBanner(
     'Faults: POST /__emulator/faults (see docs/fault-injection.md). Press Ctrl+C to stop.',
     '',
   ].join('\n');
-}
-
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9@%+=:,./_-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 function waitForStop(signal: AbortSignal | undefined): Promise<void> {

@@ -1,7 +1,9 @@
 /** Commands that messages suggest, built from the provider profiles so they work as written. */
 import type { ConnectionInfo } from '../connection.js';
+import type { Keeper } from '../keeper.js';
 import { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderProfile } from '../providers/types.js';
+import { shellWord } from '../shell-word.js';
 
 /** One `tokenkeeper login NAME --provider …` line per built-in provider, indented for a message. */
 export function newLoginCommands(name: string): string[] {
@@ -19,7 +21,7 @@ export function newLoginCommands(name: string): string[] {
  * unless that is one of the provider's own environments (a saved base URL or issuer sits in
  * clear, and is not trusted without the sealed copy).
  */
-export function replacingLoginCommand(
+function replacingLoginCommand(
   info: Pick<ConnectionInfo, 'name' | 'environment' | 'issuer' | 'grant'>,
   profile: ProviderProfile,
 ): string {
@@ -37,15 +39,24 @@ function whereToLogIn(
   return ` --token-url https://…${info.grant === 'authorization_code' ? ' --authorize-url https://…' : ''}`;
 }
 
+type ReplacedConnection = Pick<ConnectionInfo, 'name' | 'environment' | 'issuer' | 'grant'>;
+
 /**
  * A message about a connection whose secrets cannot be opened names `tokenkeeper login NAME`
  * (the library's words), which refuses such a connection: name the command that replaces it.
  */
-export function withReplacingLogin(message: string, name: string, command: string): string {
-  return message.split(`\`tokenkeeper login ${name}\``).join(`\`${command}\``);
+export function withReplacingLogin(
+  message: string,
+  info: ReplacedConnection,
+  profile: ProviderProfile,
+): string {
+  const command = replacingLoginCommand(info, profile);
+  return message.split(`\`tokenkeeper login ${info.name}\``).join(`\`${command}\``);
 }
 
-/** A word as a POSIX shell reads it back: quoted when it holds anything but safe characters. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9._@%+=:,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+/** withReplacingLogin for a connection of the store; the message as it is when its metadata cannot be read. */
+export async function withReplacingLoginOf(keeper: Keeper, name: string, message: string): Promise<string> {
+  // Its clear metadata needs no key.
+  const info = await keeper.info(name).catch(() => undefined);
+  return info ? withReplacingLogin(message, info, keeper.profile(info.provider)) : message;
 }

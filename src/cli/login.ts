@@ -4,11 +4,12 @@ import { GRANT_TYPES, isGrantType } from '../grants/strategies.js';
 import type { ClientAuthMethod, GrantType } from '../grants/types.js';
 import type { ConnectionSpec, Keeper } from '../keeper.js';
 import type { ProviderProfile } from '../providers/types.js';
+import { shellWord } from '../shell-word.js';
 import { parseCommandArgs, requirePositionals, UsageError } from './args.js';
 import { authorizeInBrowser } from './browser-login.js';
 import { gatherCredentials } from './credentials.js';
 import { ExitCode } from './exit-codes.js';
-import { newLoginCommands, replacingLoginCommand, shellWord, withReplacingLogin } from './hints.js';
+import { newLoginCommands, withReplacingLogin } from './hints.js';
 import { withKeeper } from './open-keeper.js';
 import { type CliIO, describeConnection, formatInstant, say } from './output.js';
 import { canPrompt, confirm } from './prompt.js';
@@ -90,11 +91,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         broken && why
           ? {
               ...why,
-              message: withReplacingLogin(
-                why.message,
-                name,
-                replacingLoginCommand(broken, keeper.profile(broken.provider)),
-              ),
+              message: withReplacingLogin(why.message, broken, keeper.profile(broken.provider)),
             }
           : undefined;
       if (broken) previous = undefined;

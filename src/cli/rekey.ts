@@ -1,7 +1,7 @@
 import type { RekeyFailure } from '../rekey.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
-import { replacingLoginCommand, withReplacingLogin } from './hints.js';
+import { withReplacingLoginOf } from './hints.js';
 import { missingSqliteStore, withKeeper } from './open-keeper.js';
 import { type CliIO, say } from './output.js';
 
@@ -33,10 +33,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const failed = await Promise.all(
       outcome.failed.map(async (failure) => {
         if (failure.code === 'LOCK_TIMEOUT') return failure;
-        const info = await keeper.info(failure.name).catch(() => undefined);
-        if (!info) return failure;
-        const command = replacingLoginCommand(info, keeper.profile(info.provider));
-        return { ...failure, message: withReplacingLogin(failure.message, failure.name, command) };
+        return { ...failure, message: await withReplacingLoginOf(keeper, failure.name, failure.message) };
       }),
     );
     return { ...outcome, failed };

@@ -110,14 +110,9 @@ async function notFoundMessage(name: string, io: CliIO): Promise<string> {
 
 /** A connection whose secrets cannot be opened: the login its message names is the one that replaces it. */
 async function unopenableMessage(message: string, name: string, io: CliIO): Promise<string> {
-  const [{ withKeeper }, { replacingLoginCommand, withReplacingLogin }] = await Promise.all([
+  const [{ withKeeper }, { withReplacingLoginOf }] = await Promise.all([
     import('./open-keeper.js'),
     import('./hints.js'),
   ]);
-  // Its clear metadata needs no key; without it the message stays as it was.
-  const command = await withKeeper(io, async (keeper) => {
-    const info = await keeper.info(name);
-    return replacingLoginCommand(info, keeper.profile(info.provider));
-  }).catch(() => undefined);
-  return command ? withReplacingLogin(message, name, command) : message;
+  return withKeeper(io, (keeper) => withReplacingLoginOf(keeper, name, message)).catch(() => message);
 }

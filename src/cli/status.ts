@@ -3,11 +3,12 @@ import type { ConnectionInfo } from '../connection.js';
 import { isTokenkeeperError, type TokenkeeperError } from '../errors.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { ConnectionDetails, Keeper } from '../keeper.js';
+import { shellWord } from '../shell-word.js';
 import { parseStoreLocation } from '../store/open-store.js';
 import { redactConnectionUrl } from '../store/redact-url.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
-import { newLoginCommands, shellWord } from './hints.js';
+import { newLoginCommands } from './hints.js';
 import { missingSqliteStore, withKeeper } from './open-keeper.js';
 import { type CliIO, describeConnection, formatInstant, humanDuration } from './output.js';
 

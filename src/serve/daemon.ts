@@ -16,6 +16,7 @@ import type { BackoffPolicy } from '../http/backoff.js';
 import { isLoopbackUrl } from '../http/urls.js';
 import { createKeeper, type Keeper, type KeeperOptions } from '../keeper.js';
 import { resolveKeeperOptions } from '../options.js';
+import { shellWord } from '../shell-word.js';
 import { openStoreWithKeys } from '../store/open-store.js';
 import type { TokenStore } from '../store/types.js';
 import {
@@ -31,7 +32,7 @@ import { KeepAlive } from './keep-alive.js';
 import { LocalDueIndex } from './local-due-index.js';
 import { ServeMetrics } from './metrics.js';
 import { handleRequest, logFailure, type RouteContext } from './routes.js';
-import { type StoreArgument, shellWord, storeArgumentFor } from './store-argument.js';
+import { type StoreArgument, storeArgumentFor } from './store-argument.js';
 import { WEBHOOK_SECRET_ENV, WebhookSender } from './webhooks.js';
 
 export const SERVE_DEFAULTS = {

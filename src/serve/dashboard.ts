@@ -4,9 +4,11 @@
  * (no inline code); the script counts each token's time to expiry down live and
  * reloads the page every 15 s for new state. Everything shown is escaped.
  */
+
+import { shellWord } from '../shell-word.js';
 import type { ViewedConnection } from './connection-view.js';
 import { needsLogin } from './connection-view.js';
-import { type StoreArgument, shellWord } from './store-argument.js';
+import type { StoreArgument } from './store-argument.js';
 
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +

@@ -6,6 +6,8 @@
  * the shell's directory is not the daemon's). A URL with a password is never shown: the
  * person is told to set TOKENKEEPER_STORE to it instead.
  */
+
+import { shellWord } from '../shell-word.js';
 import { parseStoreLocation } from '../store/open-store.js';
 import { isSecretParam, redactConnectionUrl } from '../store/redact-url.js';
 
@@ -68,9 +70,4 @@ function named(location: string): StoreArgument {
     note: undefined,
     inMessage: (message) => message.replace(SUGGESTED_COMMAND, `$1tokenkeeper ${store}`),
   };
-}
-
-/** As is when the shell takes it so, else in single quotes. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9._@%+=:,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -23,6 +23,7 @@ import { homedir as osHomedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, TokenkeeperError } from '../errors.js';
+import { shellWord } from '../shell-word.js';
 import {
   createSecretBox,
   ENCRYPTION_KEY_BYTES,
@@ -350,12 +351,8 @@ function lostKeyFile(path: string, keyFile: string, count: number, keyIds: strin
       'connections need no key). Restore the key file, or give that key as TOKENKEEPER_KEY (from the ' +
       'library: the encryptionKey option). To start over with a new key instead, and log in again to the ' +
       'connections you need: create the key file with ' +
-      `\`(umask 077 && openssl rand -base64 32 > ${shellQuoted(keyFile)})\`, then run ` +
+      `\`(umask 077 && openssl rand -base64 32 > ${shellWord(keyFile)})\`, then run ` +
       '`tokenkeeper login NAME --force` for each connection you need and `tokenkeeper logout NAME --local-only` ' +
       'for the others (`tokenkeeper status` lists them). No new key is made by itself: it could open none of them.',
   );
-}
-
-function shellQuoted(value: string): string {
-  return /^[\w./:@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

@@ -164,15 +164,20 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   const detail = error instanceof Error ? error.message : String(error);
   let hint = 'check that the server is up and reachable and that the user may use the database';
   let kind: StoreError['kind'] = UNREACHABLE_CODES.has(code) ? 'unreachable' : undefined;
-  if (code === '28P01' || code === '28000') hint = 'check the user name and password in the store URL';
-  else if (code === '3D000') hint = 'create the database, or fix its name in the store URL';
-  else if (code === '42501')
-    hint = 'grant the user CREATE and USAGE on the schema, or create the tables as an admin';
-  else if (/Query read timeout/.test(detail)) hint = didNotAnswer();
-  else if (/timeout exceeded when trying to connect|connection timeout/.test(detail))
-    hint = didNotAnswer(CONNECT_TIMEOUT_MS);
-  if (['28P01', '28000', '3D000', '42501'].includes(code)) kind = 'unusable';
-  else if (hint.startsWith('the server did not answer')) kind = 'unreachable';
+  if (code === '28P01' || code === '28000') {
+    [hint, kind] = ['check the user name and password in the store URL', 'unusable'];
+  } else if (code === '3D000') {
+    [hint, kind] = ['create the database, or fix its name in the store URL', 'unusable'];
+  } else if (code === '42501') {
+    [hint, kind] = [
+      'grant the user CREATE and USAGE on the schema, or create the tables as an admin',
+      'unusable',
+    ];
+  } else if (/Query read timeout/.test(detail)) {
+    [hint, kind] = [didNotAnswer(), 'unreachable'];
+  } else if (/timeout exceeded when trying to connect|connection timeout/.test(detail)) {
+    [hint, kind] = [didNotAnswer(CONNECT_TIMEOUT_MS), 'unreachable'];
+  }
   const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
   return new StoreError(`PostgreSQL store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,

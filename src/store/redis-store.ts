@@ -151,22 +151,21 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   let hint = 'check that the server is up and reachable from this host';
   const code = (error as { code?: string }).code ?? '';
   let kind: StoreError['kind'] =
-    UNREACHABLE_CODES.has(code) ||
-    /Command timed out|Connection is closed|ECONNREFUSED|ENOTFOUND/i.test(detail)
+    UNREACHABLE_CODES.has(code) || /Connection is closed|ECONNREFUSED|ENOTFOUND/i.test(detail)
       ? 'unreachable'
       : undefined;
-  if (/NOAUTH|WRONGPASS|invalid password|invalid username|NOPERM|READONLY/i.test(detail)) kind = 'unusable';
   if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(detail)) {
-    hint = 'check the user name and password in the store URL';
+    [hint, kind] = ['check the user name and password in the store URL', 'unusable'];
   } else if (/NOPERM/i.test(detail)) {
     hint =
       "the Redis user lacks a permission (it needs hash, set, sorted set, string, INFO, EVAL and EVALSHA on the store's keys)";
+    kind = 'unusable';
   } else if (/CROSSSLOT/i.test(detail)) {
     hint = 'a command spanned slots of a Redis Cluster; report this as a tokenkeeper bug';
   } else if (/READONLY/i.test(detail)) {
-    hint = 'the server is a read-only replica; point the store URL at the primary';
+    [hint, kind] = ['the server is a read-only replica; point the store URL at the primary', 'unusable'];
   } else if (/Command timed out/i.test(detail)) {
-    hint = didNotAnswer();
+    [hint, kind] = [didNotAnswer(), 'unreachable'];
   }
   return new StoreError(`Redis store at ${location} failed to ${action} (${detail}): ${hint}.`, {
     cause: error,

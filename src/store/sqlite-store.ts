@@ -181,8 +181,10 @@ function wrap(location: string, action: string, error: unknown): StoreError {
   if (error instanceof StoreError) return error;
   const code = (error as { code?: string }).code ?? '';
   let hint = 'check the file and try again';
+  // A busy database is worth trying again; every other failure known here is about the file.
+  let kind: StoreError['kind'] = 'unusable';
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    hint = 'another process kept the database busy too long; try again';
+    [hint, kind] = ['another process kept the database busy too long; try again', undefined];
   } else if (
     code.startsWith('SQLITE_READONLY') ||
     code === 'SQLITE_CANTOPEN' ||
@@ -195,15 +197,14 @@ function wrap(location: string, action: string, error: unknown): StoreError {
       'the file is not a tokenkeeper database or is damaged; point TOKENKEEPER_STORE elsewhere or restore it';
   } else if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
     hint = 'the disk is full; free some space';
+  } else {
+    kind = undefined;
   }
   const detail = error instanceof Error ? error.message : String(error);
   const reason = code && !detail.includes(code) ? `${code}: ${detail}` : detail || code;
-  // A busy database is worth trying again; every other known failure is about the file.
-  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-  const known = hint !== 'check the file and try again';
   return new StoreError(`SQLite store at ${location} failed to ${action} (${reason}): ${hint}.`, {
     cause: error,
-    kind: known && !busy ? 'unusable' : undefined,
+    kind,
   });
 }
 
