@@ -10,6 +10,7 @@ import {
   AUTHORIZATION_URL_LINE,
   type CliSandbox,
   createCliSandbox,
+  factorialApiKeyLoginArgs,
   factorialBrowserLoginArgs,
   freePort,
   startBrowserLogin,
@@ -230,15 +231,7 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
 
   it('API key: verified against the provider before it is saved, then sent as x-api-key', async () => {
     const before = emulator.stats().apiRequests;
-    const login = await cli.run([
-      'login',
-      'hr-key',
-      '--provider',
-      'factorial',
-      '--base-url',
-      emulator.url,
-      '--api-key',
-    ]);
+    const login = await cli.run(factorialApiKeyLoginArgs('hr-key', emulator));
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stderr, /api key/);
     assert.match(login.stderr, /does not expire/);
@@ -256,12 +249,9 @@ describe('tokenkeeper CLI against the Factorial emulator', () => {
     assert.equal(refresh.code, 2);
     assert.match(refresh.stderr, /does not expire/);
 
-    const wrong = await cli.run(
-      ['login', 'hr-badkey', '--provider', 'factorial', '--base-url', emulator.url, '--api-key'],
-      {
-        env: { FACTORIAL_API_KEY: 'wrong-key' },
-      },
-    );
+    const wrong = await cli.run(factorialApiKeyLoginArgs('hr-badkey', emulator), {
+      env: { FACTORIAL_API_KEY: 'wrong-key' },
+    });
     // The provider's refusal, not a usage error.
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /rejected the API key \(HTTP 401\); nothing was saved/);

@@ -19,6 +19,7 @@ import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import {
   type CliSandbox,
   createCliSandbox,
+  factorialApiKeyLoginArgs,
   factorialBrowserLoginArgs,
   factusEnv,
   freePort,
@@ -122,10 +123,9 @@ describe('after a failed login, the login command named works as written', () =>
   });
 
   it('a forced replacement that fails names the whole login: the old connection is gone', async () => {
-    const apiKey = await cli.run(
-      ['login', 'spare', '--provider', 'factorial', '--base-url', factorial.url, '--api-key'],
-      { env: { FACTORIAL_API_KEY: factorial.credentials.apiKey } },
-    );
+    const apiKey = await cli.run(factorialApiKeyLoginArgs('spare', factorial), {
+      env: { FACTORIAL_API_KEY: factorial.credentials.apiKey },
+    });
     assert.equal(apiKey.code, 0, apiKey.stderr);
     const failed = await cli.run(
       ['login', 'spare', '--provider', 'factus', '--base-url', factus.url, '--force'],
@@ -137,10 +137,9 @@ describe('after a failed login, the login command named works as written', () =>
   });
 
   it('a login refused over a connection of another provider names `login NAME`, which logs in to the kept one', async () => {
-    const refused = await cli.run(
-      ['login', 'newx', '--provider', 'factorial', '--base-url', factorial.url, '--api-key'],
-      { env: { FACTORIAL_API_KEY: factorial.credentials.apiKey } },
-    );
+    const refused = await cli.run(factorialApiKeyLoginArgs('newx', factorial), {
+      env: { FACTORIAL_API_KEY: factorial.credentials.apiKey },
+    });
     assert.equal(refused.code, 2, refused.stderr);
     const [, hint] = refused.stderr.match(/To log in to it again: (tokenkeeper login \S+)\n/) ?? [];
     assert.equal(hint, 'tokenkeeper login newx');

@@ -9,7 +9,13 @@ import {
   type FactorialRunningEmulator,
   startFactorialEmulator,
 } from '../../src/emulators/factorial/factorial-emulator.js';
-import { type CliSandbox, cliPath, createCliSandbox } from '../helpers/cli.js';
+import {
+  type CliSandbox,
+  cliPath,
+  createCliSandbox,
+  factorialApiKeyLoginArgs,
+  runProcess,
+} from '../helpers/cli.js';
 
 /** Larger than a pipe's buffer (64 KiB on Linux), so the writer meets the closed pipe. */
 const PIPE_BUFFER = 64 * 1024;
@@ -21,15 +27,7 @@ describe('the CLI when the reader of its output goes away', () => {
   before(async () => {
     factorial = await startFactorialEmulator();
     cli = await createCliSandbox({ FACTORIAL_API_KEY: factorial.credentials.apiKey });
-    const login = await cli.run([
-      'login',
-      'hr-key',
-      '--provider',
-      'factorial',
-      '--base-url',
-      factorial.url,
-      '--api-key',
-    ]);
+    const login = await cli.run(factorialApiKeyLoginArgs('hr-key', factorial));
     assert.equal(login.code, 0, login.stderr);
   });
   after(async () => {
@@ -40,19 +38,11 @@ describe('the CLI when the reader of its output goes away', () => {
   /** `command | reader` in bash: what the reader got, tokenkeeper's stderr and its exit status. */
   async function pipeline(command: string, reader: string) {
     // Not spawnSync: the emulator answering the CLI runs in this process.
-    const child = spawn('bash', ['-c', `${command} | ${reader}; echo "status=\${PIPESTATUS[0]}"`], {
-      env: await cli.pathEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    await new Promise((resolve) => child.on('close', resolve));
+    const { stdout, stderr } = await runProcess(
+      'bash',
+      ['-c', `${command} | ${reader}; echo "status=\${PIPESTATUS[0]}"`],
+      await cli.pathEnv(),
+    );
     const [, status] = stdout.match(/status=(\d+)\n$/) ?? [];
     return { read: stdout.replace(/status=\d+\n$/, ''), stderr, status: Number(status) };
   }

@@ -21,6 +21,7 @@ import {
   type CliSandbox,
   cliPath,
   createCliSandbox,
+  factorialApiKeyLoginArgs,
   factorialBrowserLoginArgs,
   factusEnv,
   freePort,
@@ -58,10 +59,9 @@ describe('login never loses a connection, and logs in again with what it saved',
   });
 
   it('refuses to replace a connection of another provider without --force, and keeps it', async () => {
-    const refused = await cli.run(
-      ['login', 'acme', '--provider', 'factorial', '--base-url', factorial.url, '--api-key'],
-      { env: { FACTORIAL_API_KEY: factorial.credentials.apiKey } },
-    );
+    const refused = await cli.run(factorialApiKeyLoginArgs('acme', factorial), {
+      env: { FACTORIAL_API_KEY: factorial.credentials.apiKey },
+    });
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /"acme" is already a Factus connection \(password\); it was kept/);
     assert.match(refused.stderr, /--force/);

@@ -15,7 +15,7 @@ import {
   type FactusRunningEmulator,
   startFactusEmulator,
 } from '../../src/emulators/factus/factus-emulator.js';
-import { type CliSandbox, createCliSandbox } from '../helpers/cli.js';
+import { type CliSandbox, createCliSandbox, factorialApiKeyLoginArgs } from '../helpers/cli.js';
 
 const EMPLOYEES = '/api/2026-07-01/resources/employees/employees';
 
@@ -141,15 +141,7 @@ describe('the CLI from scripts', () => {
   });
 
   it('an API key is handed over in its own header', async () => {
-    const login = await cli.run([
-      'login',
-      'hr-key',
-      '--provider',
-      'factorial',
-      '--base-url',
-      factorial.url,
-      '--api-key',
-    ]);
+    const login = await cli.run(factorialApiKeyLoginArgs('hr-key', factorial));
     assert.equal(login.code, 0, login.stderr);
     const result = await cli.run(['exec', 'hr-key', '--', ...print('process.env.TOKENKEEPER_AUTH_HEADER')]);
     assert.equal(result.stdout, `x-api-key: ${factorial.credentials.apiKey}`);

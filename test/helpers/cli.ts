@@ -88,7 +88,11 @@ export function runCli(
   return runProcess(process.execPath, [cliPath, ...args], env, input, timeoutMs);
 }
 
-function runProcess(
+/**
+ * Runs `file` with `args` and `env` to the end (killed after `timeoutMs`), `input` on its stdin:
+ * its exit code and everything it wrote to stdout and stderr.
+ */
+export function runProcess(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -226,6 +230,14 @@ export function factorialBrowserLoginArgs(
     redirectUri,
     '--no-browser',
   ];
+}
+
+/**
+ * The arguments of a Factorial login with an API key as `name` (the key read from
+ * FACTORIAL_API_KEY): the same seven arguments wherever a test logs in with a key.
+ */
+export function factorialApiKeyLoginArgs(name: string, emulator: { url: string }): string[] {
+  return ['login', name, '--provider', 'factorial', '--base-url', emulator.url, '--api-key'];
 }
 
 /** The environment a CLI needs to log in to a Factus emulator with the password grant. */
