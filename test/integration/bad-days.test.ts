@@ -45,6 +45,30 @@ function code(expected: string) {
   };
 }
 
+/**
+ * A Factus rig on a memory store, and "cold" keepers on that store, each a process that starts
+ * later: `coldProcess()` makes one, kept in `cold`; close() closes them, then the rig.
+ */
+async function coldProcessRig() {
+  const clock = new FakeClock(Date.now());
+  const store = new MemoryTokenStore();
+  const rig = await startFactusRig({
+    clock,
+    keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
+  });
+  const cold: Keeper[] = [];
+  const coldProcess = () => {
+    const keeper = createKeeper({ store, encryptionKey: KEY, clock, proactiveRefresh: false });
+    cold.push(keeper);
+    return keeper;
+  };
+  const close = async () => {
+    await Promise.all(cold.map((keeper) => keeper.close()));
+    await rig.close();
+  };
+  return { clock, store, rig, cold, coldProcess, close };
+}
+
 describe('leases and fencing', () => {
   it('a token request slower than the lease: the holder renews it, the waiter adopts, 1 grant', async () => {
     const clock = new FakeClock(Date.now());
@@ -287,13 +311,7 @@ describe('transient failures of the token endpoint', () => {
   });
 
   it('a cold process backs off too: the shared back-off in the store spares the provider', async () => {
-    const clock = new FakeClock(Date.now());
-    const store = new MemoryTokenStore();
-    const rig = await startFactusRig({
-      clock,
-      keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
-    });
-    const cold: Keeper[] = [];
+    const { clock, rig, cold, coldProcess, close } = await coldProcessRig();
     try {
       await rig.keeper.connect('acme', rig.spec);
       await clock.advance(3600_000); // expired everywhere
@@ -304,9 +322,7 @@ describe('transient failures of the token endpoint', () => {
       );
       const requests = rig.emulator.stats().tokenRequests.total;
       for (let i = 0; i < 5; i++) {
-        const keeper = createKeeper({ store, encryptionKey: KEY, clock, proactiveRefresh: false });
-        cold.push(keeper);
-        await assert.rejects(keeper.getAccessToken('acme'), (error: TokenkeeperError) => {
+        await assert.rejects(coldProcess().getAccessToken('acme'), (error: TokenkeeperError) => {
           assert.match(error.message, /tries again in \d+ s/);
           return true;
         });
@@ -316,24 +332,12 @@ describe('transient failures of the token endpoint', () => {
       await clock.advance(61_000); // past the longest first back-off
       assert.ok(await cold[0]!.getAccessToken('acme'));
     } finally {
-      await Promise.all(cold.map((keeper) => keeper.close()));
-      await rig.close();
+      await close();
     }
   });
 
   it('a back-off someone else wrote into the store shows only our words, and cannot outlast ours', async () => {
-    const clock = new FakeClock(Date.now());
-    const store = new MemoryTokenStore();
-    const rig = await startFactusRig({
-      clock,
-      keeper: { store, encryptionKey: KEY, proactiveRefresh: false },
-    });
-    const cold: Keeper[] = [];
-    const coldProcess = () => {
-      const keeper = createKeeper({ store, encryptionKey: KEY, clock, proactiveRefresh: false });
-      cold.push(keeper);
-      return keeper;
-    };
+    const { clock, store, rig, coldProcess, close } = await coldProcessRig();
     const writeBackoff = async (until: number) => {
       const row = (await store.get('acme'))!;
       const backoff = {
@@ -367,8 +371,7 @@ describe('transient failures of the token endpoint', () => {
       assert.ok(await coldProcess().getAccessToken('acme'));
       assert.equal(rig.emulator.stats().tokenRequests.total, requests + 1);
     } finally {
-      await Promise.all(cold.map((keeper) => keeper.close()));
-      await rig.close();
+      await close();
     }
   });
 

@@ -66,6 +66,39 @@ function verified(secret: string, delivery: Received): { type: string; data: Rec
 const RETRY_A_MINUTE = { initialMs: 60_000, factor: 1, maxMs: 60_000, jitter: 'none' } as const;
 const QUICK_WEBHOOK_RETRY = { initialMs: 50, factor: 1, maxMs: 50, jitter: 'none' } as const;
 
+/**
+ * A receiver and a daemon (on the store at `location`, if given) whose Factorial refresh token
+ * dies at 30 minutes: `people` connected, the clock run past that death until reauth_required
+ * was delivered. close() closes both; a failure on the way closes them itself.
+ */
+async function reauthRequiredRig(location?: string) {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const receiver = await startReceiver();
+  const rig = await startServeRig({
+    location,
+    factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 },
+    env: { TOKENKEEPER_WEBHOOK_SECRET: secret },
+    daemon: { webhooks: [receiver.url], webhookRetry: QUICK_WEBHOOK_RETRY },
+  }).catch(async (error: unknown) => {
+    await receiver.close();
+    throw error;
+  });
+  const close = async () => {
+    await rig.close();
+    await receiver.close();
+  };
+  try {
+    await connectFactorial(rig, 'people');
+    await rig.daemon.keepAlive.sync();
+    await rig.advance(60 * 60_000, 5 * 60_000); // the refresh token died at 30 minutes
+    await eventually(() => receiver.received.length >= 1, 'reauth_required is delivered');
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { secret, receiver, rig, close };
+}
+
 describe('webhooks', () => {
   it('refresh_failed after the configured failures in a row, then recovered; a failed delivery is retried', async () => {
     const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -118,52 +151,33 @@ describe('webhooks', () => {
   });
 
   it('the command that fixes a connection names the daemon’s store when it is not the default one', async () => {
-    const secret = `whsec_${randomBytes(32).toString('base64')}`;
-    const receiver = await startReceiver();
     const dir = mkdtempSync(join(tmpdir(), 'tokenkeeper-fleet '));
     const location = join(dir, 'fleet.db'); // a space in the path: the command quotes it
-    const rig = await startServeRig({
-      location,
-      factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 },
-      env: { TOKENKEEPER_WEBHOOK_SECRET: secret },
-      daemon: { webhooks: [receiver.url], webhookRetry: QUICK_WEBHOOK_RETRY },
-    });
     try {
-      await connectFactorial(rig, 'people');
-      await rig.daemon.keepAlive.sync();
-      await rig.advance(60 * 60_000, 5 * 60_000); // the refresh token died at 30 minutes
-      await eventually(() => receiver.received.length >= 1, 'reauth_required is delivered');
-      const command = `tokenkeeper --store '${location}' login people`;
-      assert.equal(verified(secret, receiver.received[0] as Received).data.command, command);
+      const { secret, receiver, rig, close } = await reauthRequiredRig(location);
+      try {
+        const command = `tokenkeeper --store '${location}' login people`;
+        assert.equal(verified(secret, receiver.received[0] as Received).data.command, command);
 
-      const token = await rig.call('/v1/connections/people/token');
-      assert.equal(token.status, 409);
-      const { error } = (await token.json()) as { error: { message: string } };
-      assert.ok(error.message.includes(`\`${command}\``), error.message);
+        const token = await rig.call('/v1/connections/people/token');
+        assert.equal(token.status, 409);
+        const { error } = (await token.json()) as { error: { message: string } };
+        assert.ok(error.message.includes(`\`${command}\``), error.message);
 
-      const page = await (await rig.call('/')).text();
-      const fix = /<code class="fix">([^<]*)<\/code>/.exec(page)?.[1]?.replaceAll('&#39;', "'");
-      assert.equal(fix, command);
+        const page = await (await rig.call('/')).text();
+        const fix = /<code class="fix">([^<]*)<\/code>/.exec(page)?.[1]?.replaceAll('&#39;', "'");
+        assert.equal(fix, command);
+      } finally {
+        await close();
+      }
     } finally {
-      await rig.close();
-      await receiver.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('reauth_required names the command that fixes it, and a new login sends recovered', async () => {
-    const secret = `whsec_${randomBytes(32).toString('base64')}`;
-    const receiver = await startReceiver();
-    const rig = await startServeRig({
-      factorial: { accessTtlSeconds: 3600, refreshTtlSeconds: 1800 },
-      env: { TOKENKEEPER_WEBHOOK_SECRET: secret },
-      daemon: { webhooks: [receiver.url], webhookRetry: QUICK_WEBHOOK_RETRY },
-    });
+    const { secret, receiver, rig, close } = await reauthRequiredRig();
     try {
-      await connectFactorial(rig, 'people');
-      await rig.daemon.keepAlive.sync();
-      await rig.advance(60 * 60_000, 5 * 60_000); // the refresh token died at 30 minutes
-      await eventually(() => receiver.received.length >= 1, 'reauth_required is delivered');
       const reauth = verified(secret, receiver.received[0] as Received);
       assert.equal(reauth.type, 'connection.reauth_required');
       assert.deepEqual(reauth.data, {
@@ -192,8 +206,7 @@ describe('webhooks', () => {
       assert.equal(recovered.type, 'connection.recovered');
       assert.equal(receiver.received.length, 2, 'each change is reported once');
     } finally {
-      await rig.close();
-      await receiver.close();
+      await close();
     }
   });
 
