@@ -29,6 +29,9 @@ const commonJs = {
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  // Every import() becomes a require(): on Node 20 the CLI runs from V8's code cache
+  // (src/cli/code-cache.ts), and Node 20 loses the import() callback of cached code.
+  supported: { 'dynamic-import': false },
 };
 await build({
   ...commonJs,
@@ -50,11 +53,14 @@ await build({
     'prom-client',
   ],
 });
-// The `tokenkeeper` command (package.json bin): turns the compile cache on, then requires
-// main.js, a file apart so that the cache can serve it (src/cli/bin.ts).
+// The `tokenkeeper` command (package.json bin): runs main.js, a file apart, with its compiled
+// code cached (src/cli/bin.ts).
 await build({
   ...commonJs,
   entryPoints: [`${root}dist/src/cli/bin.js`],
   outfile: `${root}dist/cli/tokenkeeper.js`,
-  footer: { js: 'require("./main.js");' },
+  define: { 'import.meta.url': '__importMetaUrl' },
+  banner: {
+    js: '"use strict";const __importMetaUrl=require("node:url").pathToFileURL(__filename).href;',
+  },
 });

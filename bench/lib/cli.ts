@@ -11,7 +11,7 @@ export function cliEnv(storePath: string): NodeJS.ProcessEnv {
     if (!name.startsWith('TOKENKEEPER_')) env[name] = value;
   }
   env.TOKENKEEPER_STORE = storePath;
-  // Node's compile cache (Node 22.1+) beside the store, not in the user's own cache folder.
+  // The CLI's compiled code (code-cache.ts, compile-cache.ts) beside the store, not in the user's own cache folder.
   env.XDG_CACHE_HOME = join(dirname(storePath), 'cache');
   return env;
 }

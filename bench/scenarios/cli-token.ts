@@ -14,7 +14,8 @@ import type { ScenarioResult } from '../lib/report.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
 import { formatMs, formatRatio, formatSpread, median } from '../lib/stats.js';
 
-const GOAL_RATIO = 1.6;
+/** #11: "at most 1.3× `node -e 0`" (it said 1.6× had been seen beside other work). */
+const GOAL_RATIO = 1.3;
 const NAME = 'cli';
 const STALE_NAME = 'cli-stale';
 
@@ -127,7 +128,7 @@ export const cliToken: Scenario = {
         },
       ],
       notes: [
-        'The CLI is one CommonJS file (dist/cli/main.js), run as users run it, through the `tokenkeeper` command (dist/cli/tokenkeeper.js: it turns on Node’s compile cache, on Node 22.1+, then requires main.js); `tokenkeeper --version` reads and compiles it and opens no store: the difference to `token` is evaluating the library, node:crypto, the native SQLite driver and the store.',
+        'The CLI is one CommonJS file (dist/cli/main.js), run as users run it, through the `tokenkeeper` command (dist/cli/tokenkeeper.js: it runs main.js from its compiled code kept between runs, through Node’s compile cache on Node 22.1+ and its own V8 code cache on Node 20; the warm-up runs fill it); `tokenkeeper --version` loads it and opens no store: the difference to `token` is evaluating the library, node:crypto, the native SQLite driver and the store.',
         'A `token` that refreshes also loads the grant modules (oauth4webapi) and makes one token request; it has no goal of its own.',
         ...(token / baseline <= GOAL_RATIO ? [] : [missNote(stages, token, baseline)]),
       ],

@@ -6,6 +6,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { TokenkeeperError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
+import type { TextOutput } from './standard-output.js';
 
 // Re-exported so that every "did you mean" loads with the argument parser: one module fewer at start-up.
 export { didYouMean, similar } from '../suggest.js';
@@ -46,7 +47,7 @@ export function parseCommandArgs<O extends Options>(
   argv: string[],
   options: O,
   usage: string,
-  io: { stdout: NodeJS.WritableStream },
+  io: { stdout: TextOutput },
 ): ParsedCommandArgs<O> | undefined {
   const all: Options = { ...options, ...helpOption };
   checkFlags(argv, all, usage);

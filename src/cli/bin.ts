@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
- * The `tokenkeeper` command: turns on the compile cache (compile-cache.ts), then loads the
- * CLI. A file of its own because Node compiles a file before running any of it: the cache
- * only serves files loaded after it is on. The build bundles this file apart and ends it
- * with `require("./main.js")`, the CLI, left outside it: an import() would load the CLI
- * through the ES module loader, which scans a CommonJS file for its exports first.
+ * The `tokenkeeper` command: runs the CLI bundle beside it (dist/cli/main.js) with its compiled
+ * code kept between runs (compile-cache.ts). A file of its own because Node compiles a file
+ * before running any of it: the cache only serves files loaded after it is on. The build
+ * bundles this file apart into dist/cli/tokenkeeper.js, where import.meta.url is that file's URL;
+ * the CLI is loaded as CommonJS: an import() would load it through the ES module loader, which
+ * scans a CommonJS file for its exports first.
  */
-import { enablePrivateCompileCache } from './compile-cache.js';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './compile-cache.js';
 
-enablePrivateCompileCache();
+runCli(fileURLToPath(new URL('main.js', import.meta.url)));

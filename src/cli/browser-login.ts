@@ -3,6 +3,7 @@
  * and a code coming back, either to a one-shot loopback listener or pasted by
  * hand (out of band).
  */
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { TokenkeeperError } from '../errors.js';
 import {
@@ -85,7 +86,9 @@ export async function authorizeInBrowser(
 
 async function openInBrowser(io: CliIO, url: string): Promise<void> {
   try {
-    const { default: open } = await import('open');
+    // An ES module, required (Node 20.19+ requires ES modules) because the CLI bundle turns every
+    // import() into a require() that would hand over its namespace as `default` (bundle-cli.mjs).
+    const { default: open } = createRequire(import.meta.url)('open') as typeof import('open');
     const child = await open(url);
     child.on('error', () => say(io, 'Could not open a browser; open the URL above yourself.'));
   } catch {

@@ -7,7 +7,7 @@ import module from 'node:module';
 import { COMMANDS, type CommandModule, commandNames } from './commands.js';
 import { ExitCode } from './exit-codes.js';
 import { closeOpenKeepers, stoppingMessage } from './open-keepers.js';
-import { type CliIO, processIO } from './output.js';
+import { type CliIO, processIO, withChanges } from './output.js';
 
 // Node 22.1+ can keep compiled modules between runs; older Node starts as before.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
@@ -66,7 +66,7 @@ function takeStoreOption(
     : { argv: rest, env: { ...env, TOKENKEEPER_STORE: store }, store };
 }
 
-export async function main(argv: string[], baseIO: CliIO = processIO): Promise<number> {
+export async function main(argv: string[], baseIO: CliIO): Promise<number> {
   const global = takeStoreOption(argv, baseIO.env);
   // `tokenkeeper --store status` took the command for the location: it too lacks a value.
   if (
@@ -80,9 +80,9 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
   }
   const io: CliIO =
     global.store === undefined
-      ? { ...baseIO, env: global.env }
+      ? withChanges(baseIO, { env: global.env })
       : (await import('./store-hints.js')).withStoreInHints(
-          { ...baseIO, env: global.env },
+          withChanges(baseIO, { env: global.env }),
           global.store,
           baseIO.env,
         );
@@ -132,10 +132,13 @@ export async function main(argv: string[], baseIO: CliIO = processIO): Promise<n
 // keeper.close()); a second signal stops at once. A prompt catches SIGINT itself
 // (CancelledError); `exec` leaves Ctrl-C to its command and passes SIGTERM on to it.
 let stopping = false;
+// Every write to stdout and stderr, the signals' messages too, goes through here, so every failed
+// one reaches onWriteError.
+const standardIO = processIO(onWriteError);
 function stop(code: number, message?: string): void {
   if (stopping) process.exit(code);
   stopping = true;
-  if (message !== undefined) process.stderr.write(`${message}\n`);
+  if (message !== undefined) standardIO.stderr.write(`${message}\n`);
   void closeOpenKeepers().finally(() => process.exit(code));
 }
 function stopOn(signal: NodeJS.Signals, code: number): void {
@@ -160,15 +163,13 @@ function onWriteError(error: NodeJS.ErrnoException, stream: 'stdout' | 'stderr')
   else if (stream === 'stdout')
     stop(ExitCode.failure, `Could not write the output (${error.code ?? error.message}).`);
 }
-process.stdout.on('error', (error: NodeJS.ErrnoException) => onWriteError(error, 'stdout'));
-process.stderr.on('error', (error: NodeJS.ErrnoException) => onWriteError(error, 'stderr'));
 
-main(process.argv.slice(2)).then(
+main(process.argv.slice(2), standardIO).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`Unexpected error: ${String(error)}\n`);
+    standardIO.stderr.write(`Unexpected error: ${String(error)}\n`);
     process.exitCode = ExitCode.failure;
   },
 );

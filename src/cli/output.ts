@@ -1,8 +1,9 @@
 /** How the CLI writes: data on stdout, messages for people on stderr. */
 import type { ConnectionInfo } from '../connection.js';
+import { StandardOutput, type TextOutput } from './standard-output.js';
 
 export interface CliIO {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: TextOutput;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
   env: NodeJS.ProcessEnv;
@@ -14,12 +15,50 @@ export interface CliIO {
   pointAtStore?: (message: string) => string;
 }
 
-export const processIO: CliIO = {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-};
+export type WriteErrorHandler = (error: NodeJS.ErrnoException, stream: 'stdout' | 'stderr') => void;
+
+/**
+ * The process's own input and output, each made on first use: Node builds process.stderr and
+ * process.stdin when first touched, loading its net and stream modules for a pipe, and a
+ * command that never says anything need not pay for them. stdout: see standard-output.ts.
+ * `onWriteError` hears of every failed write to stdout or stderr.
+ */
+export function processIO(onWriteError: WriteErrorHandler): CliIO {
+  const watched = new Set<'stdout' | 'stderr'>();
+  const watch = (name: 'stdout' | 'stderr') => {
+    const stream = process[name];
+    if (!watched.has(name)) {
+      watched.add(name);
+      stream.on('error', (error: NodeJS.ErrnoException) => onWriteError(error, name));
+    }
+    return stream;
+  };
+  return {
+    stdout: new StandardOutput({
+      stream: () => watch('stdout'),
+      onError: (error) => onWriteError(error, 'stdout'),
+    }),
+    get stderr() {
+      return watch('stderr');
+    },
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+  };
+}
+
+/**
+ * `io` with some members changed. The others are read from `io` when used (a spread would
+ * read them all, making every stream).
+ */
+export function withChanges(io: CliIO, changes: Partial<CliIO>): CliIO {
+  const changed: Partial<CliIO> = {};
+  for (const key of ['stdout', 'stderr', 'stdin', 'env', 'pointAtStore'] as const) {
+    Object.defineProperty(changed, key, { get: () => io[key], enumerable: true, configurable: true });
+  }
+  return Object.defineProperties(changed, Object.getOwnPropertyDescriptors(changes)) as CliIO;
+}
 
 export function say(io: CliIO, message: string): void {
   io.stderr.write(`${message}\n`);

@@ -6,7 +6,7 @@
  * never stdout's data (a token, an API's answer).
  */
 import { storeArgumentFor } from '../serve/store-argument.js';
-import type { CliIO } from './output.js';
+import { type CliIO, withChanges } from './output.js';
 
 /** `shellEnv`: the environment the person's shell has, without the --store given here. */
 export function withStoreInHints(io: CliIO, location: string, shellEnv: NodeJS.ProcessEnv): CliIO {
@@ -14,7 +14,14 @@ export function withStoreInHints(io: CliIO, location: string, shellEnv: NodeJS.P
   // A URL with a password: the person typed it, and no message should repeat it.
   if (store.note !== undefined) return io;
   const pointAtStore = (message: string) => store.inMessage(message);
-  return { ...io, stderr: rewritingWrites(io.stderr, pointAtStore), pointAtStore };
+  let stderr: CliIO['stderr'] | undefined;
+  return withChanges(io, {
+    get stderr() {
+      stderr ??= rewritingWrites(io.stderr, pointAtStore);
+      return stderr;
+    },
+    pointAtStore,
+  });
 }
 
 /** The same stream, its text writes passed through `rewrite` first. */

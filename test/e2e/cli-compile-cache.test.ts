@@ -1,16 +1,32 @@
 /**
- * The `tokenkeeper` command keeps Node's compile cache (Node 22.1+) only in a folder of the
- * user's own that nobody else can write to (src/cli/compile-cache.ts).
+ * The `tokenkeeper` command keeps the compiled code of its CLI bundle between runs only in a
+ * folder of the user's own that nobody else can write to (src/cli/compile-cache.ts): Node's
+ * compile cache on Node 22.1+, and its own V8 code cache on Node 20 (src/cli/code-cache.ts),
+ * used only for the very file it was made from.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { cacheFileName } from '../../src/cli/code-cache.js';
 import { defaultCacheDir, enablePrivateCompileCache } from '../../src/cli/compile-cache.js';
-import { cliPath, createCliSandbox } from '../helpers/cli.js';
+import { cliPath, createCliSandbox, runProcess } from '../helpers/cli.js';
+
+const CODE_CACHE_MODULE = fileURLToPath(new URL('../../src/cli/code-cache.js', import.meta.url));
+const CLI_BUNDLE = join(dirname(cliPath), 'main.js');
 
 const nodeHasCompileCache =
   typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
@@ -106,7 +122,7 @@ describe('the compile cache of the tokenkeeper command', () => {
     );
   });
 
-  it(`the command runs through it${nodeHasCompileCache ? ' and fills it' : ' (this Node has none: no folder is made)'}`, async () => {
+  it(`the command runs through it${nodeHasCompileCache ? ' (Node’s own cache)' : ' (its own V8 code cache)'} and fills it`, async () => {
     assert.match(cliPath, /tokenkeeper\.js$/, 'the tests run the command users run');
     const sandbox = await createCliSandbox();
     try {
@@ -118,16 +134,112 @@ describe('the compile cache of the tokenkeeper command', () => {
       assert.match(unknown.stderr, /Unknown command "nosuch"/);
 
       const folder = join(sandbox.home, '.cache', 'tokenkeeper', 'node-compile-cache');
-      if (!nodeHasCompileCache) {
-        assert.equal(existsSync(folder), false);
-        return;
-      }
       const kept = readdirSync(folder, { recursive: true, withFileTypes: true }).filter((entry) =>
         entry.isFile(),
       );
-      assert.ok(kept.length > 0, 'compiled code was kept for the next run');
+      if (nodeHasCompileCache) {
+        assert.ok(kept.length > 0, 'compiled code was kept for the next run');
+      } else {
+        assert.deepEqual(
+          kept.map((entry) => entry.name),
+          [cacheFileName(CLI_BUNDLE)],
+        );
+        const cache = readFileSync(join(folder, cacheFileName(CLI_BUNDLE)));
+        assert.ok(cache.length > 10_000, 'V8 code, not just a header');
+        assert.equal(statSync(join(folder, cacheFileName(CLI_BUNDLE))).mode & 0o777, 0o600);
+      }
     } finally {
       await sandbox.cleanup();
     }
+  });
+
+  it('the CLI bundle holds no import(), which Node 20 loses in cached code', () => {
+    assert.doesNotMatch(readFileSync(CLI_BUNDLE, 'utf8'), /\bimport\(/);
+  });
+});
+
+describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tk-code-cache-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  /** A CommonJS file that says which word it holds, and a private folder for its cache. */
+  function fixture(word: 'one' | 'two') {
+    const dir = join(root, `case-${Math.random().toString(36).slice(2)}`);
+    const folder = join(dir, 'cache');
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const file = join(dir, 'fixture.cjs');
+    writeFixture(file, word);
+    return { file, folder, cache: join(folder, cacheFileName(file)) };
+  }
+
+  function writeFixture(file: string, word: string): void {
+    writeFileSync(
+      file,
+      '#!/usr/bin/env node\n' +
+        `module.exports.word = '${word}';\n` +
+        'const { basename } = require("node:path");\n' +
+        'process.stdout.write(`${module.exports.word} ${basename(__filename)} ${basename(__dirname)}\\n`);\n',
+    );
+  }
+
+  /** Runs `file` through runWithCodeCache in a process of its own; its output. */
+  async function run(file: string, folder: string): Promise<string> {
+    const program = `import { runWithCodeCache } from ${JSON.stringify(CODE_CACHE_MODULE)}; runWithCodeCache(process.argv[1], process.argv[2]);`;
+    const result = await runProcess(process.execPath, ['--input-type=module', '-e', program, file, folder], {
+      PATH: process.env.PATH,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, '');
+    return result.stdout;
+  }
+
+  const versionOf = (file: string) => {
+    const stats = statSync(file, { bigint: true });
+    return `${stats.ino}:${stats.mtimeNs}`;
+  };
+
+  it('runs the file as CommonJS, keeps its code in a file only the user may read, and uses it next time', async () => {
+    const { file, folder, cache } = fixture('one');
+    const dir = basename(dirname(file));
+    assert.equal(await run(file, folder), `one fixture.cjs ${dir}\n`);
+    assert.equal(statSync(cache).mode & 0o777, 0o600);
+    assert.equal(
+      readFileSync(cache, 'latin1').split('\n')[0]?.split(':').length,
+      5,
+      'a line naming the file',
+    );
+    const written = versionOf(cache);
+
+    assert.equal(await run(file, folder), `one fixture.cjs ${dir}\n`);
+    // Written only when there was none or V8 refused it: the same file means V8 took it.
+    assert.equal(versionOf(cache), written, 'the kept code was used, not replaced');
+  });
+
+  it('runs a file changed in place to the same length as it is now, never its old code', async () => {
+    const { file, folder, cache } = fixture('one');
+    assert.match(await run(file, folder), /^one /);
+    const before = readFileSync(cache);
+    writeFixture(file, 'two'); // V8 alone would take the old code: it checks only the length
+    assert.match(await run(file, folder), /^two /);
+    assert.notDeepEqual(readFileSync(cache), before, 'a cache made from the new file replaced it');
+  });
+
+  it('compiles afresh, and replaces, kept code that V8 refuses', async () => {
+    const { file, folder, cache } = fixture('one');
+    await run(file, folder);
+    const header = readFileSync(cache, 'latin1').split('\n')[0];
+    writeFileSync(cache, `${header}\n${'not V8 code '.repeat(100)}`);
+    const damaged = readFileSync(cache);
+
+    assert.match(await run(file, folder), /^one /);
+    const replaced = readFileSync(cache);
+    assert.notDeepEqual(replaced, damaged);
+    assert.ok(replaced.toString('latin1').startsWith(`${header}\n`), 'kept again for the same file');
+    const written = versionOf(cache);
+    await run(file, folder);
+    assert.equal(versionOf(cache), written, 'and used the time after');
   });
 });

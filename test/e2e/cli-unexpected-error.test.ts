@@ -14,9 +14,15 @@ describe('CLI: an unexpected error', () => {
   let trap: string;
   before(async () => {
     sandbox = await createCliSandbox();
-    // Preloaded into the CLI: the first thing a command prints throws a plain Error.
+    // Preloaded into the CLI: the first thing a command prints throws a plain Error (the CLI writes
+    // its output with fs.writeSync where stdout is a pipe, and through process.stdout elsewhere).
     trap = join(sandbox.home, 'throw-on-print.cjs');
-    await writeFile(trap, 'process.stdout.write = () => { throw new Error("boom (injected)"); };\n', 'utf8');
+    await writeFile(
+      trap,
+      'const boom = () => { throw new Error("boom (injected)"); };\n' +
+        'require("node:fs").writeSync = boom;\nprocess.stdout.write = boom;\n',
+      'utf8',
+    );
   });
   after(() => sandbox.cleanup());
 
