@@ -9,9 +9,10 @@
  * evaluates each module on its first import().
  * esbuild-wasm: the same bundler without a platform-specific binary.
  * Native and optional drivers, and packages loaded lazily (prom-client, open), stay
- * external, resolved from node_modules at run time.
+ * external, resolved from node_modules at run time; better-sqlite3 12's JavaScript is the
+ * exception (src/store/sqlite-driver.ts).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild-wasm';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -38,13 +39,21 @@ await build({
   entryPoints: [`${root}dist/src/cli/main.js`],
   outfile: `${root}dist/cli/main.js`,
   sourcemap: true,
-  // import.meta.url (the SQLite driver's require, the search for package.json) is this file's URL.
-  define: { 'import.meta.url': '__importMetaUrl' },
+  define: {
+    // import.meta.url (the SQLite driver's require, the search for package.json) is this file's URL.
+    'import.meta.url': '__importMetaUrl',
+    // better-sqlite3 12's JavaScript travels in the bundle, for its addon of this version only
+    // (src/store/sqlite-driver.ts).
+    __TOKENKEEPER_BUNDLED_SQLITE_VERSION__: JSON.stringify(
+      JSON.parse(readFileSync(`${root}node_modules/better-sqlite3/package.json`, 'utf8')).version,
+    ),
+  },
   banner: {
     js: '"use strict";const __importMetaUrl=require("node:url").pathToFileURL(__filename).href;',
   },
   external: [
-    'better-sqlite3',
+    // Never called: the bundled better-sqlite3 is always handed its addon's path.
+    'bindings',
     'better-sqlite3-napi',
     'pg',
     'ioredis',

@@ -181,7 +181,7 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
       '#!/usr/bin/env node\n' +
         `module.exports.word = '${word}';\n` +
         'const { basename } = require("node:path");\n' +
-        'process.stdout.write(`${module.exports.word} ${basename(__filename)} ${basename(__dirname)}\\n`);\n',
+        'process.stdout.write([module.exports.word, basename(__filename), basename(__dirname)].join(" ") + "\\n");\n',
     );
   }
 
