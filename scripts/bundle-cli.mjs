@@ -62,6 +62,10 @@ await build({
     'prom-client',
   ],
 });
+// esbuild escapes every other character in the output; src/cli/code-cache.ts reads it as latin1.
+if (/[^\x00-\x7f]/.test(readFileSync(`${root}dist/cli/main.js`, 'latin1'))) {
+  throw new Error('dist/cli/main.js must be ASCII: src/cli/code-cache.ts reads it as latin1');
+}
 // The `tokenkeeper` command (package.json bin): runs main.js, a file apart, with its compiled
 // code cached (src/cli/bin.ts).
 await build({

@@ -19,7 +19,8 @@ import vm from 'node:vm';
 
 /** Runs the CommonJS file at `mainPath` from compiled code kept in `folder` (a private one). */
 export function runWithCodeCache(mainPath: string, folder: string): void {
-  const source = readFileSync(mainPath, 'utf8');
+  // The bundle is ASCII (scripts/bundle-cli.mjs checks it): read as latin1, it needs no UTF-8 decoding.
+  const source = readFileSync(mainPath, 'latin1');
   const cacheFile = path.join(folder, cacheFileName(mainPath));
   const identity = identityOf(mainPath);
   const kept = readKeptCode(cacheFile, identity);

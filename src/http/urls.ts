@@ -7,10 +7,11 @@
 import { ConfigError } from '../errors.js';
 
 /**
- * An IPv4 literal in the dotted-decimal form the URL parser gives every IPv4 host. Matched here,
- * not with node:net's isIPv4: loading node:net is a few ms of every CLI start.
+ * 127.0.0.0/8 as the URL parser writes it: a host that ends in a number is parsed as IPv4 (or
+ * refused) and written in dotted decimal, so any other name, `127.0.0.1.nip.io` too, is not
+ * matched. (node:net's isIPv4 would load the net module at every CLI start, a few ms.)
  */
-const IPV4_LITERAL = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 /** Appends a path to a base URL that may itself carry a path prefix. */
 export function joinUrl(baseUrl: string, path: string): string {
@@ -26,7 +27,7 @@ export function joinUrl(baseUrl: string, path: string): string {
 export function isLoopbackUrl(url: URL): boolean {
   const host = url.hostname;
   if (host === 'localhost' || host === '[::1]') return true;
-  return IPV4_LITERAL.test(host) && host.startsWith('127.');
+  return LOOPBACK_IPV4.test(host);
 }
 
 /**
