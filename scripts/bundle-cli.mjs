@@ -63,7 +63,7 @@ await build({
   ],
 });
 // esbuild escapes every other character in the output; src/cli/code-cache.ts reads it as latin1.
-if (/[^\x00-\x7f]/.test(readFileSync(`${root}dist/cli/main.js`, 'latin1'))) {
+if (readFileSync(`${root}dist/cli/main.js`).some((byte) => byte > 0x7f)) {
   throw new Error('dist/cli/main.js must be ASCII: src/cli/code-cache.ts reads it as latin1');
 }
 // The `tokenkeeper` command (package.json bin): runs main.js, a file apart, with its compiled
