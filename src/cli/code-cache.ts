@@ -25,12 +25,12 @@ export function runWithCodeCache(mainPath: string, folder: string): void {
   const identity = identityOf(mainPath);
   const kept = readKeptCode(cacheFile, identity);
   // A `#!` line is valid only at the very start of a script; `//` keeps every column in place.
+  // No import() callback: the bundle has no import() (bundle-cli.mjs), since Node 20 loses the
+  // callback of code that comes from a cache.
   const script = new vm.Script(nodeModule.wrap(source.replace(/^#!/, '//')), {
     filename: mainPath,
     ...(kept ? { cachedData: kept } : {}),
-    // The bundle import()s its optional drivers; they resolve from this folder, as from main.js.
-    importModuleDynamically: (specifier: string) => import(specifier),
-  } as vm.ScriptOptions);
+  });
   if (kept === undefined || script.cachedDataRejected) {
     process.once('exit', () => keepCode(cacheFile, identity, script));
   }
