@@ -10,4 +10,4 @@
 import { fileURLToPath } from 'node:url';
 import { runCli } from './compile-cache.js';
 
-runCli(fileURLToPath(new URL('main.js', import.meta.url)));
+runCli(fileURLToPath(new URL('main.js', import.meta.url)), process.argv.slice(2));

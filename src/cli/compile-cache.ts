@@ -49,7 +49,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platfor
  * when source maps are on (NODE_OPTIONS=--enable-source-maps), which apply only to files
  * Node's own loader compiles.
  */
-export function runCli(mainPath: string): void {
+export function runCli(mainPath: string, argv: readonly string[]): void {
   const require = createRequire(mainPath);
   if (typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function') {
     enablePrivateCompileCache();
@@ -58,7 +58,20 @@ export function runCli(mainPath: string): void {
   }
   const folder = process.sourceMapsEnabled ? undefined : privateCacheFolder(process.env);
   if (folder === undefined) require(mainPath);
-  else runWithCodeCache(mainPath, folder);
+  else runWithCodeCache(mainPath, folder, { quick: QUICK_COMMANDS.has(commandOf(argv) ?? '') });
+}
+
+/** The commands scripts run most, which hand a credential over: see code-cache.ts. */
+const QUICK_COMMANDS = new Set(['token', 'exec', 'env']);
+
+/** The command named on a tokenkeeper command line, past a global --store; undefined for none. */
+export function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--store') i++;
+    else if (!arg.startsWith('--store=')) return arg.startsWith('-') ? undefined : arg;
+  }
+  return undefined;
 }
 
 /** Turns Node's cache on in tokenkeeper's private folder; returns that folder, or undefined when it stays off. */
