@@ -7,7 +7,6 @@
  * token needs from what keeper.js loads besides (what a refresh, a login or a request uses).
  */
 import { performance } from 'node:perf_hooks';
-import { REST_STEP } from '../lib/cli.js';
 
 const [storePath, name] = process.argv.slice(2);
 if (!storePath || !name) throw new Error('usage: cli-stages <store path> <name>');
@@ -32,7 +31,7 @@ await Promise.all([
 ]);
 mark('load what reading a fresh token needs (store, sealing, record, refresher, token set)');
 const { createKeeper } = await import('../../src/keeper.js');
-mark(REST_STEP);
+mark('load keeper.js and everything else it imports at start-up');
 const { loadSqliteDriver } = await import('../../src/store/sqlite-driver.js');
 await loadSqliteDriver();
 mark('load the SQLite driver (better-sqlite3, a native addon)');

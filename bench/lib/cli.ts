@@ -15,6 +15,3 @@ export function cliEnv(storePath: string): NodeJS.ProcessEnv {
   env.XDG_CACHE_HOME = join(dirname(storePath), 'cache');
   return env;
 }
-
-/** The step of children/cli-stages that loads what keeper.js imports beyond reading a fresh token. */
-export const REST_STEP = 'load keeper.js and everything else it imports at start-up';
