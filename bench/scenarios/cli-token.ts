@@ -42,7 +42,7 @@ export const cliToken: Scenario = {
     const commands: Command[] = [
       { label: '`node -e 0` (baseline)', args: ['-e', '0'], check: (r) => r.code === 0 },
       {
-        label: '`tokenkeeper --version` (the CLI file compiled, no store opened)',
+        label: '`tokenkeeper --version` (the CLI loaded, no store opened)',
         args: [CLI_MAIN, '--version'],
         check: (r) => r.code === 0 && r.stdoutBytes > 0,
       },
