@@ -14,6 +14,7 @@ import nodeModule, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { runWithCodeCache } from './code-cache.js';
+import { takeStoreOption } from './store-option.js';
 
 type EnableCompileCache = (directory: string) => unknown;
 
@@ -66,12 +67,8 @@ const QUICK_COMMANDS = new Set(['token', 'exec', 'env']);
 
 /** The command named on a tokenkeeper command line, past a global --store; undefined for none. */
 export function commandOf(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--store') i++;
-    else if (!arg.startsWith('--store=')) return arg.startsWith('-') ? undefined : arg;
-  }
-  return undefined;
+  const first = takeStoreOption(argv, {})?.argv[0];
+  return first === undefined || first.startsWith('-') ? undefined : first;
 }
 
 /** Turns Node's cache on in tokenkeeper's private folder; returns that folder, or undefined when it stays off. */

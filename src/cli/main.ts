@@ -8,6 +8,7 @@ import { COMMANDS, type CommandModule, commandNames } from './commands.js';
 import { ExitCode } from './exit-codes.js';
 import { closeOpenKeepers, stoppingMessage } from './open-keepers.js';
 import { type CliIO, processIO, withChanges } from './output.js';
+import { takeStoreOption } from './store-option.js';
 
 // Node 22.1+ can keep compiled modules between runs; older Node starts as before.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
@@ -30,40 +31,6 @@ function help(): string {
     'Where a command’s usage shows [<name>], it may be left out: TOKENKEEPER_CONNECTION, else the only connection',
     '(status without a name shows every connection).',
   ].join('\n');
-}
-
-/**
- * `--store LOCATION` may come anywhere before a `--` (after it, the arguments belong
- * to the program `exec` runs). It is handed on as TOKENKEEPER_STORE, which every
- * command and the keeper already read. Undefined when --store is given no value.
- */
-function takeStoreOption(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-): { argv: string[]; env: NodeJS.ProcessEnv; store?: string } | undefined {
-  const rest: string[] = [];
-  let store: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (arg === '--store') {
-      const value = argv[++i];
-      // A flag is not a location, and an empty one would quietly mean the default store.
-      if (value === undefined || value === '' || (value.startsWith('-') && value !== '-')) return undefined;
-      store = value;
-    } else if (arg.startsWith('--store=')) {
-      store = arg.slice('--store='.length);
-      if (store === '') return undefined;
-    } else {
-      rest.push(arg);
-    }
-  }
-  return store === undefined
-    ? { argv: rest, env }
-    : { argv: rest, env: { ...env, TOKENKEEPER_STORE: store }, store };
 }
 
 export async function main(argv: string[], baseIO: CliIO): Promise<number> {

@@ -32,7 +32,7 @@ export async function loadSqliteDriver(): Promise<SqliteDriver> {
   if (
     typeof __TOKENKEEPER_BUNDLED_SQLITE_VERSION__ === 'string' &&
     SQLITE_DRIVER_PACKAGE === 'better-sqlite3' &&
-    installedDriver()?.version === __TOKENKEEPER_BUNDLED_SQLITE_VERSION__
+    installedVersion() === __TOKENKEEPER_BUNDLED_SQLITE_VERSION__
   ) {
     return (await import('better-sqlite3')).default;
   }
@@ -49,7 +49,7 @@ export function sqliteDriverOptions(): { nativeBinding?: string } {
 }
 
 interface InstalledDriver {
-  version: string | undefined;
+  packageJson: string;
   /** The addon better-sqlite3 12 built at install, when it is there. */
   addon: string | undefined;
 }
@@ -64,13 +64,20 @@ function installedDriver(): InstalledDriver | null {
   try {
     const packageJson = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
     const addon = packageJson.replace(/package\.json$/, 'build/Release/better_sqlite3.node');
-    const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version?: unknown };
-    installed = {
-      version: typeof version === 'string' ? version : undefined,
-      addon: existsSync(addon) ? addon : undefined,
-    };
+    installed = { packageJson, addon: existsSync(addon) ? addon : undefined };
   } catch {
     // Not found where Node looks: loadSqliteDriver's require says so in its own words.
   }
   return installed;
+}
+
+/** The installed better-sqlite3 12's version; read only where the CLI bundle carries a copy to match. */
+function installedVersion(): unknown {
+  const driver = installedDriver();
+  if (!driver) return undefined;
+  try {
+    return (JSON.parse(readFileSync(driver.packageJson, 'utf8')) as { version?: unknown }).version;
+  } catch {
+    return undefined;
+  }
 }

@@ -76,11 +76,11 @@ describe('tokenkeeper token at start-up', () => {
         await copyFile(join(dirname(cliPath), file), join(copy, file));
       }
       const bundle = await readFile(join(dirname(cliPath), 'main.js'), 'utf8');
-      const version = bundle.match(/installedDriver\(\)\?\.version==="([^"]+)"/)?.[1];
+      const version = bundle.match(/installedVersion\(\)==="([^"]+)"/)?.[1];
       assert.ok(version, 'the bundle names the driver version it carries');
       await writeFile(
         join(copy, 'main.js'),
-        bundle.replace(`version==="${version}"`, 'version==="0.0.0-other"'),
+        bundle.replace(`installedVersion()==="${version}"`, 'installedVersion()==="0.0.0-other"'),
       );
 
       const { result, files } = await loadedBy(
