@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Bundles the CLI (dist/src/cli/main.js, compiled by tsc) into one CommonJS file,
- * dist/cli/main.js, and the command that loads it (bin.js) into dist/cli/tokenkeeper.js.
+ * Bundles the CLI (compiled by tsc into dist/src/cli) into CommonJS files: dist/cli/main.js with
+ * every command, dist/cli/quick.js with only `token`, `exec` and `env` (src/cli/bundles.ts), and
+ * the command that runs one of them (bin.js) into dist/cli/tokenkeeper.js.
  * At start-up each ES module costs Node's ESM loader about a millisecond (resolve, load,
  * link, evaluate, each a turn of the event loop), and `tokenkeeper token`
  * would load ten of them; one CommonJS file is read and compiled in one go, and V8 only
@@ -34,10 +35,11 @@ const commonJs = {
   // (src/cli/code-cache.ts), and Node 20 loses the import() callback of cached code.
   supported: { 'dynamic-import': false },
 };
-await build({
+/** A bundle of the CLI: each is whole, and shares no module state with the other. */
+const cliBundle = (entry) => ({
   ...commonJs,
-  entryPoints: [`${root}dist/src/cli/main.js`],
-  outfile: `${root}dist/cli/main.js`,
+  entryPoints: [`${root}dist/src/cli/${entry}`],
+  outfile: `${root}dist/cli/${entry}`,
   sourcemap: true,
   define: {
     // import.meta.url (the SQLite driver's require, the search for package.json) is this file's URL.
@@ -62,12 +64,15 @@ await build({
     'prom-client',
   ],
 });
-// esbuild escapes every other character in the output; src/cli/code-cache.ts reads it as latin1.
-if (readFileSync(`${root}dist/cli/main.js`).some((byte) => byte > 0x7f)) {
-  throw new Error('dist/cli/main.js must be ASCII: src/cli/code-cache.ts reads it as latin1');
+for (const entry of ['main.js', 'quick.js']) {
+  await build(cliBundle(entry));
+  // esbuild escapes every other character in the output; src/cli/code-cache.ts reads it as latin1.
+  if (readFileSync(`${root}dist/cli/${entry}`).some((byte) => byte > 0x7f)) {
+    throw new Error(`dist/cli/${entry} must be ASCII: src/cli/code-cache.ts reads it as latin1`);
+  }
 }
-// The `tokenkeeper` command (package.json bin): runs main.js, a file apart, with its compiled
-// code cached (src/cli/bin.ts).
+// The `tokenkeeper` command (package.json bin): runs main.js or quick.js, files apart, with their
+// compiled code cached (src/cli/bin.ts).
 await build({
   ...commonJs,
   entryPoints: [`${root}dist/src/cli/bin.js`],

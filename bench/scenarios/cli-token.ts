@@ -42,15 +42,17 @@ export const cliToken: Scenario = {
     const commands: Command[] = [
       { label: '`node -e 0` (baseline)', args: ['-e', '0'], check: (r) => r.code === 0 },
       {
-        label: '`tokenkeeper --version` (the CLI loaded, no store opened)',
-        args: [CLI_MAIN, '--version'],
-        check: (r) => r.code === 0 && r.stdoutBytes > 0,
-      },
-      {
         label: `\`tokenkeeper token ${NAME}\``,
         args: [CLI_MAIN, 'token', NAME],
         // A JWT access token and a newline.
         check: (r) => r.code === 0 && r.stdoutBytes > 100,
+      },
+      // After `token`: the first run of a bundle decides what its kept code holds (src/cli/code-cache.ts),
+      // and a user's first quick command is a `token`, not its help.
+      {
+        label: '`tokenkeeper token --help` (the CLI and the library loaded, no store opened)',
+        args: [CLI_MAIN, 'token', '--help'],
+        check: (r) => r.code === 0 && r.stdoutBytes > 0,
       },
       {
         label: `\`tokenkeeper token ${STALE_NAME}\` (refreshes first)`,
@@ -86,8 +88,8 @@ export const cliToken: Scenario = {
 
     const stages = await measureStages(storePath, sizes.rounds);
     const baseline = median(times.get(commands[0] as Command) as number[]);
-    const version = median(times.get(commands[1] as Command) as number[]);
-    const token = median(times.get(commands[2] as Command) as number[]);
+    const loaded = median(times.get(commands[2] as Command) as number[]);
+    const token = median(times.get(commands[1] as Command) as number[]);
     return {
       id: this.id,
       title: this.title,
@@ -129,9 +131,9 @@ export const cliToken: Scenario = {
         },
       ],
       notes: [
-        'The CLI is one CommonJS file (dist/cli/main.js), run as users run it, through the `tokenkeeper` command (dist/cli/tokenkeeper.js: it runs main.js from its compiled code kept between runs, through Node’s compile cache on Node 22.1+ and its own V8 code cache on Node 20; the warm-up runs fill it); `tokenkeeper --version` loads it and opens no store: the difference to `token` is evaluating the library, node:crypto, the native SQLite driver and the store.',
+        'The CLI is run as users run it, through the `tokenkeeper` command (dist/cli/tokenkeeper.js). `token` runs dist/cli/quick.js, the CommonJS bundle of the commands that hand a credential over (dist/cli/main.js holds every command), from its compiled code kept between runs: through Node’s compile cache on Node 22.1+ and its own V8 code cache on Node 20; the warm-up runs fill it. `tokenkeeper token --help` loads that bundle, the library and node:crypto, and opens no store: the difference to `token` is the native SQLite driver, the store and the read.',
         'A `token` that refreshes also loads the grant modules (oauth4webapi) and makes one token request; it has no goal of its own.',
-        ...(token / baseline <= GOAL_RATIO ? [] : [missNote(token, version, baseline)]),
+        ...(token / baseline <= GOAL_RATIO ? [] : [missNote(token, loaded, baseline)]),
       ],
       data: {
         sizes,
@@ -163,12 +165,12 @@ async function staleConnection(storePath: string) {
 }
 
 /** Why the goal was missed, in the figures of this run. */
-function missNote(token: number, version: number, baseline: number): string {
+function missNote(token: number, loaded: number, baseline: number): string {
   return (
     `Missed by ${formatMs(token - GOAL_RATIO * baseline)}. Node’s own start-up is the baseline; of the ` +
-    `${formatMs(token - baseline)} tokenkeeper adds, ${formatMs(version - baseline)} go to loading the CLI ` +
-    '(`--version`: reading the bundle and its kept compiled code) and ' +
-    `${formatMs(token - version)} to reading the token: node:crypto, the SQLite driver and its native addon, ` +
+    `${formatMs(token - baseline)} tokenkeeper adds, ${formatMs(loaded - baseline)} go to loading the CLI ` +
+    '(`token --help`: reading the quick bundle and its kept compiled code, evaluating the library, node:crypto) and ' +
+    `${formatMs(token - loaded)} to reading the token: the SQLite driver and its native addon, ` +
     'opening the store (key file, pragmas, prepared statements), one read and decrypt. The steps above, measured ' +
     'without the bundle and its code cache, show how those parts compare, not what they cost in the CLI.'
   );

@@ -12,42 +12,31 @@
  * ends, so it holds the functions that command ran. It is written to a file of its own and
  * renamed into place: a reader never sees half of one.
  *
- * What a cache holds is what V8 loads at every start, so it matters which command made it. The
- * commands scripts run often (quick ones: `token`, `exec`, `env`) need little; `login`, `serve`
- * or `demo` compile much more (grants, the daemon, the emulators), which would cost every later
- * `token` about 10 ms to load. So the second line of a cache says whether a quick command made
- * it, and the next quick command compiles from source and replaces one that another made.
+ * What a cache holds is what V8 loads at every start: every function the run that made it
+ * compiled. So the commands scripts run most have a bundle, and thus a cache, of their own
+ * (bundles.ts), which a `login` or `demo` never fills with its grants, daemon or emulators.
  */
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import nodeModule, { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 
-export interface CodeCacheOptions {
-  /** The command is a quick one: a cache another command made is replaced by this one's. */
-  quick?: boolean;
-}
-
 /** Runs the CommonJS file at `mainPath` from compiled code kept in `folder` (a private one). */
-export function runWithCodeCache(mainPath: string, folder: string, options: CodeCacheOptions = {}): void {
+export function runWithCodeCache(mainPath: string, folder: string): void {
   // The bundle is ASCII (scripts/bundle-cli.mjs checks it): read as latin1, it needs no UTF-8 decoding.
   const source = readFileSync(mainPath, 'latin1');
   const cacheFile = path.join(folder, cacheFileName(mainPath));
   const identity = identityOf(mainPath);
-  const madeBy: Maker = options.quick ? 'quick' : 'other';
-  const found = readKeptCode(cacheFile, identity);
-  // Code another command kept is not loaded by a quick one, which keeps its own instead: the
-  // code V8 hands back at the end holds everything loaded, and would be as large again.
-  const kept = madeBy === 'quick' && found?.madeBy === 'other' ? undefined : found;
+  const kept = readKeptCode(cacheFile, identity);
   // A `#!` line is valid only at the very start of a script; `//` keeps every column in place.
   // No import() callback: the bundle has no import() (bundle-cli.mjs), since Node 20 loses the
   // callback of code that comes from a cache.
   const script = new vm.Script(nodeModule.wrap(source.replace(/^#!/, '//')), {
     filename: mainPath,
-    ...(kept ? { cachedData: kept.code } : {}),
+    ...(kept ? { cachedData: kept } : {}),
   });
   if (kept === undefined || script.cachedDataRejected) {
-    process.once('exit', () => keepCode(cacheFile, `${identity}${madeBy}\n`, script));
+    process.once('exit', () => keepCode(cacheFile, identity, script));
   }
   const cjsModule = new nodeModule(mainPath);
   cjsModule.filename = mainPath;
@@ -72,21 +61,17 @@ function identityOf(mainPath: string): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}\n`;
 }
 
-type Maker = 'quick' | 'other';
-
-/** The kept code and who made it, when the cache file was made from this very bundle; else undefined. */
-function readKeptCode(cacheFile: string, identity: string): { code: Buffer; madeBy: Maker } | undefined {
+/** The kept code, when the cache file was made from this very bundle; else undefined. */
+function readKeptCode(cacheFile: string, identity: string): Buffer | undefined {
   let data: Buffer;
   try {
     data = readFileSync(cacheFile);
   } catch {
     return undefined;
   }
-  for (const madeBy of ['quick', 'other'] as const) {
-    const header = Buffer.from(`${identity}${madeBy}\n`);
-    if (data.length > header.length && data.subarray(0, header.length).equals(header)) {
-      return { code: data.subarray(header.length), madeBy };
-    }
+  const header = Buffer.from(identity);
+  if (data.length > header.length && data.subarray(0, header.length).equals(header)) {
+    return data.subarray(header.length);
   }
   return undefined;
 }

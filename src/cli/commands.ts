@@ -1,9 +1,11 @@
 /**
  * The commands, by name, each loaded only when it runs. `help`, `completion` and the
- * "did you mean" for a mistyped command all read this one list.
+ * "did you mean" for a mistyped command all read this one list. The quick ones are listed in
+ * quick-commands.ts, for the bundle that holds only them (bundles.ts).
  */
 import type { Options } from './args.js';
 import type { CliIO } from './output.js';
+import { QUICK_COMMANDS } from './quick-commands.js';
 
 export type CommandModule = {
   run(argv: string[], io: CliIO): Promise<number>;
@@ -18,28 +20,18 @@ export interface CommandEntry {
   takesConnection?: boolean;
 }
 
-export const COMMANDS: Record<string, CommandEntry> = {
+export type CommandTable = Record<string, CommandEntry>;
+
+export const COMMANDS: CommandTable = {
   login: { takesConnection: true, summary: 'Log in and save a connection', load: () => import('./login.js') },
   status: {
     takesConnection: true,
     summary: 'Show connections, accounts, expiry and state',
     load: () => import('./status.js'),
   },
-  token: {
-    takesConnection: true,
-    summary: 'Print a fresh access token (for scripts)',
-    load: () => import('./token.js'),
-  },
-  exec: {
-    takesConnection: true,
-    summary: 'Run a program with a fresh credential in its environment',
-    load: () => import('./exec.js'),
-  },
-  env: {
-    takesConnection: true,
-    summary: 'Print a fresh credential as export lines',
-    load: () => import('./env.js'),
-  },
+  token: QUICK_COMMANDS.token,
+  exec: QUICK_COMMANDS.exec,
+  env: QUICK_COMMANDS.env,
   request: {
     takesConnection: true,
     summary: 'Call the API with a connection’s credentials',
@@ -81,7 +73,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     },
   },
   version: { summary: 'Print tokenkeeper’s version', load: () => import('./version.js') },
-  // help is answered by main.ts itself; listed for the help text, completion and "did you mean".
+  // help is answered by command-line.ts itself; listed for the help text, completion and "did you mean".
   help: { summary: 'Show help for tokenkeeper or one command', load: async () => ({ run: async () => 0 }) },
 };
 

@@ -14,7 +14,6 @@ import nodeModule, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { runWithCodeCache } from './code-cache.js';
-import { takeStoreOption } from './store-option.js';
 
 type EnableCompileCache = (directory: string) => unknown;
 
@@ -45,30 +44,21 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platfor
 }
 
 /**
- * Runs the CLI bundle at `mainPath` with its compiled code cached: through Node's compile cache
- * where Node has one, else through code-cache.ts; without a cache when neither can be had, and
- * when source maps are on (NODE_OPTIONS=--enable-source-maps), which apply only to files
- * Node's own loader compiles.
+ * Runs the CLI bundle at `bundlePath` with its compiled code cached: through Node's compile
+ * cache where Node has one, else through code-cache.ts; without a cache when neither can be
+ * had, and when source maps are on (NODE_OPTIONS=--enable-source-maps), which apply only to
+ * files Node's own loader compiles.
  */
-export function runCli(mainPath: string, argv: readonly string[]): void {
-  const require = createRequire(mainPath);
+export function runCli(bundlePath: string): void {
+  const require = createRequire(bundlePath);
   if (typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function') {
     enablePrivateCompileCache();
-    require(mainPath);
+    require(bundlePath);
     return;
   }
   const folder = process.sourceMapsEnabled ? undefined : privateCacheFolder(process.env);
-  if (folder === undefined) require(mainPath);
-  else runWithCodeCache(mainPath, folder, { quick: QUICK_COMMANDS.has(commandOf(argv) ?? '') });
-}
-
-/** The commands scripts run most, which hand a credential over: see code-cache.ts. */
-const QUICK_COMMANDS = new Set(['token', 'exec', 'env']);
-
-/** The command named on a tokenkeeper command line, past a global --store; undefined for none. */
-export function commandOf(argv: readonly string[]): string | undefined {
-  const first = takeStoreOption(argv, {})?.argv[0];
-  return first === undefined || first.startsWith('-') ? undefined : first;
+  if (folder === undefined) require(bundlePath);
+  else runWithCodeCache(bundlePath, folder);
 }
 
 /** Turns Node's cache on in tokenkeeper's private folder; returns that folder, or undefined when it stays off. */

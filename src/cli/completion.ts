@@ -71,7 +71,7 @@ async function commandShapes(): Promise<CommandShape[]> {
 const GLOBAL_FLAGS = '--store --help --version';
 
 /*
- * Each script finds the command the way main.ts does: the first word that is not a flag,
+ * Each script finds the command the way command-line.ts does: the first word that is not a flag,
  * skipping `--store` and its value, wherever they are. That value is passed on when it asks
  * for connection names, so a store given on the command line is the one completed from
  * (unquoted; tokenkeeper itself reads a leading ~ as the home directory).

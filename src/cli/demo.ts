@@ -72,7 +72,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'tokenkeeper-demo-'));
   // What to stop, newest first, then the directory goes: once, whichever comes first, the end
-  // of the run or Ctrl-C / SIGTERM (main.ts closes what is tracked before it exits), so no
+  // of the run or Ctrl-C / SIGTERM (command-line.ts closes what is tracked before it exits), so no
   // temporary store or key is left behind.
   const stops: Array<() => Promise<unknown>> = [];
   let cleaning: Promise<void> | undefined;

@@ -1,7 +1,7 @@
 /**
  * The keepers a command has open, so a signal can close them before the process exits:
  * a refresh the provider already answered is saved first (keeper.close() waits for it,
- * bounded), or its rotated refresh token would be lost. No imports: main.ts loads this
+ * bounded), or its rotated refresh token would be lost. No imports: command-line.ts loads this
  * at start-up.
  */
 const open = new Map<{ close(): Promise<void> }, string | undefined>();

@@ -1,5 +1,5 @@
 /**
- * `tokenkeeper serve`: the daemon in the foreground, until SIGINT or SIGTERM (then main.ts
+ * `tokenkeeper serve`: the daemon in the foreground, until SIGINT or SIGTERM (then command-line.ts
  * closes it gracefully through the open-keepers list and exits 130 / 143).
  */
 import { ConfigError } from '../errors.js';
@@ -92,7 +92,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       ].join('\n'),
     );
   }
-  // Runs until a signal: main.ts closes the daemon (gracefully) and exits.
+  // Runs until a signal: command-line.ts closes the daemon (gracefully) and exits.
   return new Promise<number>(() => undefined);
 }
 

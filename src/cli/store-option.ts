@@ -1,4 +1,4 @@
-/** The global `--store` option, read by the CLI (main.ts) and by the command that starts it (bin.ts). */
+/** The global `--store` option, read by the CLI (command-line.ts) and by the command that starts it (bundles.ts). */
 
 /**
  * `--store LOCATION` may come anywhere before a `--` (after it, the arguments belong

@@ -21,13 +21,15 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { bundleFor, commandOf } from '../../src/cli/bundles.js';
 import { cacheFileName } from '../../src/cli/code-cache.js';
-import { commandOf, defaultCacheDir, enablePrivateCompileCache } from '../../src/cli/compile-cache.js';
+import { defaultCacheDir, enablePrivateCompileCache } from '../../src/cli/compile-cache.js';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import { cliPath, createCliSandbox, factusEnv, runProcess } from '../helpers/cli.js';
 
 const CODE_CACHE_MODULE = fileURLToPath(new URL('../../src/cli/code-cache.js', import.meta.url));
 const CLI_BUNDLE = join(dirname(cliPath), 'main.js');
+const QUICK_BUNDLE = join(dirname(cliPath), 'quick.js');
 
 const nodeHasCompileCache =
   typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
@@ -154,8 +156,9 @@ describe('the compile cache of the tokenkeeper command', () => {
     }
   });
 
-  it('the CLI bundle holds no import(), which Node 20 loses in cached code', () => {
-    assert.doesNotMatch(readFileSync(CLI_BUNDLE, 'utf8'), /\bimport\(/);
+  it('the CLI bundles hold no import(), which Node 20 loses in cached code', () => {
+    for (const bundle of [CLI_BUNDLE, QUICK_BUNDLE])
+      assert.doesNotMatch(readFileSync(bundle, 'utf8'), /\bimport\(/);
   });
 });
 
@@ -186,16 +189,14 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
     );
   }
 
-  /** Runs `file` through runWithCodeCache in a process of its own, as a quick command or not; its output. */
-  async function run(file: string, folder: string, kind: 'quick' | 'other' = 'other'): Promise<string> {
+  /** Runs `file` through runWithCodeCache in a process of its own; its output. */
+  async function run(file: string, folder: string): Promise<string> {
     const program =
       `import { runWithCodeCache } from ${JSON.stringify(CODE_CACHE_MODULE)}; ` +
-      `runWithCodeCache(process.argv[1], process.argv[2], { quick: process.argv[3] === 'quick' });`;
-    const result = await runProcess(
-      process.execPath,
-      ['--input-type=module', '-e', program, file, folder, kind],
-      { PATH: process.env.PATH },
-    );
+      'runWithCodeCache(process.argv[1], process.argv[2]);';
+    const result = await runProcess(process.execPath, ['--input-type=module', '-e', program, file, folder], {
+      PATH: process.env.PATH,
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, '');
     return result.stdout;
@@ -235,7 +236,7 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
   it('compiles afresh, and replaces, kept code that V8 refuses', async () => {
     const { file, folder, cache } = fixture('one');
     await run(file, folder);
-    const header = readFileSync(cache, 'latin1').split('\n').slice(0, 2).join('\n');
+    const header = readFileSync(cache, 'latin1').split('\n')[0];
     writeFileSync(cache, `${header}\n${'not V8 code '.repeat(100)}`);
     const damaged = readFileSync(cache);
 
@@ -248,23 +249,6 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
     assert.equal(versionOf(cache), written, 'and used the time after');
   });
 
-  it('replaces a cache another command made with the next quick command’s, and keeps that one', async () => {
-    const { file, folder, cache } = fixture('one');
-    const madeBy = () => readFileSync(cache, 'latin1').split('\n')[1];
-    await run(file, folder, 'other');
-    assert.equal(madeBy(), 'other');
-    const byOther = versionOf(cache);
-    await run(file, folder, 'other');
-    assert.equal(versionOf(cache), byOther, 'another command leaves it');
-
-    assert.match(await run(file, folder, 'quick'), /^one /);
-    assert.equal(madeBy(), 'quick', 'made again by the quick command');
-    const byQuick = versionOf(cache);
-    await run(file, folder, 'other');
-    await run(file, folder, 'quick');
-    assert.equal(versionOf(cache), byQuick, 'and kept from then on');
-  });
-
   it('knows the command past a global --store', () => {
     assert.equal(commandOf(['token', 'acme']), 'token');
     assert.equal(commandOf(['--store', '/x.db', 'exec', 'acme', '--', 'env']), 'exec');
@@ -275,33 +259,47 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
     assert.equal(commandOf([]), undefined);
   });
 
-  it('is made again by `token` after a login made it', {
+  it('runs the commands that hand a credential over from the quick bundle, every other from the main one', () => {
+    assert.equal(bundleFor(['token', 'acme']), 'quick.js');
+    assert.equal(bundleFor(['--store', '/x.db', 'exec', 'acme', '--', 'env']), 'quick.js');
+    assert.equal(bundleFor(['--store=/x.db', 'env']), 'quick.js');
+    for (const argv of [
+      ['status'],
+      ['help', 'token'],
+      ['login', 'token'],
+      ['--version'],
+      ['--store', '/x.db'],
+      [],
+    ]) {
+      assert.equal(bundleFor(argv), 'main.js', argv.join(' '));
+    }
+  });
+
+  it('keeps the code `token` compiles apart from the code a login compiles', {
     skip: nodeHasCompileCache ? 'this Node keeps its own compile cache' : false,
   }, async () => {
     const emulator = await startFactusEmulator();
     const sandbox = await createCliSandbox(factusEnv(emulator));
     try {
-      const cache = join(
-        sandbox.home,
-        '.cache',
-        'tokenkeeper',
-        'node-compile-cache',
-        cacheFileName(CLI_BUNDLE),
-      );
-      const madeBy = () => readFileSync(cache, 'latin1').split('\n')[1];
+      const folder = join(sandbox.home, '.cache', 'tokenkeeper', 'node-compile-cache');
+      const mainCache = join(folder, cacheFileName(CLI_BUNDLE));
+      const quickCache = join(folder, cacheFileName(QUICK_BUNDLE));
       const login = await sandbox.run(['login', 'acme', '--provider', 'factus', '--base-url', emulator.url]);
       assert.equal(login.code, 0, login.stderr);
-      assert.equal(madeBy(), 'other');
-      const byLogin = readFileSync(cache).length;
+      assert.equal(existsSync(quickCache), false, 'a login runs the main bundle');
+      const byLogin = versionOf(mainCache);
 
       const token = await sandbox.run(['--store', sandbox.storePath, 'token', 'acme']);
       assert.equal(token.code, 0, token.stderr);
-      assert.equal(madeBy(), 'quick');
-      assert.ok(readFileSync(cache).length < byLogin, 'less code than the login compiled');
-      const byToken = versionOf(cache);
+      assert.ok(
+        readFileSync(quickCache).length < readFileSync(mainCache).length,
+        'less code than the login compiled',
+      );
+      assert.equal(versionOf(mainCache), byLogin, 'the login’s cache is left as it was');
+      const byToken = versionOf(quickCache);
       assert.equal((await sandbox.run(['status'])).code, 0);
       assert.equal((await sandbox.run(['token', 'acme'])).code, 0);
-      assert.equal(versionOf(cache), byToken);
+      assert.equal(versionOf(quickCache), byToken, 'and used the time after');
     } finally {
       await sandbox.cleanup();
       await emulator.stop();

@@ -24,10 +24,23 @@ describe('tokenkeeper token at start-up', () => {
     ({ emulator, cli } = await startFactusCli(['acme']));
     // Preloaded into the CLI: at exit, writes the lists of Node's modules and of the files the process loaded.
     recorder = join(cli.home, 'record-modules.cjs');
+    // It also notes which of the CLI's bundles were read: Node 20 reads the one it runs itself
+    // (src/cli/code-cache.ts), later Node through require; both with fs.readFileSync.
     await writeFile(
       recorder,
-      'process.on("exit", () => require("node:fs").writeFileSync(process.env.MODULES_FILE, ' +
-        'JSON.stringify({ builtin: process.moduleLoadList, files: Object.keys(require.cache) })));\n',
+      String.raw`
+        const fs = require('node:fs');
+        const { basename } = require('node:path');
+        const bundles = [];
+        const readFileSync = fs.readFileSync;
+        fs.readFileSync = function (file, ...rest) {
+          if (/[\\/]cli[\\/](main|quick)\.js$/.test(String(file))) bundles.push(basename(String(file)));
+          return readFileSync.call(this, file, ...rest);
+        };
+        process.on('exit', () => fs.writeFileSync(process.env.MODULES_FILE, JSON.stringify({
+          builtin: process.moduleLoadList, files: Object.keys(require.cache), bundles,
+        })));
+      `,
     );
   });
   after(async () => {
@@ -42,11 +55,16 @@ describe('tokenkeeper token at start-up', () => {
       NODE_OPTIONS: `--require ${recorder}`,
       MODULES_FILE: modulesFile,
     });
-    const { builtin: modules, files } = JSON.parse(await readFile(modulesFile, 'utf8')) as {
+    const {
+      builtin: modules,
+      files,
+      bundles,
+    } = JSON.parse(await readFile(modulesFile, 'utf8')) as {
       builtin: string[];
       files: string[];
+      bundles: string[];
     };
-    return { result, modules, files };
+    return { result, modules, files, bundles };
   }
 
   it('prints the token and loads no stream for stdout, stderr or stdin, nor node:net', async () => {
@@ -64,6 +82,15 @@ describe('tokenkeeper token at start-up', () => {
     }
   });
 
+  it('runs `token` from the bundle of the quick commands, and `status` from the one with every command', async () => {
+    const token = await loadedBy(['token', 'acme'], 'quick-bundle');
+    assert.equal(token.result.code, 0, token.result.stderr);
+    assert.deepEqual(token.bundles, ['quick.js']);
+    const status = await loadedBy(['status'], 'main-bundle');
+    assert.equal(status.result.code, 0, status.result.stderr);
+    assert.deepEqual(status.bundles, ['main.js']);
+  });
+
   it('loads the installed driver’s own JavaScript when it is not the version the bundle carries', {
     skip: usesDriver12 ? false : 'Node 22+ loads better-sqlite3 13, which the bundle does not carry',
   }, async () => {
@@ -75,11 +102,12 @@ describe('tokenkeeper token at start-up', () => {
       for (const file of ['tokenkeeper.js', 'package.json']) {
         await copyFile(join(dirname(cliPath), file), join(copy, file));
       }
-      const bundle = await readFile(join(dirname(cliPath), 'main.js'), 'utf8');
+      // `token` runs the quick bundle (src/cli/bundles.ts).
+      const bundle = await readFile(join(dirname(cliPath), 'quick.js'), 'utf8');
       const version = bundle.match(/installedVersion\(\)==="([^"]+)"/)?.[1];
       assert.ok(version, 'the bundle names the driver version it carries');
       await writeFile(
-        join(copy, 'main.js'),
+        join(copy, 'quick.js'),
         bundle.replace(`installedVersion()==="${version}"`, 'installedVersion()==="0.0.0-other"'),
       );
 
