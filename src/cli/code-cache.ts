@@ -1,16 +1,16 @@
 /**
- * Node.js 20 has no module compile cache, so the CLI bundle would be compiled from source on
+ * Node.js 20 has no module compile cache, so a CLI bundle would be compiled from source on
  * every run: about a sixth of `tokenkeeper token`. This does what Node 22's cache does, for
- * that one file: it compiles the bundle with vm.Script, hands V8 the code it kept from an
- * earlier run, and calls the result the way Node's CommonJS loader calls a module.
+ * the bundle a command runs: it compiles the bundle with vm.Script, hands V8 the code it kept
+ * from an earlier run, and calls the result the way Node's CommonJS loader calls a module.
  *
  * Kept code is used only for the very file it was made from. The cache file's name holds the
  * Node.js version and architecture, its first line the bundle's device, inode, size and
  * modification and change times (a file written again has a new change time); V8 checks its
  * own version, flags and the source length besides, and refuses data it cannot use. Missing,
- * stale or refused code is compiled from source, and a new cache is written when the command
- * ends, so it holds the functions that command ran. It is written to a file of its own and
- * renamed into place: a reader never sees half of one.
+ * stale or refused code is compiled from source, and a new cache is written when a command
+ * that succeeded ends, so it holds the functions that command ran. It is written to a file of
+ * its own and renamed into place: a reader never sees half of one.
  *
  * What a cache holds is what V8 loads at every start: every function the run that made it
  * compiled. So the commands scripts run most have a bundle, and thus a cache, of their own
@@ -36,7 +36,11 @@ export function runWithCodeCache(mainPath: string, folder: string): void {
     ...(kept ? { cachedData: kept } : {}),
   });
   if (kept === undefined || script.cachedDataRejected) {
-    process.once('exit', () => keepCode(cacheFile, identity, script));
+    // Only a run that succeeded: a `token` that failed (no such connection, a typo) ran little
+    // of what one that works runs, and its code would be what every later start loads.
+    process.once('exit', (code) => {
+      if (code === 0) keepCode(cacheFile, identity, script);
+    });
   }
   const cjsModule = new nodeModule(mainPath);
   cjsModule.filename = mainPath;

@@ -189,14 +189,20 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
     );
   }
 
-  /** Runs `file` through runWithCodeCache in a process of its own; its output. */
-  async function run(file: string, folder: string): Promise<string> {
+  /** Runs `file` through runWithCodeCache in a process of its own. */
+  function runFixture(file: string, folder: string, env: NodeJS.ProcessEnv = {}) {
     const program =
       `import { runWithCodeCache } from ${JSON.stringify(CODE_CACHE_MODULE)}; ` +
       'runWithCodeCache(process.argv[1], process.argv[2]);';
-    const result = await runProcess(process.execPath, ['--input-type=module', '-e', program, file, folder], {
+    return runProcess(process.execPath, ['--input-type=module', '-e', program, file, folder], {
       PATH: process.env.PATH,
+      ...env,
     });
+  }
+
+  /** runFixture, which must succeed and write nothing on stderr; its output. */
+  async function run(file: string, folder: string): Promise<string> {
+    const result = await runFixture(file, folder);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, '');
     return result.stdout;
@@ -247,6 +253,21 @@ describe('the V8 code cache of Node 20 (code-cache.ts)', () => {
     const written = versionOf(cache);
     await run(file, folder);
     assert.equal(versionOf(cache), written, 'and used the time after');
+  });
+
+  it('keeps no code from a run that failed, and keeps the next one that succeeds', async () => {
+    const { file, folder, cache } = fixture('one');
+    writeFileSync(
+      file,
+      `${readFileSync(file, 'utf8')}process.exitCode = Number(process.env.FIXTURE_EXIT ?? 0);\n`,
+    );
+    const failed = await runFixture(file, folder, { FIXTURE_EXIT: '3' });
+    assert.equal(failed.code, 3, failed.stderr);
+    assert.match(failed.stdout, /^one /);
+    assert.equal(existsSync(cache), false, 'nothing kept from the failed run');
+
+    assert.match(await run(file, folder), /^one /);
+    assert.ok(existsSync(cache), 'kept from the run that succeeded');
   });
 
   it('knows the command past a global --store', () => {
