@@ -39,21 +39,28 @@ export const cliToken: Scenario = {
     const stale = await staleConnection(join(ctx.tmpDir, 'cli-stale.db'));
     const refreshesBefore = stale.refreshes();
 
+    const baselineRun: Command = {
+      label: '`node -e 0` (baseline)',
+      args: ['-e', '0'],
+      check: (r) => r.code === 0,
+    };
+    const tokenRun: Command = {
+      label: `\`tokenkeeper token ${NAME}\``,
+      args: [CLI_MAIN, 'token', NAME],
+      // A JWT access token and a newline.
+      check: (r) => r.code === 0 && r.stdoutBytes > 100,
+    };
+    const loadedRun: Command = {
+      label: '`tokenkeeper token --help` (the CLI and the library loaded, no store opened)',
+      args: [CLI_MAIN, 'token', '--help'],
+      check: (r) => r.code === 0 && r.stdoutBytes > 0,
+    };
     const commands: Command[] = [
-      { label: '`node -e 0` (baseline)', args: ['-e', '0'], check: (r) => r.code === 0 },
-      {
-        label: `\`tokenkeeper token ${NAME}\``,
-        args: [CLI_MAIN, 'token', NAME],
-        // A JWT access token and a newline.
-        check: (r) => r.code === 0 && r.stdoutBytes > 100,
-      },
-      // After `token`: the first run of a bundle decides what its kept code holds (src/cli/code-cache.ts),
-      // and a user's first quick command is a `token`, not its help.
-      {
-        label: '`tokenkeeper token --help` (the CLI and the library loaded, no store opened)',
-        args: [CLI_MAIN, 'token', '--help'],
-        check: (r) => r.code === 0 && r.stdoutBytes > 0,
-      },
+      baselineRun,
+      // `token` before its help: the first run of a bundle decides what its kept code holds
+      // (src/cli/code-cache.ts), and a user's first quick command is a `token`, not its help.
+      tokenRun,
+      loadedRun,
       {
         label: `\`tokenkeeper token ${STALE_NAME}\` (refreshes first)`,
         args: [CLI_MAIN, 'token', STALE_NAME],
@@ -87,9 +94,9 @@ export const cliToken: Scenario = {
     }
 
     const stages = await measureStages(storePath, sizes.rounds);
-    const baseline = median(times.get(commands[0] as Command) as number[]);
-    const loaded = median(times.get(commands[2] as Command) as number[]);
-    const token = median(times.get(commands[1] as Command) as number[]);
+    const baseline = median(times.get(baselineRun) as number[]);
+    const loaded = median(times.get(loadedRun) as number[]);
+    const token = median(times.get(tokenRun) as number[]);
     return {
       id: this.id,
       title: this.title,

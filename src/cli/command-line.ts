@@ -31,7 +31,7 @@ function help(commands: CommandTable): string {
   ].join('\n');
 }
 
-export async function main(argv: string[], baseIO: CliIO, commands: CommandTable): Promise<number> {
+async function main(argv: string[], baseIO: CliIO, commands: CommandTable): Promise<number> {
   const global = takeStoreOption(argv, baseIO.env);
   // `tokenkeeper --store status` took the command for the location: it too lacks a value.
   if (
