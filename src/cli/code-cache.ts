@@ -74,16 +74,14 @@ function readKeptCode(cacheFile: string, identity: string): Buffer | undefined {
     return undefined;
   }
   const header = Buffer.from(identity);
-  if (data.length > header.length && data.subarray(0, header.length).equals(header)) {
-    return data.subarray(header.length);
-  }
-  return undefined;
+  if (data.length <= header.length || !data.subarray(0, header.length).equals(header)) return undefined;
+  return data.subarray(header.length);
 }
 
-function keepCode(cacheFile: string, header: string, script: vm.Script): void {
+function keepCode(cacheFile: string, identity: string, script: vm.Script): void {
   const partial = `${cacheFile}.${process.pid}.tmp`;
   try {
-    writeFileSync(partial, Buffer.concat([Buffer.from(header), script.createCachedData()]), {
+    writeFileSync(partial, Buffer.concat([Buffer.from(identity), script.createCachedData()]), {
       mode: 0o600,
     });
     renameSync(partial, cacheFile);
