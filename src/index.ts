@@ -32,6 +32,7 @@ export type { ForwardedResponse, ForwardRequest } from './http/forward.js';
 export type { Identity } from './identity.js';
 export {
   type AuthorizationPrompt,
+  type CloseOptions,
   type ConnectionDetails,
   type ConnectionSpec,
   type ConnectOptions,

@@ -18,7 +18,7 @@ import {
 } from './grants/strategies.js';
 import type { ForwardedResponse, ForwardRequest } from './http/forward.js';
 import type { Identity } from './identity.js';
-import { type KeeperOptions, resolveKeeperOptions } from './options.js';
+import { type KeeperOptions, positive, resolveKeeperOptions } from './options.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { ProviderProfile } from './providers/types.js';
 import { type Lease, withLease } from './refresh/lease.js';
@@ -41,6 +41,15 @@ const SESSION_ATTEMPTS = 3;
 export interface LogoutResult {
   /** Whether tokens were revoked at the provider (false: it has no revocation endpoint, or nothing to revoke). */
   revoked: boolean;
+}
+
+/** What `close` may wait for. */
+export interface CloseOptions {
+  /**
+   * How long a refresh under way may still take to save its tokens (default `closeGraceMs`):
+   * what is left of a shutdown budget the caller has already spent part of.
+   */
+  graceMs?: number;
 }
 
 /** What `connect` tells the person's browser step about the authorization server. */
@@ -183,7 +192,7 @@ export interface Keeper {
    * Stops every timer, lets a refresh under way save its tokens (bounded by `closeGraceMs`),
    * and closes the store if the keeper opened it. Call it on SIGINT/SIGTERM before exiting.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /**
@@ -560,12 +569,15 @@ class TokenKeeper implements Keeper {
     return this.#events.on(event, listener);
   }
 
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closed) return;
+    const graceMs = positive(options.graceMs, this.#services.settings.closeGraceMs, 'graceMs', {
+      zeroAllowed: true,
+    });
     this.#closed = true;
     for (const session of this.#sessions.values()) session.close();
     this.#sessions.clear();
-    await this.#services.close(this.#services.settings.closeGraceMs);
+    await this.#services.close(graceMs);
     this.#events.removeAll();
   }
 

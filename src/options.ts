@@ -368,7 +368,8 @@ function backoffPolicy(
 /** The longest wait a timer can hold (about 24.8 days): past it, setTimeout fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function positive(
+/** `value` checked as a duration or count (ConfigError saying what is wrong), else `fallback`. */
+export function positive(
   value: number | undefined,
   fallback: number,
   name: string,

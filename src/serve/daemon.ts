@@ -224,9 +224,12 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
       closing ??= (async () => {
         // Still listening while refreshes finish, so a caller hears 503 rather than a refused connection.
         draining = true;
-        // A refresh the provider already answered is saved before the store closes (bounded).
+        // A refresh the provider already answered is saved before the store closes, within one
+        // grace for both waits: the keeper's refreshes are the keep-alive's, so a stuck one
+        // must not be waited out twice.
+        const graceEnds = Date.now() + settings.closeGraceMs;
         await keepAlive.stop(settings.closeGraceMs);
-        await keeper.close();
+        await keeper.close({ graceMs: Math.max(0, graceEnds - Date.now()) });
         await webhooks?.close(2_000);
         await stopListening(server, requests);
         if (opened.owned) await store.close();

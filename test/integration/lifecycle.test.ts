@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
 import type { TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
+import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
 import { apiStatus, type FactusRig, recordEvents, startFactusRig } from '../helpers/factus.js';
 
@@ -275,3 +277,52 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('closing with a refresh under way', () => {
+  /** A keeper on its own store whose forced refresh has reached the provider, which holds it. */
+  async function refreshHeldBy(rig: FactusRig, store: MemoryTokenStore, delayMs: number) {
+    await rig.keeper.connect('acme', rig.spec);
+    rig.emulator.faults.add({ point: 'token', delayMs, count: 1 });
+    const refreshing = rig.keeper.refresh('acme').catch((error: unknown) => error);
+    for (let waited = 0; (rig.emulator.stats().faults.token ?? 0) < 1; waited += 10) {
+      assert.ok(waited < 5_000, 'the refresh never reached the provider');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return { refreshing, versionBefore: (await store.get('acme'))?.version };
+  }
+
+  it('waits for an answer within the grace and saves the rotated tokens', async () => {
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({ keeper: { store, proactiveRefresh: false, env: {} } });
+    try {
+      const { refreshing, versionBefore } = await refreshHeldBy(rig, store, 300);
+      await rig.keeper.close({ graceMs: 5_000 });
+      assert.equal(((await refreshing) as { state?: string }).state, 'ok');
+      assert.equal((await store.get('acme'))?.version, (versionBefore ?? 0) + 1, 'the rotation was saved');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('waits no longer than the graceMs it is given, and refuses one that is not a duration', async () => {
+    const store = new MemoryTokenStore();
+    // The default grace (10 s) would outlast this test's bound below by far.
+    const rig = await startFactusRig({ keeper: { store, proactiveRefresh: false, env: {} } });
+    try {
+      const { versionBefore } = await refreshHeldBy(rig, store, 60_000);
+      await assert.rejects(rig.keeper.close({ graceMs: -1 }), (error: TokenkeeperError) => {
+        assert.equal(error.code, 'CONFIG');
+        assert.match(error.message, /graceMs must be a positive number/);
+        return true;
+      });
+      assert.equal((await rig.keeper.info('acme')).name, 'acme', 'a refused close leaves the keeper open');
+      const began = performance.now();
+      await rig.keeper.close({ graceMs: 200 });
+      const tookMs = performance.now() - began;
+      assert.ok(tookMs < 5_000, `close waited ${Math.round(tookMs)} ms for a refresh given 200 ms`);
+      assert.equal((await store.get('acme'))?.version, versionBefore, 'nothing half-done was saved');
+    } finally {
+      await rig.close();
+    }
+  });
+});

@@ -4,6 +4,7 @@
  * Token time is a fake clock shared with the emulators; nothing waits for real expiry.
  */
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/clock.js';
 import { startFactorialEmulator } from '../../src/emulators/factorial/factorial-emulator.js';
@@ -12,7 +13,7 @@ import { createKeeper } from '../../src/keeper.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { ReadCountingStore } from '../helpers/forwarding-store.js';
 import { ListingHeldStore } from '../helpers/gated-store.js';
-import { connectFactorial, connectFactus, startServeRig } from './serve-rig.js';
+import { connectFactorial, connectFactus, eventually, startServeRig } from './serve-rig.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -238,6 +239,37 @@ describe('keeping idle connections alive', () => {
     } finally {
       await rig.close();
       await emulator.stop();
+    }
+  });
+});
+
+describe('stopping the daemon', () => {
+  it('waits out a refresh the provider holds once, within closeGraceMs, not once per layer', async () => {
+    const graceMs = 2_000;
+    const rig = await startServeRig({
+      factus: { accessTtlSeconds: 600 },
+      daemon: { keepaliveMs: 60_000, keeper: { closeGraceMs: graceMs } },
+    });
+    try {
+      await connectFactus(rig, 'acme');
+      await rig.daemon.keepAlive.sync();
+      rig.factus.faults.add({ point: 'token', delayMs: 60_000, count: 1 });
+      await rig.clock.advance(70_000);
+      await eventually(
+        () => (rig.factus.stats().faults.token ?? 0) >= 1,
+        'the keep-alive refresh reached the provider',
+      );
+      const began = performance.now();
+      await rig.daemon.close();
+      const tookMs = performance.now() - began;
+      // The keep-alive and the keeper both wait for this refresh; twice the grace is the bug.
+      assert.ok(tookMs >= graceMs - 50, `stopped after ${Math.round(tookMs)} ms, before the grace ran out`);
+      assert.ok(
+        tookMs < graceMs * 1.6,
+        `stopping took ${Math.round(tookMs)} ms for a grace of ${graceMs} ms`,
+      );
+    } finally {
+      await rig.close();
     }
   });
 });
