@@ -18,7 +18,7 @@ import {
 } from './grants/strategies.js';
 import type { ForwardedResponse, ForwardRequest } from './http/forward.js';
 import type { Identity } from './identity.js';
-import { type KeeperOptions, positive, resolveKeeperOptions } from './options.js';
+import { type KeeperOptions, kindOf, positive, refuseUnknownKeys, resolveKeeperOptions } from './options.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { ProviderProfile } from './providers/types.js';
 import { type Lease, withLease } from './refresh/lease.js';
@@ -189,8 +189,9 @@ export interface Keeper {
   profile(id: string): ProviderProfile;
   on<E extends KeeperEventName>(event: E, listener: (payload: KeeperEvents[E]) => void): () => void;
   /**
-   * Stops every timer, lets a refresh under way save its tokens (bounded by `closeGraceMs`),
-   * and closes the store if the keeper opened it. Call it on SIGINT/SIGTERM before exiting.
+   * Stops every timer, lets a refresh under way save its tokens (bounded by `graceMs`, by
+   * default `closeGraceMs`), and closes the store if the keeper opened it. Call it on
+   * SIGINT/SIGTERM before exiting.
    */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -571,6 +572,9 @@ class TokenKeeper implements Keeper {
 
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.#closed) return;
+    if (options === null || typeof options !== 'object')
+      throw new ConfigError(`close() takes { graceMs }, got ${kindOf(options)}.`);
+    refuseUnknownKeys(options, ['graceMs'], { owner: 'close()', key: 'option' });
     const graceMs = positive(options.graceMs, this.#services.settings.closeGraceMs, 'graceMs', {
       zeroAllowed: true,
     });

@@ -310,11 +310,15 @@ describe('closing with a refresh under way', () => {
     const rig = await startFactusRig({ keeper: { store, proactiveRefresh: false, env: {} } });
     try {
       const { versionBefore } = await refreshHeldBy(rig, store, 60_000);
-      await assert.rejects(rig.keeper.close({ graceMs: -1 }), (error: TokenkeeperError) => {
-        assert.equal(error.code, 'CONFIG');
-        assert.match(error.message, /graceMs must be a positive number/);
-        return true;
-      });
+      const refused = async (options: unknown, message: RegExp) =>
+        assert.rejects(rig.keeper.close(options as { graceMs?: number }), (error: TokenkeeperError) => {
+          assert.equal(error.code, 'CONFIG');
+          assert.match(error.message, message);
+          return true;
+        });
+      await refused({ graceMs: -1 }, /graceMs must be a positive number/);
+      await refused({ grace: 200 }, /close\(\) has no option "grace": did you mean "graceMs"\?/);
+      await refused(200, /close\(\) takes \{ graceMs \}, got a number/);
       assert.equal((await rig.keeper.info('acme')).name, 'acme', 'a refused close leaves the keeper open');
       const began = performance.now();
       await rig.keeper.close({ graceMs: 200 });
