@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { BackoffPolicy } from '../http/backoff.js';
@@ -227,9 +228,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
         // A refresh the provider already answered is saved before the store closes, within one
         // grace for both waits: the keeper's refreshes are the keep-alive's, so a stuck one
         // must not be waited out twice.
-        const graceEnds = Date.now() + settings.closeGraceMs;
+        const graceEnds = performance.now() + settings.closeGraceMs;
         await keepAlive.stop(settings.closeGraceMs);
-        await keeper.close({ graceMs: Math.max(0, graceEnds - Date.now()) });
+        await keeper.close({ graceMs: Math.max(0, graceEnds - performance.now()) });
         await webhooks?.close(2_000);
         await stopListening(server, requests);
         if (opened.owned) await store.close();

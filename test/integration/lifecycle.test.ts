@@ -304,7 +304,7 @@ describe('closing with a refresh under way', () => {
     }
   });
 
-  it('waits no longer than the graceMs it is given, and refuses one that is not a duration', async () => {
+  it('waits no longer than the graceMs it is given, and refuses options it cannot use', async () => {
     const store = new MemoryTokenStore();
     // The default grace (10 s) would outlast this test's bound below by far.
     const rig = await startFactusRig({ keeper: { store, proactiveRefresh: false, env: {} } });
