@@ -2,6 +2,7 @@
  * 10. and 11. The daemon's HTTP API on loopback: requests through /proxy/{name}/… against
  * the same requests sent straight to the upstream, and the latency of /token.
  */
+import { mkdtempSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { createKeeper } from '../../src/keeper.js';
 import { type BearerServer, startBareProxy, startBearerServer } from '../lib/bearer-server.js';
 import { BENCH_CREDENTIALS } from '../lib/factus.js';
+import { findNginx, startNginxProxy } from '../lib/native-proxy.js';
 import type { ScenarioResult } from '../lib/report.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
 import { type DaemonChild, SERVE_SECRET, serveEnv, startDaemonChild } from '../lib/serve.js';
@@ -188,6 +190,21 @@ export const serveProxy: Scenario = {
       const proxied: Target = { url: rig.daemon.url, authorization: `Bearer ${SERVE_SECRET}` };
       const bare = await startBareProxy(rig.upstream.url, `Bearer ${rig.token}`);
       const yardstick: Target = { url: bare.url, authorization: 'none' };
+      // What a native proxy reaches on the same machine, where nginx is installed (Linux: its CPU comes from /proc).
+      const nginx = process.platform === 'linux' ? findNginx() : undefined;
+      let nativeFailure: string | undefined;
+      const native = nginx
+        ? await startNginxProxy(
+            nginx,
+            rig.upstream.url,
+            `Bearer ${rig.token}`,
+            mkdtempSync(join(ctx.tmpDir, 'nginx-')),
+          ).catch((error: unknown) => {
+            // A yardstick that cannot start leaves its column out; the daemon's figures stand.
+            nativeFailure = error instanceof Error ? error.message : String(error);
+            return undefined;
+          })
+        : undefined;
       const side = (target: Target, prefix: string, proxyCpuMs?: () => Promise<number>) => ({
         target,
         prefix,
@@ -202,7 +219,8 @@ export const serveProxy: Scenario = {
         side(direct, ''),
         side(proxied, `/proxy/${CONNECTION}`, () => rig.daemon.cpuMs()),
         side(yardstick, '', () => bare.cpuMs()),
-      ] as const;
+        ...(native ? [side({ url: native.url, authorization: 'none' }, '', () => native.cpuMs())] : []),
+      ];
       try {
         for (const { target, prefix } of sides) {
           await throughput(target, prefix + PATH, sizes.concurrency, sizes.warmupMs);
@@ -219,12 +237,24 @@ export const serveProxy: Scenario = {
         }
       } finally {
         await bare.stop();
+        await native?.stop();
       }
-      const [directSide, proxySide, bareSide] = sides;
+      const [directSide, proxySide, bareSide, nativeSide] = sides as [
+        (typeof sides)[number],
+        (typeof sides)[number],
+        (typeof sides)[number],
+        (typeof sides)[number] | undefined,
+      ];
       const ratio = median(proxySide.rps) / median(directSide.rps);
       const bareRatio = median(bareSide.rps) / median(directSide.rps);
       const slowRatio = median(proxySide.slowRps) / median(directSide.slowRps);
       const slowBareRatio = median(bareSide.slowRps) / median(directSide.slowRps);
+      const nativeRatios = nativeSide
+        ? [
+            formatRatio(median(nativeSide.rps) / median(directSide.rps)),
+            formatRatio(median(nativeSide.slowRps) / median(directSide.slowRps)),
+          ]
+        : [];
       const costOf = (of: (typeof sides)[number], part: keyof RequestCost) => {
         const values = of.costs.map((cost) => cost[part]).filter((us) => us !== undefined);
         return values.length > 0 ? median(values) : undefined;
@@ -249,22 +279,41 @@ export const serveProxy: Scenario = {
           `${sizes.concurrency} GET requests in flight (node:http, keep-alive) for ${formatMs(sizes.sliceMs)}, ` +
           `straight to the upstream with its token, to /proxy/${CONNECTION}${PATH} with the daemon's ` +
           'secret, or through a bare node:http proxy (the yardstick: a fixed Authorization, no checks, no rules, ' +
-          `in its own process), in turn, ${sizes.rounds} slices each (medians); the same again for a path the ` +
+          `in its own process)${nativeSide ? ', or through nginx (the native yardstick, see below)' : ''}, in turn, ` +
+          `${sizes.rounds} slices each (medians); the same again for a path the ` +
           `upstream answers after ${formatMs(PROVIDER_TIME_MS)}. Latency: one request after ` +
           'another, in turn the same way; added p99 is the proxied p99 minus the direct p99. CPU per request: ' +
           'what each process used during the throughput slices (process.cpuUsage, the children asked before and ' +
           `after each slice), divided by the slice’s requests; medians. Everything shares ${cores} cores.`,
         tables: [
           {
-            head: ['Measure', 'Direct', 'Through /proxy', 'Bare node:http proxy'],
+            head: [
+              'Measure',
+              'Direct',
+              'Through /proxy',
+              'Bare node:http proxy',
+              ...(nativeSide ? ['nginx, one worker'] : []),
+            ],
             rows: [
               ['requests/s (median)', ...column((side) => formatCount(median(side.rps)))],
-              ['… vs direct', '1.00×', formatRatio(ratio), formatRatio(bareRatio)],
+              [
+                '… vs direct',
+                '1.00×',
+                formatRatio(ratio),
+                formatRatio(bareRatio),
+                ...nativeRatios.slice(0, 1),
+              ],
               [
                 `requests/s, the upstream answering in ${formatMs(PROVIDER_TIME_MS)}`,
                 ...column((side) => formatCount(median(side.slowRps))),
               ],
-              ['… vs direct', '1.00×', formatRatio(slowRatio), formatRatio(slowBareRatio)],
+              [
+                '… vs direct',
+                '1.00×',
+                formatRatio(slowRatio),
+                formatRatio(slowBareRatio),
+                ...nativeRatios.slice(1),
+              ],
               ['latency p50', ...column((side) => formatMs(quantile(side.ms, 0.5)))],
               ['latency p99', ...column((side) => formatMs(quantile(side.ms, 0.99)))],
               ['latency samples', ...column((side) => formatCount(side.ms.length))],
@@ -318,6 +367,13 @@ export const serveProxy: Scenario = {
             'A proxy reads and writes each request and answer as the client and the upstream do together, ' +
             'so no proxy on node:http fits that budget. Per-request CPU also grows as the rate falls, since ' +
             'fewer requests share each wake-up: the upstream’s row shows it.',
+          nativeSide
+            ? `The nginx column is a native proxy doing the bare proxy's work (one worker process, keep-alive to the upstream, a fixed Authorization): ${formatUs(costOf(nativeSide, 'proxy'))} of CPU per request. ` +
+              'It is what a proxy in front of the same upstream can reach on this machine when HTTP is not parsed and written in JavaScript. ' +
+              'Its CPU is read from /proc in clock ticks of 10 ms.'
+            : nativeFailure
+              ? `nginx did not start, so the column of a native proxy is left out: ${nativeFailure}`
+              : 'nginx is not installed here, so the column of a native proxy is left out (Debian: `apt-get install nginx-light`).',
           'The daemon forwards over node:http (keeper.forward) on a keep-alive agent, with the connection’s ' +
             'rules: the access secret is checked, the credential set, the rate-limit gate passed, a 401 or 429 ' +
             'answered, the request counted in /metrics.',
@@ -332,6 +388,8 @@ export const serveProxy: Scenario = {
           directRps: directSide.rps,
           proxyRps: proxySide.rps,
           bareRps: bareSide.rps,
+          nativeCosts: nativeSide?.costs,
+          nativeRps: nativeSide?.rps,
           providerTimeMs: PROVIDER_TIME_MS,
           slowDirectRps: directSide.slowRps,
           slowProxyRps: proxySide.slowRps,
