@@ -20,6 +20,7 @@ import { factorialProfile } from '../providers/factorial.js';
 import { factusProfile } from '../providers/factus.js';
 import { shellWord } from '../shell-word.js';
 import { checkFlags } from './args.js';
+import { ExitCode } from './exit-codes.js';
 
 export interface EmulateIO {
   stdout: { write(chunk: string): unknown };
@@ -208,9 +209,16 @@ export async function runEmulate(argv: string[], io: EmulateIO = processIO): Pro
     io.stdout.write(humanBanner(entry, provider, emulator, credentials, settings));
   }
 
-  await waitForStop(io.signal);
+  const stoppedBy = await waitForStop(io.signal);
   await emulator.stop();
   if (!json) io.stderr.write(`${entry.displayName} emulator stopped.\n`);
+  return exitCodeAfter(stoppedBy);
+}
+
+/** Ended by a signal, the emulator exits as every command does (130 / 143); stopped by its embedder, 0. */
+function exitCodeAfter(stoppedBy: NodeJS.Signals | 'abort'): number {
+  if (stoppedBy === 'SIGINT') return ExitCode.interrupted;
+  if (stoppedBy === 'SIGTERM') return ExitCode.terminated;
   return 0;
 }
 
@@ -406,17 +414,21 @@ function humanBanner(
   ].join('\n');
 }
 
-function waitForStop(signal: AbortSignal | undefined): Promise<void> {
+/** Resolves with what stopped the emulator: a signal, or the embedder's AbortSignal. */
+function waitForStop(signal: AbortSignal | undefined): Promise<NodeJS.Signals | 'abort'> {
   return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      signal?.removeEventListener('abort', done);
-      resolve();
+    const onInterrupt = () => done('SIGINT');
+    const onTerminate = () => done('SIGTERM');
+    const onAbort = () => done('abort');
+    const done = (by: NodeJS.Signals | 'abort') => {
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onTerminate);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(by);
     };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
+    process.once('SIGINT', onInterrupt);
+    process.once('SIGTERM', onTerminate);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -253,7 +253,36 @@ describe('tokenkeeper emulate and demo', () => {
     }
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await exited, 143, 'SIGTERM ends it as it ends every command');
+    await assert.rejects(fetch(`${start.url}/__emulator/stats`), 'it stopped listening');
+  });
+
+  it('emulate stops on Ctrl-C, says so, and exits 130', async () => {
+    const child = spawn(process.execPath, [cliPath, 'emulate', 'factorial', '--port', '0'], {
+      stdio: 'pipe',
+    });
+    try {
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk) => {
+          stdout += chunk;
+          const shown = /Press Ctrl\+C to stop/.test(stdout) && /^ {2}URL:\s+(\S+)$/m.exec(stdout);
+          if (shown) resolve(shown[1] as string);
+        });
+        child.on('close', () => reject(new Error(`the emulator ended early:\n${stdout}${stderr}`)));
+      });
+      assert.equal((await fetch(`${url}/__emulator/stats`)).status, 200);
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.kill('SIGINT');
+      assert.equal(await exited, 130);
+      assert.match(stderr, /Factorial emulator stopped\./);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('demo runs the README’s main job end to end', async () => {
