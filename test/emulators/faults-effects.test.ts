@@ -127,6 +127,26 @@ describe('fault effects', () => {
     });
   }
 
+  test('body "invalid-json" is the first half of the answer the request would have had', async () => {
+    const emulator = await start();
+    const { access_token: token } = await login(emulator);
+    const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const whole = await (await fetch(`${emulator.url}/v1/numbering-ranges`, { headers })).text();
+    await addFault(emulator, { point: 'api', body: 'invalid-json', count: 1 });
+    const cut = await (await fetch(`${emulator.url}/v1/numbering-ranges`, { headers })).text();
+    assert.ok(
+      cut.length > 0 && cut.length < whole.length,
+      `cut to ${cut.length} of ${whole.length} characters`,
+    );
+    assert.equal(whole.slice(0, cut.length), cut);
+    assert.throws(() => JSON.parse(cut), SyntaxError);
+
+    await addFault(emulator, { point: 'token', status: 503, body: 'invalid-json', count: 1 });
+    const injected = await (await tokenRequest(emulator)).text();
+    assert.match(injected, /^\{"message":"Service/, 'the start of the injected answer');
+    assert.doesNotMatch(injected, /access_token/, 'no token-shaped text where no token was answered');
+  });
+
   test('expiresIn makes the token answer carry that expires_in, once per count', async () => {
     const emulator = await start();
     await addFault(emulator, { point: 'token', expiresIn: 0, count: 1 });

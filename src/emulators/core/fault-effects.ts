@@ -25,7 +25,7 @@ export async function applyFault(
   const headers: Record<string, string> = { ...response.headers, [FAULT_HEADER]: ruleId };
   if (rule.expiresIn !== undefined) response = withExpiresIn(response, rule.expiresIn);
   if (rule.body !== undefined) {
-    const replaced = replacementBody(rule.body, response.status);
+    const replaced = replacementBody(rule.body, response);
     setContentType(headers, replaced.contentType);
     response = { ...response, body: replaced.body };
   }
@@ -53,21 +53,45 @@ function withExpiresIn(response: EmulatorResponse, expiresIn: number): EmulatorR
   return { ...response, body: { ...(body as Record<string, unknown>), expires_in: expiresIn } };
 }
 
-/** The junk a broken proxy or a half-deployed provider sends. */
-function replacementBody(kind: FaultBody, status: number): { body: string; contentType: string } {
+/** The junk a broken proxy or a half-deployed provider sends, in place of `answer`'s body. */
+function replacementBody(kind: FaultBody, answer: EmulatorResponse): { body: string; contentType: string } {
   switch (kind) {
     case 'html': {
-      const title = `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+      const title = `${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trim();
       return {
         contentType: 'text/html; charset=utf-8',
         body: `<!DOCTYPE html>\n<html><head><title>${title}</title></head><body><h1>${title}</h1><hr><p>nginx</p></body></html>\n`,
       };
     }
     case 'invalid-json':
-      // Cut off mid-document, as when a connection breaks during a write.
-      return { contentType: 'application/json', body: '{"access_token":"eyJ0eXAiOiJKV1Qi' };
+      return { contentType: 'application/json', body: cutOff(answer.body) };
     case 'empty':
       return { contentType: 'application/json', body: '' };
+  }
+}
+
+/**
+ * The first half of the answer's own JSON, as when a connection breaks during the write: a
+ * client sees the start of the document it expected, never a whole one.
+ */
+function cutOff(body: unknown): string {
+  const whole =
+    typeof body === 'string'
+      ? body
+      : Buffer.isBuffer(body)
+        ? body.toString('utf8')
+        : JSON.stringify(body ?? {});
+  const half = whole.slice(0, Math.ceil(whole.length / 2));
+  // A prefix of an object or array never parses; a bare number's might, so it gets a cut-off object.
+  return isJson(half) ? '{"data":' : half;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
