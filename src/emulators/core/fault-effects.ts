@@ -8,7 +8,7 @@
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FaultBody, type FaultRule, isBodylessStatus } from './fault-rule.js';
-import type { EmulatorResponse } from './router.js';
+import { bodyBytes, type EmulatorResponse } from './router.js';
 
 export const FAULT_HEADER = 'x-emulator-fault';
 
@@ -75,12 +75,7 @@ function replacementBody(kind: FaultBody, answer: EmulatorResponse): { body: str
  * client sees the start of the document it expected, never a whole one.
  */
 function cutOff(body: unknown): string {
-  const whole =
-    typeof body === 'string'
-      ? body
-      : Buffer.isBuffer(body)
-        ? body.toString('utf8')
-        : JSON.stringify(body ?? {});
+  const whole = bodyBytes(body)?.toString('utf8') ?? '{}';
   const half = whole.slice(0, Math.ceil(whole.length / 2));
   // A prefix of an object or array never parses; a bare number's might, so it gets a cut-off object.
   return isJson(half) ? '{"data":' : half;

@@ -6,7 +6,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_MAX_BODY_BYTES, readRequestBody } from './body.js';
-import { type EmulatorRequest, type EmulatorResponse, normalizePath } from './router.js';
+import {
+  bodyBytes,
+  type EmulatorRequest,
+  type EmulatorResponse,
+  isJsonValueBody,
+  normalizePath,
+} from './router.js';
 
 export const LOOPBACK_HOST = '127.0.0.1';
 
@@ -89,14 +95,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 }
 
 function writeResponse(outgoing: ServerResponse, response: EmulatorResponse): void {
-  let payload: Buffer | undefined;
   const headers: Record<string, string> = { ...response.headers };
-  if (Buffer.isBuffer(response.body)) payload = response.body;
-  else if (typeof response.body === 'string') payload = Buffer.from(response.body, 'utf8');
-  else if (response.body !== undefined) {
-    payload = Buffer.from(JSON.stringify(response.body), 'utf8');
-    headers['content-type'] ??= 'application/json';
-  }
+  const payload = bodyBytes(response.body);
+  if (isJsonValueBody(response.body)) headers['content-type'] ??= 'application/json';
   if (payload !== undefined) headers['content-length'] = String(payload.length);
   outgoing.writeHead(response.status, headers);
   outgoing.end(payload);

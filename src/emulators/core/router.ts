@@ -29,6 +29,17 @@ export interface EmulatorResponse {
   dropConnection?: boolean;
 }
 
+/** Whether an answer's body is a value that goes out JSON-encoded (see EmulatorResponse.body). */
+export function isJsonValueBody(body: unknown): boolean {
+  return body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body);
+}
+
+/** An answer's body as it goes on the wire; undefined: no body. */
+export function bodyBytes(body: unknown): Buffer | undefined {
+  if (body === undefined || Buffer.isBuffer(body)) return body;
+  return Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+}
+
 /** One route of an emulator: a plain function from request to answer, with no node:http in sight. */
 export type RouteHandler = (request: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
 
