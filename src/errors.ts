@@ -92,6 +92,12 @@ export class ConfigError extends TokenkeeperError {
   }
 }
 
+/**
+ * The keeper was closed: a call made after close(), or a request to the authorization server
+ * that was still waiting when close()'s grace ran out and was given up.
+ */
+export class KeeperClosedError extends ConfigError {}
+
 /** The connection can no longer refresh by itself: a person has to log in again. */
 export class ReauthRequiredError extends TokenkeeperError {
   constructor(connection: string, reason: string, options?: TokenkeeperErrorOptions) {

@@ -7,6 +7,7 @@ export {
   ConfigError,
   type ErrorCode,
   isTokenkeeperError,
+  KeeperClosedError,
   LockTimeoutError,
   ReauthRequiredError,
   StoreError,

@@ -8,7 +8,7 @@
  */
 import { type ConnectionInfo, type ConnectionRecord, clientConfigOf, infoOf } from './connection.js';
 import type { ConnectionSpec } from './connection-spec.js';
-import { ConfigError, TokenkeeperError } from './errors.js';
+import { ConfigError, KeeperClosedError, TokenkeeperError } from './errors.js';
 import { KeeperEventEmitter, type KeeperEventName, type KeeperEvents } from './events.js';
 import {
   type AuthorizationCodeResult,
@@ -619,7 +619,7 @@ class TokenKeeper implements Keeper {
 
   #assertOpen(): void {
     if (this.#closed)
-      throw new TokenkeeperError('CONFIG', 'This keeper was closed; create a new one with createKeeper().');
+      throw new KeeperClosedError('This keeper was closed; create a new one with createKeeper().');
   }
 }
 

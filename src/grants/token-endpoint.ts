@@ -5,7 +5,7 @@
  * and errors that say what happened and what to do, with no secret in them.
  */
 import * as oauth from 'oauth4webapi';
-import { TokenkeeperError } from '../errors.js';
+import { KeeperClosedError, TokenkeeperError } from '../errors.js';
 import { BodyTooLargeError } from '../http/bounded-body.js';
 import type { BufferedFetch } from '../http/buffered-request.js';
 import { codeSuffix, networkFailureOf } from '../http/network-errors.js';
@@ -31,6 +31,12 @@ export interface TokenRequestContext {
   authServerFetch: BufferedFetch;
   now: () => number;
   timeoutMs: number;
+  /**
+   * Aborted when the keeper closes and its grace has run out: a request still waiting then is
+   * given up, so that its refresh lets go of the connection's lock instead of holding it until
+   * the timeout.
+   */
+  closing?: AbortSignal;
   /** Names the connection in error messages. */
   connection: string;
   /** Names the command that starts over, e.g. "tokenkeeper login acme". */
@@ -114,9 +120,13 @@ export function clientAuthFor(config: ClientConfig): oauth.ClientAuth {
 }
 
 /** Options every request to an authorization server gets: bounded body, timeout, loopback-only http. */
-export function httpOptionsFor(url: string, ctx: Pick<TokenRequestContext, 'authServerFetch' | 'timeoutMs'>) {
+export function httpOptionsFor(
+  url: string,
+  ctx: Pick<TokenRequestContext, 'authServerFetch' | 'timeoutMs' | 'closing'>,
+) {
+  const timeout = AbortSignal.timeout(ctx.timeoutMs);
   return {
-    signal: AbortSignal.timeout(ctx.timeoutMs),
+    signal: ctx.closing ? AbortSignal.any([timeout, ctx.closing]) : timeout,
     [oauth.allowInsecureRequests]: isLoopbackUrl(new URL(url)),
     [oauth.customFetch]: (input: string, init: RequestInit) =>
       ctx.authServerFetch(input, init, MAX_TOKEN_RESPONSE_BYTES),
@@ -148,13 +158,19 @@ export async function requestTokens(
 export async function describeTokenEndpointFailure(
   error: unknown,
   url: string,
-  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now' | 'loggingIn'>,
+  ctx: Pick<TokenRequestContext, 'connection' | 'loginHint' | 'now' | 'loggingIn' | 'closing'>,
   redact: Redact,
   endpoint: AuthServerEndpoint = 'token',
 ): Promise<TokenkeeperError> {
   if (error instanceof TokenkeeperError) return error;
   const where = `${endpoint} endpoint at ${new URL(url).origin}`;
   const connection = ctx.connection;
+  if (ctx.closing?.aborted) {
+    return new KeeperClosedError(
+      `The keeper was closed before the ${where} answered for "${connection}": the request was given up, and the store was left as it was. Create a new keeper with createKeeper() to try again.`,
+      { connection },
+    );
+  }
 
   if (error instanceof oauth.ResponseBodyError) {
     const response = error.response;

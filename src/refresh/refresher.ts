@@ -18,7 +18,13 @@ import {
   loginInputOf,
   type VersionedRecord,
 } from '../connection.js';
-import { ConfigError, ReauthRequiredError, StoreError, TokenkeeperError } from '../errors.js';
+import {
+  ConfigError,
+  KeeperClosedError,
+  ReauthRequiredError,
+  StoreError,
+  TokenkeeperError,
+} from '../errors.js';
 import type { KeeperEventEmitter } from '../events.js';
 import { grantStrategy } from '../grants/strategies.js';
 import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.js';
@@ -140,6 +146,8 @@ export class Refresher {
       this.#emitObtained(saved.record, obtained);
       return saved;
     } catch (error) {
+      // Given up by close(): not the provider's failure, so nothing to back off from or report.
+      if (error instanceof KeeperClosedError) throw error;
       if (current && isTransient(error)) await this.#backOffInStore(current, error, lease);
       if (error instanceof TokenkeeperError && error.code !== 'REAUTH_REQUIRED') {
         this.options.events.emit('refresh_failed', {

@@ -26,6 +26,9 @@ import type { SharedRateLimits, TokenStore } from '../store/types.js';
 import { type TokenResponseFields, TokenSet, type TokenSetData } from '../token-set.js';
 import { RefreshScheduler } from './refresh-scheduler.js';
 
+/** After close()'s grace: how long a given-up refresh has to release its lock before the store closes. */
+const CLOSE_RELEASE_MS = 2_000;
+
 export interface Storage {
   repository: ConnectionRepository;
   refresher: Refresher;
@@ -46,6 +49,8 @@ export class SessionServices {
   #forwarding: Forwarding | undefined;
   /** Refreshes under way: close() lets them save what the provider already rotated. */
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Aborted when close()'s grace runs out: token requests still waiting are given up. */
+  readonly #closing = new AbortController();
   readonly #store: KeeperOptions['store'];
   /** The keys given as options, checked when the keeper is created: a bad one fails at once. */
   readonly #givenKey: Buffer | undefined;
@@ -110,6 +115,7 @@ export class SessionServices {
       authServerFetch: this.settings.authServerFetch,
       now: () => this.clock.now(),
       timeoutMs: this.settings.requestTimeoutMs,
+      closing: this.#closing.signal,
       connection,
       loginHint: `tokenkeeper login ${connection}`,
     };
@@ -117,17 +123,30 @@ export class SessionServices {
 
   /**
    * Stops the schedule, lets refreshes under way finish (at most `graceMs`: a refresh the
-   * provider already answered must be saved, or its rotated refresh token is lost), then
-   * closes the store if this keeper opened it.
+   * provider already answered must be saved, or its rotated refresh token is lost). Token
+   * requests still unanswered after that are given up, so that their refreshes release their
+   * locks, which would otherwise be renewed until the request timed out. Then it closes the
+   * store if this keeper opened it.
    */
   async close(graceMs: number): Promise<void> {
     this.scheduler?.close();
+    if (this.#inFlight.size > 0) await this.#settleInFlight(graceMs);
     if (this.#inFlight.size > 0) {
-      const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
-      await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
+      this.#closing.abort();
+      await this.#settleInFlight(CLOSE_RELEASE_MS);
     }
     const storage = await this.#storage?.catch(() => undefined);
     if (storage?.ownsStore) await storage.repository.store.close();
+  }
+
+  /** Waits until every refresh under way has ended, or `ms` have passed. */
+  async #settleInFlight(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    await Promise.race([Promise.allSettled([...this.#inFlight]), bound]);
+    clearTimeout(timer);
   }
 
   async #loadHttp(): Promise<SessionHttp> {

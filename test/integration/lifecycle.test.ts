@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { startFactusEmulator } from '../../src/emulators/factus/factus-emulator.js';
-import type { TokenkeeperError } from '../../src/errors.js';
+import { KeeperClosedError, type TokenkeeperError } from '../../src/errors.js';
 import { createKeeper } from '../../src/keeper.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { SqliteTokenStore } from '../../src/store/sqlite-store.js';
@@ -327,6 +327,54 @@ describe('closing with a refresh under way', () => {
       assert.equal((await store.get('acme'))?.version, versionBefore, 'nothing half-done was saved');
     } finally {
       await rig.close();
+    }
+  });
+
+  it('gives up a token request still unanswered when the grace runs out, and lets go of the lock at once', async () => {
+    const store = new MemoryTokenStore();
+    const rig = await startFactusRig({ keeper: { store, proactiveRefresh: false, env: {} } });
+    const events = recordEvents(rig.keeper);
+    try {
+      const { refreshing, versionBefore } = await refreshHeldBy(rig, store, 60_000);
+      await rig.keeper.close({ graceMs: 200 });
+      // Before the fix the abandoned refresh kept renewing its lease until its 30-s request timeout.
+      assert.equal(await store.tryLock('acme', 'the-next-process', 10_000), true, 'the lock was let go');
+      const error = await refreshing;
+      assert.ok(error instanceof KeeperClosedError, `refresh() failed with ${String(error)}`);
+      assert.equal(error.code, 'CONFIG');
+      assert.equal(error.connection, 'acme');
+      assert.match(
+        error.message,
+        /closed before the token endpoint at http:\/\/127\.0\.0\.1:\d+ answered for "acme"/,
+      );
+      // Not the provider's failure: no back-off is written (it would be a new version) and none is reported.
+      assert.equal((await store.get('acme'))?.version, versionBefore, 'the store was left as it was');
+      assert.equal(events.count('refresh_failed'), 0);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('releases the lock before closing a store it opened itself', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tk-close-'));
+    const path = join(dir, 'store.db');
+    const rig = await startFactusRig({ keeper: { store: path, proactiveRefresh: false, env: {} } });
+    try {
+      await rig.keeper.connect('acme', rig.spec);
+      rig.emulator.faults.add({ point: 'token', delayMs: 60_000, count: 1 });
+      const refreshing = rig.keeper.refresh('acme').catch((error: unknown) => error);
+      await waitFor(() => (rig.emulator.stats().faults.token ?? 0) >= 1);
+      await rig.keeper.close({ graceMs: 200 });
+      assert.ok((await refreshing) instanceof KeeperClosedError);
+      const reopened = await SqliteTokenStore.open(path);
+      try {
+        assert.equal(await reopened.tryLock('acme', 'the-next-process', 10_000), true, 'the lock was let go');
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await rig.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
