@@ -194,7 +194,8 @@ export async function describeTokenEndpointFailure(
   if (error instanceof TokenkeeperError) return error;
   const where = `${endpoint} endpoint at ${new URL(url).origin}`;
   const connection = ctx.connection;
-  if (ctx.closing?.aborted) {
+  // Only the abort itself: an answer that came before close() still says what the provider said.
+  if (ctx.closing?.aborted && error === ctx.closing.reason) {
     return new KeeperClosedError(
       `The keeper was closed before the ${where} answered for "${connection}": the request was given up, and the store was left as it was. Create a new keeper with createKeeper() to try again.`,
       { connection },

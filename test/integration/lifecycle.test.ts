@@ -330,30 +330,37 @@ describe('closing with a refresh under way', () => {
     }
   });
 
-  it('gives up a token request still unanswered when the grace runs out, and lets go of the lock at once', async () => {
-    const store = new MemoryTokenStore();
-    const rig = await startFactusRig({ keeper: { store, proactiveRefresh: false, env: {} } });
-    const events = recordEvents(rig.keeper);
-    try {
-      const { refreshing, versionBefore } = await refreshHeldBy(rig, store, 60_000);
-      await rig.keeper.close({ graceMs: 200 });
-      // Before the fix the abandoned refresh kept renewing its lease until its 30-s request timeout.
-      assert.equal(await store.tryLock('acme', 'the-next-process', 10_000), true, 'the lock was let go');
-      const error = await refreshing;
-      assert.ok(error instanceof KeeperClosedError, `refresh() failed with ${String(error)}`);
-      assert.equal(error.code, 'CONFIG');
-      assert.equal(error.connection, 'acme');
-      assert.match(
-        error.message,
-        /closed before the token endpoint at http:\/\/127\.0\.0\.1:\d+ answered for "acme"/,
-      );
-      // Not the provider's failure: no back-off is written (it would be a new version) and none is reported.
-      assert.equal((await store.get('acme'))?.version, versionBefore, 'the store was left as it was');
-      assert.equal(events.count('refresh_failed'), 0);
-    } finally {
-      await rig.close();
-    }
-  });
+  for (const [sender, fetchOption] of [
+    ['node:http', {}],
+    ['a fetch of its own', { fetch: globalThis.fetch }],
+  ] as const) {
+    it(`gives up a token request still unanswered when the grace runs out, and lets go of the lock at once (${sender})`, async () => {
+      const store = new MemoryTokenStore();
+      const rig = await startFactusRig({
+        keeper: { store, proactiveRefresh: false, env: {}, ...fetchOption },
+      });
+      const events = recordEvents(rig.keeper);
+      try {
+        const { refreshing, versionBefore } = await refreshHeldBy(rig, store, 60_000);
+        await rig.keeper.close({ graceMs: 200 });
+        // Otherwise the abandoned refresh would renew its lease until its 30-s request timeout.
+        assert.equal(await store.tryLock('acme', 'the-next-process', 10_000), true, 'the lock was let go');
+        const error = await refreshing;
+        assert.ok(error instanceof KeeperClosedError, `refresh() failed with ${String(error)}`);
+        assert.equal(error.code, 'CONFIG');
+        assert.equal(error.connection, 'acme');
+        assert.match(
+          error.message,
+          /closed before the token endpoint at http:\/\/127\.0\.0\.1:\d+ answered for "acme"/,
+        );
+        // Not the provider's failure: no back-off is written (it would be a new version) and none is reported.
+        assert.equal((await store.get('acme'))?.version, versionBefore, 'the store was left as it was');
+        assert.equal(events.count('refresh_failed'), 0);
+      } finally {
+        await rig.close();
+      }
+    });
+  }
 
   it('releases the lock before closing a store it opened itself', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tk-close-'));
