@@ -10,6 +10,7 @@ import { ConfigError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
 import { codeSuffix, networkFailureOf } from './network-errors.js';
 import { parseRetryAfter } from './retry-after.js';
+import { timeoutUnder } from './timeout-signal.js';
 import { joinUrl } from './urls.js';
 
 /** A credential as sent: the header it goes in and its full value. */
@@ -83,14 +84,17 @@ export function isSafeToRepeat(method: string, headers: RequestInit['headers']):
 }
 
 /**
- * With `timeoutMs`, every attempt gets a timeout, combined with the caller's own signal.
- * Without it, Node's fetch applies its own (5 minutes to the headers, and between body
- * chunks): a signal per request costs about a tenth of loopback throughput.
+ * With `timeoutMs`, every attempt gets a timeout, combined with the caller's own signal
+ * (timeoutUnder: that signal may live as long as the application). Without it, Node's fetch
+ * applies its own (5 minutes to the headers, and between body chunks): a signal per request
+ * costs about a tenth of loopback throughput.
  */
 function withTimeout(init: RequestInit, options: AuthFetchOptions): RequestInit {
   if (options.timeoutMs === undefined) return init;
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  return { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout };
+  const signal = init.signal
+    ? timeoutUnder(init.signal, options.timeoutMs)
+    : AbortSignal.timeout(options.timeoutMs);
+  return { ...init, signal };
 }
 
 function spanOf(ms: number): string {

@@ -493,6 +493,32 @@ describe('API requests on a bad day', () => {
       }
     });
 
+    if (transport === 'fetch') {
+      it('fetch: with apiTimeoutMs and a signal of the caller’s own, either one ends a request that hangs', async () => {
+        const rig = await startFactusRig({ keeper: { proactiveRefresh: false, apiTimeoutMs: 300 } });
+        try {
+          await rig.keeper.connect('acme', rig.spec);
+          rig.emulator.faults.add({ point: 'api', delayMs: 2_000 });
+          const caller = new AbortController();
+          await assert.rejects(
+            rig.keeper.fetch('acme', '/v1/numbering-ranges', { signal: caller.signal }),
+            (error: TokenkeeperError) => {
+              assert.equal(error.code, 'NETWORK');
+              assert.match(error.message, /did not answer within 300 ms/);
+              return true;
+            },
+          );
+          const shutdown = new Error('the application is shutting down');
+          const stopped = rig.keeper.fetch('acme', '/v1/numbering-ranges', { signal: caller.signal });
+          setTimeout(() => caller.abort(shutdown), 50);
+          await assert.rejects(stopped, (error) => error === shutdown);
+          assert.equal(rig.emulator.stats().faults.api, 4, 'three attempts, then one the caller ended');
+        } finally {
+          await rig.close();
+        }
+      });
+    }
+
     it(`${transport}: a dropped connection becomes a NETWORK error that names the host, after the retries`, async () => {
       const rig = await startFactusRig({ keeper: { proactiveRefresh: false } });
       try {
