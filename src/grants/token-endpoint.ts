@@ -11,6 +11,7 @@ import type { BufferedFetch } from '../http/buffered-request.js';
 import { codeSuffix, networkFailureOf } from '../http/network-errors.js';
 import { providerText, type Redact, secretRedactor } from '../http/provider-text.js';
 import { parseRetryAfter } from '../http/retry-after.js';
+import { timeoutUnder } from '../http/timeout-signal.js';
 import { isLoopbackUrl } from '../http/urls.js';
 import type { ClientAuthMethod } from './types.js';
 
@@ -124,42 +125,12 @@ export function httpOptionsFor(
   url: string,
   ctx: Pick<TokenRequestContext, 'authServerFetch' | 'timeoutMs' | 'closing'>,
 ) {
-  const { closing } = ctx;
-  const send = (input: string, init: RequestInit) =>
-    ctx.authServerFetch(input, init, MAX_TOKEN_RESPONSE_BYTES);
   return {
-    signal: AbortSignal.timeout(ctx.timeoutMs),
+    signal: ctx.closing ? timeoutUnder(ctx.closing, ctx.timeoutMs) : AbortSignal.timeout(ctx.timeoutMs),
     [oauth.allowInsecureRequests]: isLoopbackUrl(new URL(url)),
-    [oauth.customFetch]: closing
-      ? (input: string, init: RequestInit) => sendUntilClosing(closing, init, (until) => send(input, until))
-      : send,
+    [oauth.customFetch]: (input: string, init: RequestInit) =>
+      ctx.authServerFetch(input, init, MAX_TOKEN_RESPONSE_BYTES),
   };
-}
-
-/**
- * Sends a request that the keeper's closing also gives up, besides the request's own signal
- * (its timeout). Not AbortSignal.any: on Node 20 each signal it makes stays listed on the
- * keeper's, which lives as long as the keeper (nodejs/node#55351), one more for every token
- * request; this listener goes when its request ends.
- */
-export async function sendUntilClosing<T>(
-  closing: AbortSignal,
-  init: RequestInit,
-  send: (init: RequestInit) => Promise<T>,
-): Promise<T> {
-  const own = init.signal ?? undefined;
-  const controller = new AbortController();
-  const abort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
-  closing.addEventListener('abort', abort);
-  own?.addEventListener('abort', abort);
-  try {
-    const given = [closing, own].find((signal) => signal?.aborted);
-    if (given) controller.abort(given.reason);
-    return await send({ ...init, signal: controller.signal });
-  } finally {
-    closing.removeEventListener('abort', abort);
-    own?.removeEventListener('abort', abort);
-  }
 }
 
 export async function requestTokens(

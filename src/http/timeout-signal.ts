@@ -1,15 +1,15 @@
 /**
- * A request's timeout that the caller's own signal can also end: what
- * `AbortSignal.any([callerSignal, AbortSignal.timeout(ms)])` does, without its leak on
- * Node 20 (nodejs/node#55351). There, a caller's long-lived signal (an application's
- * shutdown signal, given to every request) keeps every signal ever combined with it
- * listed for good: one more per request. Here such a signal carries one listener and
- * weak references, and a reference goes once the request's signal is collected.
+ * A request's timeout that a longer-lived signal can also end (an application's signal given
+ * to keeper.fetch, the keeper's own closing for token requests): what
+ * `AbortSignal.any([longLived, AbortSignal.timeout(ms)])` does, without its leak on Node 20
+ * (nodejs/node#55351). There, the long-lived signal keeps every signal ever combined with it
+ * listed for good: one more per request. Here it carries one listener and weak references,
+ * and a reference goes once the request's signal is collected.
  */
 
 type Children = Set<WeakRef<AbortController>>;
 
-/** Per caller signal: the controllers of the requests under it. */
+/** Per long-lived signal: the controllers of the requests under it. */
 const childrenOf = new WeakMap<AbortSignal, Children>();
 /** A controller lives as long as its signal is in use (the signal alone does not hold it). */
 const ownerOf = new WeakMap<AbortSignal, AbortController>();
