@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../clock.js';
-import { isTokenkeeperError, TokenkeeperError } from '../errors.js';
+import { isTokenkeeperError, KeeperClosedError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
 import type { Keeper } from '../keeper.js';
 import type { ChangeFeed, DueIndex, StoreChange, StoredConnectionMeta, TokenStore } from '../store/types.js';
@@ -399,6 +399,8 @@ export class KeepAlive {
       return this.#schedule(next, undefined);
     }
     const view = await this.#track(after);
+    // Given up by this daemon's own shutdown: still due as it was, for another daemon to take now.
+    if (failure instanceof KeeperClosedError) return;
     if (failure) return this.#failed(view, failure);
     // Nobody asked for it since the last refresh: the store has the token, memory need not.
     if (!this.#used.delete(name)) this.options.keeper.release(name);

@@ -244,7 +244,7 @@ describe('keeping idle connections alive', () => {
 });
 
 describe('stopping the daemon', () => {
-  it('waits out a refresh the provider holds once, within closeGraceMs, not once per layer', async () => {
+  it('waits out a refresh the provider holds once, within closeGraceMs, and leaves it due for another daemon', async () => {
     const graceMs = 2_000;
     const rig = await startServeRig({
       factus: { accessTtlSeconds: 600 },
@@ -268,6 +268,12 @@ describe('stopping the daemon', () => {
         tookMs < graceMs * 1.6,
         `stopping took ${Math.round(tookMs)} ms for a grace of ${graceMs} ms`,
       );
+      // The refresh given up on the way out is no failure of the connection's: it stays due, unmarked.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const view = rig.daemon.keepAlive.get('acme');
+      assert.equal(view?.failures, 0);
+      assert.equal(view?.lastErrorCode, undefined);
+      assert.ok((view?.dueAt ?? Number.POSITIVE_INFINITY) <= rig.clock.now(), 'still due, not pushed back');
     } finally {
       await rig.close();
     }
