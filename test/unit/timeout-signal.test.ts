@@ -38,13 +38,14 @@ describe('a request timeout under the caller’s own signal', () => {
 
   it('is aborted from the start under a caller that already gave up', () => {
     const caller = new AbortController();
-    caller.abort(new Error('gone'));
+    const reason = new Error('gone');
+    caller.abort(reason);
     const signal = timeoutUnder(caller.signal, 60_000);
     assert.equal(signal.aborted, true);
-    assert.match(String(signal.reason), /gone/);
+    assert.equal(signal.reason, reason);
   });
 
-  it('leaves a long-lived caller signal holding nothing of the requests that are over', async () => {
+  it('lets a long-lived caller signal drop the requests that are over, once they are collected', async () => {
     const caller = new AbortController();
     const requests = 5_000;
     let held: AbortSignal[] = [];
