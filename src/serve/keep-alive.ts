@@ -13,6 +13,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { isTokenkeeperError, KeeperClosedError, TokenkeeperError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
 import type { Keeper } from '../keeper.js';
+import { settledWithin } from '../settled-within.js';
 import type { ChangeFeed, DueIndex, StoreChange, StoredConnectionMeta, TokenStore } from '../store/types.js';
 import type { Alerts } from './alerts.js';
 import { needsLogin, type ViewedConnection, viewOf } from './connection-view.js';
@@ -214,12 +215,7 @@ export class KeepAlive {
     this.#heartbeatTimer?.cancel();
     await this.#feed?.close();
     if (this.#inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
-    clearTimeout(timer);
+    await settledWithin([...this.#inFlight], graceMs);
   }
 
   /** Updates the view from a row and schedules its next refresh (unless a refresh of it is running). */

@@ -11,6 +11,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import { type BackoffPolicy, backoffDelay } from '../http/backoff.js';
+import { settledWithin } from '../settled-within.js';
 import type { DeliveryResult } from './metrics.js';
 
 export const WEBHOOK_SECRET_ENV = 'TOKENKEEPER_WEBHOOK_SECRET';
@@ -69,8 +70,7 @@ export class WebhookSender {
   /** Stops retrying and waits (at most `graceMs`) for deliveries under way. */
   async close(graceMs: number): Promise<void> {
     this.#stopped = true;
-    const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([Promise.allSettled([...this.#pending]), grace]);
+    await settledWithin([...this.#pending], graceMs);
   }
 
   async #deliver(url: string, id: string, body: string): Promise<void> {

@@ -11,6 +11,7 @@ import type { GrantResult, TokenRequestContext } from '../grants/token-endpoint.
 import type { KeeperOptions, KeeperSettings } from '../options.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { Refresher, type RefreshTrigger } from '../refresh/refresher.js';
+import { settledWithin } from '../settled-within.js';
 import {
   createSecretBox,
   generateEncryptionKey,
@@ -130,23 +131,13 @@ export class SessionServices {
    */
   async close(graceMs: number): Promise<void> {
     this.scheduler?.close();
-    if (this.#inFlight.size > 0) await this.#settleInFlight(graceMs);
+    if (this.#inFlight.size > 0) await settledWithin([...this.#inFlight], graceMs);
     if (this.#inFlight.size > 0) {
       this.#closing.abort();
-      await this.#settleInFlight(CLOSE_RELEASE_MS);
+      await settledWithin([...this.#inFlight], CLOSE_RELEASE_MS);
     }
     const storage = await this.#storage?.catch(() => undefined);
     if (storage?.ownsStore) await storage.repository.store.close();
-  }
-
-  /** Waits until every refresh under way has ended, or `ms` have passed. */
-  async #settleInFlight(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
-    });
-    await Promise.race([Promise.allSettled([...this.#inFlight]), bound]);
-    clearTimeout(timer);
   }
 
   async #loadHttp(): Promise<SessionHttp> {
