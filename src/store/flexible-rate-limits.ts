@@ -13,11 +13,14 @@ import type { SharedRateLimits } from './types.js';
 
 export type Flexible = typeof import('rate-limiter-flexible');
 
+/** What this module asks of a limiter: rate-limiter-flexible's own, or a store's wrapper of one. */
+export type BudgetLimiter = Pick<RateLimiterAbstract, 'consume' | 'block'>;
+
 /** Builds the store's limiter for `points` per `durationMs`, with `insurance` behind it. */
 export type LimiterFactory = (
   flexible: Flexible,
   shape: { points: number; durationMs: number; insuranceLimiter: RateLimiterAbstract },
-) => RateLimiterAbstract;
+) => BudgetLimiter;
 
 /** PostgreSQL keeps keys in varchar(255): a long budget name is replaced by its digest. */
 function keyOf(budget: string): string {
@@ -29,7 +32,7 @@ function isOverLimit(outcome: unknown): outcome is RateLimiterRes {
 }
 
 export class FlexibleRateLimits implements SharedRateLimits {
-  readonly #limiters = new Map<string, Promise<RateLimiterAbstract>>();
+  readonly #limiters = new Map<string, Promise<BudgetLimiter>>();
 
   constructor(private readonly create: LimiterFactory) {}
 
@@ -50,7 +53,7 @@ export class FlexibleRateLimits implements SharedRateLimits {
     await limiter.block(keyOf(budget), Math.max(1, Math.ceil(ms / 1000)));
   }
 
-  #limiterFor(limit: number, windowMs: number): Promise<RateLimiterAbstract> {
+  #limiterFor(limit: number, windowMs: number): Promise<BudgetLimiter> {
     const shape = `${limit}/${windowMs}`;
     let limiter = this.#limiters.get(shape);
     if (!limiter) {

@@ -80,7 +80,7 @@ export interface OpenStoreOptions {
   dataDir?: string;
   /** Base of relative paths. Default process.cwd(). */
   cwd?: string;
-  /** SQLite: how long a write waits for another process. Default 5000 ms. */
+  /** SQLite: how long a write waits for another process, without blocking the event loop. Default 5000 ms. */
   busyTimeoutMs?: number;
   /** PostgreSQL: schema for the tables (overrides `?schema=`). */
   postgresSchema?: string;

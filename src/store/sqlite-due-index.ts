@@ -20,8 +20,11 @@ import {
   checkEpochMs,
 } from './validate.js';
 
-/** Runs one step against the database, turning its failures into StoreErrors that say what failed. */
-export type SqliteGuard = <T>(action: string, step: () => T) => T;
+/**
+ * Runs one step against the database after the store's writes asked for before it, waiting
+ * out another process's write lock, and turns its failures into StoreErrors that say what failed.
+ */
+export type SqliteGuard = <T>(action: string, step: () => T) => Promise<T>;
 
 interface DueStatements {
   schedule: BetterSqlite3.Statement;
@@ -49,12 +52,12 @@ export class SqliteDueIndex implements DueIndex {
   async scheduleDue(name: string, dueAtMs: number): Promise<void> {
     assertConnectionName(name);
     const dueAt = checkEpochMs('dueAtMs', dueAtMs);
-    this.guard(`schedule "${name}"`, () => this.#s.schedule.run(name, dueAt));
+    await this.guard(`schedule "${name}"`, () => this.#s.schedule.run(name, dueAt));
   }
 
   async unscheduleDue(name: string): Promise<void> {
     assertConnectionName(name);
-    this.guard(`unschedule "${name}"`, () => this.#s.unschedule.run(name));
+    await this.guard(`unschedule "${name}"`, () => this.#s.unschedule.run(name));
   }
 
   async claimDue(nowMs: number, limit: number, leaseMs: number): Promise<string[]> {
@@ -65,7 +68,7 @@ export class SqliteDueIndex implements DueIndex {
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    const next = this.guard('read the next due time', () => this.#s.next.get() as number | null);
+    const next = await this.guard('read the next due time', () => this.#s.next.get() as number | null);
     return next ?? undefined;
   }
 
@@ -73,7 +76,7 @@ export class SqliteDueIndex implements DueIndex {
     assertDaemonId(id);
     const now = checkEpochMs('nowMs', nowMs);
     const until = now + checkDurationMs('ttlMs', ttlMs);
-    this.guard('record a heartbeat', () => this.#s.heartbeat(id, now, until));
+    await this.guard('record a heartbeat', () => this.#s.heartbeat(id, now, until));
   }
 
   async liveDaemons(nowMs: number): Promise<string[]> {

@@ -3,6 +3,12 @@
  * tokenkeeper process on the host (WAL mode, so a write is visible to the others as
  * soon as it commits; a busy timeout, so writers queue instead of failing).
  *
+ * better-sqlite3 is synchronous: SQLite's own busy handler sleeps on the event loop. So it
+ * gets a few milliseconds only (BUSY_SLICE_MS), and a write that finds the database busy
+ * for longer waits on timers and tries again until its busy timeout: another process
+ * holding the write lock for seconds delays this one's writes, not its event loop (a
+ * daemon's /token, its proxy, its other refreshes).
+ *
  * The file and the directory created for it are private to the user (0600 / 0700);
  * SQLite gives its -wal and -shm files the mode of the database file.
  */
@@ -14,7 +20,7 @@ import { setImmediate } from 'node:timers/promises';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Clock, systemClock } from '../clock.js';
 import { StoreError } from '../errors.js';
-import { FlexibleRateLimits } from './flexible-rate-limits.js';
+import { type BudgetLimiter, FlexibleRateLimits } from './flexible-rate-limits.js';
 import { GroupCommit } from './group-commit.js';
 import { CHANGE_LOG_MIGRATION, watchChangeLog } from './sqlite-changes.js';
 import { loadSqliteDriver, SQLITE_DRIVER_PACKAGE, sqliteDriverOptions } from './sqlite-driver.js';
@@ -37,11 +43,23 @@ import {
 
 /** Settings of `SqliteTokenStore.open` beyond the file's path. */
 export interface SqliteTokenStoreOptions {
-  /** How long a write waits for another process's write to finish. Default 5000 ms. */
+  /**
+   * How long a write waits for another process's write to finish. Default 5000 ms. The wait
+   * does not block the event loop but for BUSY_SLICE_MS at a time.
+   */
   busyTimeoutMs?: number;
   /** Measures lock leases (every process on the host shares the system clock). */
   clock?: Pick<Clock, 'now'>;
 }
+
+/**
+ * How long SQLite's busy handler may sleep on the event loop in one try: long enough for
+ * the commits of the host's other tokenkeeper processes (an fsync, a few ms) to end within
+ * it, short enough that a lock held for seconds costs other work no more than this.
+ */
+export const BUSY_SLICE_MS = 5;
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -259,6 +277,9 @@ export class SqliteTokenStore implements TokenStore {
   readonly location: string;
   readonly #db: Database;
   readonly #clock: Pick<Clock, 'now'>;
+  readonly #busyTimeoutMs: number;
+  /** The last write asked for: the next one runs after it (#writingInOrder). */
+  #writes: Promise<unknown> = Promise.resolve();
   readonly #get: Statement;
   readonly #list: Statement;
   readonly #listMeta: Statement;
@@ -298,11 +319,9 @@ export class SqliteTokenStore implements TokenStore {
         createPrivateDirectory(dirname(location));
         createPrivateFile(location);
       }
-      const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-      const deadline = Date.now() + busyTimeoutMs;
-      const opened = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
+      const deadline = Date.now() + busyTimeoutOf(options);
+      const opened = openConnection(Driver, location);
       db = opened;
-      opened.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       // Switching to WAL and migrating can meet SQLITE_BUSY without SQLite's busy handler
       // being consulted (several processes opening a new file at once): retry until the deadline.
       if (!inMemory) {
@@ -320,8 +339,7 @@ export class SqliteTokenStore implements TokenStore {
       const openUnsynced = inMemory
         ? () => opened
         : () => {
-            const unsynced = new Driver(location, { timeout: busyTimeoutMs, ...sqliteDriverOptions() });
-            unsynced.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+            const unsynced = openConnection(Driver, location);
             // NORMAL in WAL mode: no fsync per commit, yet checkpoints sync, so the file stays sound.
             unsynced.pragma('synchronous = NORMAL');
             return unsynced;
@@ -343,6 +361,7 @@ export class SqliteTokenStore implements TokenStore {
     this.#openUnsynced = openUnsynced;
     this.location = location;
     this.#clock = options.clock ?? systemClock;
+    this.#busyTimeoutMs = busyTimeoutOf(options);
     this.#get = db.prepare('SELECT name, meta, sealed, version FROM connections WHERE name = ?');
     // Pages in name order (the primary key): rows after a name, at most a page of them.
     this.#list = db.prepare(
@@ -386,9 +405,11 @@ export class SqliteTokenStore implements TokenStore {
     // BEGIN IMMEDIATE: take the write lock before reading the version, so the compare
     // and the set happen with no other writer in between (and without deadlock-prone upgrades).
     // Each compare-and-set is checked on its own, also inside a shared commit.
+    // A batch still busy at its deadline would be as busy for each of its writes alone.
     this.#puts = new GroupCommit(
-      (batch) => putAll.immediate(batch),
-      (write) => put.immediate(write),
+      (batch) => this.#writingInOrder(() => putAll.immediate(batch)),
+      (write) => this.#writingInOrder(() => put.immediate(write)),
+      (error) => !isBusy(error),
     );
     const remove = db.transaction((name: string, fence: string | undefined) => {
       if (fence !== undefined && !holds(name, fence)) return false;
@@ -402,13 +423,15 @@ export class SqliteTokenStore implements TokenStore {
     this.#delete = (name, fence) => remove.immediate(name, fence);
     this.dueIndex = new SqliteDueIndex(
       () => this.#unsyncedConnection(),
-      (action, step) => this.#guard(action, step),
+      (action, step) => this.#writing(action, step),
     );
     // One upsert per request, atomic under SQLite's write lock: the host's processes share it.
     // Committed without an fsync (synchronous = NORMAL on its own connection): 3 ms less per API
     // request, and a counter lost to a power cut only lets one window start afresh.
-    this.rateLimits = new FlexibleRateLimits(
-      (flexible, { points, durationMs, insuranceLimiter }) =>
+    // The insurance limiter is applied here, not by rate-limiter-flexible, so that a busy
+    // database is waited out like any other write before this process counts on its own.
+    this.rateLimits = new FlexibleRateLimits((flexible, { points, durationMs, insuranceLimiter }) =>
+      insuredAfterBusy(
         new flexible.RateLimiterSQLite({
           storeClient: this.#unsyncedConnection(),
           storeType: 'better-sqlite3',
@@ -418,8 +441,10 @@ export class SqliteTokenStore implements TokenStore {
           keyPrefix: 'budget',
           points,
           duration: durationMs / 1000,
-          insuranceLimiter,
         }),
+        insuranceLimiter,
+        (step) => this.#writingInOrder(step),
+      ),
     );
   }
 
@@ -434,10 +459,40 @@ export class SqliteTokenStore implements TokenStore {
     return this.#locks;
   }
 
-  #guard<T>(action: string, step: () => T): T {
-    this.#assertOpen();
-    try {
+  /** Runs `step` on the open database until it does not find it busy, within the busy timeout. */
+  #retryingWhileBusy<T>(step: () => T | Promise<T>, deadline = Date.now() + this.#busyTimeoutMs): Promise<T> {
+    return retryWhileBusy(deadline, () => {
+      this.#assertOpen();
       return step();
+    });
+  }
+
+  /**
+   * A write step, run after the writes asked for before it: one that waits out a busy file
+   * keeps its place, so this process's writes still land in the order it asked for them (a
+   * renewal before the release of the same lock). Its busy timeout counts from now, not from
+   * its turn, so writes queued behind a lock held for good fail with it, not one by one.
+   */
+  #writingInOrder<T>(step: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    const written = this.#writes.then(() => this.#retryingWhileBusy(step, deadline));
+    this.#writes = written.catch(() => {});
+    return written;
+  }
+
+  /** A write (#writingInOrder), with a failure turned into a StoreError that says what `action` was. */
+  async #writing<T>(action: string, step: () => T): Promise<T> {
+    try {
+      return await this.#writingInOrder(step);
+    } catch (error) {
+      throw wrap(this.location, action, error);
+    }
+  }
+
+  /** A read: WAL lets it go on beside another process's write, so it waits behind no write of ours. */
+  async #reading<T>(action: string, step: () => T): Promise<T> {
+    try {
+      return await this.#retryingWhileBusy(step);
     } catch (error) {
       throw wrap(this.location, action, error);
     }
@@ -454,12 +509,7 @@ export class SqliteTokenStore implements TokenStore {
   async get(name: string): Promise<StoredConnection | undefined> {
     this.#assertOpen();
     assertConnectionName(name);
-    let row: ConnectionRow | undefined;
-    try {
-      row = this.#get.get(name) as ConnectionRow | undefined;
-    } catch (error) {
-      throw wrap(this.location, `read "${name}"`, error);
-    }
+    const row = await this.#reading(`read "${name}"`, () => this.#get.get(name) as ConnectionRow | undefined);
     return row && this.#toStored(row);
   }
 
@@ -486,13 +536,10 @@ export class SqliteTokenStore implements TokenStore {
     const result: T[] = [];
     let after = '';
     for (;;) {
-      this.#assertOpen();
-      let rows: Row[];
-      try {
-        rows = page.all(after, SQLITE_LIST_PAGE_ROWS) as Row[];
-      } catch (error) {
-        throw wrap(this.location, 'list connections', error);
-      }
+      const rows = await this.#reading(
+        'list connections',
+        () => page.all(after, SQLITE_LIST_PAGE_ROWS) as Row[],
+      );
       for (const row of rows) result.push(convert(row));
       if (rows.length < SQLITE_LIST_PAGE_ROWS) return result;
       after = (rows.at(-1) as Row).name;
@@ -520,49 +567,37 @@ export class SqliteTokenStore implements TokenStore {
     this.#assertOpen();
     assertConnectionName(name);
     if (fence !== undefined) assertLockArguments(fence);
-    try {
-      this.#puts.flush(); // a write asked for before this delete lands before it
-      return this.#delete(name, fence);
-    } catch (error) {
-      throw wrap(this.location, `delete "${name}"`, error);
-    }
+    await this.#puts.flush(); // a write asked for before this delete lands before it
+    return this.#writing(`delete "${name}"`, () => this.#delete(name, fence));
   }
 
   async tryLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
-    try {
-      return this.#lockStatements().tryLock(name, owner, ttlMs);
-    } catch (error) {
-      throw wrap(this.location, `lock "${name}"`, error);
-    }
+    return this.#writing(`lock "${name}"`, () => this.#lockStatements().tryLock(name, owner, ttlMs));
   }
 
   async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     assertConnectionName(name);
     assertLockArguments(owner, ttlMs);
-    try {
-      return (
-        this.#lockStatements().renew.run(this.#clock.now() + Math.ceil(ttlMs), name, owner).changes === 1
-      );
-    } catch (error) {
-      throw wrap(this.location, `renew the lock of "${name}"`, error);
-    }
+    return this.#writing(
+      `renew the lock of "${name}"`,
+      () => this.#lockStatements().renew.run(this.#clock.now() + Math.ceil(ttlMs), name, owner).changes === 1,
+    );
   }
 
   async unlock(name: string, owner: string): Promise<boolean> {
     this.#assertOpen();
     assertConnectionName(name);
     assertLockArguments(owner);
-    try {
-      const expiresAt = this.#lockStatements().unlock.get(name, owner) as number | undefined;
-      // A lease that ran out was no longer held, even if nobody took it since.
-      return expiresAt !== undefined && expiresAt > this.#clock.now();
-    } catch (error) {
-      throw wrap(this.location, `unlock "${name}"`, error);
-    }
+    const expiresAt = await this.#writing(
+      `unlock "${name}"`,
+      () => this.#lockStatements().unlock.get(name, owner) as number | undefined,
+    );
+    // A lease that ran out was no longer held, even if nobody took it since.
+    return expiresAt !== undefined && expiresAt > this.#clock.now();
   }
 
   /** Reads the file's log of changes a few times a second (sqlite-changes.ts). */
@@ -575,10 +610,21 @@ export class SqliteTokenStore implements TokenStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
-    if (this.#db.open) this.#puts.flush();
+    if (this.#db.open) await this.#puts.flush();
     if (this.#unsynced?.open && this.#unsynced !== this.#db) this.#unsynced.close();
     if (this.#db.open) this.#db.close();
   }
+}
+
+function busyTimeoutOf(options: SqliteTokenStoreOptions): number {
+  return Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
+}
+
+/** A connection whose busy handler sleeps BUSY_SLICE_MS at most: the rest of a wait is retryWhileBusy's. */
+function openConnection(Driver: typeof BetterSqlite3, location: string): Database {
+  const db = new Driver(location, { timeout: BUSY_SLICE_MS, ...sqliteDriverOptions() });
+  db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
+  return db;
 }
 
 function isBusy(error: unknown): boolean {
@@ -586,16 +632,41 @@ function isBusy(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
-async function retryWhileBusy(deadline: number, step: () => void): Promise<void> {
+/**
+ * Runs `step` until it does not find the database busy, or until `deadline` (epoch ms),
+ * waiting on a timer between tries so the event loop goes on meanwhile. A busy step has
+ * changed nothing (its transaction was rolled back), so trying it again is safe.
+ */
+async function retryWhileBusy<T>(deadline: number, step: () => T | Promise<T>): Promise<T> {
   for (;;) {
     try {
-      step();
-      return;
+      return await step();
     } catch (error) {
       if (!isBusy(error) || Date.now() >= deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8));
     }
   }
+}
+
+/** A limiter of the host's shared budgets that counts alone only once the database stayed busy or failed. */
+function insuredAfterBusy(
+  shared: BudgetLimiter,
+  insurance: BudgetLimiter,
+  writingInOrder: <T>(step: () => Promise<T>) => Promise<T>,
+): BudgetLimiter {
+  const insured = async <T>(call: (limiter: BudgetLimiter) => Promise<T>): Promise<T> => {
+    try {
+      return await writingInOrder(() => call(shared));
+    } catch (outcome) {
+      // A RateLimiterRes is the answer "over the limit", not a failure.
+      if (outcome instanceof Error) return call(insurance);
+      throw outcome;
+    }
+  };
+  return {
+    consume: (key, points) => insured((limiter) => limiter.consume(key, points)),
+    block: (key, seconds) => insured((limiter) => limiter.block(key, seconds)),
+  };
 }
 
 function migrate(db: Database, location: string): void {

@@ -55,13 +55,69 @@ describe('GroupCommit', () => {
     ]);
   });
 
-  it('commits what waits at once when flushed, before the turn ends', async () => {
+  it('commits what waits when flushed, before the turn ends', async () => {
     const { group, commits } = recorder();
+    let turnEnded = false;
+    setImmediate(() => {
+      turnEnded = true;
+    });
     const pending = [group.submit(1), group.submit(2)];
-    group.flush();
+    await group.flush();
+    assert.equal(turnEnded, false);
     assert.deepEqual(commits, [{ kind: 'all', values: [1, 2] }]);
     assert.deepEqual(await Promise.all(pending), [10, 20]);
-    group.flush(); // nothing waits: nothing is committed
+    await group.flush(); // nothing waits: nothing is committed
     assert.equal(commits.length, 1);
+  });
+
+  it('runs a commit that takes several turns to the end before the next, in the order submitted', async () => {
+    const started: number[] = [];
+    const finish = new Map<number, () => void>();
+    const group = new GroupCommit<number, number>(
+      async (batch) => {
+        started.push(...batch);
+        return batch.map((value) => value * 10);
+      },
+      (value) => {
+        started.push(value);
+        return new Promise<number>((resolve) => finish.set(value, () => resolve(value * 10)));
+      },
+    );
+    const first = group.submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = group.submit(2);
+    const flushed = group.flush(); // asked for while the first commit is still under way
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, [1], 'the second commit waits for the first');
+    finish.get(1)?.();
+    assert.equal(await first, 10);
+    for (let turn = 0; turn < 5 && !finish.has(2); turn++)
+      await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, [1, 2]);
+    finish.get(2)?.();
+    await flushed;
+    assert.equal(await second, 20);
+  });
+
+  it('fails the whole batch when the failure would meet each write alone', async () => {
+    const commits: string[] = [];
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const group = new GroupCommit<number, number>(
+      () => {
+        commits.push('all');
+        throw busy;
+      },
+      (value) => {
+        commits.push(`one ${value}`);
+        return value;
+      },
+      (error) => error !== busy,
+    );
+    const results = await Promise.allSettled([group.submit(1), group.submit(2)]);
+    assert.deepEqual(
+      results.map((r) => r.status === 'rejected' && r.reason),
+      [busy, busy],
+    );
+    assert.deepEqual(commits, ['all']);
   });
 });
