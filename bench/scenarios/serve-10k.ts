@@ -251,7 +251,10 @@ async function sampleTokens(
   while (performance.now() < deadline && figures.calls < 1_000_000) {
     const name = serveConnectionName(Math.floor(Math.random() * connections));
     const begin = performance.now();
-    const response = await fetch(`${daemonUrl}/v1/connections/${name}/token`, { headers });
+    const response = await fetch(`${daemonUrl}/v1/connections/${name}/token`, {
+      headers,
+      signal: AbortSignal.timeout(STALLED_CALL_MS),
+    });
     const body = (await response.json()) as { access_token?: string; expires_at?: string | null };
     figures.tokenMs.push(performance.now() - begin);
     figures.calls++;
@@ -264,6 +267,7 @@ async function sampleTokens(
       figures.checked++;
       const api = await fetch(`${factusUrl}${API_PATH}`, {
         headers: { authorization: `Bearer ${body.access_token}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(STALLED_CALL_MS),
       });
       await api.arrayBuffer();
       if (api.status === 401) {
@@ -279,6 +283,9 @@ async function sampleTokens(
   return figures;
 }
 
+/** A call the daemon or the emulator leaves unanswered this long fails the run instead of stalling it. */
+const STALLED_CALL_MS = 10_000;
+
 /** Whether the daemon hands out another token than `refused` within a second (asked every 100 ms). */
 async function replacedSoon(
   daemonUrl: string,
@@ -287,7 +294,10 @@ async function replacedSoon(
   refused: string,
 ): Promise<boolean> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const again = await fetch(`${daemonUrl}/v1/connections/${name}/token`, { headers });
+    const again = await fetch(`${daemonUrl}/v1/connections/${name}/token`, {
+      headers,
+      signal: AbortSignal.timeout(STALLED_CALL_MS),
+    });
     const current = (await again.json()) as { access_token?: string };
     if (current.access_token !== refused) return true;
     await sleep(100);

@@ -77,17 +77,32 @@ interface Target {
   authorization: string;
 }
 
+/**
+ * How long a request may go without a byte before it fails: a proxy that never answers
+ * fails its scenario at once instead of holding a worker until the run's budget.
+ */
+const STALLED_REQUEST_MS = 10_000;
+
 /** One GET on a keep-alive agent, its body read to the end; resolves with the status. */
 function get(agent: Agent, target: Target, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
+    const url = `${target.url}${path}`;
     const req = request(
-      `${target.url}${path}`,
-      { agent, headers: { authorization: target.authorization, accept: 'application/json' } },
+      url,
+      {
+        agent,
+        // The socket's idle timer: no timer of its own per request, so the client's CPU column stays the request's.
+        timeout: STALLED_REQUEST_MS,
+        headers: { authorization: target.authorization, accept: 'application/json' },
+      },
       (res) => {
         res.resume();
         res.once('end', () => resolve(res.statusCode ?? 0));
         res.once('error', reject);
       },
+    );
+    req.once('timeout', () =>
+      req.destroy(new Error(`GET ${url} went ${STALLED_REQUEST_MS} ms without a byte`)),
     );
     req.once('error', reject);
     req.end();
