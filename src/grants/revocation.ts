@@ -4,9 +4,9 @@ import {
   type ClientConfig,
   clientAuthFor,
   describeTokenEndpointFailure,
-  httpOptionsFor,
   redactionFor,
   type TokenRequestContext,
+  withAuthServerOptions,
 } from './token-endpoint.js';
 
 /** Token revocation (RFC 7009). A token the server does not know counts as revoked (200 per the RFC). */
@@ -19,15 +19,11 @@ export async function revokeToken(
 ): Promise<void> {
   const as = { ...authorizationServerFor(config), revocation_endpoint: revocationUrl };
   try {
-    const response = await oauth.revocationRequest(
-      as,
-      { client_id: config.clientId },
-      clientAuthFor(config),
-      token,
-      {
-        ...httpOptionsFor(revocationUrl, ctx),
+    const response = await withAuthServerOptions(revocationUrl, ctx, (options) =>
+      oauth.revocationRequest(as, { client_id: config.clientId }, clientAuthFor(config), token, {
+        ...options,
         additionalParameters: { token_type_hint: hint },
-      },
+      }),
     );
     await oauth.processRevocationResponse(response);
   } catch (error) {

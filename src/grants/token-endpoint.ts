@@ -11,7 +11,7 @@ import type { BufferedFetch } from '../http/buffered-request.js';
 import { codeSuffix, networkFailureOf } from '../http/network-errors.js';
 import { providerText, type Redact, secretRedactor } from '../http/provider-text.js';
 import { parseRetryAfter } from '../http/retry-after.js';
-import { timeoutUnder } from '../http/timeout-signal.js';
+import { releasableTimeoutUnder } from '../http/timeout-signal.js';
 import { isLoopbackUrl } from '../http/urls.js';
 import type { ClientAuthMethod } from './types.js';
 
@@ -120,17 +120,38 @@ export function clientAuthFor(config: ClientConfig): oauth.ClientAuth {
   }
 }
 
-/** Options every request to an authorization server gets: bounded body, timeout, loopback-only http. */
-export function httpOptionsFor(
+type HttpOptions = ReturnType<typeof httpOptionsWith>;
+
+function httpOptionsWith(
   url: string,
-  ctx: Pick<TokenRequestContext, 'authServerFetch' | 'timeoutMs' | 'closing'>,
+  ctx: Pick<TokenRequestContext, 'authServerFetch'>,
+  signal: AbortSignal,
 ) {
   return {
-    signal: ctx.closing ? timeoutUnder(ctx.closing, ctx.timeoutMs) : AbortSignal.timeout(ctx.timeoutMs),
+    signal,
     [oauth.allowInsecureRequests]: isLoopbackUrl(new URL(url)),
     [oauth.customFetch]: (input: string, init: RequestInit) =>
       ctx.authServerFetch(input, init, MAX_TOKEN_RESPONSE_BYTES),
   };
+}
+
+/**
+ * Runs one request to an authorization server with the options every such request gets:
+ * bounded body, timeout, loopback-only http, and the keeper's closing. The answer is read
+ * whole within `request` (authServerFetch buffers it), so the timeout ends with it.
+ */
+export async function withAuthServerOptions<T>(
+  url: string,
+  ctx: Pick<TokenRequestContext, 'authServerFetch' | 'timeoutMs' | 'closing'>,
+  request: (options: HttpOptions) => Promise<T>,
+): Promise<T> {
+  if (!ctx.closing) return request(httpOptionsWith(url, ctx, AbortSignal.timeout(ctx.timeoutMs)));
+  const { signal, release } = releasableTimeoutUnder(ctx.closing, ctx.timeoutMs);
+  try {
+    return await request(httpOptionsWith(url, ctx, signal));
+  } finally {
+    release();
+  }
 }
 
 export async function requestTokens(
@@ -144,7 +165,9 @@ export async function requestTokens(
   const client: oauth.Client = { client_id: config.clientId };
   const requestStartedAt = ctx.now();
   try {
-    const response = await send(as, client, clientAuthFor(config), httpOptionsFor(config.tokenUrl, ctx));
+    const response = await withAuthServerOptions(config.tokenUrl, ctx, (options) =>
+      send(as, client, clientAuthFor(config), options),
+    );
     return { response: await process(as, client, response), requestStartedAt };
   } catch (error) {
     throw await describeTokenEndpointFailure(error, config.tokenUrl, ctx, redactionFor(config, sent));

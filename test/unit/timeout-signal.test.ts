@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { signalsUnder, timeoutUnder } from '../../src/http/timeout-signal.js';
+import { withAuthServerOptions } from '../../src/grants/token-endpoint.js';
+import {
+  releasableTimeoutUnder,
+  signalsUnder,
+  timeoutUnder,
+  unreleasedUnderCount,
+} from '../../src/http/timeout-signal.js';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -59,5 +65,71 @@ describe('a request timeout under the caller’s own signal', () => {
       await collectUntil(() => signalsUnder(caller.signal) < requests / 10),
       `${signalsUnder(caller.signal)} of ${requests} are still referenced`,
     );
+  });
+
+  it('drops a request that is over long before its timeout would have fired', async () => {
+    const caller = new AbortController();
+    const requests = 5_000;
+    // A 60-s timeout keeps its timer and its listener that long: the listener must not keep the request.
+    for (let i = 0; i < requests; i++) timeoutUnder(caller.signal, 60_000);
+    assert.ok(
+      await collectUntil(() => signalsUnder(caller.signal) < requests / 10),
+      `${signalsUnder(caller.signal)} of ${requests} are still referenced`,
+    );
+  });
+});
+
+describe('a released request timeout under a long-lived signal (token requests)', () => {
+  it('aborts the requests not released yet with the long-lived signal’s reason, and no other', () => {
+    const closing = new AbortController();
+    const over = releasableTimeoutUnder(closing.signal, 60_000);
+    const waiting = releasableTimeoutUnder(closing.signal, 60_000);
+    over.release();
+    assert.equal(unreleasedUnderCount(closing.signal), 1);
+    const reason = new Error('closed');
+    closing.abort(reason);
+    assert.equal(waiting.signal.reason, reason);
+    assert.equal(over.signal.aborted, false);
+    waiting.release();
+  });
+
+  it('aborts with a TimeoutError when the time runs out, and not once released', async () => {
+    const closing = new AbortController();
+    const timedOut = releasableTimeoutUnder(closing.signal, 10);
+    const released = releasableTimeoutUnder(closing.signal, 10);
+    released.release();
+    await sleep(100);
+    assert.equal((timedOut.signal.reason as Error | undefined)?.name, 'TimeoutError');
+    assert.equal(released.signal.aborted, false, 'its timer was cleared');
+    timedOut.release();
+  });
+
+  it('is aborted from the start under a signal already aborted', () => {
+    const closing = new AbortController();
+    const reason = new Error('closed');
+    closing.abort(reason);
+    const { signal, release } = releasableTimeoutUnder(closing.signal, 60_000);
+    assert.equal(signal.reason, reason);
+    release();
+  });
+
+  it('is released by every request to an authorization server, answered or failed', async () => {
+    const closing = new AbortController();
+    const ctx = { authServerFetch: fetch, timeoutMs: 60_000, closing: closing.signal };
+    let seen: AbortSignal | undefined;
+    const answered = await withAuthServerOptions('http://127.0.0.1:9/token', ctx, async (options) => {
+      seen = options.signal;
+      assert.equal(unreleasedUnderCount(closing.signal), 1, 'under the closing while it runs');
+      return 'answer';
+    });
+    assert.equal(answered, 'answer');
+    assert.equal(seen?.aborted, false);
+    await assert.rejects(
+      withAuthServerOptions('http://127.0.0.1:9/token', ctx, async () => {
+        throw new Error('refused');
+      }),
+      /refused/,
+    );
+    assert.equal(unreleasedUnderCount(closing.signal), 0);
   });
 });
