@@ -610,7 +610,11 @@ export class SqliteTokenStore implements TokenStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
-    if (this.#db.open) await this.#puts.flush();
+    // What was asked for before closing lands first, a write waiting out a busy file included.
+    if (this.#db.open) {
+      await this.#puts.flush();
+      await this.#writes;
+    }
     if (this.#unsynced?.open && this.#unsynced !== this.#db) this.#unsynced.close();
     if (this.#db.open) this.#db.close();
   }

@@ -149,6 +149,29 @@ describe('SqliteTokenStore when another process holds the write lock', () => {
     }
   });
 
+  it('lands a write waiting out the lock before it closes', async () => {
+    const path = freshPath();
+    const store = await warmedStore(path);
+    const holder = await LockHolder.start(path);
+    try {
+      const locking = store.tryLock('asked-before-closing', 'me', 60_000);
+      const closing = store.close();
+      await sleep(200);
+      await holder.commit();
+      assert.equal(await locking, true);
+      await closing;
+      const reopened = await SqliteTokenStore.open(path);
+      try {
+        assert.equal(await reopened.tryLock('asked-before-closing', 'someone else', 60_000), false);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await holder.kill();
+      await store.close();
+    }
+  });
+
   it('gives up at the busy timeout with a STORE error worth retrying, having kept the loop turning', async () => {
     const path = freshPath();
     const store = await warmedStore(path, { busyTimeoutMs: 200 });

@@ -8,7 +8,7 @@ import {
   releasableTimeoutUnder,
   signalsUnder,
   timeoutUnder,
-  unreleasedUnderCount,
+  unreleasedUnder,
 } from '../../src/http/timeout-signal.js';
 
 setFlagsFromString('--expose-gc');
@@ -85,7 +85,7 @@ describe('a released request timeout under a long-lived signal (token requests)'
     const over = releasableTimeoutUnder(closing.signal, 60_000);
     const waiting = releasableTimeoutUnder(closing.signal, 60_000);
     over.release();
-    assert.equal(unreleasedUnderCount(closing.signal), 1);
+    assert.equal(unreleasedUnder(closing.signal), 1);
     const reason = new Error('closed');
     closing.abort(reason);
     assert.equal(waiting.signal.reason, reason);
@@ -119,7 +119,7 @@ describe('a released request timeout under a long-lived signal (token requests)'
     let seen: AbortSignal | undefined;
     const answered = await withAuthServerOptions('http://127.0.0.1:9/token', ctx, async (options) => {
       seen = options.signal;
-      assert.equal(unreleasedUnderCount(closing.signal), 1, 'under the closing while it runs');
+      assert.equal(unreleasedUnder(closing.signal), 1, 'under the closing while it runs');
       return 'answer';
     });
     assert.equal(answered, 'answer');
@@ -130,6 +130,6 @@ describe('a released request timeout under a long-lived signal (token requests)'
       }),
       /refused/,
     );
-    assert.equal(unreleasedUnderCount(closing.signal), 0);
+    assert.equal(unreleasedUnder(closing.signal), 0);
   });
 });
