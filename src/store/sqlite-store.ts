@@ -481,18 +481,18 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   /** A write (#writingInOrder), with a failure turned into a StoreError that says what `action` was. */
-  async #writing<T>(action: string, step: () => T): Promise<T> {
-    try {
-      return await this.#writingInOrder(step);
-    } catch (error) {
-      throw wrap(this.location, action, error);
-    }
+  #writing<T>(action: string, step: () => T): Promise<T> {
+    return this.#failingAs(action, this.#writingInOrder(step));
   }
 
   /** A read: WAL lets it go on beside another process's write, so it waits behind no write of ours. */
-  async #reading<T>(action: string, step: () => T): Promise<T> {
+  #reading<T>(action: string, step: () => T): Promise<T> {
+    return this.#failingAs(action, this.#retryingWhileBusy(step));
+  }
+
+  async #failingAs<T>(action: string, wait: Promise<T>): Promise<T> {
     try {
-      return await this.#retryingWhileBusy(step);
+      return await wait;
     } catch (error) {
       throw wrap(this.location, action, error);
     }
@@ -626,9 +626,8 @@ function busyTimeoutOf(options: SqliteTokenStoreOptions): number {
 
 /** A connection whose busy handler sleeps BUSY_SLICE_MS at most: the rest of a wait is retryWhileBusy's. */
 function openConnection(Driver: typeof BetterSqlite3, location: string): Database {
-  const db = new Driver(location, { timeout: BUSY_SLICE_MS, ...sqliteDriverOptions() });
-  db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
-  return db;
+  // The driver's timeout is SQLite's busy_timeout.
+  return new Driver(location, { timeout: BUSY_SLICE_MS, ...sqliteDriverOptions() });
 }
 
 function isBusy(error: unknown): boolean {
