@@ -121,6 +121,36 @@ describe('tokenkeeper serve endpoints', () => {
     }
   });
 
+  it('hands out an API key as the documented ApiKey type with no expiry, which the provider takes in its own header', async () => {
+    const rig = await startServeRig();
+    try {
+      await rig.cli.connect('key', {
+        provider: 'factorial',
+        baseUrl: rig.factorial.url,
+        grant: 'api_key',
+        apiKey: rig.factorial.credentials.apiKey,
+      });
+      const response = await rig.call('/v1/connections/key/token');
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), {
+        access_token: rig.factorial.credentials.apiKey,
+        token_type: 'ApiKey',
+        expires_at: null,
+      });
+      const employees = `${rig.factorial.url}/api/v1/employees`;
+      const inItsHeader = await fetch(employees, {
+        headers: { 'x-api-key': rig.factorial.credentials.apiKey },
+      });
+      assert.equal(inItsHeader.status, 200);
+      const asBearer = await fetch(employees, {
+        headers: { authorization: `Bearer ${rig.factorial.credentials.apiKey}` },
+      });
+      assert.equal(asBearer.status, 401, 'an API key is not a Bearer token');
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('answers a known path asked with the wrong method 405, naming the methods it takes', async () => {
     const rig = await startServeRig();
     try {
