@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -65,6 +66,34 @@ describe('a request timeout under the caller’s own signal', () => {
       await collectUntil(() => signalsUnder(caller.signal) < requests / 10),
       `${signalsUnder(caller.signal)} of ${requests} are still referenced`,
     );
+  });
+
+  it('stops the timer of a request that is over once it is collected, long before it would fire', async () => {
+    const caller = new AbortController();
+    const requests = 2_000;
+    const pending = new Set<number>();
+    const timers = createHook({
+      init(id, type) {
+        if (type === 'Timeout') pending.add(id);
+      },
+      destroy(id) {
+        pending.delete(id);
+      },
+    }).enable();
+    try {
+      let held: AbortSignal[] = [];
+      for (let i = 0; i < requests; i++) held.push(timeoutUnder(caller.signal, 60_000));
+      // In use, each keeps its timer: the check below can fail.
+      assert.equal(await collectUntil(() => pending.size < requests), false);
+      assert.equal(held.length, requests);
+      held = [];
+      assert.ok(
+        await collectUntil(() => pending.size < requests / 10),
+        `${pending.size} of ${requests} timers still pending`,
+      );
+    } finally {
+      timers.disable();
+    }
   });
 
   it('drops a request that is over long before its timeout would have fired', async () => {
