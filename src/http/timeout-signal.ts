@@ -31,8 +31,7 @@ export function timeoutUnder(parent: AbortSignal, timeoutMs: number): AbortSigna
   // A plain timer holding the request weakly, stopped once the request is collected: an
   // AbortSignal.timeout with a listener is kept by Node until it fires, about 1.4 KB a
   // request (30,000 requests under a 2-minute timeout held 41 MB more for those 2 minutes).
-  const timer = setTimeout(() => ref.deref()?.abort(timeoutReason()), timeoutMs);
-  timer.unref(); // as AbortSignal.timeout's: a request under way keeps the process alive by itself
+  const timer = timeoutTimer(timeoutMs, (reason) => ref.deref()?.abort(reason));
   ownerOf.set(controller.signal, controller);
   const children = requestsUnder(childrenOf, parent, (child, reason) => child.deref()?.abort(reason));
   children.add(ref);
@@ -40,9 +39,15 @@ export function timeoutUnder(parent: AbortSignal, timeoutMs: number): AbortSigna
   return controller.signal;
 }
 
-/** What AbortSignal.timeout aborts with. */
-function timeoutReason(): DOMException {
-  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+/** A timer that aborts as AbortSignal.timeout does: with a TimeoutError, and unref'd like its. */
+function timeoutTimer(timeoutMs: number, abort: (reason: DOMException) => void): NodeJS.Timeout {
+  const timer = setTimeout(
+    () => abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    timeoutMs,
+  );
+  // A request under way keeps the process alive by itself.
+  timer.unref();
+  return timer;
 }
 
 /** A request's signal, and what its caller calls once the request is over. */
@@ -64,8 +69,7 @@ const unreleasedOf = new WeakMap<AbortSignal, Set<AbortController>>();
 export function releasableTimeoutUnder(parent: AbortSignal, timeoutMs: number): ReleasableSignal {
   if (parent.aborted) return { signal: AbortSignal.abort(parent.reason), release: () => {} };
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(timeoutReason()), timeoutMs);
-  timer.unref();
+  const timer = timeoutTimer(timeoutMs, (reason) => controller.abort(reason));
   const unreleased = requestsUnder(unreleasedOf, parent, (request, reason) => request.abort(reason));
   unreleased.add(controller);
   return {
